@@ -1,0 +1,67 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "Echord",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "EchordModels", targets: ["EchordModels"]),
+        .library(name: "EchordGateway", targets: ["EchordGateway"]),
+        .library(name: "EchordSimulator", targets: ["EchordSimulator"]),
+        .executable(name: "echord", targets: ["echord"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CZlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        .target(name: "EchordModels"),
+        .target(
+            name: "EchordGateway",
+            dependencies: [
+                "EchordModels",
+                "CZlib",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .target(
+            name: "EchordSimulator",
+            dependencies: [
+                "EchordModels",
+                "CZlib",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "echord",
+            dependencies: [
+                "EchordSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "EchordModelsTests", dependencies: ["EchordModels"]),
+        .testTarget(name: "EchordGatewayTests", dependencies: ["EchordGateway"]),
+        .testTarget(
+            name: "EchordSimulatorTests",
+            dependencies: [
+                "EchordSimulator",
+                "EchordGateway",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ]
+        ),
+    ]
+)

@@ -1,0 +1,181 @@
+import EchordModels
+import Logging
+import NIOCore
+import NIOPosix
+
+/// A local gateway that behaves like Discord's: REST discovery under `/api/v10`, the gateway
+/// WebSocket, scripted scenarios, synthetic traffic and fault injection, on one port.
+///
+/// ```swift
+/// var configuration = SimulatorConfiguration()
+/// configuration.world.guildCount = 4
+/// let simulator = try await GatewaySimulator.start(configuration: configuration)
+/// print(simulator.apiBaseURL)   // http://127.0.0.1:PORT/api/v10
+/// await simulator.inject(.reconnect, target: .shard(0))
+/// try await simulator.shutdown()
+/// ```
+///
+/// The simulator runs on a thread of its own (one event loop); every method here hops to it.
+public final class GatewaySimulator: Sendable {
+    /// The configuration it was started with.
+    public let configuration: SimulatorConfiguration
+    /// The port it listens on.
+    public let port: Int
+    /// The ids of the world's guilds, in order.
+    public let guildIDs: [Snowflake]
+    private let group: MultiThreadedEventLoopGroup
+    private let serverChannel: NIOCore.Channel
+    private let core: NIOLoopBound<SimulatorCore>
+
+    private init(
+        configuration: SimulatorConfiguration, port: Int, guildIDs: [Snowflake], group: MultiThreadedEventLoopGroup,
+        serverChannel: NIOCore.Channel, core: NIOLoopBound<SimulatorCore>
+    ) {
+        self.configuration = configuration
+        self.port = port
+        self.guildIDs = guildIDs
+        self.group = group
+        self.serverChannel = serverChannel
+        self.core = core
+    }
+
+    /// Binds and starts serving.
+    ///
+    /// - Throws: the bind error when the address is taken or cannot be bound.
+    public static func start(
+        configuration: SimulatorConfiguration, logger: Logger = Logger(label: "echord.simulator")
+    ) async throws -> GatewaySimulator {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        do {
+            let core = try await loop.submit {
+                NIOLoopBound(SimulatorCore(configuration: configuration, eventLoop: loop, logger: logger), eventLoop: loop)
+            }.get()
+            let channel = try await ServerBootstrap(group: loop)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .serverChannelOption(.backlog, value: 1024)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture { try core.value.configureAcceptedChannel(channel) }
+                }
+                .bind(host: configuration.host, port: configuration.port).get()
+            let port = channel.localAddress?.port ?? configuration.port
+            let guildIDs = try await loop.submit {
+                core.value.port = port
+                core.value.startTrafficIfConfigured()
+                return core.value.world.guilds.map(\.id)
+            }.get()
+            logger.info("simulator listening", metadata: [
+                "url": "http://\(configuration.host):\(port)", "scenario": "\(configuration.scenario?.rawValue ?? "none")",
+            ])
+            return GatewaySimulator(
+                configuration: configuration, port: port, guildIDs: guildIDs, group: group, serverChannel: channel,
+                core: core)
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+    }
+
+    /// `http://HOST:PORT`.
+    public var baseURL: String { "http://\(configuration.host):\(port)" }
+    /// `http://HOST:PORT/api/v10`, the REST base a client uses for discovery.
+    public var apiBaseURL: String { baseURL + "/api/v10" }
+    /// The gateway URL `GET /gateway` hands out.
+    public var gatewayURL: String { "ws://\(configuration.host):\(port)/gateway" }
+    /// The `resume_gateway_url` READY hands out.
+    public var resumeGatewayURL: String { "ws://\(configuration.host):\(port)/resume" }
+
+    private func onLoop<T: Sendable>(_ body: @escaping @Sendable (SimulatorCore) -> T) async -> T {
+        let core = self.core
+        // The loop only stops in `shutdown()`; after that, calls are a programming error.
+        return try! await core.eventLoop.submit { body(core.value) }.get()
+    }
+
+    /// Injects `fault` into the connections or sessions `target` names; returns how many it touched.
+    @discardableResult
+    public func inject(_ fault: SimulatorFault, target: SimulatorTarget = .all) async -> Int {
+        await onLoop { $0.inject(fault, target: target) }
+    }
+
+    /// The log entries with an index of at least `since`, oldest first.
+    public func log(since: Int = 0) async -> [SimulatorLogEntry] {
+        await onLoop { $0.logEntries(since: since) }
+    }
+
+    /// The rules clients broke, oldest first.
+    public func violations() async -> [SimulatorLogEntry] {
+        await log().filter { if case .violation = $0.kind { true } else { false } }
+    }
+
+    /// The sessions the simulator holds, live or waiting for a RESUME.
+    public func sessions() async -> [SimulatorSessionInfo] {
+        await onLoop { $0.sessionInfos() }
+    }
+
+    /// Waits until an entry matching `predicate` is in the log and returns the first one.
+    ///
+    /// - Throws: ``SimulatorError/timedOut(_:)`` after `timeout` of real time.
+    @discardableResult
+    public func waitForLogEntry(
+        timeout: Duration = .seconds(30), since: Int = 0,
+        where predicate: @escaping @Sendable (SimulatorLogEntry) -> Bool
+    ) async throws -> SimulatorLogEntry {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        var next = since
+        while true {
+            let entries = await log(since: next)
+            if let match = entries.first(where: predicate) { return match }
+            next = (entries.last?.index ?? next - 1) + 1
+            guard clock.now < deadline else { throw SimulatorError.timedOut("no matching log entry within \(timeout)") }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    /// Moves simulator time forward by `duration` and fires every timer that falls due, in order.
+    /// Only for ``SimulatorTimeSource/manual``; with real time it does nothing.
+    public func advanceTime(by duration: Duration) async {
+        let (seconds, attoseconds) = duration.components
+        let nanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        await onLoop { core in
+            if case .manual = core.configuration.timeSource { core.advanceTime(by: nanoseconds) }
+        }
+    }
+
+    /// Changes the traffic generator's rate (0 stops it).
+    public func setTraffic(eventsPerSecond: Double) async {
+        await onLoop { $0.setTraffic(eventsPerSecond: eventsPerSecond) }
+    }
+
+    /// Sends a dispatch named `eventName` with `data` as its `d` to every session serving
+    /// `guildID`, or to every session when it is nil. Returns the number of sessions.
+    @discardableResult
+    public func dispatch(eventName: String, data: SimulatorJSON, guildID: Snowflake? = nil) async -> Int {
+        let bytes = data.serialized()
+        return await onLoop { $0.dispatchCustom(eventName: eventName, data: bytes, guildID: guildID) }
+    }
+
+    /// Closes every connection and the listening socket, and stops the simulator's thread.
+    public func shutdown() async throws {
+        let core = self.core
+        try? await core.eventLoop.submit {
+            core.value.stopTimers()
+            for conn in core.value.connections.values { conn.drop() }
+        }.get()
+        try? await serverChannel.close()
+        try await group.shutdownGracefully()
+    }
+}
+
+/// Errors the simulator's Swift API throws.
+public enum SimulatorError: Error, Sendable, CustomStringConvertible {
+    /// A wait ran out of time.
+    case timedOut(String)
+
+    public var description: String {
+        switch self {
+        case .timedOut(let what): "timed out: \(what)"
+        }
+    }
+}

@@ -1,0 +1,148 @@
+import EchordModels
+import NIOCore
+
+/// A fault the simulator can inject, through ``GatewaySimulator/inject(_:target:)`` or the HTTP
+/// control API.
+public enum SimulatorFault: Sendable, Equatable {
+    /// Send op 7 RECONNECT; dispatches wait in the session for the RESUME, and the socket is closed
+    /// with 4000 after 5 s if the client has not closed it.
+    case reconnect
+    /// Send op 9 INVALID_SESSION. Not resumable: the session is deleted.
+    case invalidSession(resumable: Bool)
+    /// Close the socket with a close frame carrying `code`; the session stays resumable.
+    case close(code: UInt16)
+    /// End the TCP connection without a close frame; the session stays resumable.
+    case dropConnection
+    /// Stop acknowledging heartbeats (a zombie connection); events still flow.
+    case stopHeartbeatAcks
+    /// Acknowledge heartbeats again.
+    case resumeHeartbeatAcks
+    /// Stop reading from and writing to the socket, as a hung server would; events wait in the
+    /// session for a RESUME.
+    case freeze
+    /// Undo ``freeze``.
+    case thaw
+    /// Send a frame that is not valid JSON.
+    case malformedFrame
+    /// Send op 1, asking for an immediate heartbeat.
+    case requestHeartbeat
+    /// Drop every socket without a close frame, as a restarting gateway would; sessions are kept.
+    case restart
+    /// Expire sessions: a connected one is closed with 4009, and none can be resumed any more.
+    case expireSessions
+
+    /// The name used by the control API (`POST /control/<name>`).
+    public var controlName: String {
+        switch self {
+        case .reconnect: "reconnect"
+        case .invalidSession: "invalid-session"
+        case .close: "close"
+        case .dropConnection: "drop"
+        case .stopHeartbeatAcks: "zombie"
+        case .resumeHeartbeatAcks: "unzombie"
+        case .freeze: "freeze"
+        case .thaw: "thaw"
+        case .malformedFrame: "malformed"
+        case .requestHeartbeat: "heartbeat-request"
+        case .restart: "restart"
+        case .expireSessions: "expire-sessions"
+        }
+    }
+}
+
+/// Which connections or sessions a fault applies to.
+public enum SimulatorTarget: Sendable, Equatable {
+    /// Every connection or session.
+    case all
+    /// Those of shard `id` (any shard count).
+    case shard(Int)
+    /// The session with this id.
+    case session(String)
+    /// The connection with this id (see ``SimulatorLogEntry/connectionID``).
+    case connection(Int)
+}
+
+extension SimulatorCore {
+    private func matches(_ target: SimulatorTarget, connection conn: SimulatedConnection) -> Bool {
+        switch target {
+        case .all: true
+        case .shard(let id): conn.session?.shardID == id
+        case .session(let id): conn.session?.id == id
+        case .connection(let id): conn.id == id
+        }
+    }
+
+    private func matches(_ target: SimulatorTarget, session: SimulatedSession) -> Bool {
+        switch target {
+        case .all: true
+        case .shard(let id): session.shardID == id
+        case .session(let id): session.id == id
+        case .connection(let id): session.connection?.id == id
+        }
+    }
+
+    /// Applies `fault` and returns how many connections or sessions it touched.
+    func inject(_ fault: SimulatorFault, target: SimulatorTarget) -> Int {
+        let open = connections.values.filter { $0.isOpen && matches(target, connection: $0) }.sorted { $0.id < $1.id }
+        let targetedSessions = sessions.values.filter { matches(target, session: $0) }.sorted { $0.id < $1.id }
+        record(.session("fault \(fault.controlName) injected on \(target)"), connection: nil)
+        logger.info("injecting fault", metadata: ["fault": "\(fault.controlName)", "target": "\(target)"])
+        switch fault {
+        case .reconnect:
+            open.forEach { sendReconnect(on: $0) }
+            return open.count
+        case .invalidSession(let resumable):
+            targetedSessions.forEach { invalidateSession($0, resumable: resumable) }
+            return targetedSessions.count
+        case .close(let code):
+            open.forEach { closeConnection($0, code: code, reason: "fault injected") }
+            return open.count
+        case .dropConnection:
+            open.forEach { dropConnection($0) }
+            return open.count
+        case .stopHeartbeatAcks, .resumeHeartbeatAcks:
+            open.forEach { $0.acknowledgesHeartbeats = fault == .resumeHeartbeatAcks }
+            return open.count
+        case .freeze, .thaw:
+            let frozen = fault == .freeze
+            for conn in open {
+                conn.frozen = frozen
+                conn.channel.setOption(ChannelOptions.autoRead, value: !frozen).whenFailure { _ in }
+                if !frozen {
+                    conn.heartbeatDeadline = now + grace(heartbeatInterval)
+                }
+            }
+            return open.count
+        case .malformedFrame:
+            for conn in open {
+                let bytes = Array("{\"t\":\"MESSAGE_CREATE\",\"s\":".utf8)
+                record(.sent, connection: conn, byteCount: bytes.count, text: "(malformed)")
+                conn.send(bytes, framesPerCompressedMessage: configuration.zlibFramesPerMessage)
+            }
+            return open.count
+        case .requestHeartbeat:
+            open.forEach { requestHeartbeat(on: $0) }
+            return open.count
+        case .restart:
+            let all = connections.values.filter(\.isOpen)
+            all.forEach { dropConnection($0) }
+            return all.count
+        case .expireSessions:
+            for session in targetedSessions {
+                if let conn = session.connection, conn.isOpen {
+                    closeConnection(conn, code: 4009, reason: "session expired")
+                }
+                record(.session("expired by fault"), connection: nil, session: session)
+                removeSession(session)
+            }
+            return targetedSessions.count
+        }
+    }
+
+    /// Sends a dispatch to every session serving `guildID` (or to every session when nil).
+    func dispatchCustom(eventName: String, data: [UInt8], guildID: Snowflake?) -> Int {
+        let targets = guildID.map { sessions(serving: $0) } ?? Array(sessions.values)
+        for session in targets.sorted(by: { $0.id < $1.id }) { dispatch(eventName, data: data, to: session) }
+        return targets.count
+    }
+}

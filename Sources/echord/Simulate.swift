@@ -1,0 +1,90 @@
+import ArgumentParser
+import EchordModels
+import EchordSimulator
+import Logging
+
+/// `echord simulate`: serves the gateway simulator until SIGTERM or Ctrl-C.
+struct Simulate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve a local Discord gateway simulator (REST discovery, gateway, control API).")
+
+    @Option(help: "Address to bind.") var host = "127.0.0.1"
+    @Option(help: "Port to bind (0 picks a free one).") var port = 8080
+    @Option(help: "Scripted scenario played for every session: basic or full.") var scenario: SimulatorScenario?
+    @Option(help: "heartbeat_interval in HELLO, ms (default 45000; 2000 with a scenario).")
+    var heartbeatInterval: Int?
+    @Option(help: "Guilds in the world (default 1; 2 with a scenario).") var guilds: Int?
+    @Option(help: "Text channels per guild.") var channels = 2
+    @Option(help: "Members per guild, besides the bot.") var members = 10
+    @Option(help: "Shard count GET /gateway/bot recommends.") var shards = 1
+    @Option(help: "session_start_limit.max_concurrency (identify buckets).") var maxConcurrency = 1
+    @Option(help: "session_start_limit.total and starting remaining.") var sessionStartLimit = 1000
+    @Option(help: "ms an identify bucket stays busy (Discord: 5000).") var identifyBucket: Int64 = 5000
+    @Option(help: "Most guilds per shard before IDENTIFY gets 4011.") var maxGuildsPerShard = 2500
+    @Option(help: "ms a session stays resumable after its socket drops.") var resumeWindow: Int64 = 180_000
+    @Option(help: "Synthetic events per second across all guilds (0: off).") var traffic: Double = 0
+    @Option(help: "Split each zlib-stream message into up to N WebSocket frames.") var zlibFrames = 1
+    @Option(parsing: .upToNextOption, help: "Privileged intents NOT enabled for the app: members, presences, message_content.")
+    var disablePrivileged: [String] = []
+    @Option(help: "Accept only this token (repeatable; default: any well-formed bot token).")
+    var token: [String] = []
+    @Flag(help: "Keep the JSON of frames the simulator sends in the frame log too.") var logServerPayloads = false
+    @Option(help: "Stop after this many seconds.") var duration: Double?
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0…65535") }
+        guard heartbeatInterval.map({ $0 > 0 }) ?? true else { throw ValidationError("--heartbeat-interval must be > 0") }
+        guard (guilds ?? 1) >= 0, channels >= 1, members >= 0 else {
+            throw ValidationError("--guilds and --members must be ≥ 0, --channels ≥ 1")
+        }
+        guard shards >= 1, maxConcurrency >= 1 else { throw ValidationError("--shards and --max-concurrency must be ≥ 1") }
+        guard traffic >= 0 else { throw ValidationError("--traffic must be ≥ 0") }
+        for name in disablePrivileged where Self.privileged[name] == nil {
+            throw ValidationError("unknown privileged intent '\(name)': use members, presences or message_content")
+        }
+    }
+
+    static let privileged: [String: GatewayIntents] = [
+        "members": .guildMembers, "presences": .guildPresences, "message_content": .messageContent,
+    ]
+
+    func makeConfiguration() -> SimulatorConfiguration {
+        var configuration = SimulatorConfiguration()
+        configuration.host = host
+        configuration.port = port
+        configuration.scenario = scenario
+        configuration.heartbeatIntervalMilliseconds =
+            heartbeatInterval ?? (scenario != nil ? SimulatorScenario.heartbeatIntervalMilliseconds : 45_000)
+        configuration.world.guildCount = guilds ?? (scenario != nil ? SimulatorScenario.guildCount : 1)
+        configuration.world.textChannelsPerGuild = channels
+        configuration.world.membersPerGuild = members
+        configuration.recommendedShards = shards
+        configuration.maxConcurrency = maxConcurrency
+        configuration.sessionStartLimitTotal = sessionStartLimit
+        configuration.sessionStartLimitRemaining = sessionStartLimit
+        configuration.identifyBucketMilliseconds = identifyBucket
+        configuration.maxGuildsPerShard = maxGuildsPerShard
+        configuration.sessionResumeWindowMilliseconds = resumeWindow
+        configuration.traffic.eventsPerSecond = traffic
+        configuration.zlibFramesPerMessage = zlibFrames
+        configuration.acceptedTokens = Set(token)
+        configuration.logServerPayloads = logServerPayloads
+        for name in disablePrivileged { configuration.enabledPrivilegedIntents.remove(Self.privileged[name]!) }
+        return configuration
+    }
+
+    func run() async throws {
+        logging.bootstrap()
+        let logger = Logger(label: "echord.simulator")
+        let simulator = try await GatewaySimulator.start(configuration: makeConfiguration(), logger: logger)
+        print("""
+            echord simulator on \(simulator.baseURL)
+              REST     \(simulator.apiBaseURL)   (GET /gateway, /gateway/bot, /users/@me, /oauth2/applications/@me)
+              gateway  \(simulator.gatewayURL)?v=10&encoding=json[&compress=zlib-stream|zstd-stream]
+              control  \(simulator.baseURL)/control   (e.g. curl -X POST '\(simulator.baseURL)/control/reconnect?shard=0')
+            """)
+        await waitForTermination(duration: duration)
+        try await simulator.shutdown()
+    }
+}
