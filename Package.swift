@@ -51,7 +51,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "EchordModelsTests", dependencies: ["EchordModels"]),
-        .testTarget(name: "EchordGatewayTests", dependencies: ["EchordGateway"]),
+        .testTarget(name: "EchordGatewayTests", dependencies: ["EchordGateway", "CZlib"]),
         .testTarget(
             name: "EchordSimulatorTests",
             dependencies: [

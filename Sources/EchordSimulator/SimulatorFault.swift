@@ -110,6 +110,12 @@ extension SimulatorCore {
                 conn.channel.setOption(ChannelOptions.autoRead, value: !frozen).whenFailure { _ in }
                 if !frozen {
                     conn.heartbeatDeadline = now + grace(heartbeatInterval)
+                    // A check that fired while frozen was dropped; re-arm it, or a silent client
+                    // would never be closed for its missed heartbeat.
+                    if !conn.heartbeatCheckScheduled {
+                        conn.heartbeatCheckScheduled = true
+                        schedule(.heartbeatCheck(connectionID: conn.id), after: conn.heartbeatDeadline - now)
+                    }
                 }
             }
             return open.count

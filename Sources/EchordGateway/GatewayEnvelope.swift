@@ -1,0 +1,264 @@
+import EchordModels
+
+/// A gateway message whose envelope (`op`, `s`, `t`) has been read without decoding `d`.
+///
+/// The scanner reads only what routing needs; `d` stays as bytes until somebody asks for it, so a
+/// dispatch nobody subscribed to costs a scan, never a decode.
+public struct GatewayEnvelope: Sendable {
+    /// `op`.
+    public let opcode: GatewayOpcode
+    /// `s`, for dispatches.
+    public let sequence: Int?
+    /// `t`, for dispatches.
+    public let eventName: String?
+    /// The whole message.
+    public let bytes: [UInt8]
+    /// Where `d` lies in ``bytes``; nil when the message has no `d` key.
+    public let dataRange: Range<Int>?
+
+    /// The raw JSON of `d` (`null` when absent).
+    public var data: ArraySlice<UInt8> {
+        guard let dataRange else { return Array("null".utf8)[...] }
+        return bytes[dataRange]
+    }
+
+    /// Reads the envelope of one gateway message.
+    ///
+    /// - Throws: ``GatewayDecodingError`` when the message is not a JSON object with an integer `op`.
+    public init(scanning bytes: [UInt8]) throws(GatewayDecodingError) {
+        var scanner = EnvelopeScanner(bytes)
+        let fields = try scanner.scanEnvelope()
+        guard let op = fields.op else { throw .missingOpcode }
+        self.opcode = GatewayOpcode(rawValue: op)
+        self.sequence = fields.s
+        self.eventName = fields.t
+        self.bytes = bytes
+        self.dataRange = fields.d
+    }
+}
+
+/// Why a gateway message could not be read.
+public enum GatewayDecodingError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Not a JSON object, or malformed JSON at `offset`.
+    case malformed(offset: Int, reason: String)
+    /// The object has no integer `op`.
+    case missingOpcode
+
+    public var description: String {
+        switch self {
+        case .malformed(let offset, let reason): "malformed gateway message at byte \(offset): \(reason)"
+        case .missingOpcode: "gateway message without an integer op"
+        }
+    }
+}
+
+/// A string-aware byte scanner over one top-level JSON object.
+struct EnvelopeScanner {
+    private let bytes: [UInt8]
+    private var index = 0
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    private func fail(_ reason: String) -> GatewayDecodingError { .malformed(offset: index, reason: reason) }
+
+    mutating func scanEnvelope() throws(GatewayDecodingError) -> (op: Int?, s: Int?, t: String?, d: Range<Int>?) {
+        var op: Int?
+        var s: Int?
+        var t: String?
+        var d: Range<Int>?
+        skipWhitespace()
+        guard next() == UInt8(ascii: "{") else { throw fail("not a JSON object") }
+        skipWhitespace()
+        if peek() == UInt8(ascii: "}") {
+            index += 1
+            return (nil, nil, nil, nil)
+        }
+        while true {
+            skipWhitespace()
+            let key = try readKey()
+            skipWhitespace()
+            guard next() == UInt8(ascii: ":") else { throw fail("expected ':'") }
+            skipWhitespace()
+            switch key {
+            case .op: op = try readNullableInteger()
+            case .s: s = try readNullableInteger()
+            case .t: t = try readNullableString()
+            case .d:
+                let start = index
+                try skipValue()
+                d = start..<index
+            case .other: try skipValue()
+            }
+            skipWhitespace()
+            switch next() {
+            case UInt8(ascii: ","): continue
+            case UInt8(ascii: "}"):
+                skipWhitespace()
+                guard index == bytes.count else { throw fail("trailing bytes after the object") }
+                return (op, s, t, d)
+            default: throw fail("expected ',' or '}'")
+            }
+        }
+    }
+
+    private enum Key { case op, s, t, d, other }
+
+    private mutating func readKey() throws(GatewayDecodingError) -> Key {
+        guard next() == UInt8(ascii: "\"") else { throw fail("expected a key") }
+        let start = index
+        try skipStringBody()
+        let length = index - start - 1
+        if length == 1 {
+            switch bytes[start] {
+            case UInt8(ascii: "s"): return .s
+            case UInt8(ascii: "t"): return .t
+            case UInt8(ascii: "d"): return .d
+            default: return .other
+            }
+        }
+        if length == 2 && bytes[start] == UInt8(ascii: "o") && bytes[start + 1] == UInt8(ascii: "p") { return .op }
+        return .other
+    }
+
+    private mutating func readNullableInteger() throws(GatewayDecodingError) -> Int? {
+        if try readNull() { return nil }
+        var negative = false
+        if peek() == UInt8(ascii: "-") {
+            negative = true
+            index += 1
+        }
+        var value = 0
+        var digits = 0
+        while let byte = peek(), byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") {
+            let (times, o1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times.addingReportingOverflow(Int(byte - UInt8(ascii: "0")))
+            guard !o1, !o2 else { throw fail("integer overflow") }
+            value = sum
+            digits += 1
+            index += 1
+        }
+        guard digits > 0 else { throw fail("expected an integer") }
+        if let byte = peek(), byte == UInt8(ascii: ".") || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") {
+            throw fail("expected an integer, found a fraction")
+        }
+        return negative ? -value : value
+    }
+
+    private mutating func readNullableString() throws(GatewayDecodingError) -> String? {
+        if try readNull() { return nil }
+        guard next() == UInt8(ascii: "\"") else { throw fail("expected a string") }
+        let start = index
+        var escaped = false
+        try skipStringBody(sawEscape: &escaped)
+        let raw = bytes[start..<(index - 1)]
+        if !escaped { return String(decoding: raw, as: UTF8.self) }
+        // Event names never need escapes; decode them properly anyway.
+        var copy = EnvelopeScanner(Array(bytes[(start - 1)..<index]))
+        return try copy.decodeEscapedString()
+    }
+
+    private mutating func decodeEscapedString() throws(GatewayDecodingError) -> String {
+        index = 1
+        var out: [UInt8] = []
+        while let byte = next() {
+            switch byte {
+            case UInt8(ascii: "\""): return String(decoding: out, as: UTF8.self)
+            case UInt8(ascii: "\\"):
+                guard let escape = next() else { throw fail("unterminated escape") }
+                switch escape {
+                case UInt8(ascii: "n"): out.append(0x0A)
+                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "r"): out.append(0x0D)
+                case UInt8(ascii: "b"): out.append(0x08)
+                case UInt8(ascii: "f"): out.append(0x0C)
+                case UInt8(ascii: "u"):
+                    guard index + 4 <= bytes.count,
+                        let scalar = UInt32(String(decoding: bytes[index..<(index + 4)], as: UTF8.self), radix: 16)
+                    else { throw fail("bad \\u escape") }
+                    index += 4
+                    out.append(contentsOf: String(Character(Unicode.Scalar(scalar) ?? "\u{FFFD}")).utf8)
+                default: out.append(escape)
+                }
+            default: out.append(byte)
+            }
+        }
+        throw fail("unterminated string")
+    }
+
+    private mutating func readNull() throws(GatewayDecodingError) -> Bool {
+        guard peek() == UInt8(ascii: "n") else { return false }
+        guard index + 4 <= bytes.count, bytes[index + 1] == UInt8(ascii: "u"), bytes[index + 2] == UInt8(ascii: "l"),
+            bytes[index + 3] == UInt8(ascii: "l")
+        else { throw fail("bad literal") }
+        index += 4
+        return true
+    }
+
+    /// Skips one JSON value of any kind.
+    private mutating func skipValue() throws(GatewayDecodingError) {
+        guard let first = peek() else { throw fail("expected a value") }
+        switch first {
+        case UInt8(ascii: "\""):
+            index += 1
+            try skipStringBody()
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            var depth = 0
+            while index < bytes.count {
+                let byte = bytes[index]
+                index += 1
+                switch byte {
+                case UInt8(ascii: "\""): try skipStringBody()
+                case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
+                case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                    depth -= 1
+                    if depth == 0 { return }
+                default: break
+                }
+            }
+            throw fail("unterminated object or array")
+        default:
+            let start = index
+            while let byte = peek(), byte != UInt8(ascii: ","), byte != UInt8(ascii: "}"), byte != UInt8(ascii: "]"),
+                !Self.isWhitespace(byte)
+            {
+                index += 1
+            }
+            guard index > start else { throw fail("expected a value") }
+        }
+    }
+
+    private mutating func skipStringBody() throws(GatewayDecodingError) {
+        var escaped = false
+        try skipStringBody(sawEscape: &escaped)
+    }
+
+    /// Moves past the closing quote of a string whose opening quote was consumed.
+    private mutating func skipStringBody(sawEscape: inout Bool) throws(GatewayDecodingError) {
+        while index < bytes.count {
+            let byte = bytes[index]
+            index += 1
+            if byte == UInt8(ascii: "\"") { return }
+            if byte == UInt8(ascii: "\\") {
+                sawEscape = true
+                index += 1
+            }
+        }
+        throw fail("unterminated string")
+    }
+
+    private static func isWhitespace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09
+    }
+
+    private mutating func skipWhitespace() {
+        while index < bytes.count, Self.isWhitespace(bytes[index]) { index += 1 }
+    }
+
+    private func peek() -> UInt8? { index < bytes.count ? bytes[index] : nil }
+
+    private mutating func next() -> UInt8? {
+        guard index < bytes.count else { return nil }
+        defer { index += 1 }
+        return bytes[index]
+    }
+}
