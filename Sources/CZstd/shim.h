@@ -1,0 +1,4 @@
+#ifndef ECHORD_CZSTD_SHIM_H
+#define ECHORD_CZSTD_SHIM_H
+#include <zstd.h>
+#endif

@@ -1,0 +1,113 @@
+import NIOConcurrencyHelpers
+
+/// A bounded buffer between a shard's reader and the code that consumes its events.
+///
+/// When it is full the reader waits: the shard stops reading its socket until the consumer catches
+/// up. Heartbeats go on meanwhile (they do not pass through here). A consumer slow enough that the
+/// heartbeat ACK cannot be read in time makes the shard treat the connection as a zombie, close it
+/// and RESUME, so the gateway replays what was not read: events are delayed, never dropped.
+final class EventBuffer<Element: Sendable>: Sendable {
+    private struct State {
+        var items: [Element] = []
+        var head = 0
+        var finished = false
+        var consumer: CheckedContinuation<Element?, Never>?
+        var producers: [CheckedContinuation<Void, Never>] = []
+        var count: Int { items.count - head }
+    }
+
+    private enum PushStep { case delivered(CheckedContinuation<Element?, Never>?), wait, finished }
+    private enum NextStep { case item(Element, CheckedContinuation<Void, Never>?), end, wait }
+
+    let capacity: Int
+    private let state = NIOLockedValueBox(State())
+
+    init(capacity: Int) { self.capacity = max(1, capacity) }
+
+    /// The number of buffered events.
+    var count: Int { state.withLockedValue { $0.count } }
+
+    /// Adds an event, waiting while the buffer is full. Returns false when the buffer was finished
+    /// (the event is dropped: nobody will read it).
+    @discardableResult
+    func push(_ element: Element) async -> Bool {
+        while true {
+            let step: PushStep = state.withLockedValue { state in
+                if state.finished { return .finished }
+                if let consumer = state.consumer {
+                    state.consumer = nil
+                    return .delivered(consumer)
+                }
+                if state.count < capacity {
+                    state.items.append(element)
+                    return .delivered(nil)
+                }
+                return .wait
+            }
+            switch step {
+            case .finished: return false
+            case .delivered(let consumer):
+                consumer?.resume(returning: element)
+                return true
+            case .wait:
+                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                    let resumeNow = state.withLockedValue { state -> Bool in
+                        if state.finished || state.count < capacity { return true }
+                        state.producers.append(continuation)
+                        return false
+                    }
+                    if resumeNow { continuation.resume() }
+                }
+            }
+        }
+    }
+
+    /// Ends the stream: the consumer gets what is buffered, then nil; waiting producers return.
+    func finish() {
+        let (consumer, producers) = state.withLockedValue { state in
+            state.finished = true
+            let consumer = state.count == 0 ? state.consumer : nil
+            if consumer != nil { state.consumer = nil }
+            defer { state.producers = [] }
+            return (consumer, state.producers)
+        }
+        consumer?.resume(returning: nil)
+        producers.forEach { $0.resume() }
+    }
+
+    /// The next event, or nil once finished and drained (or when the consumer's task is cancelled).
+    func next() async -> Element? {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Element?, Never>) in
+                let step: NextStep = state.withLockedValue { state in
+                    if state.count > 0 {
+                        let item = state.items[state.head]
+                        state.head += 1
+                        if state.head > 64 && state.head * 2 > state.items.count {
+                            state.items.removeFirst(state.head)
+                            state.head = 0
+                        }
+                        let producer = state.producers.isEmpty ? nil : state.producers.removeFirst()
+                        return .item(item, producer)
+                    }
+                    if state.finished || Task.isCancelled { return .end }
+                    state.consumer = continuation
+                    return .wait
+                }
+                switch step {
+                case .item(let item, let producer):
+                    continuation.resume(returning: item)
+                    producer?.resume()
+                case .end: continuation.resume(returning: nil)
+                case .wait: break
+                }
+            }
+        } onCancel: {
+            let consumer = state.withLockedValue { state -> CheckedContinuation<Element?, Never>? in
+                defer { state.consumer = nil }
+                return state.consumer
+            }
+            consumer?.resume(returning: nil)
+        }
+    }
+}

@@ -1,0 +1,140 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import NIOWebSocket
+
+/// Transport settings of a shard's connection.
+public struct GatewayTransportConfiguration: Sendable {
+    /// How long the TCP (and TLS) connect may take.
+    public var connectTimeout: Duration = .seconds(10)
+    /// How long the WebSocket upgrade may take once connected (NIO has no timeout of its own).
+    public var handshakeTimeout: Duration = .seconds(10)
+    /// The largest WebSocket message accepted (READY and GUILD_CREATE can be several MiB).
+    public var maxMessageSize: Int = 32 << 20
+
+    /// The defaults: 10 s to connect, 10 s to upgrade, 32 MiB messages.
+    public init() {}
+}
+
+/// Why a connection could not be opened or used.
+public enum GatewayTransportError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The URL is not a `ws://` or `wss://` URL.
+    case invalidURL(String)
+    /// The server answered the upgrade request without upgrading (status).
+    case upgradeRefused(status: Int)
+    /// The WebSocket upgrade took longer than the handshake timeout.
+    case handshakeTimedOut
+    /// The connection failed (described).
+    case connectionFailed(String)
+
+    public var description: String {
+        switch self {
+        case .invalidURL(let url): "not a ws:// or wss:// URL: \(url)"
+        case .upgradeRefused(let status): "the server refused the WebSocket upgrade (HTTP \(status))"
+        case .handshakeTimedOut: "the WebSocket handshake timed out"
+        case .connectionFailed(let what): "connection failed: \(what)"
+        }
+    }
+}
+
+/// One TLS context for the whole process: the system trust roots are loaded once (about 960 KB)
+/// instead of per connection.
+enum SharedTLS {
+    static let context: Result<NIOSSLContext, Error> = Result {
+        try NIOSSLContext(configuration: .makeClientConfiguration())
+    }
+}
+
+/// Opens gateway WebSockets on SwiftNIO: TCP, TLS for `wss`, the HTTP/1.1 upgrade (with the bytes
+/// that arrive with the `101` forwarded, since HELLO often does), and frame aggregation up to
+/// ``GatewayTransportConfiguration/maxMessageSize``.
+enum GatewayTransport {
+    typealias WebSocket = NIOAsyncChannel<WebSocketFrame, WebSocketFrame>
+
+    private enum Upgrade: Sendable {
+        case upgraded(WebSocket)
+        case refused(Int)
+    }
+
+    static func connect(
+        to url: GatewayURL, compression: GatewayCompression, configuration: GatewayTransportConfiguration,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> WebSocket {
+        let tls: NIOSSLContext? = url.secure ? try SharedTLS.context.get() : nil
+        let maxMessage = configuration.maxMessageSize
+        let target = url.requestTarget(compression: compression)
+        let hostHeader = url.port == (url.secure ? 443 : 80) ? url.host : "\(url.host):\(url.port)"
+        let upgrade: EventLoopFuture<Upgrade>
+        do {
+            upgrade = try await ClientBootstrap(group: group)
+                .connectTimeout(.nanoseconds(Int64(configuration.connectTimeout.nanoseconds)))
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .connect(host: url.host, port: url.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        if let tls {
+                            let handler = try NIOSSLClientHandler(context: tls, serverHostname: url.host.isIPAddress ? nil : url.host)
+                            try channel.pipeline.syncOperations.addHandler(handler)
+                        }
+                        let upgrader = NIOTypedWebSocketClientUpgrader<Upgrade>(
+                            maxFrameSize: maxMessage,
+                            upgradePipelineHandler: { channel, _ in
+                                channel.eventLoop.makeCompletedFuture {
+                                    try channel.pipeline.syncOperations.addHandler(
+                                        NIOWebSocketFrameAggregator(
+                                            minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 1 << 16,
+                                            maxAccumulatedFrameSize: maxMessage))
+                                    return .upgraded(try WebSocket(wrappingChannelSynchronously: channel))
+                                }
+                            })
+                        var headers = HTTPHeaders()
+                        headers.add(name: "Host", value: hostHeader)
+                        headers.add(name: "User-Agent", value: "Echord (https://github.com/echord, 0.1)")
+                        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: target, headers: headers)
+                        var pipeline = NIOUpgradableHTTPClientPipelineConfiguration(
+                            upgradeConfiguration: .init(
+                                upgradeRequestHead: head, upgraders: [upgrader],
+                                notUpgradingCompletionHandler: { channel in
+                                    channel.eventLoop.makeSucceededFuture(.refused(0))
+                                }))
+                        pipeline.leftOverBytesStrategy = .forwardBytes
+                        let result = try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(
+                            configuration: pipeline)
+                        // NIO has no upgrade timeout: close the channel if the 101 takes too long.
+                        let timeout = channel.eventLoop.scheduleTask(
+                            in: .nanoseconds(Int64(configuration.handshakeTimeout.nanoseconds))
+                        ) { channel.close(promise: nil) }
+                        result.whenComplete { _ in timeout.cancel() }
+                        return result
+                    }
+                }
+        } catch {
+            throw GatewayTransportError.connectionFailed("\(url.host):\(url.port): \(error)")
+        }
+        do {
+            switch try await upgrade.get() {
+            case .upgraded(let socket): return socket
+            case .refused(let status): throw GatewayTransportError.upgradeRefused(status: status)
+            }
+        } catch let error as GatewayTransportError {
+            throw error
+        } catch {
+            throw GatewayTransportError.handshakeTimedOut
+        }
+    }
+}
+
+extension Duration {
+    /// Whole nanoseconds (saturating at `Int64.max`).
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        let (product, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? .max : product + attoseconds / 1_000_000_000
+    }
+}
+
+extension String {
+    var isIPAddress: Bool {
+        (try? SocketAddress(ipAddress: self, port: 0)) != nil
+    }
+}

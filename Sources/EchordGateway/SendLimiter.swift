@@ -1,0 +1,56 @@
+/// Discord's send limit for one connection: 120 frames in any 60 seconds, as a sliding window.
+///
+/// A few slots are kept for heartbeats, so commands never delay them: commands may fill
+/// `limit - reservedForHeartbeats` slots of the window, heartbeats all of it.
+public struct SendLimiter: Sendable {
+    /// Frames allowed per window.
+    public let limit: Int
+    /// The window.
+    public let window: Duration
+    /// Slots commands may not take.
+    public let reservedForHeartbeats: Int
+    private var sent: [Duration] = []
+    private var head = 0
+
+    /// - Parameters:
+    ///   - limit: frames per window (Discord: 120).
+    ///   - window: the window (Discord: 60 s).
+    ///   - reservedForHeartbeats: slots kept for heartbeats (3 covers a 41.25 s interval plus
+    ///     answers to the server's op 1).
+    public init(limit: Int = 120, window: Duration = .seconds(60), reservedForHeartbeats: Int = 3) {
+        precondition(limit > reservedForHeartbeats && reservedForHeartbeats >= 0)
+        self.limit = limit
+        self.window = window
+        self.reservedForHeartbeats = reservedForHeartbeats
+    }
+
+    private mutating func expire(now: Duration) {
+        while head < sent.count, now - sent[head] >= window { head += 1 }
+        if head > 256 {
+            sent.removeFirst(head)
+            head = 0
+        }
+    }
+
+    /// Frames sent in the window ending at `now`.
+    public mutating func count(now: Duration) -> Int {
+        expire(now: now)
+        return sent.count - head
+    }
+
+    /// How long a frame must wait before it may go: zero when it may go now.
+    public mutating func delay(isHeartbeat: Bool, now: Duration) -> Duration {
+        expire(now: now)
+        let allowed = isHeartbeat ? limit : limit - reservedForHeartbeats
+        let inWindow = sent.count - head
+        guard inWindow >= allowed else { return .zero }
+        // The slot frees when the oldest frame that keeps the count at `allowed` leaves the window.
+        let blocking = sent[head + inWindow - allowed]
+        return blocking + window - now
+    }
+
+    /// Records a frame sent at `now`.
+    public mutating func record(now: Duration) {
+        sent.append(now)
+    }
+}

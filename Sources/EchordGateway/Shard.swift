@@ -1,0 +1,204 @@
+import EchordModels
+import Logging
+import Metrics
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// One resilient gateway connection.
+///
+/// `run()` owns the connection: its reader, heartbeat ticker and writer run as child tasks of one
+/// task group, reconnecting and resuming as the protocol asks, until ``stop(keepSession:)``, a fatal
+/// close code, or cancellation of the task that runs it (which closes with a resumable code and
+/// keeps the session). Every protocol rule lives in ``ShardStateMachine``; this type only does the
+/// I/O.
+///
+/// ```swift
+/// let shard = Shard(configuration: .init(token: BotToken(token), intents: [.guilds, .guildMessages]))
+/// async let running: Void = shard.run()
+/// for await dispatch in shard.events where dispatch.name == "MESSAGE_CREATE" {
+///     let message = try dispatch.decode(Message.self)
+/// }
+/// ```
+public final class Shard: Sendable {
+    /// The configuration it runs with.
+    public let configuration: ShardConfiguration
+    /// The dispatches received, in order, from every connection of the shard's life.
+    ///
+    /// The buffer holds ``ShardConfiguration/eventBufferCapacity`` events. When it is full the shard
+    /// stops reading its socket until the consumer catches up; heartbeats go on. If the consumer is
+    /// so slow that a heartbeat ACK cannot be read in time, the shard reconnects and resumes, and the
+    /// gateway replays the rest: events are delayed, never dropped. The sequence ends when the shard
+    /// stops. Iterate it from one task.
+    public let events: ShardEvents
+    let buffer: EventBuffer<GatewayDispatch>
+    let clock: GatewayClock
+    let logger: Logger
+    let sessionStore: any SessionStore
+    let identifyQueue: any IdentifyQueue
+    let seed: UInt64
+    let shared: NIOLockedValueBox<SharedState>
+    let metrics: ShardMetrics
+
+    struct SharedState {
+        var status: ShardStatus = .idle
+        var latency: Duration?
+        var session: GatewaySession?
+        var inputs: AsyncStream<DriverInput>.Continuation?
+        var stopRequested: Bool?
+        var started = false
+        var nextCommandID = 0
+        var commandWaiters: [Int: CheckedContinuation<Void, Error>] = [:]
+        var statusWatchers: [Int: AsyncStream<ShardStatus>.Continuation] = [:]
+        var nextWatcherID = 0
+    }
+
+    /// - Parameters:
+    ///   - configuration: token, intents, shard, URLs, timings.
+    ///   - sessionStore: where the session is loaded from at start and saved to.
+    ///   - identifyQueue: grants IDENTIFYs (a ShardManager shares one across shards).
+    ///   - clock: the clock heartbeats, timeouts and backoff wait on.
+    ///   - logger: logs (the token never appears; `debug` shows every frame).
+    ///   - seed: seeds heartbeat jitter and backoff (random by default).
+    public init(
+        configuration: ShardConfiguration, sessionStore: any SessionStore = InMemorySessionStore(),
+        identifyQueue: any IdentifyQueue = LocalIdentifyQueue(), clock: GatewayClock = .continuous,
+        logger: Logger = Logger(label: "echord.shard"), seed: UInt64 = .random(in: .min ... .max)
+    ) {
+        self.configuration = configuration
+        self.buffer = EventBuffer(capacity: configuration.eventBufferCapacity)
+        self.events = ShardEvents(buffer: buffer)
+        self.clock = clock
+        var logger = logger
+        logger[metadataKey: "shard"] = "\(configuration.shardID)/\(configuration.shardCount)"
+        self.logger = logger
+        self.sessionStore = sessionStore
+        self.identifyQueue = identifyQueue
+        self.seed = seed
+        self.shared = NIOLockedValueBox(SharedState())
+        self.metrics = ShardMetrics(shardID: configuration.shardID)
+    }
+
+    /// The connection's state.
+    public var status: ShardStatus { shared.withLockedValue { $0.status } }
+    /// The time between the last heartbeat and its ACK.
+    public var heartbeatLatency: Duration? { shared.withLockedValue { $0.latency } }
+    /// The session a reconnect would resume (as last saved by the shard: at READY, RESUMED and
+    /// every ``ShardConfiguration/sessionSaveInterval``).
+    public var session: GatewaySession? { shared.withLockedValue { $0.session } }
+
+    /// Status changes from now on, starting with the current status; ends when the shard stops.
+    public func statusUpdates() -> AsyncStream<ShardStatus> {
+        let (stream, continuation) = AsyncStream.makeStream(of: ShardStatus.self)
+        let finished: Bool = shared.withLockedValue { state in
+            continuation.yield(state.status)
+            if case .stopped = state.status { return true }
+            state.nextWatcherID += 1
+            let id = state.nextWatcherID
+            state.statusWatchers[id] = continuation
+            continuation.onTermination = { [weak self] _ in
+                self?.shared.withLockedValue { _ = $0.statusWatchers.removeValue(forKey: id) }
+            }
+            return false
+        }
+        if finished { continuation.finish() }
+        return stream
+    }
+
+    /// Asks the shard to stop: with `keepSession` it closes with a resumable code and saves the
+    /// session so a new process can resume; otherwise it closes with 1000, which ends the session.
+    public func stop(keepSession: Bool = false) {
+        let inputs: AsyncStream<DriverInput>.Continuation? = shared.withLockedValue { state in
+            state.stopRequested = keepSession
+            return state.inputs
+        }
+        inputs?.yield(.machine(.stop(keepSession: keepSession), connection: nil))
+    }
+
+    /// Sends a command. A command issued while the shard is not ready waits for READY or RESUMED,
+    /// up to ``ShardConfiguration/commandWaitLimit``; commands share the connection's send limit
+    /// with heartbeats, which always keep room.
+    ///
+    /// - Throws: ``GatewayCommandError``: too large (checked before anything is sent), not connected
+    ///   in time, or the shard stopped.
+    public func send(_ command: GatewayCommand) async throws {
+        let bytes = try command.encoded()
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+            let registered: (Int, AsyncStream<DriverInput>.Continuation)? = shared.withLockedValue { state in
+                if case .stopped = state.status { return nil }
+                guard let inputs = state.inputs else { return nil }
+                state.nextCommandID += 1
+                state.commandWaiters[state.nextCommandID] = continuation
+                return (state.nextCommandID, inputs)
+            }
+            guard let (id, inputs) = registered else {
+                continuation.resume(throwing: GatewayCommandError.shardStopped)
+                return
+            }
+            inputs.yield(.command(id: id, bytes: bytes, opcode: command.opcode.rawValue))
+        }
+    }
+
+    func completeCommand(_ id: Int, with error: Error?) {
+        let waiter = shared.withLockedValue { $0.commandWaiters.removeValue(forKey: id) }
+        if let error { waiter?.resume(throwing: error) } else { waiter?.resume() }
+    }
+
+    func setStatus(_ status: ShardStatus) {
+        let watchers: [AsyncStream<ShardStatus>.Continuation] = shared.withLockedValue { state in
+            state.status = status
+            return Array(state.statusWatchers.values)
+        }
+        for watcher in watchers {
+            watcher.yield(status)
+            if case .stopped = status { watcher.finish() }
+        }
+    }
+}
+
+/// A shard's dispatches, in order (see ``Shard/events``).
+public struct ShardEvents: AsyncSequence, Sendable {
+    public typealias Element = GatewayDispatch
+    let buffer: EventBuffer<GatewayDispatch>
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let buffer: EventBuffer<GatewayDispatch>
+        public mutating func next() async -> GatewayDispatch? { await buffer.next() }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(buffer: buffer) }
+}
+
+/// The swift-metrics instruments of one shard.
+struct ShardMetrics: Sendable {
+    let shardID: Int
+    let events: Counter
+    let bytesIn: Counter
+    let bytesOut: Counter
+    let decodeFailures: Counter
+    let latency: Metrics.Timer
+
+    init(shardID: Int) {
+        self.shardID = shardID
+        let dimensions = [("shard", String(shardID))]
+        events = Counter(label: "echord_gateway_events_total", dimensions: dimensions)
+        bytesIn = Counter(label: "echord_gateway_bytes_in_total", dimensions: dimensions)
+        bytesOut = Counter(label: "echord_gateway_bytes_out_total", dimensions: dimensions)
+        decodeFailures = Counter(label: "echord_gateway_decode_failures_total", dimensions: dimensions)
+        latency = Metrics.Timer(label: "echord_gateway_heartbeat_latency", dimensions: dimensions)
+    }
+
+    /// Reconnects by reason (a small fixed set of reasons, so the label stays low-cardinality).
+    func reconnect(reason: String) {
+        let category: String =
+            if reason.hasPrefix("zombie") { "zombie" }
+            else if reason.hasPrefix("op 7") { "reconnect_opcode" }
+            else if reason.hasPrefix("op 9") { "invalid_session" }
+            else if reason.hasPrefix("closed with") { "server_close" }
+            else if reason.hasPrefix("connection dropped") { "dropped" }
+            else if reason.hasPrefix("no ") { "timeout" }
+            else if reason.hasPrefix("connect failed") { "connect_failed" }
+            else { "transport" }
+        Counter(label: "echord_gateway_reconnects_total", dimensions: [("shard", String(shardID)), ("reason", category)])
+            .increment()
+    }
+}

@@ -1,0 +1,108 @@
+import EchordModels
+
+/// Everything one shard needs to connect.
+public struct ShardConfiguration: Sendable {
+    /// The bot token (sent in IDENTIFY and RESUME; never logged).
+    public var token: BotToken
+    /// The gateway intents.
+    public var intents: GatewayIntents
+    /// This shard's id, `0 ..< shardCount`.
+    public var shardID: Int = 0
+    /// The bot's shard count.
+    public var shardCount: Int = 1
+    /// The presence sent in IDENTIFY.
+    public var presence: PresenceUpdate? = nil
+    /// Member count above which Discord leaves offline members out of GUILD_CREATE (50–250).
+    public var largeThreshold: Int = 50
+    /// Transport compression; ``GatewayCompression/preferred`` picks zstd where built in, else zlib.
+    public var compression: GatewayCompression = .preferred
+    /// The gateway URL for IDENTIFY (from `GET /gateway/bot`).
+    public var gatewayURL: String = "wss://gateway.discord.gg"
+    /// The `properties` sent in IDENTIFY.
+    public var connectionProperties = ConnectionProperties(os: "linux", browser: "Echord", device: "Echord")
+    /// Connect and handshake timeouts, the largest message.
+    public var transport = GatewayTransportConfiguration()
+    /// How long to wait for HELLO after connecting.
+    public var helloTimeout: Duration = .seconds(20)
+    /// How long to wait for READY or RESUMED after IDENTIFY or RESUME.
+    public var readyTimeout: Duration = .seconds(30)
+    /// The first reconnect backoff ceiling (it doubles per failed attempt).
+    public var backoffBase: Duration = .seconds(1)
+    /// The largest reconnect backoff ceiling.
+    public var backoffCap: Duration = .seconds(60)
+    /// The cap on one decompressed message: a larger one is a decompression bomb and ends the
+    /// connection with a typed error (the shard then resumes).
+    public var maxDecompressedMessageSize: Int = 64 << 20
+    /// Events buffered for the consumer before the shard stops reading its socket (see ``Shard/events``).
+    public var eventBufferCapacity: Int = 4096
+    /// How long a command issued while the shard is not ready waits for READY or RESUMED before it
+    /// fails with ``GatewayCommandError/notConnected(waited:)``.
+    public var commandWaitLimit: Duration = .seconds(30)
+    /// How often the session (its sequence number) is saved while events flow; it is also saved at
+    /// READY, RESUMED, invalidation and stop. A restarted process resumes from the last save, and the
+    /// gateway replays what came after it.
+    public var sessionSaveInterval: Duration = .seconds(5)
+
+    /// A configuration for shard 0 of 1 with Discord's defaults.
+    public init(token: BotToken, intents: GatewayIntents) {
+        self.token = token
+        self.intents = intents
+    }
+
+    func validate() throws {
+        guard shardCount >= 1, (0..<shardCount).contains(shardID) else {
+            throw ShardError.invalidConfiguration("shard \(shardID) is not in 0..<\(shardCount)")
+        }
+        guard (50...250).contains(largeThreshold) else {
+            throw ShardError.invalidConfiguration("largeThreshold \(largeThreshold) is not in 50...250")
+        }
+        guard compression.isAvailable else {
+            throw ShardError.invalidConfiguration("zstd-stream needs Echord built with the Zstd trait")
+        }
+        guard GatewayURL(gatewayURL) != nil else {
+            throw ShardError.invalidConfiguration("gatewayURL \(gatewayURL) is not a ws:// or wss:// URL")
+        }
+        guard !token.rawValue.isEmpty else { throw ShardError.invalidConfiguration("the token is empty") }
+    }
+
+    var identify: Identify {
+        Identify(
+            token: token, properties: connectionProperties, compress: false, largeThreshold: largeThreshold,
+            shard: ShardInfo(shardID: shardID, shardCount: shardCount), presence: presence, intents: intents)
+    }
+}
+
+/// One dispatch (op 0) as a shard received it: its name and sequence number read, its payload kept
+/// as bytes until asked for.
+public struct GatewayDispatch: Sendable {
+    /// The shard that received it.
+    public let shardID: Int
+    /// `t`, the event name (`MESSAGE_CREATE`, or a name Echord does not know).
+    public let name: String
+    /// `s`, the sequence number.
+    public let sequence: Int?
+    let envelope: GatewayEnvelope
+
+    init(shardID: Int, envelope: GatewayEnvelope) {
+        self.shardID = shardID
+        self.name = envelope.eventName ?? ""
+        self.sequence = envelope.sequence
+        self.envelope = envelope
+    }
+
+    /// The raw JSON of `d`.
+    public var data: ArraySlice<UInt8> { envelope.data }
+    /// The whole message as received (after decompression).
+    public var rawMessage: [UInt8] { envelope.bytes }
+
+    /// Decodes `d` as `type`.
+    public func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        try GatewayDecoding.decoder().decode(T.self, from: Data(data))
+    }
+}
+
+import Foundation
+
+enum GatewayDecoding {
+    static func decoder() -> JSONDecoder { JSONDecoder() }
+}
