@@ -72,6 +72,14 @@ let package = Package(
         .testTarget(name: "EchordModelsTests", dependencies: ["EchordModels"]),
         .testTarget(name: "EchordGatewayTests", dependencies: ["EchordGateway", "CZlib"]),
         .testTarget(
+            name: "EchordIntegrationTests",
+            dependencies: [
+                "EchordGateway", "EchordSimulator", "EchordModels",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
             name: "EchordSimulatorTests",
             dependencies: [
                 "EchordSimulator",

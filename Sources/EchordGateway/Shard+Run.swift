@@ -125,6 +125,9 @@ struct MainLoop {
                 self.connection = nil
             }
             perform(machine.handle(input, now: now))
+            if case .dispatch(let sequence?, _) = input {
+                shard.shared.withLockedValue { $0.session?.sequence = sequence }
+            }
         case .command(let id, let bytes, let opcode):
             if isReady, let connection {
                 connection.commands.yield(.command(id: id, bytes: bytes, opcode: opcode))
@@ -190,6 +193,7 @@ struct MainLoop {
                 logger.info("connection lost", metadata: ["reason": "\(reason)"])
             case .stopped(let error):
                 stopError = error
+                pendingSave = .some(machine.session)
                 connection?.commands.finish()
                 connection = nil
                 if let error { logger.error("shard stopped", metadata: ["error": "\(error)"]) }

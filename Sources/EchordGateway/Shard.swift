@@ -82,8 +82,9 @@ public final class Shard: Sendable {
     public var status: ShardStatus { shared.withLockedValue { $0.status } }
     /// The time between the last heartbeat and its ACK.
     public var heartbeatLatency: Duration? { shared.withLockedValue { $0.latency } }
-    /// The session a reconnect would resume (as last saved by the shard: at READY, RESUMED and
-    /// every ``ShardConfiguration/sessionSaveInterval``).
+    /// The session a reconnect would resume, with the sequence number of the last dispatch that
+    /// reached ``events``. (The ``SessionStore`` gets it in batches: at READY, RESUMED, stop and
+    /// every ``ShardConfiguration/sessionSaveInterval``.)
     public var session: GatewaySession? { shared.withLockedValue { $0.session } }
 
     /// Status changes from now on, starting with the current status; ends when the shard stops.

@@ -196,7 +196,10 @@ struct ConnectionRunner: Sendable {
 
         mutating func handle(_ command: ConnectionCommand, spawn: (@escaping @Sendable () async -> Void) -> Void) async {
             guard !closed else {
-                if case .command(let id, _, _) = command { shard.completeCommand(id, with: GatewayCommandError.notConnected(waited: .zero)) }
+                // The socket is going: hand commands back to the main loop for the next one.
+                if case .command(let id, let bytes, let opcode) = command {
+                    runner.inputs.yield(.command(id: id, bytes: bytes, opcode: opcode))
+                }
                 return
             }
             switch command {
@@ -248,7 +251,8 @@ struct ConnectionRunner: Sendable {
                 // reports the end to the main loop.
                 channel.writeAndFlush(WebSocketFrameFactory.close(buffer), promise: nil)
                 channel.close(promise: nil)
-                for command in queued { shard.completeCommand(command.id, with: GatewayCommandError.notConnected(waited: .zero)) }
+                // Commands still waiting for the send limit go to the next connection.
+                for command in queued { runner.inputs.yield(.command(id: command.id, bytes: command.bytes, opcode: command.opcode)) }
                 queued = []
             }
         }
@@ -266,8 +270,11 @@ struct ConnectionRunner: Sendable {
                     return
                 }
                 queued.removeFirst()
-                let ok = await write(first.bytes, opcode: first.opcode, loggable: true)
-                shard.completeCommand(first.id, with: ok ? nil : GatewayCommandError.notConnected(waited: .zero))
+                if await write(first.bytes, opcode: first.opcode, loggable: true) {
+                    shard.completeCommand(first.id, with: nil)
+                } else {
+                    runner.inputs.yield(.command(id: first.id, bytes: first.bytes, opcode: first.opcode))
+                }
             }
         }
 

@@ -233,6 +233,8 @@ final class SimulatorCore {
     }
 
     func detach(_ session: SimulatedSession) {
+        record(.session("detached; resumable for \(configuration.sessionResumeWindowMilliseconds) ms"),
+               connection: session.connection, session: session)
         session.connection = nil
         session.expiresAt = now + Self.ms(configuration.sessionResumeWindowMilliseconds)
         schedule(.sessionExpiry(sessionID: session.id), after: Self.ms(configuration.sessionResumeWindowMilliseconds))

@@ -52,7 +52,9 @@ struct ZlibStreamInflaterTests {
         let base = "real/DiscordBM__zlib-stream-capture/"
         for name in ["1_hello", "2_ready", "3_guild_create"] {
             let frame = try SharedFixtures.bytes(base + name + ".zlib-frame.bin")
-            let expected = try SharedFixtures.bytes(base + name + ".decompressed.json")
+            var expected = try SharedFixtures.bytes(base + name + ".decompressed.json")
+            // The fixture files end with a newline that was not part of the stream.
+            if expected.last == 0x0A { expected.removeLast() }
             let inflated = try #require(try inflater.feed(frame))
             #expect(inflated == expected, "\(name) differs")
         }

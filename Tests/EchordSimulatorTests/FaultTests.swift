@@ -297,9 +297,14 @@ struct FaultTests {
             #expect(try await shard0.next().op == 11, "shard 0 still open")
 
             // A session target.
+            let connection0 = try #require(await simulator.connectionID(of: session0))
             #expect(try await route.inject(.invalidSession(resumable: false), target: .session(session0), on: simulator) == 1)
             #expect(try await shard0.nextPayload().op == 9)
             #expect(await simulator.sessions().map(\.id) == [session1])
+            // A connection target (the socket outlives its invalidated session).
+            #expect(try await route.inject(.dropConnection, target: .connection(connection0 + 100), on: simulator) == 0)
+            #expect(try await route.inject(.dropConnection, target: .connection(connection0), on: simulator) == 1)
+            #expect(try await shard0.next().isConnectionEnd)
             // A shard nobody holds.
             #expect(try await route.inject(.reconnect, target: .shard(5), on: simulator) == 0)
         }
@@ -393,11 +398,34 @@ struct ControlAPITests {
             #expect(event.sequence == last + 1)
             #expect(event.data == JSONValue.parsedJSON(body))
 
+            #expect(try await client.payloadsBeforeHeartbeatAck().isEmpty)
+
             let notJSON = try await httpPost(port: simulator.port, path: "/control/dispatch?t=ECHORD_CUSTOM", body: "{nope")
             #expect(notJSON.status == 400)
             let noName = try await httpPost(port: simulator.port, path: "/control/dispatch", body: body)
             #expect(noName.status == 400)
             #expect(try await client.payloadsBeforeHeartbeatAck().isEmpty, "rejected dispatches send nothing")
+        }
+    }
+
+    @Test("POST /control/dispatch?guild= reaches only the shard that serves the guild")
+    func dispatchToGuild() async throws {
+        try await withSimulator({ $0.maxConcurrency = 2 }) { simulator in
+            let shard0 = try await TestGatewayClient.connect(port: simulator.port)
+            _ = try await shard0.identifyAndReadGuilds(shard: (0, 2))
+            let shard1 = try await TestGatewayClient.connect(port: simulator.port)
+            _ = try await shard1.identifyAndReadGuilds(shard: (1, 2))
+            let guild = simulator.guildIDs[1]
+            let (serving, other) = guild.shardIndex(shardCount: 2) == 0 ? (shard0, shard1) : (shard1, shard0)
+            let response = try await httpPost(
+                port: simulator.port, path: "/control/dispatch?t=ECHORD_GUILD_EVENT&guild=\(guild)",
+                body: "{\"guild_id\":\"\(guild)\"}")
+            #expect(response.status == 200)
+            #expect(JSONValue.parsedJSON(response.body)?["affected"]?.integerValue == 1)
+            let event = try await serving.nextPayload()
+            #expect(event.eventName == "ECHORD_GUILD_EVENT")
+            #expect(event.data?["guild_id"]?.stringValue == guild.description)
+            #expect(try await other.payloadsBeforeHeartbeatAck().isEmpty)
         }
     }
 }

@@ -61,8 +61,23 @@ private final class RawResponseCollector: ChannelInboundHandler {
 private func httpRequest(
     method: String, port: Int, path: String, headers: [(String, String)], body: String?, timeout: Duration
 ) async throws -> (status: Int, headers: [(String, String)], body: String) {
-    let group = MultiThreadedEventLoopGroup.singleton
-    let loop = group.next()
+    var request = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
+    for (name, value) in headers { request += "\(name): \(value)\r\n" }
+    if let body { request += "Content-Length: \(body.utf8.count)\r\n" }
+    request += "\r\n"
+    if let body { request += body }
+    let raw = try await rawTCPExchange(port: port, request: Array(request.utf8), timeout: timeout)
+    return try parseHTTPResponse(raw)
+}
+
+/// Connects to `127.0.0.1:port`, writes `request`, and returns every byte the server sends until
+/// it ends the connection. Throws ``HTTPTestClientError/timedOut`` when the server keeps the
+/// connection open longer than `timeout`.
+///
+/// Also useful for WebSocket handshakes whose answer must be read as raw bytes (for example a
+/// server that sends a close frame and hangs up right after the 101).
+func rawTCPExchange(port: Int, request: [UInt8], timeout: Duration = .seconds(20)) async throws -> [UInt8] {
+    let loop = MultiThreadedEventLoopGroup.singleton.next()
     let promise = loop.makePromise(of: [UInt8].self)
     let channel = try await ClientBootstrap(group: loop)
         .channelInitializer { channel in
@@ -71,22 +86,14 @@ private func httpRequest(
             }
         }
         .connect(host: "127.0.0.1", port: port).get()
-
-    var request = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
-    for (name, value) in headers { request += "\(name): \(value)\r\n" }
-    if let body { request += "Content-Length: \(body.utf8.count)\r\n" }
-    request += "\r\n"
-    if let body { request += body }
-
     let (seconds, attoseconds) = timeout.components
     let timer = loop.scheduleTask(in: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)) {
         promise.fail(HTTPTestClientError.timedOut)
         channel.close(promise: nil)
     }
     defer { timer.cancel() }
-    try await channel.writeAndFlush(ByteBuffer(string: request))
-    let raw = try await promise.futureResult.get()
-    return try parseHTTPResponse(raw)
+    try await channel.writeAndFlush(ByteBuffer(bytes: request))
+    return try await promise.futureResult.get()
 }
 
 private func parseHTTPResponse(_ raw: [UInt8]) throws -> (status: Int, headers: [(String, String)], body: String) {
