@@ -70,7 +70,10 @@ let package = Package(
             ]
         ),
         .testTarget(name: "EchordModelsTests", dependencies: ["EchordModels"]),
-        .testTarget(name: "EchordGatewayTests", dependencies: ["EchordGateway", "CZlib"]),
+        .testTarget(
+            name: "EchordGatewayTests",
+            dependencies: ["EchordGateway", "CZlib", .target(name: "CZstd", condition: .when(traits: ["Zstd"]))]
+        ),
         .testTarget(
             name: "EchordIntegrationTests",
             dependencies: [

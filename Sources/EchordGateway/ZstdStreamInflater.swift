@@ -48,14 +48,14 @@ public final class ZstdStreamInflater {
                     guard output.count < maxMessageSize else { return .messageTooLarge(limit: maxMessageSize) }
                     output.append(contentsOf: repeatElement(0, count: min(output.count, maxMessageSize - output.count)))
                 }
-                let result: Int = output.withUnsafeMutableBytes { out in
+                let code: Int = output.withUnsafeMutableBytes { out in
                     var outBuffer = ZSTD_outBuffer(dst: out.baseAddress! + produced, size: out.count - produced, pos: 0)
                     let code = ZSTD_decompressStream(context, &outBuffer, &inBuffer)
                     produced += outBuffer.pos
-                    return ZSTD_isError(code) != 0 ? -Int(bitPattern: UInt(ZSTD_getErrorCode(code).rawValue)) : 0
+                    return code
                 }
-                if result < 0 {
-                    return .corruptStream(code: Int32(result), message: "zstd: error \(-result)")
+                if ZSTD_isError(code) != 0 {
+                    return .corruptStream(code: -1, message: "zstd: " + String(cString: ZSTD_getErrorName(code)))
                 }
                 // Done once the input is consumed and the output did not fill (no data left inside).
                 if inBuffer.pos == inBuffer.size && produced < output.count { return nil }

@@ -48,7 +48,6 @@ struct ShardIntegrationTests {
             #expect(values == Array(0..<8))
             // On the wire: IDENTIFY on /gateway, then a close with 4000 and RESUME on /resume.
             #expect(await harness.connectionPaths() == ["/gateway", "/resume"])
-            let frames = await harness.clientFrames()
             #expect(await harness.handshakeOps() == [2, 6])
             let closes = await harness.simulator.log().compactMap { if case .closedByClient(let code) = $0.kind { code } else { nil } }
             #expect(closes == [4000])
