@@ -95,17 +95,19 @@ extension SimulatorCore {
                 dispatch(kind.rawValue, data: bytes, to: session)
                 continue
             }
-            let bytes = trafficPayload(
-                kind, guild: guild, userIndex: userIndex, channelIndex: channelIndex, channelID: channelID,
+            let bytes = Self.payload(
+                kind, world: world, random: &random, guild: guild, userIndex: userIndex, channelIndex: channelIndex, channelID: channelID,
                 messageID: messageID, includeContent: content
             ).serialized()
             if content { withContent = bytes } else { withoutContent = bytes }
             dispatch(kind.rawValue, data: bytes, to: session)
         }
     }
+}
 
-    private func trafficPayload(
-        _ kind: TrafficEventKind, guild: SimulatedGuild, userIndex: Int, channelIndex: Int, channelID: String,
+extension SimulatorCore {
+    static func payload(
+        _ kind: TrafficEventKind, world: SimulatorWorld, random: inout SplitMix64, guild: SimulatedGuild, userIndex: Int, channelIndex: Int, channelID: String,
         messageID: Snowflake, includeContent: Bool
     ) -> SimulatorJSON {
         let guildID = SimulatorJSON.string(guild.id.description)
@@ -158,5 +160,48 @@ extension SimulatorCore {
             if kind == .messageReactionAdd { fields.append(("burst_colors", [])) }
             return .object(fields)
         }
+    }
+}
+
+/// The simulator's synthetic traffic as standalone bytes, for benchmarks of any client: the same
+/// payloads a running simulator sends, framed and compressed as it would send them.
+public enum SimulatorTrafficSample {
+    /// `count` dispatches of the configured mix (`configuration.traffic.mix`) for shard 0 of 1, as
+    /// the gateway messages (uncompressed JSON) and the WebSocket frames that carry them with
+    /// `compression`.
+    public static func make(
+        count: Int, compression: TransportCompression, configuration: SimulatorConfiguration = SimulatorConfiguration()
+    ) -> (messages: [[UInt8]], frames: [[UInt8]]) {
+        var configuration = configuration
+        configuration.world.guildCount = max(configuration.world.guildCount, 1)
+        let world = SimulatorWorld(configuration: configuration.world)
+        var random = SplitMix64(seed: configuration.world.seed)
+        let traffic = TrafficGenerator(configuration: configuration.traffic)
+        let compressor: TransportCompressor? = switch compression {
+        case .none: nil
+        case .zlibStream: ZlibStreamCompressor()
+        case .zstdStream: ZstdRawStreamEncoder()
+        }
+        var messages: [[UInt8]] = []
+        var frames: [[UInt8]] = []
+        var counter: UInt64 = 0
+        for sequence in 1...max(count, 1) {
+            guard let kind = traffic.pick(&random) else { break }
+            let guild = world.guilds[Int(random.next() % UInt64(world.guilds.count))]
+            let userIndex = guild.memberCount > 0 ? Int(random.next() % UInt64(guild.memberCount)) : 0
+            let channelIndex = Int(random.next() % UInt64(guild.textChannelIDs.count))
+            counter += 1
+            let id = Snowflake(timestampMilliseconds: 1_700_000_000_000 + counter / 4096, workerID: 7, increment: UInt16(counter % 4096))
+            let data = SimulatorCore.payload(
+                kind, world: world, random: &random, guild: guild, userIndex: userIndex, channelIndex: channelIndex,
+                channelID: guild.textChannelIDs[channelIndex].description, messageID: id, includeContent: true
+            ).serialized()
+            var message = Array("{\"t\":\"\(kind.rawValue)\",\"s\":\(sequence),\"op\":0,\"d\":".utf8)
+            message += data
+            message.append(UInt8(ascii: "}"))
+            messages.append(message)
+            frames.append(compressor?.compress(message) ?? message)
+        }
+        return (messages, frames)
     }
 }

@@ -1,0 +1,111 @@
+import EchordGateway
+import EchordModels
+import Foundation
+import Testing
+
+@Suite("GatewayEnvelope")
+struct GatewayEnvelopeTests {
+    @Test("reads op, s and t and the exact range of d, in any key order")
+    func dispatch() throws {
+        let text = #"{"t":"MESSAGE_CREATE","s":42,"op":0,"d":{"content":"a \"quoted\" } ] brace","nested":[1,{"x":"}"}]}}"#
+        let envelope = try GatewayEnvelope(scanning: Array(text.utf8))
+        #expect(envelope.opcode == .dispatch)
+        #expect(envelope.sequence == 42)
+        #expect(envelope.eventName == "MESSAGE_CREATE")
+        #expect(String(decoding: envelope.data, as: UTF8.self) == #"{"content":"a \"quoted\" } ] brace","nested":[1,{"x":"}"}]}"#)
+        let reordered = try GatewayEnvelope(scanning: Array(#" { "d" : [1, 2] , "op" : 0 , "s" : 7 , "t" : "X" } "#.utf8))
+        #expect(reordered.sequence == 7 && reordered.eventName == "X")
+        #expect(String(decoding: reordered.data, as: UTF8.self) == "[1, 2]")
+    }
+
+    @Test("null s and t, a missing d, and unknown keys")
+    func controlFrames() throws {
+        let ack = try GatewayEnvelope(scanning: Array(#"{"op":11}"#.utf8))
+        #expect(ack.opcode == .heartbeatAck && ack.sequence == nil && ack.eventName == nil && ack.dataRange == nil)
+        #expect(Array(ack.data) == Array("null".utf8))
+        let hello = try GatewayEnvelope(scanning: Array(#"{"t":null,"s":null,"op":10,"d":{"heartbeat_interval":41250,"_trace":["x"]},"extra":true}"#.utf8))
+        #expect(hello.opcode == .hello && hello.sequence == nil)
+        let invalid = try GatewayEnvelope(scanning: Array(#"{"op":9,"d":false}"#.utf8))
+        #expect(Array(invalid.data) == Array("false".utf8))
+    }
+
+    @Test("an event name with escapes is decoded")
+    func escapedName() throws {
+        let envelope = try GatewayEnvelope(scanning: Array(#"{"op":0,"s":1,"t":"A\u0042C\n","d":null}"#.utf8))
+        #expect(envelope.eventName == "ABC\n")
+    }
+
+    @Test("bad input is a typed error, never a crash", arguments: [
+        "", "[]", "{", #"{"op":"#, #"{"op":1.5}"#, #"{"op":"1"}"#, #"{"s":1}"#, #"{"op":0,"d":{"a":"unterminated}"#,
+        #"{"op":0} trailing"#, #"{"op":99999999999999999999999}"#, "null", #"{"op":0,"t":nul}"#,
+    ])
+    func malformed(text: String) {
+        #expect(throws: GatewayDecodingError.self) { try GatewayEnvelope(scanning: Array(text.utf8)) }
+    }
+
+    @Test("agrees with JSONSerialization on every real capture",
+          .enabled(if: SharedFixtures.available, "../shared/fixtures is not beside this checkout"))
+    func realCaptures() throws {
+        let folder = SharedFixtures.directory!.appendingPathComponent("real/Remora.Discord__scrubbed-captures_a6b1c22")
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".json") }
+        #expect(files.count >= 10)
+        for file in files {
+            let bytes = [UInt8](try Data(contentsOf: folder.appendingPathComponent(file)))
+            let envelope = try GatewayEnvelope(scanning: bytes)
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
+            #expect(envelope.opcode.rawValue == object["op"] as? Int, "\(file)")
+            #expect(envelope.sequence == object["s"] as? Int, "\(file)")
+            #expect(envelope.eventName == object["t"] as? String, "\(file)")
+            let whole = try JSONDecoder().decode([String: JSONValue].self, from: Data(bytes))
+            let d = try JSONDecoder().decode(JSONValue.self, from: Data(envelope.data))
+            #expect(d == (whole["d"] ?? .null), "\(file)")
+        }
+    }
+}
+
+@Suite("SendLimiter")
+struct SendLimiterTests {
+    @Test("commands fill the window less the heartbeat reserve; heartbeats use the rest")
+    func reserve() {
+        var limiter = SendLimiter(limit: 120, window: .seconds(60), reservedForHeartbeats: 3)
+        for i in 0..<117 {
+            #expect(limiter.delay(isHeartbeat: false, now: .milliseconds(i)) == .zero)
+            limiter.record(now: .milliseconds(i))
+        }
+        #expect(limiter.delay(isHeartbeat: false, now: .seconds(1)) == .seconds(59))
+        for _ in 0..<3 {
+            #expect(limiter.delay(isHeartbeat: true, now: .seconds(1)) == .zero)
+            limiter.record(now: .seconds(1))
+        }
+        #expect(limiter.count(now: .seconds(1)) == 120)
+        #expect(limiter.delay(isHeartbeat: true, now: .seconds(1)) > .zero)
+    }
+
+    @Test("the window slides: a slot frees exactly when its frame is 60 s old")
+    func sliding() {
+        var limiter = SendLimiter(limit: 4, window: .seconds(60), reservedForHeartbeats: 0)
+        for t in [0, 10, 20, 30] { limiter.record(now: .seconds(t)) }
+        #expect(limiter.delay(isHeartbeat: false, now: .seconds(40)) == .seconds(20))
+        #expect(limiter.delay(isHeartbeat: false, now: .seconds(60)) == .zero)
+        limiter.record(now: .seconds(60))
+        #expect(limiter.delay(isHeartbeat: false, now: .seconds(61)) == .seconds(9))
+        #expect(limiter.count(now: .seconds(61)) == 4)
+    }
+}
+
+@Suite("GatewayURL")
+struct GatewayURLTests {
+    @Test("parses ws and wss URLs and builds the request target")
+    func parse() throws {
+        let discord = try #require(GatewayURL("wss://gateway.discord.gg"))
+        #expect(discord.secure && discord.host == "gateway.discord.gg" && discord.port == 443 && discord.path == "/")
+        #expect(discord.requestTarget(compression: .zlibStream) == "/?v=10&encoding=json&compress=zlib-stream")
+        let local = try #require(GatewayURL("ws://127.0.0.1:8080/resume?v=9"))
+        #expect(!local.secure && local.port == 8080 && local.path == "/resume")
+        #expect(local.requestTarget(compression: .none) == "/resume?v=10&encoding=json")
+        #expect(GatewayURL("ws://[::1]:9000/gateway")?.host == "::1")
+        for bad in ["http://x", "ws://", "ws://host:0", "ws://host:99999", "gateway.discord.gg"] {
+            #expect(GatewayURL(bad) == nil, "\(bad)")
+        }
+    }
+}
