@@ -65,6 +65,8 @@ let package = Package(
             name: "echord",
             dependencies: [
                 "EchordSimulator",
+                "EchordGateway",
+                "EchordModels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
