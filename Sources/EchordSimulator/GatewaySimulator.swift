@@ -1,5 +1,6 @@
 import EchordModels
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
@@ -26,6 +27,7 @@ public final class GatewaySimulator: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let serverChannel: NIOCore.Channel
     private let core: NIOLoopBound<SimulatorCore>
+    private let isShutDown = NIOLockedValueBox(false)
 
     private init(
         configuration: SimulatorConfiguration, port: Int, guildIDs: [Snowflake], group: MultiThreadedEventLoopGroup,
@@ -156,8 +158,14 @@ public final class GatewaySimulator: Sendable {
         return await onLoop { $0.dispatchCustom(eventName: eventName, data: bytes, guildID: guildID) }
     }
 
-    /// Closes every connection and the listening socket, and stops the simulator's thread.
+    /// Closes every connection and the listening socket, and stops the simulator's thread. Calling
+    /// it again does nothing.
     public func shutdown() async throws {
+        let first = isShutDown.withLockedValue { done in
+            defer { done = true }
+            return !done
+        }
+        guard first else { return }
         let core = self.core
         try? await core.eventLoop.submit {
             core.value.stopTimers()
