@@ -281,7 +281,9 @@ public struct ShardStateMachine: Sendable {
                 resume: true, delay: nil,
                 reason: "no \(resuming ? "RESUMED" : "READY") within \(configuration.readyTimeout)")
 
-        case (.closed(let code), .closing(_, let then)):
+        case (.connectFailed, .closing(_, let then)), (.closed, .closing(_, let then)):
+            // A socket asked to close while it was still connecting may never open at all.
+            let code: UInt16? = if case .closed(let code) = input { code } else { nil }
             resetConnection()
             switch then {
             case .stop(let error):

@@ -288,6 +288,15 @@ struct ShardStateMachineTests {
         #expect(driver.send(.hello(heartbeatInterval: .seconds(40))).compactMap(\.resumeSession) == [session])
     }
 
+    @Test("stop while the socket is still connecting: a failed connect completes the stop")
+    func stopWhileConnecting() {
+        var driver = MachineDriver()
+        driver.send(.start)
+        #expect(driver.send(.stop(keepSession: true)) == [.close(code: 4000)])
+        #expect(driver.send(.connectFailed(reason: "refused")) == [.setStatus(.stopped(error: nil)), .stopped(nil)])
+        #expect(driver.machine.isStopped)
+    }
+
     @Test("stop keeping the session closes with a resumable code; stop ending it closes with 1000")
     func stop() {
         var keep = MachineDriver()

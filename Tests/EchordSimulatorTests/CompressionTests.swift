@@ -216,7 +216,7 @@ struct CompressionTests {
             #expect(expected.count == frames.count, "one WebSocket message per gateway message")
 
             let stream = frames.flatMap(\.bytes)
-            let decoded = try Self.zstdDecompress(stream)
+            let decoded = try await Self.zstdDecompress(stream)
             #expect(decoded == expected.joined(), "zstd -dc output differs (\(decoded.utf8.count) bytes)")
             #expect(await simulator.brokenRules() == [])
             #expect(JSONValue.parsedJSON(expected[4])?["d"]?["text"]?.stringValue?.count == 200_000)
@@ -225,19 +225,31 @@ struct CompressionTests {
 
     /// Runs `/usr/bin/zstd -dc` on `bytes`. The stream is a frame that never ends, so zstd reports a
     /// premature end; its exit status is ignored and only what it wrote is returned.
-    static func zstdDecompress(_ bytes: [UInt8]) throws -> String {
+    /// The process runs on a thread of its own: blocking on it from the cooperative pool (two
+    /// threads on this machine) would starve every other test.
+    static func zstdDecompress(_ bytes: [UInt8]) async throws -> String {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("echord-zstd-\(UUID().uuidString).zst")
         try Data(bytes).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/zstd")
-        process.arguments = ["-dc", "--no-progress", file.path]
-        let stdout = Pipe()
-        process.standardOutput = stdout
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let output = stdout.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        let output: Data = try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/zstd")
+                process.arguments = ["-dc", "--no-progress", file.path]
+                let stdout = Pipe()
+                process.standardOutput = stdout
+                process.standardError = FileHandle.nullDevice
+                do {
+                    try process.run()
+                    let output = stdout.fileHandleForReading.readDataToEndOfFile()
+                    process.waitUntilExit()
+                    continuation.resume(returning: output)
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+            thread.start()
+        }
         return String(decoding: output, as: UTF8.self)
     }
 }
