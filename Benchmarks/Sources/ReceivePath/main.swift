@@ -19,6 +19,7 @@ while let argument = arguments.next() {
     }
 }
 
+@MainActor
 func measure(_ label: String, bytes: Int, count: Int, _ body: () throws -> Int) rethrows {
     var best = Double.infinity
     var check = 0
@@ -30,8 +31,9 @@ func measure(_ label: String, bytes: Int, count: Int, _ body: () throws -> Int) 
     }
     let perSecond = Double(count) / best
     let megabytes = Double(bytes) / best / 1e6
-    print(String(format: "%-44@ %10.0f msg/s %8.1f MB/s %8.2f µs/msg  (best of %d, check %d)",
-                 label as NSString, perSecond, megabytes, best / Double(count) * 1e6, rounds, check))
+    let padded = label + String(repeating: " ", count: max(0, 48 - label.count))
+    print(padded + String(format: "%10.0f msg/s %8.1f MB/s %8.2f µs/msg  (best of %d, check %d)",
+                          perSecond, megabytes, best / Double(count) * 1e6, rounds, check))
 }
 
 let plain = SimulatorTrafficSample.make(count: messageCount, compression: .none)
