@@ -20,9 +20,10 @@ public final class LocalIdentifyQueue: IdentifyQueue {
 
     /// - Parameters:
     ///   - maxConcurrency: the bucket count from `GET /gateway/bot`.
-    ///   - interval: the busy time per IDENTIFY.
+    ///   - interval: the busy time per IDENTIFY: Discord's 5 s plus 0.5 s, since Discord times the
+    ///     IDENTIFY when it arrives and arrival times jitter.
     ///   - clock: the clock to wait on.
-    public init(maxConcurrency: Int = 1, interval: Duration = .seconds(5), clock: GatewayClock = .continuous) {
+    public init(maxConcurrency: Int = 1, interval: Duration = .milliseconds(5500), clock: GatewayClock = .continuous) {
         self.maxConcurrency = max(1, maxConcurrency)
         self.interval = interval
         self.clock = clock

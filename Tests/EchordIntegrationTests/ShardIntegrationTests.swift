@@ -202,6 +202,7 @@ struct ShardIntegrationTests {
                 #expect(size > 4096)
             }
             try await harness.shard.send(.updatePresence(PresenceUpdate(status: .idle)))
+            try await harness.simulator.waitForLogEntry { $0.kind == .received && $0.opcode == 3 }
             #expect(await harness.clientFrames().filter { $0.op == 3 }.count == 1)
         }
     }

@@ -1,0 +1,165 @@
+import EchordGateway
+import EchordModels
+import EchordSimulator
+import Foundation
+import Logging
+import Testing
+
+/// A manager and a simulator, both on manual time.
+struct ManagerHarness {
+    let simulator: GatewaySimulator
+    let clock: ManualClock
+    let manager: ShardManager
+
+    static func start(
+        shards: Int, maxConcurrency: Int, shardIDs: [Int]? = nil, store: any SessionStore = InMemorySessionStore(),
+        simulator existing: GatewaySimulator? = nil
+    ) async throws -> ManagerHarness {
+        var quiet = Logger(label: "echord.test")
+        quiet.logLevel = .critical
+        let simulator: GatewaySimulator
+        if let existing {
+            simulator = existing
+        } else {
+            var config = SimulatorConfiguration()
+            config.timeSource = .manual
+            config.world.guildCount = shards * 2
+            config.recommendedShards = shards
+            config.maxConcurrency = maxConcurrency
+            config.identifyBucketMilliseconds = 5000
+            simulator = try await GatewaySimulator.start(configuration: config, logger: quiet)
+        }
+        let clock = ManualClock()
+        var configuration = ShardManager.Configuration(token: BotToken(Harness.token), intents: [.guilds, .guildMessages])
+        configuration.apiBaseURL = simulator.apiBaseURL
+        configuration.compression = .zlibStream
+        configuration.shardIDs = shardIDs
+        // Manual time runs far ahead of real time here (250 ms per step); the protocol timeouts must
+        // not fire because a busy 2-core machine takes a few real milliseconds per frame.
+        configuration.perShard = { shard in
+            shard.helloTimeout = .seconds(600)
+            shard.readyTimeout = .seconds(600)
+        }
+        let manager = ShardManager(configuration: configuration, sessionStore: store, clock: GatewayClock(clock), logger: quiet)
+        return ManagerHarness(simulator: simulator, clock: clock, manager: manager)
+    }
+
+    /// Advances the simulator, then the manager's clock, in steps until `condition` holds.
+    func advance(by step: Duration = .milliseconds(250), maxSteps: Int = 800, until condition: () async -> Bool) async throws {
+        for _ in 0..<maxSteps {
+            if await condition() { return }
+            await simulator.advanceTime(by: step)
+            clock.advance(by: step)
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        if await condition() { return }
+        throw HarnessError.timedOut("not reached; statuses \(manager.statuses)")
+    }
+
+    func identifies() async -> [(time: Int64, shard: Int, count: Int)] {
+        await simulator.log().filter { $0.kind == .received && $0.opcode == 2 }.compactMap { entry in
+            guard let text = entry.text, let range = text.range(of: "\"shard\":[") else { return nil }
+            let numbers = text[range.upperBound...].prefix { $0 != "]" }.split(separator: ",").compactMap { Int($0) }
+            return numbers.count == 2 ? (entry.timeMilliseconds, numbers[0], numbers[1]) : nil
+        }
+    }
+}
+
+@Suite("ShardManager against the simulator")
+struct ShardManagerTests {
+    @Test("32 shards, max_concurrency 4: every shard ready, one IDENTIFY per bucket per 5 s, in bucket order")
+    func identifySchedule() async throws {
+        let harness = try await ManagerHarness.start(shards: 32, maxConcurrency: 4)
+        let running = Task { try await harness.manager.run() }
+        do {
+            try await harness.advance { harness.manager.health.allReady && harness.manager.statuses.count == 32 }
+        } catch {
+            let log = await harness.simulator.log()
+            let lagging = Set(harness.manager.health.lagging.keys)
+            let connections = Set(log.filter { entry in lagging.contains { entry.text?.contains("[\($0),32]") == true } }.map(\.connectionID))
+            for entry in log where connections.contains(entry.connectionID) || { if case .violation = entry.kind { true } else { false } }() {
+                print("DBGLOG \(entry)")
+            }
+            throw error
+        }
+        let identifies = await harness.identifies()
+        #expect(Set(identifies.map(\.shard)) == Set(0..<32))
+        #expect(identifies.allSatisfy { $0.count == 32 })
+        for bucket in 0..<4 {
+            let times = identifies.filter { $0.shard % 4 == bucket }.map(\.time)
+            #expect(times.count == 8)
+            for (a, b) in zip(times, times.dropFirst()) { #expect(b - a >= 5000, "bucket \(bucket): \(times)") }
+        }
+        #expect(await harness.simulator.brokenRules().isEmpty)
+        harness.manager.stop()
+        try await running.value
+        try await harness.simulator.shutdown()
+    }
+
+    @Test("a manager given shards 8–15 of 32 connects exactly those; commands reach their guild's shard")
+    func subsetAndRouting() async throws {
+        let harness = try await ManagerHarness.start(shards: 32, maxConcurrency: 16, shardIDs: Array(8...15))
+        let running = Task { try await harness.manager.run() }
+        try await harness.advance { harness.manager.health.allReady && harness.manager.statuses.count == 8 }
+        #expect(Set(await harness.identifies().map(\.shard)) == Set(8...15))
+        // A guild served by shard 9.
+        let guild = try #require(harness.simulator.guildIDs.first { $0.shardIndex(shardCount: 32) == 9 })
+        try await harness.manager.send(.requestGuildMembers(RequestGuildMembers(guildID: guild, query: "", limit: 0)))
+        let request = try await harness.simulator.waitForLogEntry { $0.kind == .received && $0.opcode == 8 }
+        #expect(request.shardID == 9)
+        let other = try #require(harness.simulator.guildIDs.first { $0.shardIndex(shardCount: 32) == 3 })
+        await #expect(throws: ShardManagerError.shardNotInThisProcess(3)) {
+            try await harness.manager.send(.requestGuildMembers(RequestGuildMembers(guildID: other, query: "", limit: 0)))
+        }
+        // Presence goes to every shard of the process.
+        try await harness.manager.send(.updatePresence(PresenceUpdate(status: .idle)))
+        try await Harness(simulator: harness.simulator, clock: harness.clock, shard: harness.manager.shards[8]!).eventually {
+            await harness.simulator.log().filter { $0.kind == .received && $0.opcode == 3 }.count == 8
+        }
+        let presences = await harness.simulator.log().filter { $0.kind == .received && $0.opcode == 3 }
+        #expect(Set(presences.compactMap(\.shardID)) == Set(8...15))
+        harness.manager.stop()
+        try await running.value
+        try await harness.simulator.shutdown()
+    }
+
+    @Test("stopped and started again with the same file store, every shard resumes: no IDENTIFY, nothing lost or repeated")
+    func restartWithFileStore() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("echord-sessions-\(UUID().uuidString).json").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let first = try await ManagerHarness.start(shards: 8, maxConcurrency: 8, store: FileSessionStore(path: path))
+        let collected = LockedBox<[GatewayDispatch]>([])
+        let firstRun = Task { try await first.manager.run() }
+        let firstEvents = Task { for await dispatch in first.manager.events { collected.mutate { $0.append(dispatch) } } }
+        try await first.advance { first.manager.health.allReady && first.manager.statuses.count == 8 }
+        for guild in first.simulator.guildIDs.prefix(8) {
+            await first.simulator.dispatch(eventName: "BEFORE_RESTART", data: .object([("guild", .string(guild.description))]), guildID: guild)
+        }
+        try await first.advance { collected.value.filter { $0.name == "BEFORE_RESTART" }.count == 8 }
+        first.manager.stop()
+        try await firstRun.value
+        await firstEvents.value
+        let identifiesBefore = await first.identifies().count
+        #expect(identifiesBefore == 8)
+        for guild in first.simulator.guildIDs.prefix(8) {
+            await first.simulator.dispatch(eventName: "WHILE_AWAY", data: .object([("guild", .string(guild.description))]), guildID: guild)
+        }
+
+        let second = try await ManagerHarness.start(
+            shards: 8, maxConcurrency: 8, store: FileSessionStore(path: path), simulator: first.simulator)
+        let secondRun = Task { try await second.manager.run() }
+        let secondEvents = Task { for await dispatch in second.manager.events { collected.mutate { $0.append(dispatch) } } }
+        try await second.advance { collected.value.filter { $0.name == "RESUMED" }.count == 8 }
+        #expect(await second.identifies().count == identifiesBefore, "no new IDENTIFY")
+        #expect(collected.value.filter { $0.name == "WHILE_AWAY" }.count == 8)
+        // Per shard, the sequence numbers across both processes have no gap and no repeat.
+        for shard in 0..<8 {
+            let sequences = collected.value.filter { $0.shardID == shard }.compactMap(\.sequence)
+            #expect(sequences == Array(1...sequences.count), "shard \(shard): \(sequences)")
+        }
+        second.manager.stop()
+        try await secondRun.value
+        await secondEvents.value
+        try await first.simulator.shutdown()
+    }
+}
