@@ -17,6 +17,13 @@ let package = Package(
                 .product(name: "EchordModels", package: "Echord"),
             ],
             swiftSettings: [.unsafeFlags(["-Ounchecked"])]
-        )
+        ),
+        .executableTarget(
+            name: "ShardScale",
+            dependencies: [
+                .product(name: "EchordGateway", package: "Echord"),
+                .product(name: "EchordModels", package: "Echord"),
+            ]
+        ),
     ]
 )
