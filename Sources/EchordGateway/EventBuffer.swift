@@ -83,7 +83,11 @@ final class EventBuffer<Element: Sendable>: Sendable {
                     if state.count > 0 {
                         let item = state.items[state.head]
                         state.head += 1
-                        if state.head > 64 && state.head * 2 > state.items.count {
+                        if state.head == state.items.count {
+                            // Drained: release the delivered events (they hold whole messages).
+                            state.items.removeAll(keepingCapacity: state.items.count <= 64)
+                            state.head = 0
+                        } else if state.head > 64 && state.head * 2 > state.items.count {
                             state.items.removeFirst(state.head)
                             state.head = 0
                         }

@@ -11,8 +11,6 @@ enum DriverInput: Sendable {
     case command(id: Int, bytes: [UInt8], opcode: Int)
     /// A command waited too long for the shard to be ready.
     case commandTimedOut(id: Int)
-    /// Time to save the session if it moved.
-    case saveSession
 }
 
 /// The main loop's handle on its current socket.
@@ -58,11 +56,6 @@ extension Shard {
             } else {
                 loop.handle(.machine(.start, connection: nil))
             }
-            group.addTask { [clock, interval = configuration.sessionSaveInterval] in
-                while (try? await clock.sleep(for: interval)) != nil {
-                    inputContinuation.yield(.saveSession)
-                }
-            }
             for job in loop.takeSpawns() { group.addTask(operation: job) }
             for await input in inputs {
                 loop.handle(input)
@@ -81,7 +74,7 @@ extension Shard {
             return loop.stopError
         }
         inputContinuation.finish()
-        buffer.finish()
+        if ownsBuffer { buffer.finish() }
         let waiters = shared.withLockedValue { state -> [CheckedContinuation<Void, Error>] in
             state.inputs = nil
             defer { state.commandWaiters = [:] }
@@ -103,6 +96,7 @@ struct MainLoop {
     var pendingCommands: [(id: Int, bytes: [UInt8], opcode: Int)] = []
     var pendingSave: GatewaySession??
     var lastSaved: GatewaySession?
+    var lastSaveCheck: Duration = .zero
     var stopError: ShardError?
     var isReady = false
 
@@ -142,7 +136,11 @@ struct MainLoop {
             guard let index = pendingCommands.firstIndex(where: { $0.id == id }) else { return }
             pendingCommands.remove(at: index)
             shard.completeCommand(id, with: GatewayCommandError.notConnected(waited: shard.configuration.commandWaitLimit))
-        case .saveSession:
+        }
+        // Batched saves without a timer task per shard: every input (events, and heartbeat ACKs
+        // when idle) checks whether the interval has passed since the last check.
+        if pendingSave == nil, now - lastSaveCheck >= shard.configuration.sessionSaveInterval {
+            lastSaveCheck = now
             let session = machine.session
             if session != lastSaved { pendingSave = .some(session) }
         }

@@ -28,9 +28,13 @@ public final class Shard: Sendable {
     /// stops reading its socket until the consumer catches up; heartbeats go on. If the consumer is
     /// so slow that a heartbeat ACK cannot be read in time, the shard reconnects and resumes, and the
     /// gateway replays the rest: events are delayed, never dropped. The sequence ends when the shard
-    /// stops. Iterate it from one task.
+    /// stops. Iterate it from one task. For a shard of a ``ShardManager`` this is the manager's
+    /// merged stream: iterate ``ShardManager/events`` instead.
     public let events: ShardEvents
     let buffer: EventBuffer<GatewayDispatch>
+    /// False when the buffer is shared with other shards (a ShardManager's merged stream): then
+    /// this shard does not end it when it stops.
+    let ownsBuffer: Bool
     let clock: GatewayClock
     let logger: Logger
     let sessionStore: any SessionStore
@@ -59,13 +63,24 @@ public final class Shard: Sendable {
     ///   - clock: the clock heartbeats, timeouts and backoff wait on.
     ///   - logger: logs (the token never appears; `debug` shows every frame).
     ///   - seed: seeds heartbeat jitter and backoff (random by default).
-    public init(
+    public convenience init(
         configuration: ShardConfiguration, sessionStore: any SessionStore = InMemorySessionStore(),
         identifyQueue: any IdentifyQueue = LocalIdentifyQueue(), clock: GatewayClock = .continuous,
         logger: Logger = Logger(label: "echord.shard"), seed: UInt64 = .random(in: .min ... .max)
     ) {
+        self.init(
+            configuration: configuration, sessionStore: sessionStore, identifyQueue: identifyQueue, clock: clock,
+            logger: logger, seed: seed, sharedBuffer: nil)
+    }
+
+    /// A shard that delivers into `sharedBuffer` (a ShardManager's merged stream) when given.
+    init(
+        configuration: ShardConfiguration, sessionStore: any SessionStore, identifyQueue: any IdentifyQueue,
+        clock: GatewayClock, logger: Logger, seed: UInt64, sharedBuffer: EventBuffer<GatewayDispatch>?
+    ) {
         self.configuration = configuration
-        self.buffer = EventBuffer(capacity: configuration.eventBufferCapacity)
+        self.buffer = sharedBuffer ?? EventBuffer(capacity: configuration.eventBufferCapacity)
+        self.ownsBuffer = sharedBuffer == nil
         self.events = ShardEvents(buffer: buffer)
         self.clock = clock
         var logger = logger

@@ -38,9 +38,10 @@ public struct ShardConfiguration: Sendable {
     /// How long a command issued while the shard is not ready waits for READY or RESUMED before it
     /// fails with ``GatewayCommandError/notConnected(waited:)``.
     public var commandWaitLimit: Duration = .seconds(30)
-    /// How often the session (its sequence number) is saved while events flow; it is also saved at
-    /// READY, RESUMED, invalidation and stop. A restarted process resumes from the last save, and the
-    /// gateway replays what came after it.
+    /// How often the session (its sequence number) is saved while events flow: at the first event or
+    /// heartbeat ACK at least this long after the previous check, so at most this interval plus one
+    /// heartbeat interval behind. It is also saved at READY, RESUMED, invalidation and stop. A
+    /// restarted process resumes from the last save, and the gateway replays what came after it.
     public var sessionSaveInterval: Duration = .seconds(5)
 
     /// A configuration for shard 0 of 1 with Discord's defaults.

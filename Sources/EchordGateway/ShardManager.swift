@@ -188,7 +188,11 @@ public final class ShardManager: Sendable {
             shardConfiguration.compression = configuration.compression
             shardConfiguration.presence = configuration.presence
             configuration.perShard?(&shardConfiguration)
-            return (id, Shard(configuration: shardConfiguration, sessionStore: sessionStore, identifyQueue: queue, clock: clock, logger: logger))
+            // Every shard delivers straight into the merged buffer: no forwarding task, no second copy.
+            let shard = Shard(
+                configuration: shardConfiguration, sessionStore: sessionStore, identifyQueue: queue, clock: clock,
+                logger: logger, seed: .random(in: .min ... .max), sharedBuffer: buffer)
+            return (id, shard)
         })
         let stopRequested: Bool? = state.withLockedValue { state in
             state.shards = fleet
@@ -196,15 +200,11 @@ public final class ShardManager: Sendable {
             return state.stopRequested
         }
         if let keep = stopRequested { fleet.values.forEach { $0.stop(keepSession: keep) } }
-        let buffer = self.buffer
         try await withThrowingTaskGroup(of: Void.self) { group in
             // Bucket order: shards start in id order, so each bucket's queue is served in order.
             for id in ids.sorted() {
                 let shard = fleet[id]!
                 group.addTask { try await shard.run() }
-                group.addTask {
-                    for await dispatch in shard.events { await buffer.push(dispatch) }
-                }
             }
             do {
                 try await group.waitForAll()
