@@ -105,23 +105,6 @@ final class ScriptedHTTPServer: Sendable {
 
 // MARK: - Helpers
 
-/// Records every log line, with its metadata, as text.
-private struct DiscoveryLogRecorder: LogHandler {
-    let lines: LockedBox<[String]>
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .trace
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        let all = metadata.merging(event.metadata ?? [:]) { $1 }
-        lines.mutate { $0.append("\(event.level) \(event.message) \(all)") }
-    }
-}
-
 /// Waits (real time, bounded) until `condition` holds.
 private func eventually(_ what: String, timeout: Duration = .seconds(10), _ condition: () -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
@@ -156,7 +139,7 @@ struct GatewayDiscoveryTests {
         let discovery = GatewayDiscovery(
             apiBaseURL: server.apiBaseURL, token: BotToken(Self.token), clock: GatewayClock(clock),
             maxAttempts: maxAttempts, requestTimeout: requestTimeout,
-            logger: Logger(label: "echord.test") { _ in DiscoveryLogRecorder(lines: lines) })
+            logger: Logger(label: "echord.test") { _ in RecordingLogHandler(lines: lines) })
         do {
             try await body(server, discovery, clock)
         } catch {

@@ -43,32 +43,8 @@ final class RawWebSocketClient: Sendable {
 
     static func connect(port: Int, path: String = "/gateway", query: String) async throws -> RawWebSocketClient {
         let queue = AsyncTestQueue<RawFrame?>()
-        let upgraded = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connect(host: "127.0.0.1", port: port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let upgrader = NIOTypedWebSocketClientUpgrader<Bool>(
-                        maxFrameSize: 1 << 24,
-                        upgradePipelineHandler: { channel, _ in
-                            channel.eventLoop.makeCompletedFuture {
-                                try channel.pipeline.syncOperations.addHandler(RawFrameRecorder(queue: queue))
-                                return true
-                            }
-                        })
-                    var headers = HTTPHeaders()
-                    headers.add(name: "Host", value: "127.0.0.1:\(port)")
-                    let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "\(path)?\(query)", headers: headers)
-                    var configuration = NIOUpgradableHTTPClientPipelineConfiguration(
-                        upgradeConfiguration: .init(
-                            upgradeRequestHead: head, upgraders: [upgrader],
-                            notUpgradingCompletionHandler: { $0.eventLoop.makeSucceededFuture(false) }))
-                    configuration.leftOverBytesStrategy = .forwardBytes
-                    let result = try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(
-                        configuration: configuration)
-                    return result.map { ($0, channel) }
-                }
-            }.get()
-        guard upgraded.0 else { throw TestClientError.notUpgraded }
-        return RawWebSocketClient(channel: upgraded.1, frames: queue)
+        let channel = try await connectWebSocket(port: port, path: path, query: query) { RawFrameRecorder(queue: queue) }
+        return RawWebSocketClient(channel: channel, frames: queue)
     }
 
     /// The next frame; nil once the connection ended.

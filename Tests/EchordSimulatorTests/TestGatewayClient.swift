@@ -159,32 +159,8 @@ actor TestGatewayClient {
     ) async throws -> TestGatewayClient {
         let query = query ?? ("v=10&encoding=json" + (compression == .none ? "" : "&compress=\(compression.rawValue)"))
         let queue = AsyncTestQueue<WebSocketFrame?>()
-        let upgraded = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connect(host: "127.0.0.1", port: port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let upgrader = NIOTypedWebSocketClientUpgrader<Bool>(
-                        maxFrameSize: 1 << 24,
-                        upgradePipelineHandler: { channel, _ in
-                            channel.eventLoop.makeCompletedFuture {
-                                try channel.pipeline.syncOperations.addHandler(FrameCollector(queue: queue))
-                                return true
-                            }
-                        })
-                    var headers = HTTPHeaders()
-                    headers.add(name: "Host", value: "127.0.0.1:\(port)")
-                    let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "\(path)?\(query)", headers: headers)
-                    var configuration = NIOUpgradableHTTPClientPipelineConfiguration(
-                        upgradeConfiguration: .init(
-                            upgradeRequestHead: head, upgraders: [upgrader],
-                            notUpgradingCompletionHandler: { $0.eventLoop.makeSucceededFuture(false) }))
-                    configuration.leftOverBytesStrategy = .forwardBytes
-                    let result = try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(
-                        configuration: configuration)
-                    return result.map { ($0, channel) }
-                }
-            }.get()
-        guard upgraded.0 else { throw TestClientError.notUpgraded }
-        return TestGatewayClient(channel: upgraded.1, frames: queue, compression: compression)
+        let channel = try await connectWebSocket(port: port, path: path, query: query) { FrameCollector(queue: queue) }
+        return TestGatewayClient(channel: channel, frames: queue, compression: compression)
     }
 
     /// The next thing that happened on the socket: a payload, a close frame or the end.
@@ -330,4 +306,38 @@ actor TestGatewayClient {
             if incoming.eventName == name { return incoming }
         }
     }
+}
+
+/// Opens a WebSocket to the simulator on 127.0.0.1 and adds `makeHandler()` to the upgraded
+/// pipeline; the bytes that arrive with the 101 are forwarded to it.
+func connectWebSocket(
+    port: Int, path: String, query: String,
+    makeHandler: @escaping @Sendable () -> any ChannelInboundHandler & Sendable
+) async throws -> NIOCore.Channel {
+    let upgraded = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .connect(host: "127.0.0.1", port: port) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                let upgrader = NIOTypedWebSocketClientUpgrader<Bool>(
+                    maxFrameSize: 1 << 24,
+                    upgradePipelineHandler: { channel, _ in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(makeHandler())
+                            return true
+                        }
+                    })
+                var headers = HTTPHeaders()
+                headers.add(name: "Host", value: "127.0.0.1:\(port)")
+                let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "\(path)?\(query)", headers: headers)
+                var configuration = NIOUpgradableHTTPClientPipelineConfiguration(
+                    upgradeConfiguration: .init(
+                        upgradeRequestHead: head, upgraders: [upgrader],
+                        notUpgradingCompletionHandler: { $0.eventLoop.makeSucceededFuture(false) }))
+                configuration.leftOverBytesStrategy = .forwardBytes
+                let result = try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(
+                    configuration: configuration)
+                return result.map { ($0, channel) }
+            }
+        }.get()
+    guard upgraded.0 else { throw TestClientError.notUpgraded }
+    return upgraded.1
 }
