@@ -1,4 +1,5 @@
 import EchordModels
+import Foundation
 
 /// Everything one shard needs to connect.
 public struct ShardConfiguration: Sendable {
@@ -98,12 +99,6 @@ public struct GatewayDispatch: Sendable {
 
     /// Decodes `d` as `type`.
     public func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        try GatewayDecoding.decoder().decode(T.self, from: Data(data))
+        try JSONDecoder().decode(T.self, from: Data(data))
     }
-}
-
-import Foundation
-
-enum GatewayDecoding {
-    static func decoder() -> JSONDecoder { JSONDecoder() }
 }

@@ -133,8 +133,6 @@ public struct ShardStateMachine: Sendable {
     private var random: ShardRandom
     private var backoffAttempts = 0
     private var failedResumes = 0
-    /// The reason of the pending reconnect, for the status.
-    private var pendingReconnectResume = false
     // Heartbeat state of the current connection.
     private var heartbeatInterval: Duration?
     private var awaitingAck = false
