@@ -61,8 +61,8 @@ struct GuildMemberRequestTests {
         let chunk = try #require(payload.data)
         #expect(chunk.chunkIndex == 1)
         #expect(chunk.chunkCount == 1)
-        #expect(chunk.members.first?.flags == 1)
-        #expect(chunk.notFound == [999_999_999_999_999_999])
+        #expect(chunk.members.first?.flags == [.didRejoin])
+        #expect(chunk.notFound == [.string("999999999999999999")])
         #expect(chunk.presences?.first?.status == .idle)
         #expect(chunk.presences?.first?.clientStatus == ClientStatus(desktop: .idle, mobile: .dnd, web: .idle))
         #expect(chunk.nonce == "none")
@@ -71,7 +71,7 @@ struct GuildMemberRequestTests {
         let echoed = try JSONTesting.decode(
             GuildMembersChunk.self,
             #"{"not_found":[123123],"members":[],"guild_id":"308994132968210433","chunk_index":0,"chunk_count":1}"#)
-        #expect(echoed.notFound == [123_123])
+        #expect(echoed.notFound == [.number(123_123)])
         #expect(echoed.presences == nil)
     }
 

@@ -26,15 +26,18 @@ struct PresenceTests {
         #expect(try JSONTesting.roundTrip(update) == update)
     }
 
-    @Test("activities: bot fields only, extras ignored", .enabled(if: Fixtures.isAvailable, Fixtures.skipReason))
+    @Test("activities: received fields typed, a bot's activity encodes only what it sets", .enabled(if: Fixtures.isAvailable, Fixtures.skipReason))
     func activities() throws {
         let streaming = try Fixtures.decode(Activity.self, "activity_streaming_example.json")
         #expect(streaming == Activity(name: "Twitch", type: .streaming, url: "https://www.twitch.tv/discord",
-                                      state: "Rocket League"))
+                                      details: "24H RL Stream for Charity", state: "Rocket League"))
         let rich = try Fixtures.decode(Activity.self, "activity_rich_presence_example.json")
         #expect(rich.type == .playing)
         #expect(rich.state == "In a Match")
         #expect(rich.url == nil)
+        #expect(rich.party?.size == [2, 2])
+        #expect(rich.assets?.largeImage != nil)
+        #expect(try Activity(jsonBytes: Fixtures.data("activity_rich_presence_example.json")) == rich)
         let custom = Activity(name: "Custom Status", type: .custom, state: "Fixing bugs")
         #expect(try JSONTesting.encodeToJSON(custom)
             == .object(["name": .string("Custom Status"), "type": .number(4), "state": .string("Fixing bugs")]))
@@ -55,7 +58,7 @@ struct PresenceTests {
 
     @Test("real PRESENCE_UPDATE captures", .enabled(if: Fixtures.isAvailable, Fixtures.skipReason))
     func presenceUpdateCaptures() throws {
-        let payload = try Fixtures.payload(PresencePayload.self, "\(Fixtures.remora)/presence_update_2021-07-18.json")
+        let payload = try Fixtures.payload(Presence.self, "\(Fixtures.remora)/presence_update_2021-07-18.json")
         #expect(payload.eventName == "PRESENCE_UPDATE")
         let presence = try #require(payload.data)
         #expect(presence.user.id == 999_999_999_999_999_999)
@@ -63,17 +66,17 @@ struct PresenceTests {
         #expect(presence.status == .dnd)
         #expect(presence.clientStatus == ClientStatus(desktop: .dnd))
         #expect(presence.activities.count == 2)
-        #expect(presence.activities.last?["details"] == .string("none"))
+        #expect(presence.activities.last?.details == "none")
         #expect(try JSONTesting.roundTrip(presence) == presence)
 
-        let other = try Fixtures.payload(PresencePayload.self, "\(Fixtures.remora)/presence_update_2021-07-03.json")
+        let other = try Fixtures.payload(Presence.self, "\(Fixtures.remora)/presence_update_2021-07-03.json")
         #expect(other.data?.status == .online)
-        #expect(other.data?.activities.first?["sync_id"] == .string("5o0INADFgCAXCu7v7F6XbP"))
+        #expect(other.data?.activities.first?.flags == [.sync, .play])
     }
 
     @Test("lenient presence: missing activities decode as empty")
     func lenientPresence() throws {
-        let presence = try JSONTesting.decode(PresencePayload.self, #"{"user":{"id":1},"status":"offline"}"#)
+        let presence = try JSONTesting.decode(Presence.self, #"{"user":{"id":1},"status":"offline"}"#)
         #expect(presence.activities.isEmpty)
         #expect(presence.status == .offline)
         #expect(presence.guildID == nil)

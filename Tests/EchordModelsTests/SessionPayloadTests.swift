@@ -98,7 +98,7 @@ struct SessionPayloadTests {
         #expect(ready.sessionID == "none")
         #expect(ready.resumeGatewayURL == "https://www.example.org")
         #expect(ready.shard == nil)
-        #expect(ready.application == PartialApplication(id: 999_999_999_999_999_999, flags: 0))
+        #expect(ready.application.id == 999_999_999_999_999_999 && ready.application.flags == [])
         #expect(try JSONTesting.roundTrip(ready) == ready)
     }
 
@@ -116,7 +116,7 @@ struct SessionPayloadTests {
             UnavailableGuild(id: 967_500_967_257_968_680, unavailable: true),
             UnavailableGuild(id: 1_036_881_950_696_288_277, unavailable: true),
         ])
-        #expect(ready.application.flags == 565_248)
+        #expect(ready.application.flags?.rawValue == 565_248)
         let reencoded = try JSONTesting.encodeToJSON(ready)
         #expect(reencoded["v"] == .number(10))
         #expect(reencoded["_trace"] == nil, "unknown keys are not kept")

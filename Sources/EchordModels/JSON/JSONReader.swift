@@ -1,0 +1,428 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A pull parser over JSON bytes in memory: the fast path behind every Echord model.
+///
+/// It reads the document in one forward pass without building an intermediate tree: a model's
+/// ``JSONReadable/init(from:)`` asks for an object, walks its keys (as hashes, compared with
+/// constants computed when the models were generated), reads the values it knows straight into
+/// their Swift types and skips the rest. Strings without escapes are copied once into a `String`;
+/// snowflakes are read from their digits without making a `String` at all.
+///
+/// A reader is only valid inside ``withReader(_:_:)``, which lends it the bytes.
+///
+/// Differences from `JSONDecoder`, all on input Discord does not send: object keys are matched as
+/// written (a key spelled with escape sequences matches nothing), and invalid UTF-8 in a string is
+/// repaired with U+FFFD instead of rejected.
+public struct JSONReader {
+    /// The deepest nesting of arrays and objects accepted, against stack exhaustion.
+    public static let maximumDepth = 512
+
+    let base: UnsafePointer<UInt8>
+    let count: Int
+    /// The offset of the next byte to read.
+    public internal(set) var offset: Int
+    var depth = 0
+
+    init(base: UnsafePointer<UInt8>, count: Int) {
+        self.base = base
+        self.count = count
+        self.offset = 0
+    }
+
+    /// Lends a reader over `bytes` to `body`, then checks that only whitespace follows the value
+    /// `body` read.
+    public static func withReader<Result>(
+        _ bytes: UnsafeRawBufferPointer, _ body: (inout JSONReader) throws -> Result
+    ) throws -> Result {
+        guard let start = bytes.baseAddress, bytes.count > 0 else {
+            throw JSONDecodingError(.unexpectedEnd, offset: 0)
+        }
+        var reader = JSONReader(base: start.assumingMemoryBound(to: UInt8.self), count: bytes.count)
+        let result = try body(&reader)
+        reader.skipWhitespace()
+        guard reader.offset == reader.count else {
+            throw JSONDecodingError(.trailingBytes, offset: reader.offset)
+        }
+        return result
+    }
+
+    // MARK: Bytes
+
+    @inline(__always)
+    mutating func skipWhitespace() {
+        while offset < count {
+            let byte = base[offset]
+            guard byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 else { return }
+            offset += 1
+        }
+    }
+
+    /// The first byte of the next value, after whitespace, without consuming it.
+    @inline(__always)
+    public mutating func peek() throws -> UInt8 {
+        skipWhitespace()
+        guard offset < count else { throw JSONDecodingError(.unexpectedEnd, offset: offset) }
+        return base[offset]
+    }
+
+    @inline(__always)
+    mutating func expect(_ byte: UInt8, _ what: StaticString) throws {
+        guard try peek() == byte else { throw mismatch(what) }
+        offset += 1
+    }
+
+    func mismatch(_ expected: StaticString) -> JSONDecodingError {
+        offset < count
+            ? JSONDecodingError(.typeMismatch(expected: expected.description), offset: offset)
+            : JSONDecodingError(.unexpectedEnd, offset: offset)
+    }
+
+    // MARK: Objects and arrays
+
+    /// Where a reader is inside an object or array.
+    public struct Cursor {
+        var first = true
+    }
+
+    /// Consumes `{`.
+    public mutating func beginObject() throws -> Cursor {
+        try expect(UInt8(ascii: "{"), "an object")
+        depth += 1
+        guard depth <= Self.maximumDepth else { throw JSONDecodingError(.tooDeep, offset: offset) }
+        return Cursor()
+    }
+
+    /// The hash of the next key of the object (its value is next), or nil after the closing `}`.
+    ///
+    /// The hash is ``keyHash(_:)`` of the key's bytes as written.
+    public mutating func nextKey(_ cursor: inout Cursor) throws -> UInt64? {
+        var byte = try peek()
+        if byte == UInt8(ascii: "}") {
+            offset += 1
+            depth -= 1
+            return nil
+        }
+        if cursor.first {
+            cursor.first = false
+        } else {
+            guard byte == UInt8(ascii: ",") else { throw mismatch("',' or '}'") }
+            offset += 1
+            byte = try peek()
+        }
+        guard byte == UInt8(ascii: "\"") else { throw mismatch("a key") }
+        offset += 1
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        while true {
+            guard offset < count else { throw JSONDecodingError(.unexpectedEnd, offset: offset) }
+            let b = base[offset]
+            offset += 1
+            if b == UInt8(ascii: "\"") { break }
+            if b == UInt8(ascii: "\\") {
+                guard offset < count else { throw JSONDecodingError(.unexpectedEnd, offset: offset) }
+                hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3
+                offset += 1
+                hash = (hash ^ UInt64(base[offset - 1])) &* 0x100_0000_01b3
+                continue
+            }
+            hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3
+        }
+        try expect(UInt8(ascii: ":"), "':'")
+        return hash
+    }
+
+    /// FNV-1a (64-bit) of a key's UTF-8 bytes: the value ``nextKey(_:)`` returns for it.
+    public static func keyHash(_ key: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in key.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return hash
+    }
+
+    /// Consumes `[`.
+    public mutating func beginArray() throws -> Cursor {
+        try expect(UInt8(ascii: "["), "an array")
+        depth += 1
+        guard depth <= Self.maximumDepth else { throw JSONDecodingError(.tooDeep, offset: offset) }
+        return Cursor()
+    }
+
+    /// Whether another element follows (it is next), false after the closing `]`.
+    public mutating func nextElement(_ cursor: inout Cursor) throws -> Bool {
+        let byte = try peek()
+        if byte == UInt8(ascii: "]") {
+            offset += 1
+            depth -= 1
+            return false
+        }
+        if cursor.first {
+            cursor.first = false
+        } else {
+            guard byte == UInt8(ascii: ",") else { throw mismatch("',' or ']'") }
+            offset += 1
+        }
+        return true
+    }
+
+    // MARK: Scalars
+
+    /// Consumes `null` and returns true when it is next; otherwise consumes nothing.
+    public mutating func readNull() throws -> Bool {
+        guard try peek() == UInt8(ascii: "n") else { return false }
+        try literal("null")
+        return true
+    }
+
+    /// Reads `true` or `false`.
+    public mutating func readBool() throws -> Bool {
+        switch try peek() {
+        case UInt8(ascii: "t"): try literal("true"); return true
+        case UInt8(ascii: "f"): try literal("false"); return false
+        default: throw mismatch("a Boolean")
+        }
+    }
+
+    mutating func literal(_ word: StaticString) throws {
+        let length = word.utf8CodeUnitCount
+        guard count - offset >= length, memcmp(base + offset, word.utf8Start, length) == 0 else {
+            throw JSONDecodingError(.invalidJSON, offset: offset)
+        }
+        offset += length
+    }
+
+    /// Reads a string.
+    public mutating func readString() throws -> String {
+        try expect(UInt8(ascii: "\""), "a string")
+        let start = offset
+        while offset < count {
+            let byte = base[offset]
+            if byte == UInt8(ascii: "\"") {
+                offset += 1
+                return String(decoding: UnsafeBufferPointer(start: base + start, count: offset - 1 - start), as: UTF8.self)
+            }
+            if byte == UInt8(ascii: "\\") { return try readEscapedString(from: start) }
+            guard byte >= 0x20 else { throw JSONDecodingError(.invalidString, offset: offset) }
+            offset += 1
+        }
+        throw JSONDecodingError(.unexpectedEnd, offset: offset)
+    }
+
+    /// Skips a string whose opening quote is consumed.
+    mutating func skipStringBody() throws {
+        while offset < count {
+            let pointer = memchr(base + offset, Int32(UInt8(ascii: "\"")), count - offset)
+            guard let pointer else { break }
+            let quote = UnsafePointer<UInt8>(pointer.assumingMemoryBound(to: UInt8.self)) - base
+            var backslashes = 0
+            while quote - 1 - backslashes >= offset, base[quote - 1 - backslashes] == UInt8(ascii: "\\") {
+                backslashes += 1
+            }
+            offset = quote + 1
+            if backslashes % 2 == 0 { return }
+        }
+        throw JSONDecodingError(.unexpectedEnd, offset: count)
+    }
+
+    /// Reads a snowflake: a string of decimal digits, or (leniently, as Discord sometimes echoes
+    /// them) a non-negative integer.
+    public mutating func readSnowflakeValue() throws -> UInt64 {
+        let byte = try peek()
+        if byte == UInt8(ascii: "\"") {
+            offset += 1
+            let start = offset
+            var value: UInt64 = 0
+            while offset < count {
+                let digit = base[offset] &- UInt8(ascii: "0")
+                guard digit < 10 else { break }
+                let (times10, o1) = value.multipliedReportingOverflow(by: 10)
+                let (sum, o2) = times10.addingReportingOverflow(UInt64(digit))
+                guard !o1, !o2 else { throw JSONDecodingError(.numberOutOfRange, offset: start) }
+                value = sum
+                offset += 1
+            }
+            guard offset > start, offset < count, base[offset] == UInt8(ascii: "\"") else {
+                throw JSONDecodingError(.invalidValue("a snowflake"), offset: start)
+            }
+            offset += 1
+            return value
+        }
+        guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { throw mismatch("a snowflake") }
+        return try readUInt64()
+    }
+
+    /// Reads a non-negative integer that fits 64 bits.
+    public mutating func readUInt64() throws -> UInt64 {
+        let start = offset
+        let value = try readInteger()
+        guard !value.negative else { throw JSONDecodingError(.numberOutOfRange, offset: start) }
+        return value.magnitude
+    }
+
+    /// Reads an integer that fits `Int`. A number with a fraction or exponent is accepted when its
+    /// value is a whole number in range, as `JSONDecoder` does.
+    public mutating func readInt() throws -> Int {
+        let start = offset
+        let value = try readInteger()
+        if value.negative {
+            guard value.magnitude <= UInt64(Int.max) + 1 else { throw JSONDecodingError(.numberOutOfRange, offset: start) }
+            return value.magnitude == UInt64(Int.max) + 1 ? Int.min : -Int(value.magnitude)
+        }
+        guard value.magnitude <= UInt64(Int.max) else { throw JSONDecodingError(.numberOutOfRange, offset: start) }
+        return Int(value.magnitude)
+    }
+
+    mutating func readInteger() throws -> (negative: Bool, magnitude: UInt64) {
+        var byte = try peek()
+        let start = offset
+        let negative = byte == UInt8(ascii: "-")
+        if negative {
+            offset += 1
+            guard offset < count else { throw JSONDecodingError(.unexpectedEnd, offset: offset) }
+            byte = base[offset]
+        }
+        guard byte &- UInt8(ascii: "0") < 10 else { offset = start; throw mismatch("a number") }
+        var value: UInt64 = 0
+        while offset < count {
+            let digit = base[offset] &- UInt8(ascii: "0")
+            guard digit < 10 else { break }
+            let (times10, o1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times10.addingReportingOverflow(UInt64(digit))
+            guard !o1, !o2 else { throw JSONDecodingError(.numberOutOfRange, offset: start) }
+            value = sum
+            offset += 1
+        }
+        if offset < count, base[offset] == UInt8(ascii: ".") || base[offset] | 0x20 == UInt8(ascii: "e") {
+            offset = start
+            let double = try readDouble()
+            guard let whole = Int64(exactly: double) else { throw JSONDecodingError(.numberOutOfRange, offset: start) }
+            return (whole < 0, whole.magnitude)
+        }
+        return (negative, value)
+    }
+
+    /// Reads a number as a `Double`.
+    public mutating func readDouble() throws -> Double {
+        let byte = try peek()
+        guard byte == UInt8(ascii: "-") || byte &- UInt8(ascii: "0") < 10 else { throw mismatch("a number") }
+        let start = offset
+        var simple = true
+        while offset < count {
+            let b = base[offset]
+            if b &- UInt8(ascii: "0") < 10 || b == UInt8(ascii: "-") {
+                offset += 1
+            } else if b == UInt8(ascii: ".") || b | 0x20 == UInt8(ascii: "e") || b == UInt8(ascii: "+") {
+                simple = false
+                offset += 1
+            } else {
+                break
+            }
+        }
+        let length = offset - start
+        if simple && length < 16 {
+            var value: Int64 = 0
+            var index = start
+            let negative = base[index] == UInt8(ascii: "-")
+            if negative { index += 1 }
+            guard index < offset else { throw JSONDecodingError(.invalidJSON, offset: start) }
+            while index < offset {
+                let digit = base[index] &- UInt8(ascii: "0")
+                guard digit < 10 else { throw JSONDecodingError(.invalidJSON, offset: start) }
+                value = value * 10 + Int64(digit)
+                index += 1
+            }
+            return Double(negative ? -value : value)
+        }
+        guard length < 64 else { throw JSONDecodingError(.invalidJSON, offset: start) }
+        return try withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { buffer in
+            let text = buffer.baseAddress!
+            UnsafeMutableRawPointer(text).copyMemory(from: base + start, byteCount: length)
+            text[length] = 0
+            var end: UnsafeMutablePointer<CChar>? = nil
+            let value = strtod(text, &end)
+            guard let end, end - text == length, value.isFinite else {
+                throw JSONDecodingError(.invalidJSON, offset: start)
+            }
+            return value
+        }
+    }
+
+    // MARK: Skipping and capturing
+
+    /// Skips the next value, whatever it is.
+    public mutating func skipValue() throws {
+        let byte = try peek()
+        switch byte {
+        case UInt8(ascii: "\""):
+            offset += 1
+            try skipStringBody()
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            let start = offset
+            var nesting = 0
+            while offset < count {
+                let b = base[offset]
+                offset += 1
+                switch b {
+                case UInt8(ascii: "\""): try skipStringBody()
+                case UInt8(ascii: "{"), UInt8(ascii: "["):
+                    nesting += 1
+                    guard depth + nesting <= Self.maximumDepth else { throw JSONDecodingError(.tooDeep, offset: offset) }
+                case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                    nesting -= 1
+                    if nesting == 0 { return }
+                default: break
+                }
+            }
+            throw JSONDecodingError(.unexpectedEnd, offset: start)
+        case UInt8(ascii: "t"): try literal("true")
+        case UInt8(ascii: "f"): try literal("false")
+        case UInt8(ascii: "n"): try literal("null")
+        default: _ = try readDouble()
+        }
+    }
+
+    /// Reads the next value into a ``JSONValue``.
+    public mutating func readValue() throws -> JSONValue {
+        switch try peek() {
+        case UInt8(ascii: "\""): return .string(try readString())
+        case UInt8(ascii: "{"):
+            var members: [String: JSONValue] = [:]
+            var cursor = try beginObject()
+            while true {
+                let keyStart = offset
+                guard try nextKey(&cursor) != nil else { break }
+                members[try keyString(from: keyStart)] = try readValue()
+            }
+            return .object(members)
+        case UInt8(ascii: "["):
+            var elements: [JSONValue] = []
+            var cursor = try beginArray()
+            while try nextElement(&cursor) { elements.append(try readValue()) }
+            return .array(elements)
+        case UInt8(ascii: "t"), UInt8(ascii: "f"): return .bool(try readBool())
+        case UInt8(ascii: "n"): try literal("null"); return .null
+        default: return .number(try readDouble())
+        }
+    }
+
+    /// Re-reads the key that starts at or after `start` (whitespace, a comma) as a string.
+    mutating func keyString(from start: Int) throws -> String {
+        var copy = self
+        copy.offset = start
+        var byte = try copy.peek()
+        if byte == UInt8(ascii: ",") {
+            copy.offset += 1
+            byte = try copy.peek()
+        }
+        return try copy.readString()
+    }
+
+    /// The bytes of the next value as written, consumed.
+    public mutating func readRawValue() throws -> [UInt8] {
+        _ = try peek()
+        let start = offset
+        try skipValue()
+        return Array(UnsafeBufferPointer(start: base + start, count: offset - start))
+    }
+}

@@ -1,0 +1,480 @@
+#!/usr/bin/env python3
+"""Generates Sources/EchordModels/Generated/*.swift from Schema/*.schema.
+
+Each model gets: a struct with Swift names, a memberwise initializer, `Codable` (the reference
+path for JSONDecoder) and `JSONReadable` (the fast path). Enums keep unknown raw values; bit sets
+are OptionSets. `--check` exits 1 when the generated files are not up to date (CI runs it).
+
+Schema syntax (indentation significant: members are indented by two spaces):
+
+    /// Doc comment of the next declaration (one or more lines).
+    type Name
+      json_key Type          // doc     (Type: String Int Double Bool Snowflake Timestamp JSONValue
+      json_key Type?                     Permissions, a schema type, or [Type]; ? = may be absent or null)
+      json_key Type = value              (absent or null decodes as value: [], false, "", 0)
+      json_key Type? @indirect           (stored out of line, for recursive types)
+      json_key Type @name swiftName      (overrides the derived camelCase name)
+      include Other                      (the fields of Other, in order)
+    intenum Name
+      caseName 0             // doc
+    stringenum Name
+      caseName "wire value"  // doc
+    flags Name [string]                  (string: sent as a decimal string, like permissions)
+      caseName 3             // doc      (the bit index)
+    event EVENT_NAME caseName Type        // doc
+"""
+import pathlib
+import re
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SCHEMA = ROOT / "Schema"
+OUT = ROOT / "Sources" / "EchordModels" / "Generated"
+
+SWIFT_KEYWORDS = {"default", "private", "public", "internal", "static", "protocol", "extension", "in",
+                  "is", "as", "operator", "repeat", "where", "case", "func", "let", "var", "import",
+                  "init", "subscript", "return", "if", "else", "for", "while", "switch", "self", "Type",
+                  "class", "struct", "enum", "guard", "defer", "do", "try", "throw", "nil", "true", "false"}
+PRIMITIVES = {"String", "Int", "Double", "Bool", "Snowflake", "Timestamp", "JSONValue", "UInt64"}
+
+
+def fnv1a(text):
+    h = 0xcbf29ce484222325
+    for b in text.encode():
+        h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def camel(key):
+    parts = [p for p in key.split("_") if p]
+    out = []
+    for i, p in enumerate(parts):
+        low = p.lower()
+        if low in ("id", "ids", "url", "urls") and i > 0:
+            out.append({"id": "ID", "ids": "IDs", "url": "URL", "urls": "URLs"}[low])
+        elif i == 0:
+            out.append(low)
+        else:
+            out.append(low[:1].upper() + low[1:])
+    return "".join(out)
+
+
+def ident(name):
+    return f"`{name}`" if name in SWIFT_KEYWORDS else name
+
+
+class Field:
+    def __init__(self, key, type_, optional, default, name, indirect, doc):
+        self.key, self.type, self.optional, self.default = key, type_, optional, default
+        self.name, self.indirect, self.doc = name, indirect, doc
+
+    @property
+    def swift_type(self):
+        return self.type + ("?" if self.optional else "")
+
+    @property
+    def storage_type(self):
+        t = f"Indirect<{self.type}>" if self.indirect else self.type
+        return t + ("?" if self.optional else "")
+
+
+class Decl:
+    def __init__(self, kind, name, doc, options):
+        self.kind, self.name, self.doc, self.options = kind, name, doc, options
+        self.members = []
+
+
+def parse(path, decls, events):
+    doc = []
+    current = None
+    for lineno, raw in enumerate(path.read_text().splitlines(), 1):
+        line = raw.rstrip()
+        if not line.strip() or line.strip().startswith("#"):
+            continue
+        stripped = line.strip()
+        if stripped.startswith("///"):
+            doc.append(stripped[3:].strip())
+            continue
+        comment = ""
+        if "//" in stripped and not stripped.startswith('"'):
+            m = re.match(r'^(.*?)\s+//\s?(.*)$', stripped)
+            if m:
+                stripped, comment = m.group(1), m.group(2)
+        words = stripped.split()
+        where = f"{path.name}:{lineno}"
+        if not line.startswith(" "):
+            kind = words[0]
+            if kind == "event":
+                events.append((words[1], words[2], words[3], comment or " ".join(doc), path.stem))
+                current = None
+            elif kind in ("type", "intenum", "stringenum", "flags"):
+                current = Decl(kind, words[1], doc or ([comment] if comment else []), words[2:])
+                current.file = path.stem
+                if current.name in decls:
+                    sys.exit(f"{where}: {current.name} declared twice")
+                decls[current.name] = current
+            else:
+                sys.exit(f"{where}: unknown declaration {kind}")
+            doc = []
+            continue
+        if current is None:
+            sys.exit(f"{where}: member outside a declaration")
+        if current.kind == "type":
+            if words[0] == "include":
+                current.members.append(("include", words[1]))
+                doc = []
+                continue
+            key, type_ = words[0], words[1]
+            optional = type_.endswith("?")
+            type_ = type_.rstrip("?")
+            default = None
+            name = camel(key)
+            indirect = False
+            rest = words[2:]
+            i = 0
+            while i < len(rest):
+                if rest[i] == "=":
+                    default = rest[i + 1]
+                    i += 2
+                elif rest[i] == "@name":
+                    name = rest[i + 1]
+                    i += 2
+                elif rest[i] == "@indirect":
+                    indirect = True
+                    i += 1
+                else:
+                    sys.exit(f"{where}: cannot read {rest[i]}")
+            if type_.startswith("[") and type_.endswith("]"):
+                type_ = "[" + type_[1:-1] + "]"
+            current.members.append(Field(key, type_, optional, default, name,
+                                         indirect, comment or " ".join(doc)))
+        else:
+            current.members.append((words[0], " ".join(words[1:]), comment or " ".join(doc)))
+        doc = []
+
+
+def fields_of(decl, decls, seen=None):
+    out = []
+    for m in decl.members:
+        if isinstance(m, tuple):
+            other = decls.get(m[1])
+            if other is None:
+                sys.exit(f"{decl.name}: include of unknown type {m[1]}")
+            out.extend(fields_of(other, decls))
+        else:
+            out = [f for f in out if f.key != m.key]
+            out.append(m)
+    return out
+
+
+def doc_lines(lines, indent):
+    if not lines:
+        return ""
+    return "".join(f"{indent}/// {l}".rstrip() + "\n" for l in lines)
+
+
+def default_doc(field):
+    return f"`{field.key}`."
+
+
+def gen_type(decl, decls):
+    fields = fields_of(decl, decls)
+    names = [f.name for f in fields]
+    if len(set(names)) != len(names):
+        sys.exit(f"{decl.name}: duplicate Swift names")
+    hashes = {}
+    for f in fields:
+        h = fnv1a(f.key)
+        if h in hashes:
+            sys.exit(f"{decl.name}: key hash collision {f.key} / {hashes[h]}")
+        hashes[h] = f.key
+    o = []
+    o.append(doc_lines(decl.doc or [f"The `{decl.name}` object."], ""))
+    o.append(f"public struct {decl.name}: Sendable, Hashable, Codable, JSONReadable {{\n")
+    for f in fields:
+        doc = f.doc or default_doc(f)
+        if f.indirect:
+            o.append(f"    /// {doc}\n")
+            o.append(f"    public var {ident(f.name)}: {f.swift_type} {{\n")
+            if f.optional:
+                o.append(f"        get {{ _{f.name}?.value }}\n        set {{ _{f.name} = newValue.map(Indirect.init) }}\n    }}\n")
+            else:
+                o.append(f"        get {{ _{f.name}.value }}\n        set {{ _{f.name} = Indirect(newValue) }}\n    }}\n")
+            o.append(f"    private var _{f.name}: {f.storage_type}\n")
+        else:
+            o.append(f"    /// {doc}\n    public var {ident(f.name)}: {f.swift_type}\n")
+    # memberwise init
+    params = []
+    for f in fields:
+        p = f"{ident(f.name)}: {f.swift_type}"
+        if f.optional:
+            p += " = nil"
+        elif f.default is not None:
+            p += f" = {f.default}"
+        params.append(p)
+    o.append(f"\n    /// Creates a value from its fields.\n")
+    if params:
+        o.append("    public init(\n        " + ",\n        ".join(params) + "\n    ) {\n")
+    else:
+        o.append("    public init() {\n")
+    for f in fields:
+        if f.indirect:
+            conv = f"{ident(f.name)}.map(Indirect.init)" if f.optional else f"Indirect({ident(f.name)})"
+            o.append(f"        self._{f.name} = {conv}\n")
+        else:
+            o.append(f"        self.{f.name} = {ident(f.name)}\n")
+    o.append("    }\n")
+    # coding keys
+    if fields:
+        o.append("\n    enum CodingKeys: String, CodingKey {\n")
+        for f in fields:
+            o.append(f"        case {ident(f.name)} = \"{f.key}\"\n")
+        o.append("    }\n")
+    # Decodable
+    o.append("\n    /// Decodes the value (the reference path, through `JSONDecoder`).\n")
+    o.append("    public init(from decoder: any Decoder) throws {\n")
+    if fields:
+        o.append("        let container = try decoder.container(keyedBy: CodingKeys.self)\n")
+    else:
+        o.append("        _ = try decoder.container(keyedBy: JSONReader.AnyKey.self)\n")
+    for f in fields:
+        t = f.type
+        key = f".{ident(f.name)}"
+        if f.optional:
+            expr = f"try container.decodeIfPresent({t}.self, forKey: {key})"
+        elif f.default is not None:
+            expr = f"try container.decodeIfPresent({t}.self, forKey: {key}) ?? {f.default}"
+        else:
+            expr = f"try container.decode({t}.self, forKey: {key})"
+        if f.indirect:
+            expr = f"({expr}).map(Indirect.init)" if f.optional else f"Indirect({expr})"
+            o.append(f"        self._{f.name} = {expr}\n")
+        else:
+            o.append(f"        self.{f.name} = {expr}\n")
+    o.append("    }\n")
+    # Encodable
+    o.append("\n    /// Encodes the value; nil fields are left out.\n")
+    o.append("    public func encode(to encoder: any Encoder) throws {\n")
+    if fields:
+        o.append("        var container = encoder.container(keyedBy: CodingKeys.self)\n")
+    else:
+        o.append("        _ = encoder.container(keyedBy: JSONReader.AnyKey.self)\n")
+    for f in fields:
+        fn = "encodeIfPresent" if f.optional else "encode"
+        o.append(f"        try container.{fn}({ident(f.name)}, forKey: .{ident(f.name)})\n")
+    o.append("    }\n")
+    # JSONReadable
+    o.append("\n    /// Reads the value (the fast path).\n")
+    o.append("    public init(from reader: inout JSONReader) throws {\n")
+    o.append("        let __start = reader.offset\n")
+    for f in fields:
+        if f.optional:
+            o.append(f"        var _{f.name}: {f.type}? = nil\n")
+        elif f.default is not None:
+            o.append(f"        var _{f.name}: {f.type} = {f.default}\n")
+        else:
+            o.append(f"        var _{f.name}: {f.type}? = nil\n")
+    o.append("        var __cursor = try reader.beginObject()\n")
+    o.append("        while let __key = try reader.nextKey(&__cursor) {\n")
+    if fields:
+        o.append("            switch __key {\n")
+        for f in fields:
+            o.append(f"            case 0x{fnv1a(f.key):016x}:  // {f.key}\n")
+            if f.optional:
+                o.append(f"                _{f.name} = try reader.readNull() ? nil : {f.type}(from: &reader)\n")
+            elif f.default is not None:
+                o.append(f"                if try !reader.readNull() {{ _{f.name} = try {f.type}(from: &reader) }} else {{ _{f.name} = {f.default} }}\n")
+            else:
+                o.append(f"                _{f.name} = try {f.type}(from: &reader)\n")
+        o.append("            default:\n                try reader.skipValue()\n            }\n")
+    else:
+        o.append("            _ = __key\n            try reader.skipValue()\n")
+    o.append("        }\n")
+    for f in fields:
+        if not f.optional and f.default is None:
+            o.append(f"        guard let _{f.name} else {{ throw JSONDecodingError(.missingField(\"{f.key}\", in: \"{decl.name}\"), offset: __start) }}\n")
+    if fields:
+        args = ", ".join(f"{ident(f.name)}: _{f.name}" for f in fields)
+        o.append(f"        self.init({args})\n")
+    else:
+        o.append("        _ = __start\n        self.init()\n")
+    o.append("    }\n}\n")
+    return "".join(o)
+
+
+def gen_intenum(decl):
+    o = [doc_lines(decl.doc or [f"`{decl.name}`."], "")]
+    raw = "Int"
+    o.append(f"public struct {decl.name}: RawRepresentable, Sendable, Hashable, Codable, JSONReadable, CustomStringConvertible {{\n")
+    o.append("    /// The value on the wire; values Echord does not know are kept.\n")
+    o.append(f"    public var rawValue: {raw}\n")
+    o.append("    /// Wraps a wire value.\n")
+    o.append(f"    public init(rawValue: {raw}) {{ self.rawValue = rawValue }}\n\n")
+    for name, value, doc in decl.members:
+        o.append(f"    /// {doc or name}\n    public static let {ident(name)} = {decl.name}(rawValue: {value})\n")
+    o.append("\n    /// The case name, or the number for a value Echord does not know.\n")
+    o.append("    public var description: String {\n        switch rawValue {\n")
+    for name, value, doc in decl.members:
+        o.append(f"        case {value}: \"{name}\"\n")
+    o.append(f"        default: \"{decl.name}(\\(rawValue))\"\n        }}\n    }}\n")
+    o.append("\n    /// Decodes the wire value.\n")
+    o.append(f"    public init(from decoder: any Decoder) throws {{ self.init(rawValue: try {raw}(from: decoder)) }}\n")
+    o.append("    /// Encodes the wire value.\n")
+    o.append("    public func encode(to encoder: any Encoder) throws { try rawValue.encode(to: encoder) }\n")
+    o.append("    /// Reads the wire value.\n")
+    o.append("    public init(from reader: inout JSONReader) throws { self.init(rawValue: try reader.readInt()) }\n")
+    o.append("}\n")
+    return "".join(o)
+
+
+def gen_stringenum(decl):
+    o = [doc_lines(decl.doc or [f"`{decl.name}`."], "")]
+    o.append(f"public struct {decl.name}: RawRepresentable, Sendable, Hashable, Codable, JSONReadable, CustomStringConvertible {{\n")
+    o.append("    /// The value on the wire; values Echord does not know are kept.\n")
+    o.append("    public var rawValue: String\n")
+    o.append("    /// Wraps a wire value.\n")
+    o.append("    public init(rawValue: String) { self.rawValue = rawValue }\n\n")
+    for name, value, doc in decl.members:
+        o.append(f"    /// {doc or value}\n    public static let {ident(name)} = {decl.name}(rawValue: {value})\n")
+    o.append("\n    /// The wire value.\n    public var description: String { rawValue }\n")
+    o.append("\n    /// Decodes the wire value.\n")
+    o.append("    public init(from decoder: any Decoder) throws { self.init(rawValue: try String(from: decoder)) }\n")
+    o.append("    /// Encodes the wire value.\n")
+    o.append("    public func encode(to encoder: any Encoder) throws { try rawValue.encode(to: encoder) }\n")
+    o.append("    /// Reads the wire value.\n")
+    o.append("    public init(from reader: inout JSONReader) throws { self.init(rawValue: try reader.readString()) }\n")
+    o.append("}\n")
+    return "".join(o)
+
+
+def gen_flags(decl):
+    string = "string" in decl.options
+    o = [doc_lines(decl.doc or [f"`{decl.name}`."], "")]
+    o.append(f"public struct {decl.name}: OptionSet, Sendable, Hashable, Codable, JSONReadable, CustomStringConvertible {{\n")
+    o.append("    /// The bits; bits Echord does not know are kept.\n    public var rawValue: UInt64\n")
+    o.append("    /// Wraps bits.\n    public init(rawValue: UInt64) { self.rawValue = rawValue }\n\n")
+    for name, bit, doc in decl.members:
+        o.append(f"    /// {doc or name}\n    public static let {ident(name)} = {decl.name}(rawValue: 1 << {bit})\n")
+    o.append("\n    /// The names of the bits set, then any unknown bits in hex.\n")
+    o.append("    public var description: String {\n        var names: [String] = []\n        var rest = rawValue\n")
+    for name, bit, doc in decl.members:
+        o.append(f"        if rawValue & (1 << {bit}) != 0 {{ names.append(\"{name}\"); rest &= ~(1 << {bit}) }}\n")
+    o.append("        if rest != 0 { names.append(\"0x\" + String(rest, radix: 16)) }\n")
+    o.append("        return \"[\" + names.joined(separator: \", \") + \"]\"\n    }\n")
+    if string:
+        o.append("\n    /// Decodes the bits from a decimal string.\n")
+        o.append("    public init(from decoder: any Decoder) throws {\n")
+        o.append("        let container = try decoder.singleValueContainer()\n")
+        o.append("        let text = try container.decode(String.self)\n")
+        o.append("        guard let value = UInt64(text) else {\n")
+        o.append(f"            throw DecodingError.dataCorruptedError(in: container, debugDescription: \"{decl.name} is not a decimal string: \\(text)\")\n")
+        o.append("        }\n        self.init(rawValue: value)\n    }\n")
+        o.append("    /// Encodes the bits as a decimal string.\n")
+        o.append("    public func encode(to encoder: any Encoder) throws { try String(rawValue).encode(to: encoder) }\n")
+        o.append("    /// Reads the bits from a decimal string.\n")
+        o.append("    public init(from reader: inout JSONReader) throws {\n")
+        o.append("        guard try reader.peek() == UInt8(ascii: \"\\\"\") else { throw JSONDecodingError(.typeMismatch(expected: \"a string\"), offset: reader.offset) }\n")
+        o.append("        self.init(rawValue: try reader.readSnowflakeValue())\n    }\n")
+    else:
+        o.append("\n    /// Decodes the bits from an integer.\n")
+        o.append("    public init(from decoder: any Decoder) throws { self.init(rawValue: try UInt64(from: decoder)) }\n")
+        o.append("    /// Encodes the bits as an integer.\n")
+        o.append("    public func encode(to encoder: any Encoder) throws { try rawValue.encode(to: encoder) }\n")
+        o.append("    /// Reads the bits from an integer.\n")
+        o.append("    public init(from reader: inout JSONReader) throws { self.init(rawValue: try reader.readUInt64()) }\n")
+    o.append("}\n")
+    return "".join(o)
+
+
+def gen_events(events, decls):
+    o = ["// Generated by scripts/generate-models.py from Schema/*.schema. Do not edit.\n\n",
+         "import Foundation\n\n"]
+    o.append("/// The kind of a dispatch: one case per `t` Discord documents (spec §10.1).\n")
+    o.append("public enum GatewayEventKind: String, Sendable, Hashable, CaseIterable, Codable {\n")
+    for name, case, type_, doc, _ in events:
+        o.append(f"    /// `{name}`: {doc}\n    case {case} = \"{name}\"\n")
+    o.append("\n    /// The kind's position in ``allCases``, for bit sets.\n")
+    o.append("    public var index: Int {\n        switch self {\n")
+    for i, (name, case, type_, doc, _) in enumerate(events):
+        o.append(f"        case .{case}: {i}\n")
+    o.append("        }\n    }\n}\n\n")
+    o.append("/// A dispatch, decoded: one case per event Discord documents, plus unknown events and\n")
+    o.append("/// payloads that failed to decode (both with their raw bytes).\n")
+    o.append("public enum GatewayEvent: Sendable, Hashable {\n")
+    for name, case, type_, doc, _ in events:
+        o.append(f"    /// `{name}`: {doc}\n    case {case}({type_})\n")
+    o.append("    /// A dispatch Echord does not know, with its name and the raw JSON of `d`.\n")
+    o.append("    case unknown(name: String, data: [UInt8])\n")
+    o.append("    /// A dispatch whose payload could not be decoded, with the error and the raw bytes.\n")
+    o.append("    case failed(GatewayEventDecodingFailure)\n\n")
+    o.append("    /// The kind, nil for ``unknown(name:data:)`` and ``failed(_:)``.\n")
+    o.append("    public var kind: GatewayEventKind? {\n        switch self {\n")
+    for name, case, type_, doc, _ in events:
+        o.append(f"        case .{case}: .{case}\n")
+    o.append("        case .unknown, .failed: nil\n        }\n    }\n\n")
+    o.append("    /// Decodes the payload of a `kind` dispatch with the fast reader.\n")
+    o.append("    public static func read(_ kind: GatewayEventKind, from data: UnsafeRawBufferPointer) throws -> GatewayEvent {\n")
+    o.append("        switch kind {\n")
+    for name, case, type_, doc, _ in events:
+        o.append(f"        case .{case}: .{case}(try {type_}(jsonBytes: data))\n")
+    o.append("        }\n    }\n\n")
+    o.append("    /// Decodes the payload of a `kind` dispatch with `JSONDecoder`: the reference path.\n")
+    o.append("    public static func decode(_ kind: GatewayEventKind, from data: Data, using decoder: JSONDecoder) throws -> GatewayEvent {\n")
+    o.append("        switch kind {\n")
+    for name, case, type_, doc, _ in events:
+        o.append(f"        case .{case}: .{case}(try decoder.decode({type_}.self, from: data))\n")
+    o.append("        }\n    }\n\n")
+    o.append("    /// The payload encoded with `encoder` (the raw bytes for unknown and failed dispatches).\n")
+    o.append("    public func encodedPayload(using encoder: JSONEncoder) throws -> Data {\n        switch self {\n")
+    for name, case, type_, doc, _ in events:
+        o.append(f"        case .{case}(let payload): try encoder.encode(payload)\n")
+    o.append("        case .unknown(_, let data): Data(data)\n        case .failed(let failure): Data(failure.data)\n")
+    o.append("        }\n    }\n}\n")
+    return "".join(o)
+
+
+def main():
+    decls, events = {}, []
+    for path in sorted(SCHEMA.glob("*.schema")):
+        parse(path, decls, events)
+    known = set(decls) | PRIMITIVES | {"GuildCreateEvent", "ShardInfo", "GatewayOpcode"}
+    for d in decls.values():
+        if d.kind == "type":
+            for f in fields_of(d, decls):
+                base = f.type.strip("[]")
+                if base not in known:
+                    sys.exit(f"{d.name}.{f.key}: unknown type {base}")
+    files = {}
+    for d in decls.values():
+        body = {"type": lambda d: gen_type(d, decls), "intenum": gen_intenum,
+                "stringenum": gen_stringenum, "flags": gen_flags}[d.kind](d)
+        files.setdefault(d.file, []).append(body)
+    outputs = {}
+    for stem, bodies in files.items():
+        name = "".join(p[:1].upper() + p[1:] for p in stem.split("-")) + ".swift"
+        outputs[name] = ("// Generated by scripts/generate-models.py from Schema/" + stem +
+                         ".schema. Do not edit.\n\nimport Foundation\n\n" + "\n".join(bodies))
+    outputs["GatewayEvent.swift"] = gen_events(events, decls)
+    check = "--check" in sys.argv
+    stale = []
+    OUT.mkdir(parents=True, exist_ok=True)
+    for name, text in outputs.items():
+        path = OUT / name
+        if path.exists() and path.read_text() == text:
+            continue
+        stale.append(name)
+        if not check:
+            path.write_text(text)
+    for path in OUT.glob("*.swift"):
+        if path.name not in outputs:
+            stale.append(path.name)
+            if not check:
+                path.unlink()
+    if check and stale:
+        sys.exit("generated models are out of date: " + ", ".join(stale) + " (run scripts/generate-models.py)")
+    print(f"{len(decls)} declarations, {len(events)} events, {len(outputs)} files" +
+          (f", {len(stale)} updated" if stale and not check else ""))
+
+
+if __name__ == "__main__":
+    main()
