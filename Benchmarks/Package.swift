@@ -18,6 +18,14 @@ let package = Package(
             ],
             swiftSettings: [.unsafeFlags(["-Ounchecked"])]
         ),
+        .target(name: "CMallocCounter"),
+        .executableTarget(
+            name: "TypedDecode",
+            dependencies: [
+                "CMallocCounter",
+                .product(name: "EchordModels", package: "Echord"),
+            ]
+        ),
         .executableTarget(
             name: "ShardScale",
             dependencies: [

@@ -266,7 +266,8 @@ def gen_type(decl, decls):
     # JSONReadable
     o.append("\n    /// Reads the value (the fast path).\n")
     o.append("    public init(from reader: inout JSONReader) throws {\n")
-    o.append("        let __start = reader.offset\n")
+    if any(not f.optional and f.default is None for f in fields):
+        o.append("        let __start = reader.offset\n")
     for f in fields:
         if f.optional:
             o.append(f"        var _{f.name}: {f.type}? = nil\n")
@@ -297,7 +298,7 @@ def gen_type(decl, decls):
         args = ", ".join(f"{ident(f.name)}: _{f.name}" for f in fields)
         o.append(f"        self.init({args})\n")
     else:
-        o.append("        _ = __start\n        self.init()\n")
+        o.append("        self.init()\n")
     o.append("    }\n}\n")
     return "".join(o)
 

@@ -242,7 +242,6 @@ public struct Application: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        let __start = reader.offset
         var _id: Snowflake? = nil
         var _name: String? = nil
         var _icon: String? = nil
@@ -778,7 +777,6 @@ public struct InteractionData: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        let __start = reader.offset
         var _id: Snowflake? = nil
         var _name: String? = nil
         var _type: Int? = nil
@@ -1443,7 +1441,6 @@ public struct AutoModerationTriggerMetadata: Sendable, Hashable, Codable, JSONRe
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        let __start = reader.offset
         var _keywordFilter: [String]? = nil
         var _regexPatterns: [String]? = nil
         var _presets: [Int]? = nil
@@ -1573,7 +1570,6 @@ public struct AutoModerationActionMetadata: Sendable, Hashable, Codable, JSONRea
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        let __start = reader.offset
         var _channelID: Snowflake? = nil
         var _durationSeconds: Int? = nil
         var _customMessage: String? = nil

@@ -787,7 +787,6 @@ public struct ThreadMetadata: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        let __start = reader.offset
         var _archived: Bool = false
         var _autoArchiveDuration: Int = 0
         var _archiveTimestamp: Timestamp? = nil
@@ -882,7 +881,6 @@ public struct ThreadMember: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        let __start = reader.offset
         var _id: Snowflake? = nil
         var _userID: Snowflake? = nil
         var _joinTimestamp: Timestamp? = nil
@@ -1036,7 +1034,6 @@ public struct DefaultReaction: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        let __start = reader.offset
         var _emojiID: Snowflake? = nil
         var _emojiName: String? = nil
         var __cursor = try reader.beginObject()

@@ -131,13 +131,11 @@ public struct Resumed: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        let __start = reader.offset
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             _ = __key
             try reader.skipValue()
         }
-        _ = __start
         self.init()
     }
 }
@@ -246,7 +244,6 @@ public struct RateLimitedMetadata: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        let __start = reader.offset
         var _guildID: Snowflake? = nil
         var _nonce: String? = nil
         var __cursor = try reader.beginObject()

@@ -1796,7 +1796,6 @@ public struct GuildScheduledEventEntityMetadata: Sendable, Hashable, Codable, JS
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        let __start = reader.offset
         var _location: String? = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {

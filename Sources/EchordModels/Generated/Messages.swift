@@ -985,7 +985,6 @@ public struct Embed: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        let __start = reader.offset
         var _title: String? = nil
         var _type: String? = nil
         var _description: String? = nil
@@ -1188,7 +1187,6 @@ public struct EmbedMedia: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        let __start = reader.offset
         var _url: String? = nil
         var _proxyURL: String? = nil
         var _height: Int? = nil
@@ -1264,7 +1262,6 @@ public struct EmbedProvider: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        let __start = reader.offset
         var _name: String? = nil
         var _url: String? = nil
         var __cursor = try reader.beginObject()
@@ -1558,7 +1555,6 @@ public struct ReactionCountDetails: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        let __start = reader.offset
         var _burst: Int = 0
         var _normal: Int = 0
         var __cursor = try reader.beginObject()
@@ -1634,7 +1630,6 @@ public struct MessageReference: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        let __start = reader.offset
         var _type: MessageReferenceType? = nil
         var _messageID: Snowflake? = nil
         var _channelID: Snowflake? = nil
@@ -2045,7 +2040,6 @@ public struct MessageCall: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        let __start = reader.offset
         var _participants: [Snowflake] = []
         var _endedTimestamp: Timestamp? = nil
         var __cursor = try reader.beginObject()
@@ -2275,7 +2269,6 @@ public struct PollMedia: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        let __start = reader.offset
         var _text: String? = nil
         var _emoji: Emoji? = nil
         var __cursor = try reader.beginObject()
@@ -2387,7 +2380,6 @@ public struct PollResults: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        let __start = reader.offset
         var _isFinalized: Bool = false
         var _answerCounts: [PollAnswerCount] = []
         var __cursor = try reader.beginObject()

@@ -244,7 +244,6 @@ public struct ClientStatus: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        let __start = reader.offset
         var _desktop: PresenceStatus? = nil
         var _mobile: PresenceStatus? = nil
         var _web: PresenceStatus? = nil
@@ -647,7 +646,6 @@ public struct ActivityTimestamps: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        let __start = reader.offset
         var _start: Int? = nil
         var _end: Int? = nil
         var __cursor = try reader.beginObject()
@@ -768,7 +766,6 @@ public struct ActivityParty: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        let __start = reader.offset
         var _id: String? = nil
         var _size: [Int]? = nil
         var __cursor = try reader.beginObject()
@@ -858,7 +855,6 @@ public struct ActivityAssets: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        let __start = reader.offset
         var _largeImage: String? = nil
         var _largeText: String? = nil
         var _largeURL: String? = nil
@@ -935,7 +931,6 @@ public struct ActivitySecrets: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        let __start = reader.offset
         var _join: String? = nil
         var _spectate: String? = nil
         var _match: String? = nil

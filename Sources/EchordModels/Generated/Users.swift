@@ -328,7 +328,6 @@ public struct Collectibles: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        let __start = reader.offset
         var _nameplate: Nameplate? = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
@@ -394,7 +393,6 @@ public struct Nameplate: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        let __start = reader.offset
         var _skuID: Snowflake? = nil
         var _asset: String? = nil
         var _label: String? = nil
@@ -469,7 +467,6 @@ public struct PrimaryGuild: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        let __start = reader.offset
         var _identityGuildID: Snowflake? = nil
         var _identityEnabled: Bool? = nil
         var _tag: String? = nil
@@ -727,7 +724,6 @@ public struct GuildMember: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        let __start = reader.offset
         var _user: User? = nil
         var _nick: String? = nil
         var _avatar: String? = nil
@@ -1049,7 +1045,6 @@ public struct RoleColors: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        let __start = reader.offset
         var _primaryColor: Int = 0
         var _secondaryColor: Int? = nil
         var _tertiaryColor: Int? = nil
@@ -1135,7 +1130,6 @@ public struct RoleTags: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        let __start = reader.offset
         var _botID: Snowflake? = nil
         var _integrationID: Snowflake? = nil
         var _premiumSubscriber: JSONValue? = nil
@@ -1271,7 +1265,6 @@ public struct Emoji: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        let __start = reader.offset
         var _id: Snowflake? = nil
         var _name: String? = nil
         var _roles: [Snowflake]? = nil
