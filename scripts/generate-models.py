@@ -295,7 +295,7 @@ def gen_type(decl, decls):
         if not f.optional and f.default is None:
             o.append(f"        guard let _{f.name} else {{ throw JSONDecodingError(.missingField(\"{f.key}\", in: \"{decl.name}\"), offset: __start) }}\n")
     if fields:
-        args = ", ".join(f"{ident(f.name)}: _{f.name}" for f in fields)
+        args = ", ".join(f"{f.name}: _{f.name}" for f in fields)
         o.append(f"        self.init({args})\n")
     else:
         o.append("        self.init()\n")

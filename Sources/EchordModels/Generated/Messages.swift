@@ -2987,6 +2987,6 @@ public struct SelectOption: Sendable, Hashable, Codable, JSONReadable {
         }
         guard let _label else { throw JSONDecodingError(.missingField("label", in: "SelectOption"), offset: __start) }
         guard let _value else { throw JSONDecodingError(.missingField("value", in: "SelectOption"), offset: __start) }
-        self.init(label: _label, value: _value, description: _description, emoji: _emoji, `default`: _default)
+        self.init(label: _label, value: _value, description: _description, emoji: _emoji, default: _default)
     }
 }
