@@ -15,8 +15,8 @@ import NIOCore
 /// ```swift
 /// let shard = Shard(configuration: .init(token: BotToken(token), intents: [.guilds, .guildMessages]))
 /// async let running: Void = shard.run()
-/// for await dispatch in shard.events where dispatch.name == "MESSAGE_CREATE" {
-///     let message = try dispatch.decode(Message.self)
+/// for await dispatch in shard.events {
+///     if case .messageCreate(let message) = dispatch.event { print(message.content) }
 /// }
 /// ```
 public final class Shard: Sendable {
@@ -42,6 +42,12 @@ public final class Shard: Sendable {
     let seed: UInt64
     let shared: NIOLockedValueBox<SharedState>
     let metrics: ShardMetrics
+
+    /// Whether a dispatch named `name` goes to ``events`` (READY and RESUMED always do).
+    func wants(_ name: String?) -> Bool {
+        guard let name else { return configuration.eventSubscription.includesUnknown }
+        return name == "READY" || name == "RESUMED" || configuration.eventSubscription.contains(name: name)
+    }
 
     struct SharedState {
         var status: ShardStatus = .idle

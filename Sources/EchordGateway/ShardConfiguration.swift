@@ -44,6 +44,10 @@ public struct ShardConfiguration: Sendable {
     /// heartbeat interval behind. It is also saved at READY, RESUMED, invalidation and stop. A
     /// restarted process resumes from the last save, and the gateway replays what came after it.
     public var sessionSaveInterval: Duration = .seconds(5)
+    /// The dispatches delivered to ``Shard/events``: the others still advance the sequence number
+    /// but are neither buffered nor decoded. READY and RESUMED are always delivered. Build one from
+    /// the intents (`GatewayEventSubscription(intents:)`) or from the kinds the bot handles.
+    public var eventSubscription: GatewayEventSubscription = .all
 
     /// A configuration for shard 0 of 1 with Discord's defaults.
     public init(token: BotToken, intents: GatewayIntents) {
@@ -97,7 +101,20 @@ public struct GatewayDispatch: Sendable {
     /// The whole message as received (after decompression).
     public var rawMessage: [UInt8] { envelope.bytes }
 
-    /// Decodes `d` as `type`.
+    /// The typed event, decoded from `d` by Echord's fast reader on each call. Never throws: a name
+    /// Echord does not know gives ``GatewayEvent/unknown(name:data:)`` and a payload that does not
+    /// decode gives ``GatewayEvent/failed(_:)``, both with the raw bytes.
+    public var event: GatewayEvent { GatewayEvent(name: name, data: data) }
+
+    /// The kind, nil for a name Echord does not know.
+    public var kind: GatewayEventKind? { GatewayEventKind(name: name) }
+
+    /// Reads `d` as `type` with Echord's fast reader (any ``JSONReadable`` model).
+    public func read<T: JSONReadable>(_ type: T.Type) throws -> T {
+        try T(jsonBytes: data)
+    }
+
+    /// Decodes `d` as `type` with Foundation's `JSONDecoder` (for your own `Decodable` types).
     public func decode<T: Decodable>(_ type: T.Type) throws -> T {
         try JSONDecoder().decode(T.self, from: Data(data))
     }

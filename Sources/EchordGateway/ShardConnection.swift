@@ -141,7 +141,9 @@ struct ConnectionRunner: Sendable {
         }
         switch envelope.opcode {
         case .dispatch:
-            await shard.buffer.push(GatewayDispatch(shardID: shard.configuration.shardID, envelope: envelope))
+            if shard.wants(envelope.eventName) {
+                await shard.buffer.push(GatewayDispatch(shardID: shard.configuration.shardID, envelope: envelope))
+            }
             shard.metrics.events.increment()
             input(.dispatch(sequence: envelope.sequence, eventName: envelope.eventName))
             if envelope.eventName == "READY" {

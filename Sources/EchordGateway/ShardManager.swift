@@ -36,6 +36,8 @@ public final class ShardManager: Sendable {
         public var compression: GatewayCompression = .preferred
         /// The presence every shard identifies with.
         public var presence: PresenceUpdate? = nil
+        /// The dispatches delivered to ``ShardManager/events`` (see ``ShardConfiguration/eventSubscription``).
+        public var eventSubscription: GatewayEventSubscription = .all
         /// Adjusts one shard's configuration (intents, presence, timings) before it starts.
         public var perShard: (@Sendable (inout ShardConfiguration) -> Void)? = nil
         /// Whether a graceful shutdown keeps the sessions resumable (close 4000 and save them) or
@@ -187,6 +189,7 @@ public final class ShardManager: Sendable {
             shardConfiguration.gatewayURL = info.url
             shardConfiguration.compression = configuration.compression
             shardConfiguration.presence = configuration.presence
+            shardConfiguration.eventSubscription = configuration.eventSubscription
             configuration.perShard?(&shardConfiguration)
             // Every shard delivers straight into the merged buffer: no forwarding task, no second copy.
             let shard = Shard(
