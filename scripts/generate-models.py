@@ -177,7 +177,27 @@ def default_doc(field):
     return f"`{field.key}`."
 
 
-def gen_type(decl, decls):
+def recursive_types(decls):
+    graph = {}
+    for d in decls.values():
+        if d.kind == "type":
+            graph[d.name] = {f.type.strip("[]") for f in fields_of(d, decls)} & set(decls)
+    out = set()
+    for start in graph:
+        seen, stack = set(), list(graph[start])
+        while stack:
+            t = stack.pop()
+            if t == start:
+                out.add(start)
+                break
+            if t in seen or t not in graph:
+                continue
+            seen.add(t)
+            stack.extend(graph[t])
+    return out
+
+
+def gen_type(decl, decls, recursive=frozenset()):
     fields = fields_of(decl, decls)
     names = [f.name for f in fields]
     if len(set(names)) != len(names):
@@ -275,6 +295,8 @@ def gen_type(decl, decls):
             o.append(f"        var _{f.name}: {f.type} = {f.default}\n")
         else:
             o.append(f"        var _{f.name}: {f.type}? = nil\n")
+    if decl.name in recursive:
+        o.append("        try reader.enterModel()\n        defer { reader.leaveModel() }\n")
     o.append("        var __cursor = try reader.beginObject()\n")
     o.append("        while let __key = try reader.nextKey(&__cursor) {\n")
     if fields:
@@ -446,8 +468,9 @@ def main():
                 if base not in known:
                     sys.exit(f"{d.name}.{f.key}: unknown type {base}")
     files = {}
+    recursive = recursive_types(decls)
     for d in decls.values():
-        body = {"type": lambda d: gen_type(d, decls), "intenum": gen_intenum,
+        body = {"type": lambda d: gen_type(d, decls, recursive), "intenum": gen_intenum,
                 "stringenum": gen_stringenum, "flags": gen_flags}[d.kind](d)
         files.setdefault(d.file, []).append(body)
     outputs = {}

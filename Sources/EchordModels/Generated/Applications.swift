@@ -885,6 +885,8 @@ public struct ApplicationCommandInteractionDataOption: Sendable, Hashable, Codab
         var _value: JSONValue? = nil
         var _options: [ApplicationCommandInteractionDataOption]? = nil
         var _focused: Bool? = nil
+        try reader.enterModel()
+        defer { reader.leaveModel() }
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {

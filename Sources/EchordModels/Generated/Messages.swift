@@ -346,6 +346,8 @@ public struct Message: Sendable, Hashable, Codable, JSONReadable {
         var _guildID: Snowflake? = nil
         var _member: GuildMember? = nil
         var _channelType: ChannelType? = nil
+        try reader.enterModel()
+        defer { reader.leaveModel() }
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -2754,6 +2756,8 @@ public struct Component: Sendable, Hashable, Codable, JSONReadable {
         var _divider: Bool? = nil
         var _spacing: Int? = nil
         var _accentColor: Int? = nil
+        try reader.enterModel()
+        defer { reader.leaveModel() }
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {

@@ -190,6 +190,8 @@ public struct User: Sendable, Hashable, Codable, JSONReadable {
         var _collectibles: Collectibles? = nil
         var _primaryGuild: PrimaryGuild? = nil
         var _member: GuildMember? = nil
+        try reader.enterModel()
+        defer { reader.leaveModel() }
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -739,6 +741,8 @@ public struct GuildMember: Sendable, Hashable, Codable, JSONReadable {
         var _communicationDisabledUntil: Timestamp? = nil
         var _avatarDecorationData: AvatarDecorationData? = nil
         var _collectibles: Collectibles? = nil
+        try reader.enterModel()
+        defer { reader.leaveModel() }
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {

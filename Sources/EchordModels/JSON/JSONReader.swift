@@ -19,13 +19,18 @@ import Darwin
 /// repaired with U+FFFD instead of rejected.
 public struct JSONReader {
     /// The deepest nesting of arrays and objects accepted, against stack exhaustion.
-    public static let maximumDepth = 512
+    public static let maximumDepth = 64
+    /// The deepest nesting of a model inside itself (a reply's `referenced_message`, components in
+    /// components) accepted: model frames are large, and decoding may run on a thread with a small
+    /// stack. Discord nests these a few levels at most.
+    public static let maximumModelNesting = 12
 
     let base: UnsafePointer<UInt8>
     let count: Int
     /// The offset of the next byte to read.
     public internal(set) var offset: Int
     var depth = 0
+    var modelNesting = 0
 
     init(base: UnsafePointer<UInt8>, count: Int) {
         self.base = base
@@ -82,6 +87,18 @@ public struct JSONReader {
     }
 
     // MARK: Objects and arrays
+
+    /// Called by a model that can contain itself when it starts reading; pair with
+    /// ``leaveModel()``. Throws when models nest deeper than ``maximumModelNesting``.
+    public mutating func enterModel() throws {
+        modelNesting += 1
+        guard modelNesting <= Self.maximumModelNesting else { throw JSONDecodingError(.tooDeep, offset: offset) }
+    }
+
+    /// Ends what ``enterModel()`` started.
+    public mutating func leaveModel() {
+        modelNesting -= 1
+    }
 
     /// Where a reader is inside an object or array.
     public struct Cursor {
