@@ -1,6 +1,7 @@
-// The receive path of a shard, frames → envelopes: transport decompression (none, zlib-stream)
-// and the envelope scan (op, s, t, range of d), on the simulator's traffic mix (55 % MESSAGE_CREATE).
-// A typed decode with Foundation's JSONDecoder is measured alongside, as the reference point.
+// The receive path of a shard, frames → envelopes → typed events: transport decompression (none,
+// zlib-stream), the envelope scan (op, s, t, range of d) and Echord's typed decode, on the
+// simulator's traffic mix (55 % MESSAGE_CREATE). Foundation's JSONDecoder on the same events is
+// measured alongside, as the reference point.
 //
 //   swift run -c release --package-path Benchmarks ReceivePath [--messages N] [--rounds R]
 import EchordGateway
@@ -72,7 +73,44 @@ try measure("zlib-stream inflate only", bytes: totalBytes, count: messageCount) 
     return sum
 }
 
+try measure("zlib-stream inflate + scan + typed events", bytes: totalBytes, count: messageCount) {
+    let inflater = ZlibStreamInflater()
+    var sum = 0
+    for frame in zlib.frames {
+        if let message = try inflater.feed(frame) {
+            let envelope = try GatewayEnvelope(scanning: message)
+            let event = GatewayEvent(name: envelope.eventName ?? "", data: envelope.data)
+            if case .failed(let failure) = event { fatalError("\(failure)") }
+            sum &+= envelope.sequence ?? 0
+        }
+    }
+    return sum
+}
+
+try measure("typed events only (Echord reader)", bytes: totalBytes, count: messageCount) {
+    var sum = 0
+    for message in plain.messages {
+        let envelope = try GatewayEnvelope(scanning: message)
+        if case .messageCreate(let created) = GatewayEvent(name: envelope.eventName ?? "", data: envelope.data) {
+            sum &+= created.content.utf8.count
+        }
+    }
+    return sum
+}
+
 let decoder = JSONDecoder()
+try measure("reference: typed events with JSONDecoder", bytes: totalBytes, count: messageCount) {
+    var sum = 0
+    for message in plain.messages {
+        let envelope = try GatewayEnvelope(scanning: message)
+        let kind = GatewayEventKind(name: envelope.eventName ?? "")!
+        if case .messageCreate(let created) = try GatewayEvent.decode(kind, from: Data(envelope.data), using: decoder) {
+            sum &+= created.content.utf8.count
+        }
+    }
+    return sum
+}
+
 let createBytes = messageCreates.reduce(0) { $0 + $1.count }
 try measure("reference: JSONDecoder GatewayPayload<Message>", bytes: createBytes, count: messageCreates.count) {
     var sum = 0
