@@ -244,6 +244,12 @@ public struct ShardStateMachine: Sendable {
             if let s { sequence = s }
             return []
 
+        case (.dispatch(let s, _), .closing) where sessionID != nil:
+            // Read from a socket already being closed (after op 7, op 9 true, a zombie…): the event
+            // reached the user, so the RESUME must start after it, or the gateway replays it twice.
+            if let s { sequence = s }
+            return []
+
         case (.ready(let id, let url), .handshaking(let connection, _)):
             sessionID = id
             resumeURL = url
