@@ -90,6 +90,14 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "EchordCLITests",
+            dependencies: [
+                "echord", "EchordGateway", "EchordSimulator", "EchordModels",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
             name: "EchordSimulatorTests",
             dependencies: [
                 "EchordSimulator",
