@@ -175,9 +175,10 @@ func jsonLine(_ dispatch: GatewayDispatch) -> [UInt8] {
 /// A one-line summary: shard, sequence, name, payload size and the start of the payload.
 func prettyLine(_ dispatch: GatewayDispatch) -> [UInt8] {
     let data = dispatch.data
-    var preview = String(decoding: data.prefix(96), as: UTF8.self)
-    preview = String(preview.map { $0.isNewline ? " " : $0 })
-    if data.count > 96 { preview += "…" }
+    // Decode more bytes than shown, so the cut falls between characters, never inside one.
+    let text = String(decoding: data.prefix(512), as: UTF8.self)
+    var preview = String(text.prefix(96).map { $0.isNewline ? " " : $0 })
+    if text.count > 96 || data.count > 512 { preview += "…" }
     let line = "shard \(pad(String(dispatch.shardID), 3, right: true))  s=\(pad(dispatch.sequence.map(String.init) ?? "-", 6))  "
         + "\(pad(dispatch.name, 28))  \(pad("\(data.count) B", 8, right: true))  \(preview)\n"
     return Array(line.utf8)
