@@ -34,6 +34,7 @@ public struct ShardStateMachine: Sendable {
         /// The close code for closes the shard wants to resume after (anything but 1000/1001).
         public var resumableCloseCode: UInt16 = 4000
 
+        /// Discord's timings, identifying on `gatewayURL`.
         public init(gatewayURL: String) { self.gatewayURL = gatewayURL }
     }
 
@@ -127,6 +128,7 @@ public struct ShardStateMachine: Sendable {
         case stopped
     }
 
+    /// The rules and timings the machine runs with.
     public let configuration: Configuration
     private var state: State = .idle
     private var connectionCounter = 0
