@@ -9,7 +9,7 @@ import EchordModels
 /// heartbeats every interval with the last `s`; no ACK by the next beat means a zombie connection
 /// (closed with a resumable code, then resumed); server op 1 → heartbeat at once; op 7 → reconnect
 /// and resume; op 9 true → resume, op 9 false → new session after 1–5 s; close codes by
-/// ``GatewayCloseCode/recovery``; HELLO and READY/RESUMED timeouts; two failed resumes fall back to
+/// `GatewayCloseCode.recovery` (EchordModels); HELLO and READY/RESUMED timeouts; two failed resumes fall back to
 /// IDENTIFY; reconnects back off exponentially with full jitter, reset after a stable connection;
 /// RESUME goes to `resume_gateway_url`, IDENTIFY to the default URL.
 public struct ShardStateMachine: Sendable {
