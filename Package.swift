@@ -94,6 +94,8 @@ let package = Package(
             dependencies: [
                 "echord", "EchordGateway", "EchordSimulator", "EchordModels",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),

@@ -126,10 +126,14 @@ func listen(
     configuration.keepSessionsOnShutdown = false  // nothing resumes these sessions: end them (close 1000)
     configuration.perShard = configureShard
     let manager = ShardManager(configuration: configuration, identifyQueue: identifyQueue, logger: logger)
+    let running = Task { try await manager.run() }
     let stopper = Task {
         await stop()
         logger.info("stopping")
         manager.stop()
+        // Still discovering (an unreachable or slow API can take its whole request timeout): no
+        // shard has a session to close yet, so cancelling is the quick and clean way out.
+        if manager.shardCount == nil { running.cancel() }
     }
     defer { stopper.cancel() }
     let filter = settings.events
@@ -147,15 +151,15 @@ func listen(
         sink.flush()
         return summary
     }()
-    let outcome: Result<Void, Error>
-    do {
-        try await manager.run()
-        outcome = .success(())
-    } catch {
-        outcome = .failure(error)
+    let outcome = await withTaskCancellationHandler {
+        await running.result
+    } onCancel: {
+        running.cancel()
     }
     let summary = await consumed
-    try outcome.get()
+    if case .failure(let error) = outcome, !(running.isCancelled && manager.shardCount == nil) {
+        throw error  // a failure, not the cancellation of a discovery that a stop cut short
+    }
     return summary
 }
 

@@ -3,6 +3,9 @@ import EchordModels
 import EchordSimulator
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
 import Testing
 
 @testable import echord
@@ -42,7 +45,7 @@ struct ListenTests {
 
     static func parsed(_ sink: MemorySink) throws -> [ListenLine] { try sink.lines.map(ListenLine.init) }
 
-    @Test("json: each dispatch exactly once and in order across op 7, op 9 (resumable and not) and a 4000 close")
+    @Test("json: each dispatch exactly once and in order across op 7, a 4000 close, op 9 (resumable and not) and a dropped socket")
     func exactlyOnceAcrossFaults() async throws {
         let simulator = try await Self.simulator(shards: 2)
         let sink = MemorySink()
@@ -72,9 +75,9 @@ struct ListenTests {
             await mark(3)
             try await waitForMarks()
 
-            // Op 7, a 4000 close and op 9 (resumable): the shards resume; marks dispatched while they
-            // reconnect are replayed.
-            for fault in [SimulatorFault.reconnect, .close(code: 4000), .invalidSession(resumable: true)] {
+            // Op 7, a 4000 close, op 9 (resumable) and a dropped TCP connection: the shards resume;
+            // marks dispatched while they reconnect are replayed.
+            for fault in [SimulatorFault.reconnect, .close(code: 4000), .invalidSession(resumable: true), .dropConnection] {
                 #expect(await simulator.inject(fault) == 2, "\(fault)")
                 await mark(5)
                 try await waitForMarks()
@@ -114,7 +117,7 @@ struct ListenTests {
                     #expect(segment.map(\.s) == Array(1...segment.count).map { $0 }, "shard \(shard) session \(index): s is 1, 2, 3, … with no gap or repeat")
                 }
                 #expect(mine.compactMap(\.mark) == Array(1...marks), "shard \(shard): every mark once, in order")
-                #expect(mine.filter { $0.t == "RESUMED" }.count == 3, "shard \(shard): resumed after op 7, 4000 and op 9 true")
+                #expect(mine.filter { $0.t == "RESUMED" }.count == 4, "shard \(shard): resumed after op 7, 4000, op 9 true and the drop")
             }
         } catch {
             stop.raise()
@@ -210,6 +213,30 @@ struct ListenTests {
         #expect(message.contains("401"))
         #expect(!message.contains(testToken))
         #expect(sink.lines.isEmpty)
+    }
+
+    @Test("a stop during discovery (an API that never answers) ends the run at once, without an error")
+    func stopDuringDiscovery() async throws {
+        // A TCP listener that accepts connections and never answers.
+        let accepted = NIOLockedValueBox(0)
+        let silent = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in
+                accepted.withLockedValue { $0 += 1 }
+                return channel.eventLoop.makeSucceededVoidFuture()
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = try #require(silent.localAddress?.port)
+        let sink = MemorySink()
+        let stop = StopSwitch()
+        let settings = ListenSettings(token: BotToken(testToken), apiBaseURL: "http://127.0.0.1:\(port)/api/v10")
+        let running = Self.start(settings, sink: sink, stop: stop)
+        // The request is out; stop now. Waiting for discovery would take its 30 s request timeout
+        // and end in GatewayDiscoveryError.timedOut.
+        try await eventually("discovery connected") { accepted.withLockedValue { $0 } > 0 }
+        stop.raise()
+        let summary = try await running.value
+        #expect(summary == ListenSummary(received: 0, printed: 0))
+        try await silent.close()
     }
 
     @Test("arguments: token from DISCORD_TOKEN, zlib/zstd aliases, shard count, intents default, validation")
