@@ -252,4 +252,12 @@ struct CompressionArgument: ExpressibleByArgument, Sendable {
     }
 
     static var allValueStrings: [String] { ["none", "zlib", "zstd"] }
+
+    var defaultValueDescription: String {
+        switch compression {
+        case .none: "none"
+        case .zlibStream: "zlib"
+        case .zstdStream: "zstd"
+        }
+    }
 }

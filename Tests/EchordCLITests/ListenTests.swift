@@ -231,7 +231,7 @@ struct ListenTests {
         let settings = ListenSettings(token: BotToken(testToken), apiBaseURL: "http://127.0.0.1:\(port)/api/v10")
         let running = Self.start(settings, sink: sink, stop: stop)
         // The request is out; stop now. Waiting for discovery would take its 30 s request timeout
-        // and end in GatewayDiscoveryError.timedOut.
+        // (per attempt) and end in GatewayDiscoveryError.timedOut.
         try await eventually("discovery connected") { accepted.withLockedValue { $0 } > 0 }
         stop.raise()
         let summary = try await running.value
