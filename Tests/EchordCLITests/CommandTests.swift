@@ -93,6 +93,30 @@ struct CommandTests {
         #expect(child.stdout.isEmpty)
     }
 
+    @Test("echord listen --log-level trace, then close 4004: exit 1 naming 4004; the token is in no frame or log")
+    func listenFatalClose() async throws {
+        let simulator = try await ListenTests.simulator(shards: 1)
+        let child = try ChildProcess(
+            arguments: ["listen", "--api-url", simulator.apiBaseURL, "--format", "json", "--log-level", "trace"],
+            environment: ["DISCORD_TOKEN": testToken])
+        do {
+            try await eventually("READY on stdout; stderr: \(child.stderr)") { child.stdout.contains(#""t":"READY""#) }
+        } catch {
+            child.terminate()
+            _ = try? await child.waitForExit()
+            try? await simulator.shutdown()
+            throw error
+        }
+        await simulator.inject(.close(code: 4004))
+        let status = try await child.waitForExit()
+        try await simulator.shutdown()
+        #expect(status == 1)
+        let lastLine = child.stderr.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(lastLine.hasPrefix("echord listen: error: gateway closed with 4004 (Authentication failed)"), "\(lastLine)")
+        #expect(child.stderr.contains("<- op=0 t=READY"))  // trace logging was on
+        #expect(!child.stdout.contains(testToken) && !child.stderr.contains(testToken))
+    }
+
     @Test("echord listen without a token: a usage error, exit 64")
     func listenNoToken() async throws {
         let child = try ChildProcess(arguments: ["listen"])
