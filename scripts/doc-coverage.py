@@ -13,10 +13,6 @@ missing = []
 for path in sys.argv[1:]:
     graph = json.load(open(path))
     implements = {r["source"] for r in graph["relationships"] if r["kind"] in ("requirementOf", "defaultImplementationOf")}
-    conforming = set()
-    for r in graph["relationships"]:
-        if r["kind"] == "memberOf":
-            pass
     for symbol in graph["symbols"]:
         if symbol.get("accessLevel") not in ("public", "open"):
             continue
