@@ -90,6 +90,16 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "EchordCLITests",
+            dependencies: [
+                "echord", "EchordGateway", "EchordSimulator", "EchordModels",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
             name: "EchordSimulatorTests",
             dependencies: [
                 "EchordSimulator",

@@ -33,6 +33,7 @@ public final class ManualClock: Clock, Sendable {
     public struct Instant: InstantProtocol, Sendable {
         /// Time since the clock was made.
         public var offset: Duration
+        /// The instant `offset` after the clock's start.
         public init(offset: Duration) { self.offset = offset }
         public func advanced(by duration: Duration) -> Instant { Instant(offset: offset + duration) }
         public func duration(to other: Instant) -> Duration { other.offset - offset }

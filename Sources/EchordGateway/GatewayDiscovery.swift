@@ -101,7 +101,7 @@ public enum GatewayDiscoveryError: Error, Sendable, Equatable, CustomStringConve
 /// A 401 fails at once; a 429 waits `retry_after` and retries; a 5xx retries with exponential
 /// backoff and full jitter (0.5 s base, at most 10 s). At most `maxAttempts` requests are made in
 /// all. Every wait goes through the injected ``GatewayClock``; the connect and request timeouts
-/// are real time, since they bound real I/O. Connection failures and timeouts are not retried.
+/// are real time, since they bound real I/O. A failed connection or a timeout is retried like a 5xx.
 ///
 /// ```swift
 /// let discovery = GatewayDiscovery(token: BotToken(secret))

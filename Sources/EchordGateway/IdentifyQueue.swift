@@ -29,6 +29,7 @@ public final class LocalIdentifyQueue: IdentifyQueue {
         self.clock = clock
     }
 
+    /// Waits until bucket `shardID % maxConcurrency` may IDENTIFY, then holds it for ``interval``.
     public func waitForTurn(shardID: Int) async throws {
         let bucket = shardID % maxConcurrency
         // Reserve the bucket's next slot now, so that concurrent callers queue up in order.
@@ -46,5 +47,6 @@ public final class LocalIdentifyQueue: IdentifyQueue {
 public struct UnlimitedIdentifyQueue: IdentifyQueue {
     /// A queue that grants every IDENTIFY at once.
     public init() {}
+    /// Returns at once.
     public func waitForTurn(shardID: Int) async throws {}
 }

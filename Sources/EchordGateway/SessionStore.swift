@@ -21,10 +21,12 @@ public final class InMemorySessionStore: SessionStore {
     /// An empty store.
     public init() {}
 
+    /// The session saved for shard `shardID` of `shardCount`, if any.
     public func session(shardID: Int, shardCount: Int) async throws -> GatewaySession? {
         sessions.withLockedValue { $0[Key(shardID: shardID, shardCount: shardCount)] }
     }
 
+    /// Keeps `session` for shard `shardID` of `shardCount` (nil forgets it).
     public func save(_ session: GatewaySession?, shardID: Int, shardCount: Int) async throws {
         sessions.withLockedValue { $0[Key(shardID: shardID, shardCount: shardCount)] = session }
     }

@@ -9,7 +9,7 @@ import EchordModels
 /// heartbeats every interval with the last `s`; no ACK by the next beat means a zombie connection
 /// (closed with a resumable code, then resumed); server op 1 → heartbeat at once; op 7 → reconnect
 /// and resume; op 9 true → resume, op 9 false → new session after 1–5 s; close codes by
-/// ``GatewayCloseCode/recovery``; HELLO and READY/RESUMED timeouts; two failed resumes fall back to
+/// `GatewayCloseCode.recovery` (EchordModels); HELLO and READY/RESUMED timeouts; two failed resumes fall back to
 /// IDENTIFY; reconnects back off exponentially with full jitter, reset after a stable connection;
 /// RESUME goes to `resume_gateway_url`, IDENTIFY to the default URL.
 public struct ShardStateMachine: Sendable {
@@ -34,6 +34,7 @@ public struct ShardStateMachine: Sendable {
         /// The close code for closes the shard wants to resume after (anything but 1000/1001).
         public var resumableCloseCode: UInt16 = 4000
 
+        /// Discord's timings, identifying on `gatewayURL`.
         public init(gatewayURL: String) { self.gatewayURL = gatewayURL }
     }
 
@@ -127,6 +128,7 @@ public struct ShardStateMachine: Sendable {
         case stopped
     }
 
+    /// The rules and timings the machine runs with.
     public let configuration: Configuration
     private var state: State = .idle
     private var connectionCounter = 0
@@ -241,6 +243,12 @@ public struct ShardStateMachine: Sendable {
             return [.recordLatency(now - sent)]
 
         case (.dispatch(let s, _), _) where isOpen:
+            if let s { sequence = s }
+            return []
+
+        case (.dispatch(let s, _), .closing) where sessionID != nil:
+            // Read from a socket already being closed (after op 7, op 9 true, a zombie…): the event
+            // reached the user, so the RESUME must start after it, or the gateway replays it twice.
             if let s { sequence = s }
             return []
 

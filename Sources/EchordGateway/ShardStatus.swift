@@ -55,6 +55,7 @@ public struct GatewaySession: Sendable, Codable, Equatable, Hashable {
     /// `resume_gateway_url` from READY.
     public var resumeGatewayURL: String
 
+    /// A session, for example one read back from your own storage.
     public init(sessionID: String, sequence: Int, resumeGatewayURL: String) {
         self.sessionID = sessionID
         self.sequence = sequence

@@ -6,13 +6,21 @@
 public indirect enum SimulatorJSON: Sendable, Equatable, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral,
     ExpressibleByBooleanLiteral, ExpressibleByNilLiteral, ExpressibleByArrayLiteral
 {
+    /// `null`.
     case null
+    /// `true` or `false`.
     case bool(Bool)
+    /// An integer.
     case int(Int64)
+    /// A floating-point number.
     case double(Double)
+    /// A string (escaped when serialized).
     case string(String)
+    /// An array.
     case array([SimulatorJSON])
+    /// An object, its keys in this order.
     case object([(String, SimulatorJSON)])
+    /// Bytes that are already valid JSON, spliced in as they are.
     case raw([UInt8])
 
     public init(stringLiteral value: String) { self = .string(value) }

@@ -109,13 +109,21 @@ public struct TrafficConfiguration: Sendable {
 
 /// The dispatch kinds the traffic generator produces.
 public enum TrafficEventKind: String, Sendable, CaseIterable, Hashable {
+    /// `MESSAGE_CREATE`.
     case messageCreate = "MESSAGE_CREATE"
+    /// `MESSAGE_UPDATE`.
     case messageUpdate = "MESSAGE_UPDATE"
+    /// `MESSAGE_DELETE`.
     case messageDelete = "MESSAGE_DELETE"
+    /// `TYPING_START`.
     case typingStart = "TYPING_START"
+    /// `PRESENCE_UPDATE`.
     case presenceUpdate = "PRESENCE_UPDATE"
+    /// `GUILD_MEMBER_UPDATE`.
     case guildMemberUpdate = "GUILD_MEMBER_UPDATE"
+    /// `MESSAGE_REACTION_ADD`.
     case messageReactionAdd = "MESSAGE_REACTION_ADD"
+    /// `MESSAGE_REACTION_REMOVE`.
     case messageReactionRemove = "MESSAGE_REACTION_REMOVE"
 
     /// A realistic mix: mostly messages, then typing, presences and reactions.

@@ -2,8 +2,11 @@ import CZlib
 
 /// Transport compression a client asked for in the gateway URL's `compress` parameter.
 public enum TransportCompression: String, Sendable, CaseIterable {
+    /// No transport compression.
     case none
+    /// `compress=zlib-stream`: one deflate stream per socket, each message ending in a sync flush.
     case zlibStream = "zlib-stream"
+    /// `compress=zstd-stream`: one zstd frame per socket, each message in raw blocks.
     case zstdStream = "zstd-stream"
 }
 

@@ -88,6 +88,7 @@ struct Demo: AsyncParsableCommand {
                                         Double(elapsed.components.seconds)))
                     if interactive && lines > 0 { print("\u{1B}[\(lines)A", terminator: "") }
                     print(table.map { interactive ? $0 + "\u{1B}[K" : $0 }.joined(separator: "\n"))
+                    fflush(nil)
                     lines = table.count
                     previous = now
                 }

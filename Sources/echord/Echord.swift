@@ -10,10 +10,11 @@ struct Echord: AsyncParsableCommand {
         commandName: "echord",
         abstract: "Echord: Discord Gateway tools for Swift.",
         discussion: """
-            With no subcommand, echord starts the embedded gateway simulator with synthetic traffic and \
-            shows it serving (the sharded client demo arrives with the ShardManager).
+            With no subcommand, echord runs `demo`: the embedded gateway simulator with synthetic traffic \
+            and a sharded client against it, with a live view. `listen` connects to Discord (or a \
+            simulator) with a token and prints events; `bench` measures N shards in one process.
             """,
-        subcommands: [Demo.self, Simulate.self],
+        subcommands: [Demo.self, Simulate.self, Listen.self, Bench.self],
         defaultSubcommand: Demo.self)
 }
 

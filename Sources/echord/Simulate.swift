@@ -1,6 +1,7 @@
 import ArgumentParser
 import EchordModels
 import EchordSimulator
+import Foundation
 import Logging
 
 /// `echord simulate`: serves the gateway simulator until SIGTERM or Ctrl-C.
@@ -84,6 +85,7 @@ struct Simulate: AsyncParsableCommand {
               gateway  \(simulator.gatewayURL)?v=10&encoding=json[&compress=zlib-stream|zstd-stream]
               control  \(simulator.baseURL)/control   (e.g. curl -X POST '\(simulator.baseURL)/control/reconnect?shard=0')
             """)
+        fflush(nil)  // a pipe (a script waiting for the URL) gets the banner now, not at exit
         await waitForTermination(duration: duration)
         try await simulator.shutdown()
     }

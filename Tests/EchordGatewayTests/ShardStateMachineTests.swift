@@ -136,6 +136,26 @@ struct ShardStateMachineTests {
         #expect(driver.send(.resumed).contains(.setStatus(.ready)))
     }
 
+    @Test("a dispatch read from a closing socket (after op 7 or op 9 true) moves the RESUME's seq past it")
+    func dispatchWhileClosing() {
+        for fault in [ShardStateMachine.Input.reconnectRequested, .invalidSession(resumable: true)] {
+            var driver = MachineDriver()
+            driver.connectUntilReady()
+            driver.send(.dispatch(sequence: 5, eventName: nil))
+            #expect(driver.send(fault) == [.close(code: 4000)])
+            driver.send(.dispatch(sequence: 6, eventName: "MESSAGE_CREATE"))  // already delivered to the user
+            _ = driver.completeClose()
+            driver.send(.connected)
+            #expect(driver.send(.hello(heartbeatInterval: .seconds(40))).compactMap(\.resumeSession).map(\.sequence) == [6])
+        }
+        // After op 9 false the session is gone; a late dispatch of the old socket brings none back.
+        var driver = MachineDriver()
+        driver.connectUntilReady()
+        driver.send(.invalidSession(resumable: false))
+        driver.send(.dispatch(sequence: 2, eventName: "MESSAGE_CREATE"))
+        #expect(driver.machine.session == nil)
+    }
+
     @Test("op 9 true resumes; op 9 false drops the session and identifies on the default URL after 1–5 s")
     func invalidSession() {
         var resumable = MachineDriver()

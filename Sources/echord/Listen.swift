@@ -1,0 +1,263 @@
+import ArgumentParser
+import EchordGateway
+import EchordModels
+import Foundation
+import Logging
+
+/// `echord listen`: connects a bot token to a gateway (Discord's, or a simulator's) through a
+/// ShardManager and prints every dispatch.
+struct Listen: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Connect to the Discord gateway (or a simulator) and print every dispatch.",
+        discussion: """
+            --format json prints one JSON object per dispatch on standard output, one a line: \
+            {"shard": n, "s": seq, "t": name, "d": payload}, with d exactly as received. Logs go to \
+            standard error. The token is never printed. Exit status: 0 after --duration or \
+            Ctrl-C/SIGTERM, 1 when the gateway refuses the bot for good (bad token, bad intents, …).
+            """)
+
+    @Option(help: "Bot token (default: the DISCORD_TOKEN environment variable, which keeps it out of `ps`).")
+    var token: String?
+    @Option(name: .customLong("api-url"), help: "REST API base; a simulator's is http://127.0.0.1:PORT/api/v10.")
+    var apiURL = "https://discord.com/api/v10"
+    @Option(help: "Shard count: auto (what GET /gateway/bot recommends) or a number.")
+    var shards = ShardCountArgument.automatic
+    @Option(help: "Transport compression: none, zlib (zlib-stream) or zstd (zstd-stream; needs --traits Zstd). Default: zstd when built in, else zlib.")
+    var compress: CompressionArgument?
+    @Option(help: "Gateway intents as a number (default \(GatewayIntents.nonPrivileged.rawValue): every non-privileged intent).")
+    var intents: UInt64?
+    @Option(parsing: .singleValue, help: "Print only these dispatches (comma-separated names, repeatable), e.g. MESSAGE_CREATE,READY.")
+    var events: [String] = []
+    @Option(help: "Output: json (one object a line) or pretty (a summary a line).")
+    var format = ListenFormat.pretty
+    @Option(help: "Stop gracefully after this many seconds.")
+    var duration: Double?
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        _ = try settings(environment: ["DISCORD_TOKEN": "checked in run()"])  // everything but the token
+        if let duration, !(duration > 0) { throw ValidationError("--duration must be > 0") }
+    }
+
+    /// The settings these arguments describe (the token from `--token` or `DISCORD_TOKEN`).
+    func settings(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ListenSettings {
+        guard let raw = token ?? environment["DISCORD_TOKEN"], !raw.isEmpty else {
+            throw ValidationError("no token: pass --token or set DISCORD_TOKEN")
+        }
+        let compression = compress?.compression ?? .preferred
+        guard compression.isAvailable else {
+            throw ValidationError("--compress zstd needs echord built with --traits Zstd (use zlib or none)")
+        }
+        let intents = GatewayIntents(rawValue: self.intents ?? GatewayIntents.nonPrivileged.rawValue)
+        guard intents.subtracting(.documented).isEmpty else {
+            throw ValidationError("--intents has undocumented bits (the gateway would close with 4013)")
+        }
+        guard apiURL.hasPrefix("http://") || apiURL.hasPrefix("https://") else {
+            throw ValidationError("--api-url must be an http:// or https:// URL")
+        }
+        let names = events.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces).uppercased() }
+            .filter { !$0.isEmpty }
+        return ListenSettings(
+            token: BotToken(raw), apiBaseURL: apiURL, shardCount: shards.shardCount, compression: compression,
+            intents: intents, events: names.isEmpty ? nil : Set(names), format: format)
+    }
+
+    func run() async throws {
+        logging.bootstrap()
+        let settings = try self.settings()
+        let logger = Logger(label: "echord.listen")
+        if !settings.intents.intersection(.privileged).isEmpty {
+            logger.notice("privileged intents requested; enable them for the app or the gateway closes with 4014",
+                          metadata: ["intents": "\(settings.intents.intersection(.privileged).names)"])
+        }
+        let sink = FileDescriptorSink()
+        let duration = self.duration
+        do {
+            let summary = try await listen(settings, sink: sink, logger: logger) {
+                await waitForTermination(duration: duration)
+            }
+            printError("echord listen: \(summary.received) dispatches received, \(summary.printed) printed")
+        } catch {
+            printError("echord listen: error: \(listenErrorMessage(error, token: settings.token))")
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// What `echord listen` runs with.
+struct ListenSettings: Sendable {
+    var token: BotToken
+    var apiBaseURL: String
+    var shardCount: ShardManager.ShardCount = .automatic
+    var compression: GatewayCompression = .preferred
+    var intents: GatewayIntents = .nonPrivileged
+    /// The dispatch names to print; nil prints every one.
+    var events: Set<String>? = nil
+    var format: ListenFormat = .json
+}
+
+/// How `echord listen` prints dispatches.
+enum ListenFormat: String, ExpressibleByArgument, Sendable, CaseIterable {
+    case json, pretty
+}
+
+/// What a listen run saw.
+struct ListenSummary: Sendable, Equatable {
+    /// Dispatches received from every shard.
+    var received: Int
+    /// Dispatches printed (those `--events` let through).
+    var printed: Int
+}
+
+/// Runs a ShardManager with `settings`, writes each dispatch to `sink` (flushed per dispatch) until
+/// `stop` returns, then stops the shards (ending their sessions), prints what is left and returns.
+///
+/// - Throws: the manager's error: ``ShardError/fatalClose(_:)`` on a close code after which
+///   reconnecting cannot help, ``GatewayDiscoveryError`` when discovery fails for good, and so on.
+func listen(
+    _ settings: ListenSettings, sink: any LineSink, logger: Logger, identifyQueue: (any IdentifyQueue)? = nil,
+    configureShard: (@Sendable (inout ShardConfiguration) -> Void)? = nil,
+    until stop: @escaping @Sendable () async -> Void
+) async throws -> ListenSummary {
+    var configuration = ShardManager.Configuration(token: settings.token, intents: settings.intents)
+    configuration.apiBaseURL = settings.apiBaseURL
+    configuration.shardCount = settings.shardCount
+    configuration.compression = settings.compression
+    configuration.keepSessionsOnShutdown = false  // nothing resumes these sessions: end them (close 1000)
+    configuration.perShard = configureShard
+    let manager = ShardManager(configuration: configuration, identifyQueue: identifyQueue, logger: logger)
+    let running = Task { try await manager.run() }
+    let stopper = Task {
+        await stop()
+        logger.info("stopping")
+        manager.stop()
+        // Still discovering (an unreachable or slow API can take its whole request timeout): no
+        // shard has a session to close yet, so cancelling is the quick and clean way out.
+        if manager.shardCount == nil { running.cancel() }
+    }
+    defer { stopper.cancel() }
+    let filter = settings.events
+    let format = settings.format
+    // The merged stream ends when run() returns, after the last buffered dispatch.
+    async let consumed: ListenSummary = {
+        var summary = ListenSummary(received: 0, printed: 0)
+        for await dispatch in manager.events {
+            summary.received += 1
+            if let filter, !filter.contains(dispatch.name) { continue }
+            summary.printed += 1
+            sink.write(format == .json ? jsonLine(dispatch) : prettyLine(dispatch))
+            sink.flush()
+        }
+        sink.flush()
+        return summary
+    }()
+    let outcome = await withTaskCancellationHandler {
+        await running.result
+    } onCancel: {
+        running.cancel()
+    }
+    let summary = await consumed
+    if case .failure(let error) = outcome, !(running.isCancelled && manager.shardCount == nil) {
+        throw error  // a failure, not the cancellation of a discovery that a stop cut short
+    }
+    return summary
+}
+
+/// `{"shard":N,"s":SEQ,"t":"NAME","d":RAW}` and a newline; `d` is the payload bytes as received.
+func jsonLine(_ dispatch: GatewayDispatch) -> [UInt8] {
+    var out: [UInt8] = []
+    let data = dispatch.data
+    out.reserveCapacity(data.count + dispatch.name.utf8.count + 48)
+    out.append(contentsOf: "{\"shard\":\(dispatch.shardID),\"s\":\(dispatch.sequence.map(String.init) ?? "null"),\"t\":".utf8)
+    appendJSONString(dispatch.name, to: &out)
+    out.append(contentsOf: ",\"d\":".utf8)
+    if data.isEmpty { out.append(contentsOf: "null".utf8) } else { out.append(contentsOf: data) }
+    out.append(contentsOf: "}\n".utf8)
+    return out
+}
+
+/// A one-line summary: shard, sequence, name, payload size and the start of the payload.
+func prettyLine(_ dispatch: GatewayDispatch) -> [UInt8] {
+    let data = dispatch.data
+    // Decode more bytes than shown, so the cut falls between characters, never inside one.
+    let text = String(decoding: data.prefix(512), as: UTF8.self)
+    var preview = String(text.prefix(96).map { $0.isNewline ? " " : $0 })
+    if text.count > 96 || data.count > 512 { preview += "…" }
+    let line = "shard \(pad(String(dispatch.shardID), 3, right: true))  s=\(pad(dispatch.sequence.map(String.init) ?? "-", 6))  "
+        + "\(pad(dispatch.name, 28))  \(pad("\(data.count) B", 8, right: true))  \(preview)\n"
+    return Array(line.utf8)
+}
+
+/// A readable explanation of why a listen run failed, with what to do about it; never contains the
+/// token.
+func listenErrorMessage(_ error: any Error, token: BotToken) -> String {
+    let text: String
+    switch error {
+    case ShardError.fatalClose(let code):
+        let advice: String = switch code.rawValue {
+        case 4004: "check the token (--token or DISCORD_TOKEN)"
+        case 4010, 4011: "check --shards (the bot needs more shards, or the count is wrong)"
+        case 4012: "this Echord speaks API v10; the gateway refused it"
+        case 4013: "check --intents"
+        case 4014: "enable the privileged intents for the app in the Developer Portal, or leave them out of --intents"
+        default: "reconnecting cannot help"
+        }
+        text = "\(error); \(advice)"
+    case GatewayDiscoveryError.unauthorized:
+        text = "\(error); check the token (--token or DISCORD_TOKEN)"
+    case let error as GatewayDiscoveryError:
+        text = "gateway discovery failed: \(error)"
+    default:
+        text = "\(error)"
+    }
+    return BotToken.redacting(token.rawValue, in: text)
+}
+
+/// `--shards auto|N`.
+struct ShardCountArgument: ExpressibleByArgument, Sendable {
+    let shardCount: ShardManager.ShardCount
+    static let automatic = ShardCountArgument(shardCount: .automatic)
+
+    init(shardCount: ShardManager.ShardCount) { self.shardCount = shardCount }
+
+    init?(argument: String) {
+        if argument == "auto" {
+            shardCount = .automatic
+        } else if let count = Int(argument), count >= 1 {
+            shardCount = .exactly(count)
+        } else {
+            return nil
+        }
+    }
+
+    var defaultValueDescription: String {
+        switch shardCount {
+        case .automatic: "auto"
+        case .exactly(let n): String(n)
+        }
+    }
+}
+
+/// `--compress none|zlib|zstd` (or the full names zlib-stream, zstd-stream).
+struct CompressionArgument: ExpressibleByArgument, Sendable {
+    let compression: GatewayCompression
+
+    init?(argument: String) {
+        switch argument {
+        case "none": compression = .none
+        case "zlib", "zlib-stream": compression = .zlibStream
+        case "zstd", "zstd-stream": compression = .zstdStream
+        default: return nil
+        }
+    }
+
+    static var allValueStrings: [String] { ["none", "zlib", "zstd"] }
+
+    var defaultValueDescription: String {
+        switch compression {
+        case .none: "none"
+        case .zlibStream: "zlib"
+        case .zstdStream: "zstd"
+        }
+    }
+}

@@ -1,0 +1,186 @@
+import EchordGateway
+import EchordSimulator
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import Testing
+
+@testable import echord
+
+enum CLITestError: Error, CustomStringConvertible {
+    case timedOut(String)
+    case binaryMissing(String)
+    var description: String {
+        switch self {
+        case .timedOut(let what): "timed out: \(what)"
+        case .binaryMissing(let path): "the echord binary is not at \(path) (build it: swift build --product echord)"
+        }
+    }
+}
+
+let testToken = "MTE5MTE2ODkxNDIyNzMzMTA3Mw.fake.echord-cli-test"
+
+var quietLogger: Logger {
+    var logger = Logger(label: "echord.cli-test")
+    logger.logLevel = .critical
+    return logger
+}
+
+/// Waits (real time, bounded) until `condition` holds, checking every 10 ms.
+func eventually(
+    _ what: @autoclosure () -> String, timeout: Duration = .seconds(60), _ condition: () async throws -> Bool
+) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+    if try await condition() { return }
+    throw CLITestError.timedOut(what())
+}
+
+/// A stop signal a test raises; `wait()` returns once it is raised (or at once if it was).
+final class StopSwitch: Sendable {
+    private let state = NIOLockedValueBox<(raised: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func raise() {
+        let waiters = state.withLockedValue { state in
+            state.raised = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        waiters.forEach { $0.resume() }
+    }
+
+    func wait() async {
+        await withCheckedContinuation { continuation in
+            let now = state.withLockedValue { state -> Bool in
+                if state.raised { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if now { continuation.resume() }
+        }
+    }
+}
+
+/// One line of `listen --format json`.
+struct ListenLine {
+    var shard: Int
+    var s: Int?
+    var t: String
+    var d: Any?
+
+    init(_ line: String) throws {
+        let object = try JSONSerialization.jsonObject(with: Data(line.utf8), options: [.fragmentsAllowed])
+        guard let dictionary = object as? [String: Any], Set(dictionary.keys) == ["shard", "s", "t", "d"],
+            let shard = dictionary["shard"] as? Int, let t = dictionary["t"] as? String
+        else { throw CLITestError.timedOut("not a listen line: \(line)") }
+        self.shard = shard
+        self.s = dictionary["s"] as? Int
+        self.t = t
+        self.d = dictionary["d"]
+    }
+
+    /// `d.n` of an `ECHORD_MARK` dispatch.
+    var mark: Int? { t == "ECHORD_MARK" ? (d as? [String: Any])?["n"] as? Int : nil }
+}
+
+/// The path of the built `echord` binary: beside the test bundle (`.build/<triple>/debug`), or
+/// `ECHORD_BIN`.
+func echordBinary() throws -> String {
+    if let path = ProcessInfo.processInfo.environment["ECHORD_BIN"] { return path }
+    let executable = Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0])
+    var directory = executable.deletingLastPathComponent()
+    // On macOS the runner sits inside EchordPackageTests.xctest/Contents/MacOS.
+    while directory.path.contains(".xctest") { directory = directory.deletingLastPathComponent() }
+    let path = directory.appendingPathComponent("echord").path
+    guard FileManager.default.isExecutableFile(atPath: path) else { throw CLITestError.binaryMissing(path) }
+    return path
+}
+
+/// A child process whose output is read, and whose exit is awaited, on dedicated threads (never on
+/// the Swift concurrency pool).
+final class ChildProcess: @unchecked Sendable {
+    private let process = Process()
+    private let output = NIOLockedValueBox<(stdout: [UInt8], stderr: [UInt8])>(([], []))
+    private let exit = NIOLockedValueBox<(status: Int32?, waiters: [CheckedContinuation<Int32, Never>])>((nil, []))
+
+    /// Starts `echord arguments…` with `environment` added to this process's environment.
+    init(arguments: [String], environment: [String: String] = [:]) throws {
+        process.executableURL = URL(fileURLWithPath: try echordBinary())
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "DISCORD_TOKEN")
+        env.merge(environment) { $1 }
+        process.environment = env
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let readers = [(out.fileHandleForReading, true), (err.fileHandleForReading, false)].map { handle, isStdout in
+            let done = DispatchSemaphore(value: 0)
+            let output = self.output
+            Thread {
+                // read(2) returns what is there; FileHandle.read(upToCount:) waits for the whole count.
+                var chunk = [UInt8](repeating: 0, count: 65536)
+                while true {
+                    let count = chunk.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+                    if count < 0 && errno == EINTR { continue }
+                    if count <= 0 { break }
+                    output.withLockedValue { if isStdout { $0.stdout += chunk[..<count] } else { $0.stderr += chunk[..<count] } }
+                }
+                done.signal()
+            }.start()
+            return done
+        }
+        let process = self.process
+        let exit = self.exit
+        Thread {
+            process.waitUntilExit()
+            readers.forEach { $0.wait() }  // every byte read before anyone sees the exit
+            let status = process.terminationReason == .exit ? process.terminationStatus : 128 + process.terminationStatus
+            let waiters = exit.withLockedValue { state in
+                state.status = status
+                defer { state.waiters = [] }
+                return state.waiters
+            }
+            waiters.forEach { $0.resume(returning: status) }
+        }.start()
+    }
+
+    var stdout: String { output.withLockedValue { String(decoding: $0.stdout, as: UTF8.self) } }
+    var stderr: String { output.withLockedValue { String(decoding: $0.stderr, as: UTF8.self) } }
+
+    /// Sends SIGTERM.
+    func terminate() { process.terminate() }
+
+    /// Waits for the exit status (signals as 128 + n); after `timeout` the process is killed and
+    /// this throws.
+    func waitForExit(timeout: Duration = .seconds(120)) async throws -> Int32 {
+        let exited: Int32? = try await withThrowingTaskGroup(of: Int32?.self) { group in
+            group.addTask {
+                await withCheckedContinuation { continuation in
+                    let status = self.exit.withLockedValue { state -> Int32? in
+                        if state.status == nil { state.waiters.append(continuation) }
+                        return state.status
+                    }
+                    if let status { continuation.resume(returning: status) }
+                }
+            }
+            let pid = process.processIdentifier
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                kill(pid, SIGKILL)  // the waiter above then returns too
+                return nil
+            }
+            let first = try await group.next()!
+            group.cancelAll()
+            return first
+        }
+        if let exited { return exited }
+        throw CLITestError.timedOut("echord did not exit within \(timeout); stderr: \(stderr)")
+    }
+}
