@@ -17,6 +17,8 @@ struct CommandWaitTests {
             }
             _ = try await harness.advance(by: .milliseconds(100)) { harness.shard.status == .ready }
             try await sending.value
+            // `send` returns once the frame is written; the simulator may not have logged it yet.
+            try await harness.eventually { await harness.clientFrames().contains { $0.op == 8 } }
             let frames = await harness.clientFrames()
             let commandIndex = try #require(frames.firstIndex { $0.op == 8 })
             let resumeIndex = try #require(frames.firstIndex { $0.op == 6 })
