@@ -68,11 +68,10 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
     /// Reads an ISO 8601 string.
     public init(from reader: inout JSONReader) throws {
         let start = reader.offset
-        let text = try reader.readString()
-        guard let timestamp = Timestamp(iso8601: text) else {
+        guard let value = try reader.withStringBytes(Self.parse) else {
             throw JSONDecodingError(.invalidValue("an ISO 8601 timestamp"), offset: start)
         }
-        self = timestamp
+        self.microsecondsSince1970 = value
     }
 
     static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> Int64? {

@@ -226,6 +226,27 @@ public struct JSONReader {
         throw JSONDecodingError(.unexpectedEnd, offset: offset)
     }
 
+    /// Lends the UTF-8 bytes of the next string (escape sequences resolved) to `body`, without
+    /// making a `String` when the string has no escapes.
+    public mutating func withStringBytes<Result>(_ body: (UnsafeBufferPointer<UInt8>) throws -> Result) throws -> Result {
+        try expect(UInt8(ascii: "\""), "a string")
+        let start = offset
+        while offset < count {
+            let byte = base[offset]
+            if byte == UInt8(ascii: "\"") {
+                offset += 1
+                return try body(UnsafeBufferPointer(start: base + start, count: offset - 1 - start))
+            }
+            if byte == UInt8(ascii: "\\") {
+                var text = try readEscapedString(from: start)
+                return try text.withUTF8(body)
+            }
+            guard byte >= 0x20 else { throw JSONDecodingError(.invalidString, offset: offset) }
+            offset += 1
+        }
+        throw JSONDecodingError(.unexpectedEnd, offset: offset)
+    }
+
     /// Skips a string whose opening quote is consumed.
     mutating func skipStringBody() throws {
         while offset < count {
