@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the DocC documentation of EchordGateway (with the articles of
+# Builds the DocC documentation of EchordModels, EchordGateway (with the articles of
 # Sources/EchordGateway/EchordGateway.docc) and EchordSimulator into .build/docs, without adding a
 # package dependency: SwiftPM dumps the symbol graphs, docc converts them.
 #
@@ -7,7 +7,7 @@
 #   bash scripts/build-docs.sh --coverage   # also docc's coverage report (documentation-coverage.json)
 #
 # Exits non-zero when docc reports any warning or error (an unresolved ``Symbol`` link, a missing
-# article, …) or when a public symbol of EchordGateway or EchordSimulator has no doc comment
+# article, …) or when a public symbol of EchordModels, EchordGateway or EchordSimulator has no doc comment
 # (scripts/doc-coverage.py). Preview: docc preview Sources/EchordGateway/EchordGateway.docc
 #   --additional-symbol-graph-dir .build/docs/symbol-graphs/EchordGateway
 set -euo pipefail
@@ -26,7 +26,7 @@ GRAPHS="$(sed -n 's/^Files written to //p' "$OUT.dump.log" | tail -1)"
 rm -f "$OUT.dump.log"
 
 status=0
-for module in EchordGateway EchordSimulator; do
+for module in EchordModels EchordGateway EchordSimulator; do
     mkdir -p "$OUT/symbol-graphs/$module"
     rm -f "$OUT/symbol-graphs/$module"/*.json
     # The module's own graph and the graphs of its extensions to other modules (Module@Other).
@@ -51,6 +51,7 @@ for module in EchordGateway EchordSimulator; do
     echo "   -> $OUT/$module.doccarchive"
 done
 echo "== doc comments"
-python3 scripts/doc-coverage.py "$OUT"/symbol-graphs/EchordGateway/EchordGateway.symbols.json \
+python3 scripts/doc-coverage.py "$OUT"/symbol-graphs/EchordModels/EchordModels.symbols.json \
+    "$OUT"/symbol-graphs/EchordGateway/EchordGateway.symbols.json \
     "$OUT"/symbol-graphs/EchordSimulator/EchordSimulator.symbols.json || status=1
 exit $status

@@ -416,7 +416,7 @@ def gen_events(events, decls):
     o.append("public enum GatewayEventKind: String, Sendable, Hashable, CaseIterable, Codable {\n")
     for name, case, type_, doc, _ in events:
         o.append(f"    /// `{name}`: {doc}\n    case {case} = \"{name}\"\n")
-    o.append("\n    /// The kind's position in ``allCases``, for bit sets.\n")
+    o.append("\n    /// The kind's position in `allCases`, for bit sets.\n")
     o.append("    public var index: Int {\n        switch self {\n")
     for i, (name, case, type_, doc, _) in enumerate(events):
         o.append(f"        case .{case}: {i}\n")

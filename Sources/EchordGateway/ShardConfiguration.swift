@@ -102,14 +102,14 @@ public struct GatewayDispatch: Sendable {
     public var rawMessage: [UInt8] { envelope.bytes }
 
     /// The typed event, decoded from `d` by Echord's fast reader on each call. Never throws: a name
-    /// Echord does not know gives ``GatewayEvent/unknown(name:data:)`` and a payload that does not
-    /// decode gives ``GatewayEvent/failed(_:)``, both with the raw bytes.
+    /// Echord does not know gives `GatewayEvent.unknown(name:data:)` and a payload that does not
+    /// decode gives `GatewayEvent.failed(_:)`, both with the raw bytes.
     public var event: GatewayEvent { GatewayEvent(name: name, data: data) }
 
     /// The kind, nil for a name Echord does not know.
     public var kind: GatewayEventKind? { GatewayEventKind(name: name) }
 
-    /// Reads `d` as `type` with Echord's fast reader (any ``JSONReadable`` model).
+    /// Reads `d` as `type` with Echord's fast reader (any `JSONReadable` model).
     public func read<T: JSONReadable>(_ type: T.Type) throws -> T {
         try T(jsonBytes: data)
     }

@@ -163,7 +163,7 @@ public enum GatewayEventKind: String, Sendable, Hashable, CaseIterable, Codable 
     /// `WEBHOOKS_UPDATE`: A channel's webhooks changed.
     case webhooksUpdate = "WEBHOOKS_UPDATE"
 
-    /// The kind's position in ``allCases``, for bit sets.
+    /// The kind's position in `allCases`, for bit sets.
     public var index: Int {
         switch self {
         case .ready: 0
