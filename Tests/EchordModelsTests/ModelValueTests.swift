@@ -70,3 +70,44 @@ struct ModelValueTests {
         #expect(leave["channel_id"] == .null, "leaving a voice channel sends channel_id: null")
     }
 }
+
+/// Event kinds and subscriptions.
+@Suite("Event subscriptions")
+struct EventSubscriptionTests {
+    @Test("every kind is found by its name and has its own bit")
+    func kindsByName() {
+        #expect(GatewayEventKind.allCases.count == 79)
+        for kind in GatewayEventKind.allCases {
+            #expect(GatewayEventKind(name: kind.rawValue) == kind)
+        }
+        #expect(Set(GatewayEventKind.allCases.map(\.index)).count == 79)
+        #expect(GatewayEventKind(name: "NOT_A_DISPATCH") == nil)
+    }
+
+    @Test("a subscription holds exactly its kinds, above and below bit 64")
+    func exactKinds() {
+        var subscription = GatewayEventSubscription([.messageCreate, .webhooksUpdate], includesUnknown: false)
+        #expect(subscription.kinds == [.messageCreate, .webhooksUpdate])
+        #expect(subscription.contains(name: "MESSAGE_CREATE"))
+        #expect(!subscription.contains(name: "MESSAGE_UPDATE"))
+        #expect(!subscription.contains(name: "SOMETHING_NEW"))
+        subscription.remove(.webhooksUpdate)
+        subscription.includesUnknown = true
+        #expect(subscription.kinds == [.messageCreate])
+        #expect(subscription.contains(name: "SOMETHING_NEW"))
+        #expect(GatewayEventSubscription.all.kinds.count == 79)
+    }
+
+    @Test("a subscription derived from intents holds what they bring and what no intent gates")
+    func fromIntents() {
+        let subscription = GatewayEventSubscription(intents: [.guilds, .guildMessages])
+        for kind: GatewayEventKind in [.ready, .resumed, .interactionCreate, .guildCreate, .channelCreate, .messageCreate, .messageDelete, .userUpdate] {
+            #expect(subscription.contains(kind), "\(kind)")
+        }
+        for kind: GatewayEventKind in [.presenceUpdate, .typingStart, .guildMemberAdd, .messageReactionAdd, .voiceStateUpdate, .guildBanAdd] {
+            #expect(!subscription.contains(kind), "\(kind)")
+        }
+        let direct = GatewayEventSubscription(intents: [.directMessages])
+        #expect(direct.contains(.messageCreate) && direct.contains(.channelPinsUpdate) && !direct.contains(.guildCreate))
+    }
+}
