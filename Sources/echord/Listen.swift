@@ -176,16 +176,45 @@ func jsonLine(_ dispatch: GatewayDispatch) -> [UInt8] {
     return out
 }
 
-/// A one-line summary: shard, sequence, name, payload size and the start of the payload.
+/// A one-line summary: shard, sequence, name, payload size, and what the typed event says (for the
+/// common events) or the start of the payload.
 func prettyLine(_ dispatch: GatewayDispatch) -> [UInt8] {
     let data = dispatch.data
-    // Decode more bytes than shown, so the cut falls between characters, never inside one.
-    let text = String(decoding: data.prefix(512), as: UTF8.self)
-    var preview = String(text.prefix(96).map { $0.isNewline ? " " : $0 })
-    if text.count > 96 || data.count > 512 { preview += "…" }
+    var preview: String
+    if let summary = summary(of: dispatch.event) {
+        preview = summary
+    } else {
+        // Decode more bytes than shown, so the cut falls between characters, never inside one.
+        preview = String(decoding: data.prefix(512), as: UTF8.self)
+    }
+    let flat = preview.map { $0.isNewline ? " " : $0 }
+    preview = String(flat.prefix(96))
+    if flat.count > 96 || (data.count > 512 && summary(of: dispatch.event) == nil) { preview += "…" }
     let line = "shard \(pad(String(dispatch.shardID), 3, right: true))  s=\(pad(dispatch.sequence.map(String.init) ?? "-", 6))  "
         + "\(pad(dispatch.name, 28))  \(pad("\(data.count) B", 8, right: true))  \(preview)\n"
     return Array(line.utf8)
+}
+
+/// A few words on the events people watch most; nil for the others (shown raw).
+func summary(of event: GatewayEvent) -> String? {
+    switch event {
+    case .ready(let ready):
+        "\(ready.user.username) in \(ready.guilds.count) guild(s), session \(ready.sessionID)"
+    case .guildCreate(.available(let guild)):
+        "\(guild.name) (\(guild.id)): \(guild.memberCount) members, \(guild.channels.count) channels"
+    case .guildCreate(.unavailable(let guild)):
+        "\(guild.id) unavailable"
+    case .messageCreate(let message), .messageUpdate(let message):
+        "\(message.author?.username ?? "?") in \(message.channelID): \(message.content)"
+    case .presenceUpdate(let presence):
+        "\(presence.user.id) is \(presence.status)"
+    case .typingStart(let typing):
+        "\(typing.userID) typing in \(typing.channelID)"
+    case .failed(let failure):
+        "could not decode: \(failure.error)"
+    default:
+        nil
+    }
 }
 
 /// A readable explanation of why a listen run failed, with what to do about it; never contains the

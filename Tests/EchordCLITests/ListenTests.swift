@@ -167,6 +167,7 @@ struct ListenTests {
         let ready = try #require(sink.lines.first)
         #expect(ready.hasPrefix("shard   0  s=1 "))
         #expect(ready.contains("READY"))
+        #expect(ready.contains("guild(s), session "), "the typed READY is summarised: \(ready)")
         #expect(sink.lines.allSatisfy { !$0.contains("\n") })
     }
 
