@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import EchordSimulator
 import NIOConcurrencyHelpers
 
 /// Where a command writes its results (one line at a time). Logs never go here.
@@ -69,23 +70,10 @@ final class MemorySink: LineSink {
     }
 }
 
-/// Appends `text` to `out` as a JSON string literal (quotes included).
+/// Appends `text` to `out` as a JSON string literal (quotes included), escaped as the simulator
+/// escapes its own JSON.
 func appendJSONString(_ text: String, to out: inout [UInt8]) {
-    out.append(UInt8(ascii: "\""))
-    for byte in text.utf8 {
-        switch byte {
-        case UInt8(ascii: "\""): out.append(contentsOf: [92, 34])
-        case UInt8(ascii: "\\"): out.append(contentsOf: [92, 92])
-        case 0x0A: out.append(contentsOf: [92, UInt8(ascii: "n")])
-        case 0x0D: out.append(contentsOf: [92, UInt8(ascii: "r")])
-        case 0x09: out.append(contentsOf: [92, UInt8(ascii: "t")])
-        case 0..<0x20:
-            let hex = Array("0123456789abcdef".utf8)
-            out.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
-        default: out.append(byte)
-        }
-    }
-    out.append(UInt8(ascii: "\""))
+    out.append(contentsOf: SimulatorJSON.string(text).serialized())
 }
 
 /// `text` as a JSON string literal.
