@@ -91,7 +91,7 @@ let guild = try payload(fixtures.appendingPathComponent(
 let presence = try payload(fixtures.appendingPathComponent(
     "real/Remora.Discord__scrubbed-captures_a6b1c22/presence_update_2021-07-03.json"))
 
-print("Typed decode, \(seconds) s per measurement, one core")
+print("Typed decode, \(seconds) s per measurement, one core (sizes: GatewayEvent \(MemoryLayout<GatewayEvent>.size) B, Message \(MemoryLayout<Message>.size) B, GuildCreate \(MemoryLayout<GuildCreate>.size) B)")
 try compare("MESSAGE_CREATE", Message.self, message)
 try compare("GUILD_CREATE (large, real capture)", GuildCreate.self, guild)
 try compare("PRESENCE_UPDATE (real capture)", Presence.self, presence)

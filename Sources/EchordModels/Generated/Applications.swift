@@ -17,9 +17,17 @@ public struct Application: Sendable, Hashable, Codable, JSONReadable {
     /// Whether adding the bot needs the OAuth2 code grant.
     public var botRequireCodeGrant: Bool?
     /// The bot user.
-    public var bot: User?
+    public var bot: User? {
+        get { _bot?.value }
+        set { _bot = newValue.map(Indirect.init) }
+    }
+    private var _bot: Indirect<User>?
     /// The owner.
-    public var owner: User?
+    public var owner: User? {
+        get { _owner?.value }
+        set { _owner = newValue.map(Indirect.init) }
+    }
+    private var _owner: Indirect<User>?
     /// The interactions verification key.
     public var verifyKey: String?
     /// The team that owns it.
@@ -107,8 +115,8 @@ public struct Application: Sendable, Hashable, Codable, JSONReadable {
         self.description = description
         self.botPublic = botPublic
         self.botRequireCodeGrant = botRequireCodeGrant
-        self.bot = bot
-        self.owner = owner
+        self._bot = bot.map(Indirect.init)
+        self._owner = owner.map(Indirect.init)
         self.verifyKey = verifyKey
         self.team = team
         self.guildID = guildID
@@ -177,8 +185,8 @@ public struct Application: Sendable, Hashable, Codable, JSONReadable {
         self.description = try container.decodeIfPresent(String.self, forKey: .description)
         self.botPublic = try container.decodeIfPresent(Bool.self, forKey: .botPublic)
         self.botRequireCodeGrant = try container.decodeIfPresent(Bool.self, forKey: .botRequireCodeGrant)
-        self.bot = try container.decodeIfPresent(User.self, forKey: .bot)
-        self.owner = try container.decodeIfPresent(User.self, forKey: .owner)
+        self._bot = (try container.decodeIfPresent(User.self, forKey: .bot)).map(Indirect.init)
+        self._owner = (try container.decodeIfPresent(User.self, forKey: .owner)).map(Indirect.init)
         self.verifyKey = try container.decodeIfPresent(String.self, forKey: .verifyKey)
         self.team = try container.decodeIfPresent(JSONValue.self, forKey: .team)
         self.guildID = try container.decodeIfPresent(Snowflake.self, forKey: .guildID)
@@ -409,25 +417,49 @@ public struct Interaction: Sendable, Hashable, Codable, JSONReadable {
     /// The interaction type.
     public var type: InteractionType
     /// The command, component or modal data.
-    public var data: InteractionData?
+    public var data: InteractionData? {
+        get { _data?.value }
+        set { _data = newValue.map(Indirect.init) }
+    }
+    private var _data: Indirect<InteractionData>?
     /// The partial guild.
-    public var guild: Guild?
+    public var guild: Guild? {
+        get { _guild?.value }
+        set { _guild = newValue.map(Indirect.init) }
+    }
+    private var _guild: Indirect<Guild>?
     /// The guild.
     public var guildID: Snowflake?
     /// The partial channel.
-    public var channel: Channel?
+    public var channel: Channel? {
+        get { _channel?.value }
+        set { _channel = newValue.map(Indirect.init) }
+    }
+    private var _channel: Indirect<Channel>?
     /// The channel.
     public var channelID: Snowflake?
     /// The invoking member, in guilds.
-    public var member: GuildMember?
+    public var member: GuildMember? {
+        get { _member?.value }
+        set { _member = newValue.map(Indirect.init) }
+    }
+    private var _member: Indirect<GuildMember>?
     /// The invoking user, in DMs.
-    public var user: User?
+    public var user: User? {
+        get { _user?.value }
+        set { _user = newValue.map(Indirect.init) }
+    }
+    private var _user: Indirect<User>?
     /// The continuation token for responses.
     public var token: String
     /// Always 1.
     public var version: Int
     /// The message of a component interaction.
-    public var message: Message?
+    public var message: Message? {
+        get { _message?.value }
+        set { _message = newValue.map(Indirect.init) }
+    }
+    private var _message: Indirect<Message>?
     /// The bot's permissions in the channel.
     public var appPermissions: Permissions?
     /// The invoking user's language.
@@ -469,16 +501,16 @@ public struct Interaction: Sendable, Hashable, Codable, JSONReadable {
         self.id = id
         self.applicationID = applicationID
         self.type = type
-        self.data = data
-        self.guild = guild
+        self._data = data.map(Indirect.init)
+        self._guild = guild.map(Indirect.init)
         self.guildID = guildID
-        self.channel = channel
+        self._channel = channel.map(Indirect.init)
         self.channelID = channelID
-        self.member = member
-        self.user = user
+        self._member = member.map(Indirect.init)
+        self._user = user.map(Indirect.init)
         self.token = token
         self.version = version
-        self.message = message
+        self._message = message.map(Indirect.init)
         self.appPermissions = appPermissions
         self.locale = locale
         self.guildLocale = guildLocale
@@ -517,16 +549,16 @@ public struct Interaction: Sendable, Hashable, Codable, JSONReadable {
         self.id = try container.decode(Snowflake.self, forKey: .id)
         self.applicationID = try container.decode(Snowflake.self, forKey: .applicationID)
         self.type = try container.decode(InteractionType.self, forKey: .type)
-        self.data = try container.decodeIfPresent(InteractionData.self, forKey: .data)
-        self.guild = try container.decodeIfPresent(Guild.self, forKey: .guild)
+        self._data = (try container.decodeIfPresent(InteractionData.self, forKey: .data)).map(Indirect.init)
+        self._guild = (try container.decodeIfPresent(Guild.self, forKey: .guild)).map(Indirect.init)
         self.guildID = try container.decodeIfPresent(Snowflake.self, forKey: .guildID)
-        self.channel = try container.decodeIfPresent(Channel.self, forKey: .channel)
+        self._channel = (try container.decodeIfPresent(Channel.self, forKey: .channel)).map(Indirect.init)
         self.channelID = try container.decodeIfPresent(Snowflake.self, forKey: .channelID)
-        self.member = try container.decodeIfPresent(GuildMember.self, forKey: .member)
-        self.user = try container.decodeIfPresent(User.self, forKey: .user)
+        self._member = (try container.decodeIfPresent(GuildMember.self, forKey: .member)).map(Indirect.init)
+        self._user = (try container.decodeIfPresent(User.self, forKey: .user)).map(Indirect.init)
         self.token = try container.decode(String.self, forKey: .token)
         self.version = try container.decodeIfPresent(Int.self, forKey: .version) ?? 1
-        self.message = try container.decodeIfPresent(Message.self, forKey: .message)
+        self._message = (try container.decodeIfPresent(Message.self, forKey: .message)).map(Indirect.init)
         self.appPermissions = try container.decodeIfPresent(Permissions.self, forKey: .appPermissions)
         self.locale = try container.decodeIfPresent(String.self, forKey: .locale)
         self.guildLocale = try container.decodeIfPresent(String.self, forKey: .guildLocale)

@@ -55,7 +55,11 @@ public struct Channel: Sendable, Hashable, Codable, JSONReadable {
     /// Thread-specific fields.
     public var threadMetadata: ThreadMetadata?
     /// The bot's thread member, when it has joined.
-    public var member: ThreadMember?
+    public var member: ThreadMember? {
+        get { _member?.value }
+        set { _member = newValue.map(Indirect.init) }
+    }
+    private var _member: Indirect<ThreadMember>?
     /// Default thread auto-archive, in minutes.
     public var defaultAutoArchiveDuration: Int?
     /// The invoking user's permissions (in interactions).
@@ -151,7 +155,7 @@ public struct Channel: Sendable, Hashable, Codable, JSONReadable {
         self.messageCount = messageCount
         self.memberCount = memberCount
         self.threadMetadata = threadMetadata
-        self.member = member
+        self._member = member.map(Indirect.init)
         self.defaultAutoArchiveDuration = defaultAutoArchiveDuration
         self.permissions = permissions
         self.flags = flags
@@ -237,7 +241,7 @@ public struct Channel: Sendable, Hashable, Codable, JSONReadable {
         self.messageCount = try container.decodeIfPresent(Int.self, forKey: .messageCount)
         self.memberCount = try container.decodeIfPresent(Int.self, forKey: .memberCount)
         self.threadMetadata = try container.decodeIfPresent(ThreadMetadata.self, forKey: .threadMetadata)
-        self.member = try container.decodeIfPresent(ThreadMember.self, forKey: .member)
+        self._member = (try container.decodeIfPresent(ThreadMember.self, forKey: .member)).map(Indirect.init)
         self.defaultAutoArchiveDuration = try container.decodeIfPresent(Int.self, forKey: .defaultAutoArchiveDuration)
         self.permissions = try container.decodeIfPresent(Permissions.self, forKey: .permissions)
         self.flags = try container.decodeIfPresent(ChannelFlags.self, forKey: .flags)
@@ -827,7 +831,11 @@ public struct ThreadMember: Sendable, Hashable, Codable, JSONReadable {
     /// Notification settings.
     public var flags: Int
     /// The guild member, when requested.
-    public var member: GuildMember?
+    public var member: GuildMember? {
+        get { _member?.value }
+        set { _member = newValue.map(Indirect.init) }
+    }
+    private var _member: Indirect<GuildMember>?
     /// The guild (THREAD_MEMBER_UPDATE).
     public var guildID: Snowflake?
 
@@ -844,7 +852,7 @@ public struct ThreadMember: Sendable, Hashable, Codable, JSONReadable {
         self.userID = userID
         self.joinTimestamp = joinTimestamp
         self.flags = flags
-        self.member = member
+        self._member = member.map(Indirect.init)
         self.guildID = guildID
     }
 
@@ -864,7 +872,7 @@ public struct ThreadMember: Sendable, Hashable, Codable, JSONReadable {
         self.userID = try container.decodeIfPresent(Snowflake.self, forKey: .userID)
         self.joinTimestamp = try container.decodeIfPresent(Timestamp.self, forKey: .joinTimestamp)
         self.flags = try container.decodeIfPresent(Int.self, forKey: .flags) ?? 0
-        self.member = try container.decodeIfPresent(GuildMember.self, forKey: .member)
+        self._member = (try container.decodeIfPresent(GuildMember.self, forKey: .member)).map(Indirect.init)
         self.guildID = try container.decodeIfPresent(Snowflake.self, forKey: .guildID)
     }
 

@@ -7,7 +7,11 @@ public struct Ready: Sendable, Hashable, Codable, JSONReadable {
     /// The API version.
     public var apiVersion: Int
     /// The bot user.
-    public var user: User
+    public var user: User {
+        get { _user.value }
+        set { _user = Indirect(newValue) }
+    }
+    private var _user: Indirect<User>
     /// The bot's guilds, all unavailable; each arrives later as GUILD_CREATE.
     public var guilds: [UnavailableGuild]
     /// The session ID, for Resume.
@@ -17,7 +21,11 @@ public struct Ready: Sendable, Hashable, Codable, JSONReadable {
     /// The shard pair sent in Identify.
     public var shard: ShardInfo?
     /// The bot's partial application (id and flags).
-    public var application: Application
+    public var application: Application {
+        get { _application.value }
+        set { _application = Indirect(newValue) }
+    }
+    private var _application: Indirect<Application>
 
     /// Creates a value from its fields.
     public init(
@@ -30,12 +38,12 @@ public struct Ready: Sendable, Hashable, Codable, JSONReadable {
         application: Application
     ) {
         self.apiVersion = apiVersion
-        self.user = user
+        self._user = Indirect(user)
         self.guilds = guilds
         self.sessionID = sessionID
         self.resumeGatewayURL = resumeGatewayURL
         self.shard = shard
-        self.application = application
+        self._application = Indirect(application)
     }
 
     enum CodingKeys: String, CodingKey {
@@ -52,12 +60,12 @@ public struct Ready: Sendable, Hashable, Codable, JSONReadable {
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.apiVersion = try container.decode(Int.self, forKey: .apiVersion)
-        self.user = try container.decode(User.self, forKey: .user)
+        self._user = Indirect(try container.decode(User.self, forKey: .user))
         self.guilds = try container.decodeIfPresent([UnavailableGuild].self, forKey: .guilds) ?? []
         self.sessionID = try container.decode(String.self, forKey: .sessionID)
         self.resumeGatewayURL = try container.decode(String.self, forKey: .resumeGatewayURL)
         self.shard = try container.decodeIfPresent(ShardInfo.self, forKey: .shard)
-        self.application = try container.decode(Application.self, forKey: .application)
+        self._application = Indirect(try container.decode(Application.self, forKey: .application))
     }
 
     /// Encodes the value; nil fields are left out.
@@ -752,7 +760,11 @@ public struct GuildBan: Sendable, Hashable, Codable, JSONReadable {
     /// The guild.
     public var guildID: Snowflake
     /// The user.
-    public var user: User
+    public var user: User {
+        get { _user.value }
+        set { _user = Indirect(newValue) }
+    }
+    private var _user: Indirect<User>
 
     /// Creates a value from its fields.
     public init(
@@ -760,7 +772,7 @@ public struct GuildBan: Sendable, Hashable, Codable, JSONReadable {
         user: User
     ) {
         self.guildID = guildID
-        self.user = user
+        self._user = Indirect(user)
     }
 
     enum CodingKeys: String, CodingKey {
@@ -772,7 +784,7 @@ public struct GuildBan: Sendable, Hashable, Codable, JSONReadable {
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.guildID = try container.decode(Snowflake.self, forKey: .guildID)
-        self.user = try container.decode(User.self, forKey: .user)
+        self._user = Indirect(try container.decode(User.self, forKey: .user))
     }
 
     /// Encodes the value; nil fields are left out.
@@ -965,7 +977,11 @@ public struct GuildIntegrationsUpdate: Sendable, Hashable, Codable, JSONReadable
 /// GUILD_MEMBER_ADD: a member plus its guild.
 public struct GuildMemberAdd: Sendable, Hashable, Codable, JSONReadable {
     /// The user; absent from the member attached to MESSAGE_CREATE.
-    public var user: User?
+    public var user: User? {
+        get { _user?.value }
+        set { _user = newValue.map(Indirect.init) }
+    }
+    private var _user: Indirect<User>?
     /// The guild nickname.
     public var nick: String?
     /// The guild avatar hash.
@@ -1016,7 +1032,7 @@ public struct GuildMemberAdd: Sendable, Hashable, Codable, JSONReadable {
         collectibles: Collectibles? = nil,
         guildID: Snowflake
     ) {
-        self.user = user
+        self._user = user.map(Indirect.init)
         self.nick = nick
         self.avatar = avatar
         self.banner = banner
@@ -1056,7 +1072,7 @@ public struct GuildMemberAdd: Sendable, Hashable, Codable, JSONReadable {
     /// Decodes the value (the reference path, through `JSONDecoder`).
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.user = try container.decodeIfPresent(User.self, forKey: .user)
+        self._user = (try container.decodeIfPresent(User.self, forKey: .user)).map(Indirect.init)
         self.nick = try container.decodeIfPresent(String.self, forKey: .nick)
         self.avatar = try container.decodeIfPresent(String.self, forKey: .avatar)
         self.banner = try container.decodeIfPresent(String.self, forKey: .banner)
@@ -1163,7 +1179,11 @@ public struct GuildMemberRemove: Sendable, Hashable, Codable, JSONReadable {
     /// The guild.
     public var guildID: Snowflake
     /// The user who left or was removed.
-    public var user: User
+    public var user: User {
+        get { _user.value }
+        set { _user = Indirect(newValue) }
+    }
+    private var _user: Indirect<User>
 
     /// Creates a value from its fields.
     public init(
@@ -1171,7 +1191,7 @@ public struct GuildMemberRemove: Sendable, Hashable, Codable, JSONReadable {
         user: User
     ) {
         self.guildID = guildID
-        self.user = user
+        self._user = Indirect(user)
     }
 
     enum CodingKeys: String, CodingKey {
@@ -1183,7 +1203,7 @@ public struct GuildMemberRemove: Sendable, Hashable, Codable, JSONReadable {
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.guildID = try container.decode(Snowflake.self, forKey: .guildID)
-        self.user = try container.decode(User.self, forKey: .user)
+        self._user = Indirect(try container.decode(User.self, forKey: .user))
     }
 
     /// Encodes the value; nil fields are left out.
@@ -1218,7 +1238,11 @@ public struct GuildMemberRemove: Sendable, Hashable, Codable, JSONReadable {
 /// GUILD_MEMBER_UPDATE: the member's current fields plus its guild.
 public struct GuildMemberUpdate: Sendable, Hashable, Codable, JSONReadable {
     /// The user; absent from the member attached to MESSAGE_CREATE.
-    public var user: User?
+    public var user: User? {
+        get { _user?.value }
+        set { _user = newValue.map(Indirect.init) }
+    }
+    private var _user: Indirect<User>?
     /// The guild nickname.
     public var nick: String?
     /// The guild avatar hash.
@@ -1269,7 +1293,7 @@ public struct GuildMemberUpdate: Sendable, Hashable, Codable, JSONReadable {
         collectibles: Collectibles? = nil,
         guildID: Snowflake
     ) {
-        self.user = user
+        self._user = user.map(Indirect.init)
         self.nick = nick
         self.avatar = avatar
         self.banner = banner
@@ -1309,7 +1333,7 @@ public struct GuildMemberUpdate: Sendable, Hashable, Codable, JSONReadable {
     /// Decodes the value (the reference path, through `JSONDecoder`).
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.user = try container.decodeIfPresent(User.self, forKey: .user)
+        self._user = (try container.decodeIfPresent(User.self, forKey: .user)).map(Indirect.init)
         self.nick = try container.decodeIfPresent(String.self, forKey: .nick)
         self.avatar = try container.decodeIfPresent(String.self, forKey: .avatar)
         self.banner = try container.decodeIfPresent(String.self, forKey: .banner)
@@ -1524,7 +1548,11 @@ public struct GuildRoleUpdate: Sendable, Hashable, Codable, JSONReadable {
     /// The guild.
     public var guildID: Snowflake
     /// The role.
-    public var role: Role
+    public var role: Role {
+        get { _role.value }
+        set { _role = Indirect(newValue) }
+    }
+    private var _role: Indirect<Role>
 
     /// Creates a value from its fields.
     public init(
@@ -1532,7 +1560,7 @@ public struct GuildRoleUpdate: Sendable, Hashable, Codable, JSONReadable {
         role: Role
     ) {
         self.guildID = guildID
-        self.role = role
+        self._role = Indirect(role)
     }
 
     enum CodingKeys: String, CodingKey {
@@ -1544,7 +1572,7 @@ public struct GuildRoleUpdate: Sendable, Hashable, Codable, JSONReadable {
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.guildID = try container.decode(Snowflake.self, forKey: .guildID)
-        self.role = try container.decode(Role.self, forKey: .role)
+        self._role = Indirect(try container.decode(Role.self, forKey: .role))
     }
 
     /// Encodes the value; nil fields are left out.
@@ -1892,7 +1920,11 @@ public struct InviteCreate: Sendable, Hashable, Codable, JSONReadable {
     /// The guild.
     public var guildID: Snowflake?
     /// Who created it.
-    public var inviter: User?
+    public var inviter: User? {
+        get { _inviter?.value }
+        set { _inviter = newValue.map(Indirect.init) }
+    }
+    private var _inviter: Indirect<User>?
     /// Seconds it is valid for (0: forever).
     public var maxAge: Int
     /// Uses allowed (0: unlimited).
@@ -1900,9 +1932,17 @@ public struct InviteCreate: Sendable, Hashable, Codable, JSONReadable {
     /// Stream or embedded application.
     public var targetType: Int?
     /// The streamer.
-    public var targetUser: User?
+    public var targetUser: User? {
+        get { _targetUser?.value }
+        set { _targetUser = newValue.map(Indirect.init) }
+    }
+    private var _targetUser: Indirect<User>?
     /// The embedded application.
-    public var targetApplication: Application?
+    public var targetApplication: Application? {
+        get { _targetApplication?.value }
+        set { _targetApplication = newValue.map(Indirect.init) }
+    }
+    private var _targetApplication: Indirect<Application>?
     /// Whether it grants temporary membership.
     public var temporary: Bool
     /// Times used (always 0).
@@ -1933,12 +1973,12 @@ public struct InviteCreate: Sendable, Hashable, Codable, JSONReadable {
         self.code = code
         self.createdAt = createdAt
         self.guildID = guildID
-        self.inviter = inviter
+        self._inviter = inviter.map(Indirect.init)
         self.maxAge = maxAge
         self.maxUses = maxUses
         self.targetType = targetType
-        self.targetUser = targetUser
-        self.targetApplication = targetApplication
+        self._targetUser = targetUser.map(Indirect.init)
+        self._targetApplication = targetApplication.map(Indirect.init)
         self.temporary = temporary
         self.uses = uses
         self.expiresAt = expiresAt
@@ -1969,12 +2009,12 @@ public struct InviteCreate: Sendable, Hashable, Codable, JSONReadable {
         self.code = try container.decode(String.self, forKey: .code)
         self.createdAt = try container.decode(Timestamp.self, forKey: .createdAt)
         self.guildID = try container.decodeIfPresent(Snowflake.self, forKey: .guildID)
-        self.inviter = try container.decodeIfPresent(User.self, forKey: .inviter)
+        self._inviter = (try container.decodeIfPresent(User.self, forKey: .inviter)).map(Indirect.init)
         self.maxAge = try container.decodeIfPresent(Int.self, forKey: .maxAge) ?? 0
         self.maxUses = try container.decodeIfPresent(Int.self, forKey: .maxUses) ?? 0
         self.targetType = try container.decodeIfPresent(Int.self, forKey: .targetType)
-        self.targetUser = try container.decodeIfPresent(User.self, forKey: .targetUser)
-        self.targetApplication = try container.decodeIfPresent(Application.self, forKey: .targetApplication)
+        self._targetUser = (try container.decodeIfPresent(User.self, forKey: .targetUser)).map(Indirect.init)
+        self._targetApplication = (try container.decodeIfPresent(Application.self, forKey: .targetApplication)).map(Indirect.init)
         self.temporary = try container.decodeIfPresent(Bool.self, forKey: .temporary) ?? false
         self.uses = try container.decodeIfPresent(Int.self, forKey: .uses) ?? 0
         self.expiresAt = try container.decodeIfPresent(Timestamp.self, forKey: .expiresAt)
@@ -2270,9 +2310,17 @@ public struct MessageReactionEvent: Sendable, Hashable, Codable, JSONReadable {
     /// The guild.
     public var guildID: Snowflake?
     /// The member who reacted (ADD in guilds).
-    public var member: GuildMember?
+    public var member: GuildMember? {
+        get { _member?.value }
+        set { _member = newValue.map(Indirect.init) }
+    }
+    private var _member: Indirect<GuildMember>?
     /// The emoji (partial).
-    public var emoji: Emoji
+    public var emoji: Emoji {
+        get { _emoji.value }
+        set { _emoji = Indirect(newValue) }
+    }
+    private var _emoji: Indirect<Emoji>
     /// The message's author (ADD).
     public var messageAuthorID: Snowflake?
     /// Whether it is a super reaction.
@@ -2299,8 +2347,8 @@ public struct MessageReactionEvent: Sendable, Hashable, Codable, JSONReadable {
         self.channelID = channelID
         self.messageID = messageID
         self.guildID = guildID
-        self.member = member
-        self.emoji = emoji
+        self._member = member.map(Indirect.init)
+        self._emoji = Indirect(emoji)
         self.messageAuthorID = messageAuthorID
         self.burst = burst
         self.burstColors = burstColors
@@ -2327,8 +2375,8 @@ public struct MessageReactionEvent: Sendable, Hashable, Codable, JSONReadable {
         self.channelID = try container.decode(Snowflake.self, forKey: .channelID)
         self.messageID = try container.decode(Snowflake.self, forKey: .messageID)
         self.guildID = try container.decodeIfPresent(Snowflake.self, forKey: .guildID)
-        self.member = try container.decodeIfPresent(GuildMember.self, forKey: .member)
-        self.emoji = try container.decode(Emoji.self, forKey: .emoji)
+        self._member = (try container.decodeIfPresent(GuildMember.self, forKey: .member)).map(Indirect.init)
+        self._emoji = Indirect(try container.decode(Emoji.self, forKey: .emoji))
         self.messageAuthorID = try container.decodeIfPresent(Snowflake.self, forKey: .messageAuthorID)
         self.burst = try container.decodeIfPresent(Bool.self, forKey: .burst) ?? false
         self.burstColors = try container.decodeIfPresent([String].self, forKey: .burstColors)
@@ -2474,7 +2522,11 @@ public struct MessageReactionRemoveEmoji: Sendable, Hashable, Codable, JSONReada
     /// The message.
     public var messageID: Snowflake
     /// The emoji removed.
-    public var emoji: Emoji
+    public var emoji: Emoji {
+        get { _emoji.value }
+        set { _emoji = Indirect(newValue) }
+    }
+    private var _emoji: Indirect<Emoji>
 
     /// Creates a value from its fields.
     public init(
@@ -2486,7 +2538,7 @@ public struct MessageReactionRemoveEmoji: Sendable, Hashable, Codable, JSONReada
         self.channelID = channelID
         self.guildID = guildID
         self.messageID = messageID
-        self.emoji = emoji
+        self._emoji = Indirect(emoji)
     }
 
     enum CodingKeys: String, CodingKey {
@@ -2502,7 +2554,7 @@ public struct MessageReactionRemoveEmoji: Sendable, Hashable, Codable, JSONReada
         self.channelID = try container.decode(Snowflake.self, forKey: .channelID)
         self.guildID = try container.decodeIfPresent(Snowflake.self, forKey: .guildID)
         self.messageID = try container.decode(Snowflake.self, forKey: .messageID)
-        self.emoji = try container.decode(Emoji.self, forKey: .emoji)
+        self._emoji = Indirect(try container.decode(Emoji.self, forKey: .emoji))
     }
 
     /// Encodes the value; nil fields are left out.
@@ -2643,7 +2695,11 @@ public struct TypingStart: Sendable, Hashable, Codable, JSONReadable {
     /// When typing started, Unix seconds.
     public var timestamp: Int
     /// The member, in guilds.
-    public var member: GuildMember?
+    public var member: GuildMember? {
+        get { _member?.value }
+        set { _member = newValue.map(Indirect.init) }
+    }
+    private var _member: Indirect<GuildMember>?
 
     /// Creates a value from its fields.
     public init(
@@ -2657,7 +2713,7 @@ public struct TypingStart: Sendable, Hashable, Codable, JSONReadable {
         self.guildID = guildID
         self.userID = userID
         self.timestamp = timestamp
-        self.member = member
+        self._member = member.map(Indirect.init)
     }
 
     enum CodingKeys: String, CodingKey {
@@ -2675,7 +2731,7 @@ public struct TypingStart: Sendable, Hashable, Codable, JSONReadable {
         self.guildID = try container.decodeIfPresent(Snowflake.self, forKey: .guildID)
         self.userID = try container.decode(Snowflake.self, forKey: .userID)
         self.timestamp = try container.decode(Int.self, forKey: .timestamp)
-        self.member = try container.decodeIfPresent(GuildMember.self, forKey: .member)
+        self._member = (try container.decodeIfPresent(GuildMember.self, forKey: .member)).map(Indirect.init)
     }
 
     /// Encodes the value; nil fields are left out.
@@ -2796,7 +2852,11 @@ public struct VoiceChannelEffectSend: Sendable, Hashable, Codable, JSONReadable 
     /// The user.
     public var userID: Snowflake
     /// The emoji.
-    public var emoji: Emoji?
+    public var emoji: Emoji? {
+        get { _emoji?.value }
+        set { _emoji = newValue.map(Indirect.init) }
+    }
+    private var _emoji: Indirect<Emoji>?
     /// Premium or basic animation.
     public var animationType: Int?
     /// The animation.
@@ -2820,7 +2880,7 @@ public struct VoiceChannelEffectSend: Sendable, Hashable, Codable, JSONReadable 
         self.channelID = channelID
         self.guildID = guildID
         self.userID = userID
-        self.emoji = emoji
+        self._emoji = emoji.map(Indirect.init)
         self.animationType = animationType
         self.animationID = animationID
         self.soundID = soundID
@@ -2844,7 +2904,7 @@ public struct VoiceChannelEffectSend: Sendable, Hashable, Codable, JSONReadable 
         self.channelID = try container.decode(Snowflake.self, forKey: .channelID)
         self.guildID = try container.decode(Snowflake.self, forKey: .guildID)
         self.userID = try container.decode(Snowflake.self, forKey: .userID)
-        self.emoji = try container.decodeIfPresent(Emoji.self, forKey: .emoji)
+        self._emoji = (try container.decodeIfPresent(Emoji.self, forKey: .emoji)).map(Indirect.init)
         self.animationType = try container.decodeIfPresent(Int.self, forKey: .animationType)
         self.animationID = try container.decodeIfPresent(Int.self, forKey: .animationID)
         self.soundID = try container.decodeIfPresent(Snowflake.self, forKey: .soundID)

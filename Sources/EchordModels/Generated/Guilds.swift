@@ -1221,7 +1221,11 @@ public struct VoiceState: Sendable, Hashable, Codable, JSONReadable {
     /// The user.
     public var userID: Snowflake
     /// The member.
-    public var member: GuildMember?
+    public var member: GuildMember? {
+        get { _member?.value }
+        set { _member = newValue.map(Indirect.init) }
+    }
+    private var _member: Indirect<GuildMember>?
     /// The voice session.
     public var sessionID: String
     /// Deafened by the server.
@@ -1260,7 +1264,7 @@ public struct VoiceState: Sendable, Hashable, Codable, JSONReadable {
         self.guildID = guildID
         self.channelID = channelID
         self.userID = userID
-        self.member = member
+        self._member = member.map(Indirect.init)
         self.sessionID = sessionID
         self.deaf = deaf
         self.mute = mute
@@ -1294,7 +1298,7 @@ public struct VoiceState: Sendable, Hashable, Codable, JSONReadable {
         self.guildID = try container.decodeIfPresent(Snowflake.self, forKey: .guildID)
         self.channelID = try container.decodeIfPresent(Snowflake.self, forKey: .channelID)
         self.userID = try container.decode(Snowflake.self, forKey: .userID)
-        self.member = try container.decodeIfPresent(GuildMember.self, forKey: .member)
+        self._member = (try container.decodeIfPresent(GuildMember.self, forKey: .member)).map(Indirect.init)
         self.sessionID = try container.decode(String.self, forKey: .sessionID)
         self.deaf = try container.decodeIfPresent(Bool.self, forKey: .deaf) ?? false
         self.mute = try container.decodeIfPresent(Bool.self, forKey: .mute) ?? false
@@ -1517,7 +1521,11 @@ public struct GuildScheduledEvent: Sendable, Hashable, Codable, JSONReadable {
     /// The location of an external event.
     public var entityMetadata: GuildScheduledEventEntityMetadata?
     /// The creator.
-    public var creator: User?
+    public var creator: User? {
+        get { _creator?.value }
+        set { _creator = newValue.map(Indirect.init) }
+    }
+    private var _creator: Indirect<User>?
     /// Users subscribed.
     public var userCount: Int?
     /// The cover image hash.
@@ -1558,7 +1566,7 @@ public struct GuildScheduledEvent: Sendable, Hashable, Codable, JSONReadable {
         self.entityType = entityType
         self.entityID = entityID
         self.entityMetadata = entityMetadata
-        self.creator = creator
+        self._creator = creator.map(Indirect.init)
         self.userCount = userCount
         self.image = image
         self.recurrenceRule = recurrenceRule
@@ -1600,7 +1608,7 @@ public struct GuildScheduledEvent: Sendable, Hashable, Codable, JSONReadable {
         self.entityType = try container.decode(GuildScheduledEventEntityType.self, forKey: .entityType)
         self.entityID = try container.decodeIfPresent(Snowflake.self, forKey: .entityID)
         self.entityMetadata = try container.decodeIfPresent(GuildScheduledEventEntityMetadata.self, forKey: .entityMetadata)
-        self.creator = try container.decodeIfPresent(User.self, forKey: .creator)
+        self._creator = (try container.decodeIfPresent(User.self, forKey: .creator)).map(Indirect.init)
         self.userCount = try container.decodeIfPresent(Int.self, forKey: .userCount)
         self.image = try container.decodeIfPresent(String.self, forKey: .image)
         self.recurrenceRule = try container.decodeIfPresent(JSONValue.self, forKey: .recurrenceRule)
@@ -1827,7 +1835,11 @@ public struct SoundboardSound: Sendable, Hashable, Codable, JSONReadable {
     /// Whether it can be used.
     public var available: Bool
     /// The uploader.
-    public var user: User?
+    public var user: User? {
+        get { _user?.value }
+        set { _user = newValue.map(Indirect.init) }
+    }
+    private var _user: Indirect<User>?
 
     /// Creates a value from its fields.
     public init(
@@ -1847,7 +1859,7 @@ public struct SoundboardSound: Sendable, Hashable, Codable, JSONReadable {
         self.emojiName = emojiName
         self.guildID = guildID
         self.available = available
-        self.user = user
+        self._user = user.map(Indirect.init)
     }
 
     enum CodingKeys: String, CodingKey {
@@ -1871,7 +1883,7 @@ public struct SoundboardSound: Sendable, Hashable, Codable, JSONReadable {
         self.emojiName = try container.decodeIfPresent(String.self, forKey: .emojiName)
         self.guildID = try container.decodeIfPresent(Snowflake.self, forKey: .guildID)
         self.available = try container.decodeIfPresent(Bool.self, forKey: .available) ?? true
-        self.user = try container.decodeIfPresent(User.self, forKey: .user)
+        self._user = (try container.decodeIfPresent(User.self, forKey: .user)).map(Indirect.init)
     }
 
     /// Encodes the value; nil fields are left out.
@@ -1948,7 +1960,11 @@ public struct Integration: Sendable, Hashable, Codable, JSONReadable {
     /// Grace period in days.
     public var expireGracePeriod: Int?
     /// The integration's user.
-    public var user: User?
+    public var user: User? {
+        get { _user?.value }
+        set { _user = newValue.map(Indirect.init) }
+    }
+    private var _user: Indirect<User>?
     /// The account.
     public var account: IntegrationAccount?
     /// When it last synced.
@@ -1958,7 +1974,11 @@ public struct Integration: Sendable, Hashable, Codable, JSONReadable {
     /// Whether it was revoked.
     public var revoked: Bool?
     /// The bot application.
-    public var application: IntegrationApplication?
+    public var application: IntegrationApplication? {
+        get { _application?.value }
+        set { _application = newValue.map(Indirect.init) }
+    }
+    private var _application: Indirect<IntegrationApplication>?
     /// OAuth2 scopes.
     public var scopes: [String]?
     /// The guild (INTEGRATION_CREATE/UPDATE).
@@ -1993,12 +2013,12 @@ public struct Integration: Sendable, Hashable, Codable, JSONReadable {
         self.enableEmoticons = enableEmoticons
         self.expireBehavior = expireBehavior
         self.expireGracePeriod = expireGracePeriod
-        self.user = user
+        self._user = user.map(Indirect.init)
         self.account = account
         self.syncedAt = syncedAt
         self.subscriberCount = subscriberCount
         self.revoked = revoked
-        self.application = application
+        self._application = application.map(Indirect.init)
         self.scopes = scopes
         self.guildID = guildID
     }
@@ -2035,12 +2055,12 @@ public struct Integration: Sendable, Hashable, Codable, JSONReadable {
         self.enableEmoticons = try container.decodeIfPresent(Bool.self, forKey: .enableEmoticons)
         self.expireBehavior = try container.decodeIfPresent(Int.self, forKey: .expireBehavior)
         self.expireGracePeriod = try container.decodeIfPresent(Int.self, forKey: .expireGracePeriod)
-        self.user = try container.decodeIfPresent(User.self, forKey: .user)
+        self._user = (try container.decodeIfPresent(User.self, forKey: .user)).map(Indirect.init)
         self.account = try container.decodeIfPresent(IntegrationAccount.self, forKey: .account)
         self.syncedAt = try container.decodeIfPresent(Timestamp.self, forKey: .syncedAt)
         self.subscriberCount = try container.decodeIfPresent(Int.self, forKey: .subscriberCount)
         self.revoked = try container.decodeIfPresent(Bool.self, forKey: .revoked)
-        self.application = try container.decodeIfPresent(IntegrationApplication.self, forKey: .application)
+        self._application = (try container.decodeIfPresent(IntegrationApplication.self, forKey: .application)).map(Indirect.init)
         self.scopes = try container.decodeIfPresent([String].self, forKey: .scopes)
         self.guildID = try container.decodeIfPresent(Snowflake.self, forKey: .guildID)
     }
@@ -2203,7 +2223,11 @@ public struct IntegrationApplication: Sendable, Hashable, Codable, JSONReadable 
     /// The description.
     public var description: String
     /// The bot.
-    public var bot: User?
+    public var bot: User? {
+        get { _bot?.value }
+        set { _bot = newValue.map(Indirect.init) }
+    }
+    private var _bot: Indirect<User>?
 
     /// Creates a value from its fields.
     public init(
@@ -2217,7 +2241,7 @@ public struct IntegrationApplication: Sendable, Hashable, Codable, JSONReadable 
         self.name = name
         self.icon = icon
         self.description = description
-        self.bot = bot
+        self._bot = bot.map(Indirect.init)
     }
 
     enum CodingKeys: String, CodingKey {
@@ -2235,7 +2259,7 @@ public struct IntegrationApplication: Sendable, Hashable, Codable, JSONReadable 
         self.name = try container.decode(String.self, forKey: .name)
         self.icon = try container.decodeIfPresent(String.self, forKey: .icon)
         self.description = try container.decodeIfPresent(String.self, forKey: .description) ?? ""
-        self.bot = try container.decodeIfPresent(User.self, forKey: .bot)
+        self._bot = (try container.decodeIfPresent(User.self, forKey: .bot)).map(Indirect.init)
     }
 
     /// Encodes the value; nil fields are left out.
@@ -2688,7 +2712,11 @@ public struct Ban: Sendable, Hashable, Codable, JSONReadable {
     /// The reason given.
     public var reason: String?
     /// The banned user.
-    public var user: User
+    public var user: User {
+        get { _user.value }
+        set { _user = Indirect(newValue) }
+    }
+    private var _user: Indirect<User>
 
     /// Creates a value from its fields.
     public init(
@@ -2696,7 +2724,7 @@ public struct Ban: Sendable, Hashable, Codable, JSONReadable {
         user: User
     ) {
         self.reason = reason
-        self.user = user
+        self._user = Indirect(user)
     }
 
     enum CodingKeys: String, CodingKey {
@@ -2708,7 +2736,7 @@ public struct Ban: Sendable, Hashable, Codable, JSONReadable {
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.reason = try container.decodeIfPresent(String.self, forKey: .reason)
-        self.user = try container.decode(User.self, forKey: .user)
+        self._user = Indirect(try container.decode(User.self, forKey: .user))
     }
 
     /// Encodes the value; nil fields are left out.
@@ -2746,17 +2774,37 @@ public struct Invite: Sendable, Hashable, Codable, JSONReadable {
     /// The invite code.
     public var code: String
     /// The partial guild.
-    public var guild: Guild?
+    public var guild: Guild? {
+        get { _guild?.value }
+        set { _guild = newValue.map(Indirect.init) }
+    }
+    private var _guild: Indirect<Guild>?
     /// The partial channel.
-    public var channel: Channel?
+    public var channel: Channel? {
+        get { _channel?.value }
+        set { _channel = newValue.map(Indirect.init) }
+    }
+    private var _channel: Indirect<Channel>?
     /// Who created it.
-    public var inviter: User?
+    public var inviter: User? {
+        get { _inviter?.value }
+        set { _inviter = newValue.map(Indirect.init) }
+    }
+    private var _inviter: Indirect<User>?
     /// Stream or embedded application.
     public var targetType: Int?
     /// The streamer.
-    public var targetUser: User?
+    public var targetUser: User? {
+        get { _targetUser?.value }
+        set { _targetUser = newValue.map(Indirect.init) }
+    }
+    private var _targetUser: Indirect<User>?
     /// The embedded application.
-    public var targetApplication: Application?
+    public var targetApplication: Application? {
+        get { _targetApplication?.value }
+        set { _targetApplication = newValue.map(Indirect.init) }
+    }
+    private var _targetApplication: Indirect<Application>?
     /// Approximate online members.
     public var approximatePresenceCount: Int?
     /// Approximate members.
@@ -2764,7 +2812,11 @@ public struct Invite: Sendable, Hashable, Codable, JSONReadable {
     /// When it expires.
     public var expiresAt: Timestamp?
     /// The scheduled event.
-    public var guildScheduledEvent: GuildScheduledEvent?
+    public var guildScheduledEvent: GuildScheduledEvent? {
+        get { _guildScheduledEvent?.value }
+        set { _guildScheduledEvent = newValue.map(Indirect.init) }
+    }
+    private var _guildScheduledEvent: Indirect<GuildScheduledEvent>?
     /// Invite flags.
     public var flags: Int?
 
@@ -2786,16 +2838,16 @@ public struct Invite: Sendable, Hashable, Codable, JSONReadable {
     ) {
         self.type = type
         self.code = code
-        self.guild = guild
-        self.channel = channel
-        self.inviter = inviter
+        self._guild = guild.map(Indirect.init)
+        self._channel = channel.map(Indirect.init)
+        self._inviter = inviter.map(Indirect.init)
         self.targetType = targetType
-        self.targetUser = targetUser
-        self.targetApplication = targetApplication
+        self._targetUser = targetUser.map(Indirect.init)
+        self._targetApplication = targetApplication.map(Indirect.init)
         self.approximatePresenceCount = approximatePresenceCount
         self.approximateMemberCount = approximateMemberCount
         self.expiresAt = expiresAt
-        self.guildScheduledEvent = guildScheduledEvent
+        self._guildScheduledEvent = guildScheduledEvent.map(Indirect.init)
         self.flags = flags
     }
 
@@ -2820,16 +2872,16 @@ public struct Invite: Sendable, Hashable, Codable, JSONReadable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.type = try container.decodeIfPresent(Int.self, forKey: .type) ?? 0
         self.code = try container.decode(String.self, forKey: .code)
-        self.guild = try container.decodeIfPresent(Guild.self, forKey: .guild)
-        self.channel = try container.decodeIfPresent(Channel.self, forKey: .channel)
-        self.inviter = try container.decodeIfPresent(User.self, forKey: .inviter)
+        self._guild = (try container.decodeIfPresent(Guild.self, forKey: .guild)).map(Indirect.init)
+        self._channel = (try container.decodeIfPresent(Channel.self, forKey: .channel)).map(Indirect.init)
+        self._inviter = (try container.decodeIfPresent(User.self, forKey: .inviter)).map(Indirect.init)
         self.targetType = try container.decodeIfPresent(Int.self, forKey: .targetType)
-        self.targetUser = try container.decodeIfPresent(User.self, forKey: .targetUser)
-        self.targetApplication = try container.decodeIfPresent(Application.self, forKey: .targetApplication)
+        self._targetUser = (try container.decodeIfPresent(User.self, forKey: .targetUser)).map(Indirect.init)
+        self._targetApplication = (try container.decodeIfPresent(Application.self, forKey: .targetApplication)).map(Indirect.init)
         self.approximatePresenceCount = try container.decodeIfPresent(Int.self, forKey: .approximatePresenceCount)
         self.approximateMemberCount = try container.decodeIfPresent(Int.self, forKey: .approximateMemberCount)
         self.expiresAt = try container.decodeIfPresent(Timestamp.self, forKey: .expiresAt)
-        self.guildScheduledEvent = try container.decodeIfPresent(GuildScheduledEvent.self, forKey: .guildScheduledEvent)
+        self._guildScheduledEvent = (try container.decodeIfPresent(GuildScheduledEvent.self, forKey: .guildScheduledEvent)).map(Indirect.init)
         self.flags = try container.decodeIfPresent(Int.self, forKey: .flags)
     }
 

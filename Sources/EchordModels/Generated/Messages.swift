@@ -13,7 +13,11 @@ public struct Message: Sendable, Hashable, Codable, JSONReadable {
     /// The channel it was sent in.
     public var channelID: Snowflake
     /// The author (for webhooks, the webhook's name and avatar); absent from some updates.
-    public var author: User?
+    public var author: User? {
+        get { _author?.value }
+        set { _author = newValue.map(Indirect.init) }
+    }
+    private var _author: Indirect<User>?
     /// The text; empty without the MESSAGE_CONTENT intent.
     public var content: String
     /// When it was sent (absent from partial updates).
@@ -47,7 +51,11 @@ public struct Message: Sendable, Hashable, Codable, JSONReadable {
     /// Rich Presence activity data.
     public var activity: MessageActivity?
     /// The partial application of Rich Presence messages.
-    public var application: Application?
+    public var application: Application? {
+        get { _application?.value }
+        set { _application = newValue.map(Indirect.init) }
+    }
+    private var _application: Indirect<Application>?
     /// The application of an interaction or webhook message.
     public var applicationID: Snowflake?
     /// The message flags.
@@ -63,11 +71,23 @@ public struct Message: Sendable, Hashable, Codable, JSONReadable {
     }
     private var _referencedMessage: Indirect<Message>?
     /// The interaction this message answers.
-    public var interactionMetadata: MessageInteractionMetadata?
+    public var interactionMetadata: MessageInteractionMetadata? {
+        get { _interactionMetadata?.value }
+        set { _interactionMetadata = newValue.map(Indirect.init) }
+    }
+    private var _interactionMetadata: Indirect<MessageInteractionMetadata>?
     /// Deprecated form of interaction_metadata.
-    public var interaction: MessageInteraction?
+    public var interaction: MessageInteraction? {
+        get { _interaction?.value }
+        set { _interaction = newValue.map(Indirect.init) }
+    }
+    private var _interaction: Indirect<MessageInteraction>?
     /// The thread started from this message.
-    public var thread: Channel?
+    public var thread: Channel? {
+        get { _thread?.value }
+        set { _thread = newValue.map(Indirect.init) }
+    }
+    private var _thread: Indirect<Channel>?
     /// The components (buttons, menus, layout).
     public var components: [Component]?
     /// The stickers.
@@ -81,13 +101,21 @@ public struct Message: Sendable, Hashable, Codable, JSONReadable {
     /// Users, members, channels and roles of components' select menus.
     public var resolved: JSONValue?
     /// The poll.
-    public var poll: Poll?
+    public var poll: Poll? {
+        get { _poll?.value }
+        set { _poll = newValue.map(Indirect.init) }
+    }
+    private var _poll: Indirect<Poll>?
     /// The call of a call message.
     public var call: MessageCall?
     /// The guild (MESSAGE_CREATE/UPDATE in guilds).
     public var guildID: Snowflake?
     /// The author's partial member (MESSAGE_CREATE/UPDATE in guilds).
-    public var member: GuildMember?
+    public var member: GuildMember? {
+        get { _member?.value }
+        set { _member = newValue.map(Indirect.init) }
+    }
+    private var _member: Indirect<GuildMember>?
     /// The channel's type (MESSAGE_CREATE/UPDATE).
     public var channelType: ChannelType?
 
@@ -135,7 +163,7 @@ public struct Message: Sendable, Hashable, Codable, JSONReadable {
     ) {
         self.id = id
         self.channelID = channelID
-        self.author = author
+        self._author = author.map(Indirect.init)
         self.content = content
         self.timestamp = timestamp
         self.editedTimestamp = editedTimestamp
@@ -152,25 +180,25 @@ public struct Message: Sendable, Hashable, Codable, JSONReadable {
         self.webhookID = webhookID
         self.type = type
         self.activity = activity
-        self.application = application
+        self._application = application.map(Indirect.init)
         self.applicationID = applicationID
         self.flags = flags
         self.messageReference = messageReference
         self.messageSnapshots = messageSnapshots
         self._referencedMessage = referencedMessage.map(Indirect.init)
-        self.interactionMetadata = interactionMetadata
-        self.interaction = interaction
-        self.thread = thread
+        self._interactionMetadata = interactionMetadata.map(Indirect.init)
+        self._interaction = interaction.map(Indirect.init)
+        self._thread = thread.map(Indirect.init)
         self.components = components
         self.stickerItems = stickerItems
         self.stickers = stickers
         self.position = position
         self.roleSubscriptionData = roleSubscriptionData
         self.resolved = resolved
-        self.poll = poll
+        self._poll = poll.map(Indirect.init)
         self.call = call
         self.guildID = guildID
-        self.member = member
+        self._member = member.map(Indirect.init)
         self.channelType = channelType
     }
 
@@ -221,7 +249,7 @@ public struct Message: Sendable, Hashable, Codable, JSONReadable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.id = try container.decode(Snowflake.self, forKey: .id)
         self.channelID = try container.decode(Snowflake.self, forKey: .channelID)
-        self.author = try container.decodeIfPresent(User.self, forKey: .author)
+        self._author = (try container.decodeIfPresent(User.self, forKey: .author)).map(Indirect.init)
         self.content = try container.decodeIfPresent(String.self, forKey: .content) ?? ""
         self.timestamp = try container.decodeIfPresent(Timestamp.self, forKey: .timestamp)
         self.editedTimestamp = try container.decodeIfPresent(Timestamp.self, forKey: .editedTimestamp)
@@ -238,25 +266,25 @@ public struct Message: Sendable, Hashable, Codable, JSONReadable {
         self.webhookID = try container.decodeIfPresent(Snowflake.self, forKey: .webhookID)
         self.type = try container.decodeIfPresent(MessageType.self, forKey: .type) ?? MessageType.default
         self.activity = try container.decodeIfPresent(MessageActivity.self, forKey: .activity)
-        self.application = try container.decodeIfPresent(Application.self, forKey: .application)
+        self._application = (try container.decodeIfPresent(Application.self, forKey: .application)).map(Indirect.init)
         self.applicationID = try container.decodeIfPresent(Snowflake.self, forKey: .applicationID)
         self.flags = try container.decodeIfPresent(MessageFlags.self, forKey: .flags)
         self.messageReference = try container.decodeIfPresent(MessageReference.self, forKey: .messageReference)
         self.messageSnapshots = try container.decodeIfPresent([MessageSnapshot].self, forKey: .messageSnapshots)
         self._referencedMessage = (try container.decodeIfPresent(Message.self, forKey: .referencedMessage)).map(Indirect.init)
-        self.interactionMetadata = try container.decodeIfPresent(MessageInteractionMetadata.self, forKey: .interactionMetadata)
-        self.interaction = try container.decodeIfPresent(MessageInteraction.self, forKey: .interaction)
-        self.thread = try container.decodeIfPresent(Channel.self, forKey: .thread)
+        self._interactionMetadata = (try container.decodeIfPresent(MessageInteractionMetadata.self, forKey: .interactionMetadata)).map(Indirect.init)
+        self._interaction = (try container.decodeIfPresent(MessageInteraction.self, forKey: .interaction)).map(Indirect.init)
+        self._thread = (try container.decodeIfPresent(Channel.self, forKey: .thread)).map(Indirect.init)
         self.components = try container.decodeIfPresent([Component].self, forKey: .components)
         self.stickerItems = try container.decodeIfPresent([StickerItem].self, forKey: .stickerItems)
         self.stickers = try container.decodeIfPresent([Sticker].self, forKey: .stickers)
         self.position = try container.decodeIfPresent(Int.self, forKey: .position)
         self.roleSubscriptionData = try container.decodeIfPresent(RoleSubscriptionData.self, forKey: .roleSubscriptionData)
         self.resolved = try container.decodeIfPresent(JSONValue.self, forKey: .resolved)
-        self.poll = try container.decodeIfPresent(Poll.self, forKey: .poll)
+        self._poll = (try container.decodeIfPresent(Poll.self, forKey: .poll)).map(Indirect.init)
         self.call = try container.decodeIfPresent(MessageCall.self, forKey: .call)
         self.guildID = try container.decodeIfPresent(Snowflake.self, forKey: .guildID)
-        self.member = try container.decodeIfPresent(GuildMember.self, forKey: .member)
+        self._member = (try container.decodeIfPresent(GuildMember.self, forKey: .member)).map(Indirect.init)
         self.channelType = try container.decodeIfPresent(ChannelType.self, forKey: .channelType)
     }
 
@@ -890,11 +918,23 @@ public struct Embed: Sendable, Hashable, Codable, JSONReadable {
     /// The footer.
     public var footer: EmbedFooter?
     /// The image.
-    public var image: EmbedMedia?
+    public var image: EmbedMedia? {
+        get { _image?.value }
+        set { _image = newValue.map(Indirect.init) }
+    }
+    private var _image: Indirect<EmbedMedia>?
     /// The thumbnail.
-    public var thumbnail: EmbedMedia?
+    public var thumbnail: EmbedMedia? {
+        get { _thumbnail?.value }
+        set { _thumbnail = newValue.map(Indirect.init) }
+    }
+    private var _thumbnail: Indirect<EmbedMedia>?
     /// The video.
-    public var video: EmbedMedia?
+    public var video: EmbedMedia? {
+        get { _video?.value }
+        set { _video = newValue.map(Indirect.init) }
+    }
+    private var _video: Indirect<EmbedMedia>?
     /// The provider.
     public var provider: EmbedProvider?
     /// The author.
@@ -925,9 +965,9 @@ public struct Embed: Sendable, Hashable, Codable, JSONReadable {
         self.timestamp = timestamp
         self.color = color
         self.footer = footer
-        self.image = image
-        self.thumbnail = thumbnail
-        self.video = video
+        self._image = image.map(Indirect.init)
+        self._thumbnail = thumbnail.map(Indirect.init)
+        self._video = video.map(Indirect.init)
         self.provider = provider
         self.author = author
         self.fields = fields
@@ -959,9 +999,9 @@ public struct Embed: Sendable, Hashable, Codable, JSONReadable {
         self.timestamp = try container.decodeIfPresent(Timestamp.self, forKey: .timestamp)
         self.color = try container.decodeIfPresent(Int.self, forKey: .color)
         self.footer = try container.decodeIfPresent(EmbedFooter.self, forKey: .footer)
-        self.image = try container.decodeIfPresent(EmbedMedia.self, forKey: .image)
-        self.thumbnail = try container.decodeIfPresent(EmbedMedia.self, forKey: .thumbnail)
-        self.video = try container.decodeIfPresent(EmbedMedia.self, forKey: .video)
+        self._image = (try container.decodeIfPresent(EmbedMedia.self, forKey: .image)).map(Indirect.init)
+        self._thumbnail = (try container.decodeIfPresent(EmbedMedia.self, forKey: .thumbnail)).map(Indirect.init)
+        self._video = (try container.decodeIfPresent(EmbedMedia.self, forKey: .video)).map(Indirect.init)
         self.provider = try container.decodeIfPresent(EmbedProvider.self, forKey: .provider)
         self.author = try container.decodeIfPresent(EmbedAuthor.self, forKey: .author)
         self.fields = try container.decodeIfPresent([EmbedField].self, forKey: .fields)
@@ -1435,7 +1475,11 @@ public struct Reaction: Sendable, Hashable, Codable, JSONReadable {
     /// Whether the bot super-reacted.
     public var meBurst: Bool
     /// The emoji (partial).
-    public var emoji: Emoji
+    public var emoji: Emoji {
+        get { _emoji.value }
+        set { _emoji = Indirect(newValue) }
+    }
+    private var _emoji: Indirect<Emoji>
     /// The colours of super reactions.
     public var burstColors: [String]
 
@@ -1452,7 +1496,7 @@ public struct Reaction: Sendable, Hashable, Codable, JSONReadable {
         self.countDetails = countDetails
         self.me = me
         self.meBurst = meBurst
-        self.emoji = emoji
+        self._emoji = Indirect(emoji)
         self.burstColors = burstColors
     }
 
@@ -1472,7 +1516,7 @@ public struct Reaction: Sendable, Hashable, Codable, JSONReadable {
         self.countDetails = try container.decodeIfPresent(ReactionCountDetails.self, forKey: .countDetails)
         self.me = try container.decodeIfPresent(Bool.self, forKey: .me) ?? false
         self.meBurst = try container.decodeIfPresent(Bool.self, forKey: .meBurst) ?? false
-        self.emoji = try container.decode(Emoji.self, forKey: .emoji)
+        self._emoji = Indirect(try container.decode(Emoji.self, forKey: .emoji))
         self.burstColors = try container.decodeIfPresent([String].self, forKey: .burstColors) ?? []
     }
 
@@ -1796,13 +1840,21 @@ public struct MessageInteractionMetadata: Sendable, Hashable, Codable, JSONReada
     /// The interaction type.
     public var type: InteractionType
     /// The user who triggered it.
-    public var user: User?
+    public var user: User? {
+        get { _user?.value }
+        set { _user = newValue.map(Indirect.init) }
+    }
+    private var _user: Indirect<User>?
     /// Installation contexts that authorized it.
     public var authorizingIntegrationOwners: JSONValue?
     /// The original response, on follow-ups.
     public var originalResponseMessageID: Snowflake?
     /// The target user of a user command.
-    public var targetUser: User?
+    public var targetUser: User? {
+        get { _targetUser?.value }
+        set { _targetUser = newValue.map(Indirect.init) }
+    }
+    private var _targetUser: Indirect<User>?
     /// The target message of a message command.
     public var targetMessageID: Snowflake?
     /// The message of the component interacted with.
@@ -1824,10 +1876,10 @@ public struct MessageInteractionMetadata: Sendable, Hashable, Codable, JSONReada
     ) {
         self.id = id
         self.type = type
-        self.user = user
+        self._user = user.map(Indirect.init)
         self.authorizingIntegrationOwners = authorizingIntegrationOwners
         self.originalResponseMessageID = originalResponseMessageID
-        self.targetUser = targetUser
+        self._targetUser = targetUser.map(Indirect.init)
         self.targetMessageID = targetMessageID
         self.interactedMessageID = interactedMessageID
         self.triggeringInteractionMetadata = triggeringInteractionMetadata
@@ -1850,10 +1902,10 @@ public struct MessageInteractionMetadata: Sendable, Hashable, Codable, JSONReada
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.id = try container.decode(Snowflake.self, forKey: .id)
         self.type = try container.decode(InteractionType.self, forKey: .type)
-        self.user = try container.decodeIfPresent(User.self, forKey: .user)
+        self._user = (try container.decodeIfPresent(User.self, forKey: .user)).map(Indirect.init)
         self.authorizingIntegrationOwners = try container.decodeIfPresent(JSONValue.self, forKey: .authorizingIntegrationOwners)
         self.originalResponseMessageID = try container.decodeIfPresent(Snowflake.self, forKey: .originalResponseMessageID)
-        self.targetUser = try container.decodeIfPresent(User.self, forKey: .targetUser)
+        self._targetUser = (try container.decodeIfPresent(User.self, forKey: .targetUser)).map(Indirect.init)
         self.targetMessageID = try container.decodeIfPresent(Snowflake.self, forKey: .targetMessageID)
         self.interactedMessageID = try container.decodeIfPresent(Snowflake.self, forKey: .interactedMessageID)
         self.triggeringInteractionMetadata = try container.decodeIfPresent(JSONValue.self, forKey: .triggeringInteractionMetadata)
@@ -1925,9 +1977,17 @@ public struct MessageInteraction: Sendable, Hashable, Codable, JSONReadable {
     /// The command name.
     public var name: String
     /// The user who invoked it.
-    public var user: User
+    public var user: User {
+        get { _user.value }
+        set { _user = Indirect(newValue) }
+    }
+    private var _user: Indirect<User>
     /// The member who invoked it.
-    public var member: GuildMember?
+    public var member: GuildMember? {
+        get { _member?.value }
+        set { _member = newValue.map(Indirect.init) }
+    }
+    private var _member: Indirect<GuildMember>?
 
     /// Creates a value from its fields.
     public init(
@@ -1940,8 +2000,8 @@ public struct MessageInteraction: Sendable, Hashable, Codable, JSONReadable {
         self.id = id
         self.type = type
         self.name = name
-        self.user = user
-        self.member = member
+        self._user = Indirect(user)
+        self._member = member.map(Indirect.init)
     }
 
     enum CodingKeys: String, CodingKey {
@@ -1958,8 +2018,8 @@ public struct MessageInteraction: Sendable, Hashable, Codable, JSONReadable {
         self.id = try container.decode(Snowflake.self, forKey: .id)
         self.type = try container.decode(InteractionType.self, forKey: .type)
         self.name = try container.decode(String.self, forKey: .name)
-        self.user = try container.decode(User.self, forKey: .user)
-        self.member = try container.decodeIfPresent(GuildMember.self, forKey: .member)
+        self._user = Indirect(try container.decode(User.self, forKey: .user))
+        self._member = (try container.decodeIfPresent(GuildMember.self, forKey: .member)).map(Indirect.init)
     }
 
     /// Encodes the value; nil fields are left out.
@@ -2141,7 +2201,11 @@ public struct RoleSubscriptionData: Sendable, Hashable, Codable, JSONReadable {
 /// A poll.
 public struct Poll: Sendable, Hashable, Codable, JSONReadable {
     /// The question.
-    public var question: PollMedia
+    public var question: PollMedia {
+        get { _question.value }
+        set { _question = Indirect(newValue) }
+    }
+    private var _question: Indirect<PollMedia>
     /// The answers.
     public var answers: [PollAnswer]
     /// When it ends (nil for a poll without end).
@@ -2162,7 +2226,7 @@ public struct Poll: Sendable, Hashable, Codable, JSONReadable {
         layoutType: Int = 1,
         results: PollResults? = nil
     ) {
-        self.question = question
+        self._question = Indirect(question)
         self.answers = answers
         self.expiry = expiry
         self.allowMultiselect = allowMultiselect
@@ -2182,7 +2246,7 @@ public struct Poll: Sendable, Hashable, Codable, JSONReadable {
     /// Decodes the value (the reference path, through `JSONDecoder`).
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.question = try container.decode(PollMedia.self, forKey: .question)
+        self._question = Indirect(try container.decode(PollMedia.self, forKey: .question))
         self.answers = try container.decodeIfPresent([PollAnswer].self, forKey: .answers) ?? []
         self.expiry = try container.decodeIfPresent(Timestamp.self, forKey: .expiry)
         self.allowMultiselect = try container.decodeIfPresent(Bool.self, forKey: .allowMultiselect) ?? false
@@ -2239,7 +2303,11 @@ public struct PollMedia: Sendable, Hashable, Codable, JSONReadable {
     /// The text.
     public var text: String?
     /// The emoji (partial).
-    public var emoji: Emoji?
+    public var emoji: Emoji? {
+        get { _emoji?.value }
+        set { _emoji = newValue.map(Indirect.init) }
+    }
+    private var _emoji: Indirect<Emoji>?
 
     /// Creates a value from its fields.
     public init(
@@ -2247,7 +2315,7 @@ public struct PollMedia: Sendable, Hashable, Codable, JSONReadable {
         emoji: Emoji? = nil
     ) {
         self.text = text
-        self.emoji = emoji
+        self._emoji = emoji.map(Indirect.init)
     }
 
     enum CodingKeys: String, CodingKey {
@@ -2259,7 +2327,7 @@ public struct PollMedia: Sendable, Hashable, Codable, JSONReadable {
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.text = try container.decodeIfPresent(String.self, forKey: .text)
-        self.emoji = try container.decodeIfPresent(Emoji.self, forKey: .emoji)
+        self._emoji = (try container.decodeIfPresent(Emoji.self, forKey: .emoji)).map(Indirect.init)
     }
 
     /// Encodes the value; nil fields are left out.
@@ -2481,7 +2549,11 @@ public struct Component: Sendable, Hashable, Codable, JSONReadable {
     /// The label.
     public var label: String?
     /// The button's emoji.
-    public var emoji: Emoji?
+    public var emoji: Emoji? {
+        get { _emoji?.value }
+        set { _emoji = newValue.map(Indirect.init) }
+    }
+    private var _emoji: Indirect<Emoji>?
     /// The link button's URL.
     public var url: String?
     /// The premium button's SKU.
@@ -2583,7 +2655,7 @@ public struct Component: Sendable, Hashable, Codable, JSONReadable {
         self.customID = customID
         self.style = style
         self.label = label
-        self.emoji = emoji
+        self._emoji = emoji.map(Indirect.init)
         self.url = url
         self.skuID = skuID
         self.disabled = disabled
@@ -2655,7 +2727,7 @@ public struct Component: Sendable, Hashable, Codable, JSONReadable {
         self.customID = try container.decodeIfPresent(String.self, forKey: .customID)
         self.style = try container.decodeIfPresent(Int.self, forKey: .style)
         self.label = try container.decodeIfPresent(String.self, forKey: .label)
-        self.emoji = try container.decodeIfPresent(Emoji.self, forKey: .emoji)
+        self._emoji = (try container.decodeIfPresent(Emoji.self, forKey: .emoji)).map(Indirect.init)
         self.url = try container.decodeIfPresent(String.self, forKey: .url)
         self.skuID = try container.decodeIfPresent(Snowflake.self, forKey: .skuID)
         self.disabled = try container.decodeIfPresent(Bool.self, forKey: .disabled)
@@ -2917,7 +2989,11 @@ public struct SelectOption: Sendable, Hashable, Codable, JSONReadable {
     /// The description.
     public var description: String?
     /// The emoji.
-    public var emoji: Emoji?
+    public var emoji: Emoji? {
+        get { _emoji?.value }
+        set { _emoji = newValue.map(Indirect.init) }
+    }
+    private var _emoji: Indirect<Emoji>?
     /// Whether it is selected by default.
     public var `default`: Bool?
 
@@ -2932,7 +3008,7 @@ public struct SelectOption: Sendable, Hashable, Codable, JSONReadable {
         self.label = label
         self.value = value
         self.description = description
-        self.emoji = emoji
+        self._emoji = emoji.map(Indirect.init)
         self.default = `default`
     }
 
@@ -2950,7 +3026,7 @@ public struct SelectOption: Sendable, Hashable, Codable, JSONReadable {
         self.label = try container.decode(String.self, forKey: .label)
         self.value = try container.decode(String.self, forKey: .value)
         self.description = try container.decodeIfPresent(String.self, forKey: .description)
-        self.emoji = try container.decodeIfPresent(Emoji.self, forKey: .emoji)
+        self._emoji = (try container.decodeIfPresent(Emoji.self, forKey: .emoji)).map(Indirect.init)
         self.default = try container.decodeIfPresent(Bool.self, forKey: .`default`)
     }
 

@@ -601,7 +601,11 @@ public struct UserFlags: OptionSet, Sendable, Hashable, Codable, JSONReadable, C
 /// Partial members (in MESSAGE_CREATE, mentions, interactions) lack some fields, so most are optional.
 public struct GuildMember: Sendable, Hashable, Codable, JSONReadable {
     /// The user; absent from the member attached to MESSAGE_CREATE.
-    public var user: User?
+    public var user: User? {
+        get { _user?.value }
+        set { _user = newValue.map(Indirect.init) }
+    }
+    private var _user: Indirect<User>?
     /// The guild nickname.
     public var nick: String?
     /// The guild avatar hash.
@@ -649,7 +653,7 @@ public struct GuildMember: Sendable, Hashable, Codable, JSONReadable {
         avatarDecorationData: AvatarDecorationData? = nil,
         collectibles: Collectibles? = nil
     ) {
-        self.user = user
+        self._user = user.map(Indirect.init)
         self.nick = nick
         self.avatar = avatar
         self.banner = banner
@@ -687,7 +691,7 @@ public struct GuildMember: Sendable, Hashable, Codable, JSONReadable {
     /// Decodes the value (the reference path, through `JSONDecoder`).
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.user = try container.decodeIfPresent(User.self, forKey: .user)
+        self._user = (try container.decodeIfPresent(User.self, forKey: .user)).map(Indirect.init)
         self.nick = try container.decodeIfPresent(String.self, forKey: .nick)
         self.avatar = try container.decodeIfPresent(String.self, forKey: .avatar)
         self.banner = try container.decodeIfPresent(String.self, forKey: .banner)
@@ -1199,7 +1203,11 @@ public struct Emoji: Sendable, Hashable, Codable, JSONReadable {
     /// The roles allowed to use it.
     public var roles: [Snowflake]?
     /// The user that created it.
-    public var user: User?
+    public var user: User? {
+        get { _user?.value }
+        set { _user = newValue.map(Indirect.init) }
+    }
+    private var _user: Indirect<User>?
     /// Whether it must be wrapped in colons.
     public var requireColons: Bool?
     /// Whether it is managed.
@@ -1223,7 +1231,7 @@ public struct Emoji: Sendable, Hashable, Codable, JSONReadable {
         self.id = id
         self.name = name
         self.roles = roles
-        self.user = user
+        self._user = user.map(Indirect.init)
         self.requireColons = requireColons
         self.managed = managed
         self.animated = animated
@@ -1247,7 +1255,7 @@ public struct Emoji: Sendable, Hashable, Codable, JSONReadable {
         self.id = try container.decodeIfPresent(Snowflake.self, forKey: .id)
         self.name = try container.decodeIfPresent(String.self, forKey: .name)
         self.roles = try container.decodeIfPresent([Snowflake].self, forKey: .roles)
-        self.user = try container.decodeIfPresent(User.self, forKey: .user)
+        self._user = (try container.decodeIfPresent(User.self, forKey: .user)).map(Indirect.init)
         self.requireColons = try container.decodeIfPresent(Bool.self, forKey: .requireColons)
         self.managed = try container.decodeIfPresent(Bool.self, forKey: .managed)
         self.animated = try container.decodeIfPresent(Bool.self, forKey: .animated)
@@ -1325,7 +1333,11 @@ public struct Sticker: Sendable, Hashable, Codable, JSONReadable {
     /// The guild that owns it.
     public var guildID: Snowflake?
     /// The user that uploaded it.
-    public var user: User?
+    public var user: User? {
+        get { _user?.value }
+        set { _user = newValue.map(Indirect.init) }
+    }
+    private var _user: Indirect<User>?
     /// The order within its pack.
     public var sortValue: Int?
 
@@ -1352,7 +1364,7 @@ public struct Sticker: Sendable, Hashable, Codable, JSONReadable {
         self.formatType = formatType
         self.available = available
         self.guildID = guildID
-        self.user = user
+        self._user = user.map(Indirect.init)
         self.sortValue = sortValue
     }
 
@@ -1382,7 +1394,7 @@ public struct Sticker: Sendable, Hashable, Codable, JSONReadable {
         self.formatType = try container.decode(StickerFormatType.self, forKey: .formatType)
         self.available = try container.decodeIfPresent(Bool.self, forKey: .available)
         self.guildID = try container.decodeIfPresent(Snowflake.self, forKey: .guildID)
-        self.user = try container.decodeIfPresent(User.self, forKey: .user)
+        self._user = (try container.decodeIfPresent(User.self, forKey: .user)).map(Indirect.init)
         self.sortValue = try container.decodeIfPresent(Int.self, forKey: .sortValue)
     }
 
