@@ -205,7 +205,8 @@ func summary(of event: GatewayEvent) -> String? {
     case .guildCreate(.unavailable(let guild)):
         "\(guild.id) unavailable"
     case .messageCreate(let message), .messageUpdate(let message):
-        "\(message.author?.username ?? "?") in \(message.channelID): \(message.content)"
+        "\(message.author?.username ?? "?") in \(message.channelID): "
+            + (message.content.isEmpty ? "(no content: needs the MESSAGE_CONTENT intent)" : message.content)
     case .presenceUpdate(let presence):
         "\(presence.user.id) is \(presence.status)"
     case .typingStart(let typing):
