@@ -58,7 +58,7 @@ public struct GatewayEventSubscription: Sendable, Hashable {
     }
 
     /// Every kind.
-    public static var all: GatewayEventSubscription { GatewayEventSubscription(GatewayEventKind.allCases) }
+    public static let all = GatewayEventSubscription(GatewayEventKind.allCases)
 
     /// The kinds that `intents` can bring, plus those no intent gates (READY, INTERACTION_CREATE, ...).
     public init(intents: GatewayIntents, includesUnknown: Bool = true) {
@@ -89,6 +89,7 @@ public struct GatewayEventSubscription: Sendable, Hashable {
 
     /// Whether the dispatch named `name` is wanted.
     public func contains(name: String) -> Bool {
+        if self == .all { return true }
         guard let kind = GatewayEventKind(name: name) else { return includesUnknown }
         return contains(kind)
     }
