@@ -1,3 +1,4 @@
+import Dispatch
 import EchordModels
 import Logging
 import NIOConcurrencyHelpers
@@ -74,7 +75,7 @@ public final class GatewaySimulator: Sendable {
                 configuration: configuration, port: port, guildIDs: guildIDs, group: group, serverChannel: channel,
                 core: core)
         } catch {
-            try? await group.shutdownGracefully()
+            try? await shutDown(group)
             throw error
         }
     }
@@ -172,7 +173,21 @@ public final class GatewaySimulator: Sendable {
             for conn in core.value.connections.values { conn.drop() }
         }.get()
         try? await serverChannel.close()
-        try await group.shutdownGracefully()
+        try await shutDown(group)
+    }
+}
+
+/// The queue that finishes simulator shutdowns: a serial queue of our own, so a shutdown never
+/// waits for a thread of Dispatch's global queue (NIO's default), whose width other code in the
+/// process (Foundation's `Process`, blocking callers) can use up.
+private let shutdownQueue = DispatchQueue(label: "dev.echord.simulator.shutdown")
+
+/// Shuts `group` down; its threads are joined on ``shutdownQueue``.
+private func shutDown(_ group: MultiThreadedEventLoopGroup) async throws {
+    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+        group.shutdownGracefully(queue: shutdownQueue) { error in
+            if let error { continuation.resume(throwing: error) } else { continuation.resume() }
+        }
     }
 }
 
