@@ -44,7 +44,8 @@ struct CommandWaitTests {
             harness.clock.advance(by: .seconds(9))
             try await Task.sleep(for: .milliseconds(50))
             #expect(finished.value == false, "the command gave up before its limit")
-            harness.clock.advance(by: .seconds(1))
+            // Bounded: if the command started waiting late, more clock time is needed, never a hang.
+            _ = try await harness.advance(by: .seconds(1), maxSteps: 30) { finished.value }
             let result = await sending.result
             #expect(throws: GatewayCommandError.notConnected(waited: .seconds(10))) { try result.get() }
         }

@@ -298,7 +298,11 @@ struct GatewayDiscoveryTests {
     @Test("500 on every attempt is .serverError(500) after exactly maxAttempts requests")
     func serverErrorsExhausted() async throws {
         try await scripted(Array(repeating: .json(500, "{}"), count: 6) + [.json(200, validBody)]) { server, discovery, clock in
-            let call = Task { try await discovery.gatewayBot() }
+            let finished = LockedBox(false)
+            let call = Task {
+                defer { finished.mutate { $0 = true } }
+                return try await discovery.gatewayBot()
+            }
             let caps: [Duration] = [.milliseconds(500), .seconds(1), .seconds(2), .seconds(4)]
             for (index, cap) in caps.enumerated() {
                 try await waitForBackoff(server, clock, after: index + 1)
@@ -308,10 +312,10 @@ struct GatewayDiscoveryTests {
                 clock.advance(by: cap)
             }
             try await eventually("request 5") { server.requests.count >= 5 }
-            // Give a client that would retry again time to go back to sleep, then stop it.
-            try await Task.sleep(for: .milliseconds(50))
+            // Either the call ends, or it sleeps on the clock to retry a sixth time (which would be wrong).
+            try await eventually("the call ends or waits to retry") { finished.value || clock.sleeperCount > 0 }
             #expect(clock.sleeperCount == 0, "still retrying after maxAttempts requests")
-            call.cancel()
+            if !finished.value { call.cancel() }
             await #expect(throws: GatewayDiscoveryError.serverError(status: 500)) { try await call.value }
             #expect(server.requests.count == 5)
         }
@@ -323,11 +327,15 @@ struct GatewayDiscoveryTests {
     func unauthorizedNoRetry() async throws {
         try await scripted([.json(401, #"{"message": "401: Unauthorized", "code": 0}"#), .json(200, validBody)]) {
             server, discovery, clock in
-            let call = Task { try await discovery.gatewayBot() }
-            try await eventually("request 1") { server.requests.count >= 1 }
-            try await Task.sleep(for: .milliseconds(50))
+            let finished = LockedBox(false)
+            let call = Task {
+                defer { finished.mutate { $0 = true } }
+                return try await discovery.gatewayBot()
+            }
+            // Either the call ends, or it sleeps on the manual clock to retry (which would be wrong).
+            try await eventually("the call ends or waits to retry") { finished.value || clock.sleeperCount > 0 }
             #expect(clock.sleeperCount == 0, "waiting to retry a 401")
-            call.cancel()
+            if !finished.value { call.cancel() }
             await #expect(throws: GatewayDiscoveryError.unauthorized(message: "401: Unauthorized")) { try await call.value }
             #expect(server.requests.count == 1)
         }

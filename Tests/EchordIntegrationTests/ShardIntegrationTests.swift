@@ -63,8 +63,11 @@ struct ShardIntegrationTests {
             await harness.simulator.inject(.dropConnection)
             try await harness.waitForStatus { if case .disconnected = $0 { true } else { false } }
             for n in 0..<4 { await harness.simulator.dispatch(eventName: "TEST_EVENT", data: .object([("n", .int(Int64(n)))])) }
-            let waited = try await harness.advance(by: .milliseconds(100)) { events.count(of: "RESUMED") == 1 }
-            #expect(waited <= .seconds(1), "backoff of the first reconnect is below one second")
+            // The shard now sleeps out its first backoff on the manual clock: at most backoffBase (1 s).
+            try await harness.eventually { harness.clock.sleeperCount >= 1 }
+            let backoff = try #require(harness.clock.nextDeadline).offset - harness.clock.now.offset
+            #expect(backoff <= .seconds(1), "backoff of the first reconnect is below one second")
+            _ = try await harness.advance(by: .milliseconds(100)) { events.count(of: "RESUMED") == 1 }
             try await harness.eventually { events.count(of: "TEST_EVENT") == 4 }
             let sequences = events.dispatches.compactMap(\.sequence)
             #expect(sequences == Array(1...sequences.count))
