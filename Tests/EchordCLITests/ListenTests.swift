@@ -77,10 +77,13 @@ struct ListenTests {
 
             // Op 7, a 4000 close, op 9 (resumable) and a dropped TCP connection: the shards resume;
             // marks dispatched while they reconnect are replayed.
-            for fault in [SimulatorFault.reconnect, .close(code: 4000), .invalidSession(resumable: true), .dropConnection] {
+            func resumedCount(_ shard: Int) throws -> Int { try Self.parsed(sink).filter { $0.shard == shard && $0.t == "RESUMED" }.count }
+            for (index, fault) in [SimulatorFault.reconnect, .close(code: 4000), .invalidSession(resumable: true), .dropConnection].enumerated() {
                 #expect(await simulator.inject(fault) == 2, "\(fault)")
                 await mark(5)
                 try await waitForMarks()
+                // Both shards are back on a resumed connection before the next fault.
+                try await eventually("both shards RESUMED after \(fault)") { try resumedCount(0) == index + 1 && resumedCount(1) == index + 1 }
             }
 
             // Op 9 (not resumable): the sessions are deleted and the shards identify again (a new

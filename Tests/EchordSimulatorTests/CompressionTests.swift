@@ -207,22 +207,44 @@ struct CompressionTests {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("echord-zstd-\(UUID().uuidString).zst")
         try Data(bytes).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
-        let output: Data = try await withCheckedThrowingContinuation { continuation in
+        // posix_spawn and waitpid, not Foundation's Process: that one watches its pipes with
+        // select(2), which breaks once descriptors pass 1,024 (a parallel test run keeps more open).
+        let output: [UInt8] = try await withCheckedThrowingContinuation { continuation in
             let thread = Thread {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: "/usr/bin/zstd")
-                process.arguments = ["-dc", "--no-progress", file.path]
-                let stdout = Pipe()
-                process.standardOutput = stdout
-                process.standardError = FileHandle.nullDevice
-                do {
-                    try process.run()
-                    let output = stdout.fileHandleForReading.readDataToEndOfFile()
-                    process.waitUntilExit()
-                    continuation.resume(returning: output)
-                } catch {
-                    continuation.resume(throwing: error)
+                var fds: [Int32] = [0, 0]
+                guard pipe(&fds) == 0 else {
+                    continuation.resume(throwing: POSIXError(.EMFILE))
+                    return
                 }
+                for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+                var actions = posix_spawn_file_actions_t()
+                posix_spawn_file_actions_init(&actions)
+                posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+                posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+                let words: [String] = ["/usr/bin/zstd", "-dc", "--no-progress", file.path]
+                let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
+                var pid: pid_t = 0
+                let spawned = posix_spawn(&pid, "/usr/bin/zstd", &actions, nil, argv, environ)
+                posix_spawn_file_actions_destroy(&actions)
+                argv.forEach { free($0) }
+                close(fds[1])
+                guard spawned == 0 else {
+                    close(fds[0])
+                    continuation.resume(throwing: POSIXError(POSIXErrorCode(rawValue: spawned) ?? .ENOENT))
+                    return
+                }
+                var output: [UInt8] = []
+                var chunk = [UInt8](repeating: 0, count: 65536)
+                while true {
+                    let count = chunk.withUnsafeMutableBytes { read(fds[0], $0.baseAddress, $0.count) }
+                    if count < 0 && errno == EINTR { continue }
+                    if count <= 0 { break }
+                    output += chunk[..<count]
+                }
+                close(fds[0])
+                var status: Int32 = 0
+                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                continuation.resume(returning: output)
             }
             thread.start()
         }
