@@ -974,8 +974,8 @@ public struct GuildIntegrationsUpdate: Sendable, Hashable, Codable, JSONReadable
     }
 }
 
-/// GUILD_MEMBER_ADD: a member plus its guild.
-public struct GuildMemberAdd: Sendable, Hashable, Codable, JSONReadable {
+/// GUILD_MEMBER_ADD and GUILD_MEMBER_UPDATE: a member (for an update, its current fields) plus its guild.
+public struct GuildMemberEvent: Sendable, Hashable, Codable, JSONReadable {
     /// The user; absent from the member attached to MESSAGE_CREATE.
     public var user: User? {
         get { _user?.value }
@@ -1169,7 +1169,7 @@ public struct GuildMemberAdd: Sendable, Hashable, Codable, JSONReadable {
                 try reader.skipValue()
             }
         }
-        guard let _guildID else { throw JSONDecodingError(.missingField("guild_id", in: "GuildMemberAdd"), offset: __start) }
+        guard let _guildID else { throw JSONDecodingError(.missingField("guild_id", in: "GuildMemberEvent"), offset: __start) }
         self.init(user: _user, nick: _nick, avatar: _avatar, banner: _banner, roles: _roles, joinedAt: _joinedAt, premiumSince: _premiumSince, deaf: _deaf, mute: _mute, flags: _flags, pending: _pending, permissions: _permissions, communicationDisabledUntil: _communicationDisabledUntil, avatarDecorationData: _avatarDecorationData, collectibles: _collectibles, guildID: _guildID)
     }
 }
@@ -1232,206 +1232,6 @@ public struct GuildMemberRemove: Sendable, Hashable, Codable, JSONReadable {
         guard let _guildID else { throw JSONDecodingError(.missingField("guild_id", in: "GuildMemberRemove"), offset: __start) }
         guard let _user else { throw JSONDecodingError(.missingField("user", in: "GuildMemberRemove"), offset: __start) }
         self.init(guildID: _guildID, user: _user)
-    }
-}
-
-/// GUILD_MEMBER_UPDATE: the member's current fields plus its guild.
-public struct GuildMemberUpdate: Sendable, Hashable, Codable, JSONReadable {
-    /// The user; absent from the member attached to MESSAGE_CREATE.
-    public var user: User? {
-        get { _user?.value }
-        set { _user = newValue.map(Indirect.init) }
-    }
-    private var _user: Indirect<User>?
-    /// The guild nickname.
-    public var nick: String?
-    /// The guild avatar hash.
-    public var avatar: String?
-    /// The guild banner hash.
-    public var banner: String?
-    /// The member's role IDs.
-    public var roles: [Snowflake]
-    /// When the user joined the guild.
-    public var joinedAt: Timestamp?
-    /// When the user started boosting the guild.
-    public var premiumSince: Timestamp?
-    /// Whether the user is deafened in voice channels.
-    public var deaf: Bool?
-    /// Whether the user is muted in voice channels.
-    public var mute: Bool?
-    /// The member's flags.
-    public var flags: GuildMemberFlags?
-    /// Whether the user has not yet passed membership screening.
-    public var pending: Bool?
-    /// The member's permissions in the channel (in interactions).
-    public var permissions: Permissions?
-    /// When the member's timeout ends.
-    public var communicationDisabledUntil: Timestamp?
-    /// The guild avatar decoration.
-    public var avatarDecorationData: AvatarDecorationData?
-    /// The member's collectibles.
-    public var collectibles: Collectibles?
-    /// The guild.
-    public var guildID: Snowflake
-
-    /// Creates a value from its fields.
-    public init(
-        user: User? = nil,
-        nick: String? = nil,
-        avatar: String? = nil,
-        banner: String? = nil,
-        roles: [Snowflake] = [],
-        joinedAt: Timestamp? = nil,
-        premiumSince: Timestamp? = nil,
-        deaf: Bool? = nil,
-        mute: Bool? = nil,
-        flags: GuildMemberFlags? = nil,
-        pending: Bool? = nil,
-        permissions: Permissions? = nil,
-        communicationDisabledUntil: Timestamp? = nil,
-        avatarDecorationData: AvatarDecorationData? = nil,
-        collectibles: Collectibles? = nil,
-        guildID: Snowflake
-    ) {
-        self._user = user.map(Indirect.init)
-        self.nick = nick
-        self.avatar = avatar
-        self.banner = banner
-        self.roles = roles
-        self.joinedAt = joinedAt
-        self.premiumSince = premiumSince
-        self.deaf = deaf
-        self.mute = mute
-        self.flags = flags
-        self.pending = pending
-        self.permissions = permissions
-        self.communicationDisabledUntil = communicationDisabledUntil
-        self.avatarDecorationData = avatarDecorationData
-        self.collectibles = collectibles
-        self.guildID = guildID
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case user = "user"
-        case nick = "nick"
-        case avatar = "avatar"
-        case banner = "banner"
-        case roles = "roles"
-        case joinedAt = "joined_at"
-        case premiumSince = "premium_since"
-        case deaf = "deaf"
-        case mute = "mute"
-        case flags = "flags"
-        case pending = "pending"
-        case permissions = "permissions"
-        case communicationDisabledUntil = "communication_disabled_until"
-        case avatarDecorationData = "avatar_decoration_data"
-        case collectibles = "collectibles"
-        case guildID = "guild_id"
-    }
-
-    /// Decodes the value (the reference path, through `JSONDecoder`).
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self._user = (try container.decodeIfPresent(User.self, forKey: .user)).map(Indirect.init)
-        self.nick = try container.decodeIfPresent(String.self, forKey: .nick)
-        self.avatar = try container.decodeIfPresent(String.self, forKey: .avatar)
-        self.banner = try container.decodeIfPresent(String.self, forKey: .banner)
-        self.roles = try container.decodeIfPresent([Snowflake].self, forKey: .roles) ?? []
-        self.joinedAt = try container.decodeIfPresent(Timestamp.self, forKey: .joinedAt)
-        self.premiumSince = try container.decodeIfPresent(Timestamp.self, forKey: .premiumSince)
-        self.deaf = try container.decodeIfPresent(Bool.self, forKey: .deaf)
-        self.mute = try container.decodeIfPresent(Bool.self, forKey: .mute)
-        self.flags = try container.decodeIfPresent(GuildMemberFlags.self, forKey: .flags)
-        self.pending = try container.decodeIfPresent(Bool.self, forKey: .pending)
-        self.permissions = try container.decodeIfPresent(Permissions.self, forKey: .permissions)
-        self.communicationDisabledUntil = try container.decodeIfPresent(Timestamp.self, forKey: .communicationDisabledUntil)
-        self.avatarDecorationData = try container.decodeIfPresent(AvatarDecorationData.self, forKey: .avatarDecorationData)
-        self.collectibles = try container.decodeIfPresent(Collectibles.self, forKey: .collectibles)
-        self.guildID = try container.decode(Snowflake.self, forKey: .guildID)
-    }
-
-    /// Encodes the value; nil fields are left out.
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encodeIfPresent(user, forKey: .user)
-        try container.encodeIfPresent(nick, forKey: .nick)
-        try container.encodeIfPresent(avatar, forKey: .avatar)
-        try container.encodeIfPresent(banner, forKey: .banner)
-        try container.encode(roles, forKey: .roles)
-        try container.encodeIfPresent(joinedAt, forKey: .joinedAt)
-        try container.encodeIfPresent(premiumSince, forKey: .premiumSince)
-        try container.encodeIfPresent(deaf, forKey: .deaf)
-        try container.encodeIfPresent(mute, forKey: .mute)
-        try container.encodeIfPresent(flags, forKey: .flags)
-        try container.encodeIfPresent(pending, forKey: .pending)
-        try container.encodeIfPresent(permissions, forKey: .permissions)
-        try container.encodeIfPresent(communicationDisabledUntil, forKey: .communicationDisabledUntil)
-        try container.encodeIfPresent(avatarDecorationData, forKey: .avatarDecorationData)
-        try container.encodeIfPresent(collectibles, forKey: .collectibles)
-        try container.encode(guildID, forKey: .guildID)
-    }
-
-    /// Reads the value (the fast path).
-    public init(from reader: inout JSONReader) throws {
-        let __start = reader.offset
-        var _user: User? = nil
-        var _nick: String? = nil
-        var _avatar: String? = nil
-        var _banner: String? = nil
-        var _roles: [Snowflake] = []
-        var _joinedAt: Timestamp? = nil
-        var _premiumSince: Timestamp? = nil
-        var _deaf: Bool? = nil
-        var _mute: Bool? = nil
-        var _flags: GuildMemberFlags? = nil
-        var _pending: Bool? = nil
-        var _permissions: Permissions? = nil
-        var _communicationDisabledUntil: Timestamp? = nil
-        var _avatarDecorationData: AvatarDecorationData? = nil
-        var _collectibles: Collectibles? = nil
-        var _guildID: Snowflake? = nil
-        var __cursor = try reader.beginObject()
-        while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0x7d6780e4032b48f2:  // user
-                _user = try reader.readNull() ? nil : User(from: &reader)
-            case 0x090d17bab4cd7ece:  // nick
-                _nick = try reader.readNull() ? nil : String(from: &reader)
-            case 0xdfe2526362bc3224:  // avatar
-                _avatar = try reader.readNull() ? nil : String(from: &reader)
-            case 0xbca0dab1c7a00ccf:  // banner
-                _banner = try reader.readNull() ? nil : String(from: &reader)
-            case 0x584d04462430003e:  // roles
-                if try !reader.readNull() { _roles = try [Snowflake](from: &reader) } else { _roles = [] }
-            case 0x5eecafa5388c1fe0:  // joined_at
-                _joinedAt = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0x2c4be232faafb3c3:  // premium_since
-                _premiumSince = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0xa5bc2467425590cd:  // deaf
-                _deaf = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xb6697da292e0ceb4:  // mute
-                _mute = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x17a3a1a985f75aec:  // flags
-                _flags = try reader.readNull() ? nil : GuildMemberFlags(from: &reader)
-            case 0x52dea0d6eeb5083c:  // pending
-                _pending = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x97aaf5027a85f7a3:  // permissions
-                _permissions = try reader.readNull() ? nil : Permissions(from: &reader)
-            case 0xf96ad2ac4ca26a5b:  // communication_disabled_until
-                _communicationDisabledUntil = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0x65969989fadfd888:  // avatar_decoration_data
-                _avatarDecorationData = try reader.readNull() ? nil : AvatarDecorationData(from: &reader)
-            case 0x569d9cd8b420504e:  // collectibles
-                _collectibles = try reader.readNull() ? nil : Collectibles(from: &reader)
-            case 0x61bbd00dfa7e2738:  // guild_id
-                _guildID = try Snowflake(from: &reader)
-            default:
-                try reader.skipValue()
-            }
-        }
-        guard let _guildID else { throw JSONDecodingError(.missingField("guild_id", in: "GuildMemberUpdate"), offset: __start) }
-        self.init(user: _user, nick: _nick, avatar: _avatar, banner: _banner, roles: _roles, joinedAt: _joinedAt, premiumSince: _premiumSince, deaf: _deaf, mute: _mute, flags: _flags, pending: _pending, permissions: _permissions, communicationDisabledUntil: _communicationDisabledUntil, avatarDecorationData: _avatarDecorationData, collectibles: _collectibles, guildID: _guildID)
     }
 }
 

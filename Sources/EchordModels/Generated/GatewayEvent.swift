@@ -319,11 +319,11 @@ public enum GatewayEvent: Sendable, Hashable {
     /// `GUILD_INTEGRATIONS_UPDATE`: The guild's integrations changed.
     case guildIntegrationsUpdate(GuildIntegrationsUpdate)
     /// `GUILD_MEMBER_ADD`: A user joined.
-    case guildMemberAdd(GuildMemberAdd)
+    case guildMemberAdd(GuildMemberEvent)
     /// `GUILD_MEMBER_REMOVE`: A user left or was removed.
     case guildMemberRemove(GuildMemberRemove)
     /// `GUILD_MEMBER_UPDATE`: A member was updated.
-    case guildMemberUpdate(GuildMemberUpdate)
+    case guildMemberUpdate(GuildMemberEvent)
     /// `GUILD_MEMBERS_CHUNK`: An answer to Request Guild Members.
     case guildMembersChunk(GuildMembersChunk)
     /// `GUILD_ROLE_CREATE`: A role was created.
@@ -537,9 +537,9 @@ public enum GatewayEvent: Sendable, Hashable {
         case .guildEmojisUpdate: .guildEmojisUpdate(try GuildEmojisUpdate(jsonBytes: data))
         case .guildStickersUpdate: .guildStickersUpdate(try GuildStickersUpdate(jsonBytes: data))
         case .guildIntegrationsUpdate: .guildIntegrationsUpdate(try GuildIntegrationsUpdate(jsonBytes: data))
-        case .guildMemberAdd: .guildMemberAdd(try GuildMemberAdd(jsonBytes: data))
+        case .guildMemberAdd: .guildMemberAdd(try GuildMemberEvent(jsonBytes: data))
         case .guildMemberRemove: .guildMemberRemove(try GuildMemberRemove(jsonBytes: data))
-        case .guildMemberUpdate: .guildMemberUpdate(try GuildMemberUpdate(jsonBytes: data))
+        case .guildMemberUpdate: .guildMemberUpdate(try GuildMemberEvent(jsonBytes: data))
         case .guildMembersChunk: .guildMembersChunk(try GuildMembersChunk(jsonBytes: data))
         case .guildRoleCreate: .guildRoleCreate(try GuildRoleUpdate(jsonBytes: data))
         case .guildRoleUpdate: .guildRoleUpdate(try GuildRoleUpdate(jsonBytes: data))
@@ -622,9 +622,9 @@ public enum GatewayEvent: Sendable, Hashable {
         case .guildEmojisUpdate: .guildEmojisUpdate(try decoder.decode(GuildEmojisUpdate.self, from: data))
         case .guildStickersUpdate: .guildStickersUpdate(try decoder.decode(GuildStickersUpdate.self, from: data))
         case .guildIntegrationsUpdate: .guildIntegrationsUpdate(try decoder.decode(GuildIntegrationsUpdate.self, from: data))
-        case .guildMemberAdd: .guildMemberAdd(try decoder.decode(GuildMemberAdd.self, from: data))
+        case .guildMemberAdd: .guildMemberAdd(try decoder.decode(GuildMemberEvent.self, from: data))
         case .guildMemberRemove: .guildMemberRemove(try decoder.decode(GuildMemberRemove.self, from: data))
-        case .guildMemberUpdate: .guildMemberUpdate(try decoder.decode(GuildMemberUpdate.self, from: data))
+        case .guildMemberUpdate: .guildMemberUpdate(try decoder.decode(GuildMemberEvent.self, from: data))
         case .guildMembersChunk: .guildMembersChunk(try decoder.decode(GuildMembersChunk.self, from: data))
         case .guildRoleCreate: .guildRoleCreate(try decoder.decode(GuildRoleUpdate.self, from: data))
         case .guildRoleUpdate: .guildRoleUpdate(try decoder.decode(GuildRoleUpdate.self, from: data))
