@@ -91,3 +91,21 @@ struct FixtureDecodingTests {
         #expect(checked >= 30, "non-dispatch fixtures checked: \(checked)")
     }
 }
+
+/// The fixtures that are not JSON documents, each refused with the reader's precise error.
+@Suite("Fixture files that are not JSON", .enabled(if: Fixtures.isAvailable, Fixtures.skipReason))
+struct NonJSONFixtureTests {
+    @Test("the docs' placeholders, a JavaScript literal and commented JSON are refused with a typed error", arguments: [
+        // The changelog's RATE_LIMITED example has a missing comma and `...` placeholders.
+        ("rate_limited.changelog-example.txt", JSONDecodingError(.typeMismatch(expected: "',' or '}'"), offset: 14)),
+        // The ID-serialization example is a JavaScript literal with // comments and unquoted keys.
+        ("id_serialization_request_members_example.txt", JSONDecodingError(.invalidJSON, offset: 0)),
+        // identify_full.jsonc is identify_full.json with // comments (that one decodes as Identify).
+        ("identify_full.jsonc", JSONDecodingError(.typeMismatch(expected: "a key"), offset: 405)),
+    ])
+    func refused(path: String, expected: JSONDecodingError) throws {
+        let bytes = try [UInt8](Fixtures.data(path))
+        #expect(throws: expected) { try JSONValue(jsonBytes: bytes) }
+        #expect(throws: (any Error).self) { try JSONDecoder().decode(JSONValue.self, from: Data(bytes)) }
+    }
+}

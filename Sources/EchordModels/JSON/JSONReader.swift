@@ -440,7 +440,8 @@ public struct JSONReader {
             return .array(elements)
         case UInt8(ascii: "t"), UInt8(ascii: "f"): return .bool(try readBool())
         case UInt8(ascii: "n"): try literal("null"); return .null
-        default: return .number(try readDouble())
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try readDouble())
+        default: throw JSONDecodingError(.invalidJSON, offset: offset)
         }
     }
 
