@@ -107,30 +107,15 @@ public struct JSONReader {
 
     /// Consumes `{`.
     public mutating func beginObject() throws -> Cursor {
-        try expect(UInt8(ascii: "{"), "an object")
-        depth += 1
-        guard depth <= Self.maximumDepth else { throw JSONDecodingError(.tooDeep, offset: offset) }
-        return Cursor()
+        try open(UInt8(ascii: "{"), "an object")
     }
 
     /// The hash of the next key of the object (its value is next), or nil after the closing `}`.
     ///
     /// The hash is ``keyHash(_:)`` of the key's bytes as written.
     public mutating func nextKey(_ cursor: inout Cursor) throws -> UInt64? {
-        var byte = try peek()
-        if byte == UInt8(ascii: "}") {
-            offset += 1
-            depth -= 1
-            return nil
-        }
-        if cursor.first {
-            cursor.first = false
-        } else {
-            guard byte == UInt8(ascii: ",") else { throw mismatch("',' or '}'") }
-            offset += 1
-            byte = try peek()
-        }
-        guard byte == UInt8(ascii: "\"") else { throw mismatch("a key") }
+        guard try advance(&cursor, closing: UInt8(ascii: "}"), "',' or '}'") else { return nil }
+        guard try peek() == UInt8(ascii: "\"") else { throw mismatch("a key") }
         offset += 1
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         while true {
@@ -138,14 +123,13 @@ public struct JSONReader {
             let b = base[offset]
             offset += 1
             if b == UInt8(ascii: "\"") { break }
-            if b == UInt8(ascii: "\\") {
-                guard offset < count else { throw JSONDecodingError(.unexpectedEnd, offset: offset) }
-                hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3
-                offset += 1
-                hash = (hash ^ UInt64(base[offset - 1])) &* 0x100_0000_01b3
-                continue
-            }
             hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3
+            if b == UInt8(ascii: "\\") {
+                // The escaped byte is part of the key as written, even when it is a quote.
+                guard offset < count else { throw JSONDecodingError(.unexpectedEnd, offset: offset) }
+                hash = (hash ^ UInt64(base[offset])) &* 0x100_0000_01b3
+                offset += 1
+            }
         }
         try expect(UInt8(ascii: ":"), "':'")
         return hash
@@ -160,16 +144,28 @@ public struct JSONReader {
 
     /// Consumes `[`.
     public mutating func beginArray() throws -> Cursor {
-        try expect(UInt8(ascii: "["), "an array")
+        try open(UInt8(ascii: "["), "an array")
+    }
+
+    /// Whether another element follows (it is next), false after the closing `]`.
+    public mutating func nextElement(_ cursor: inout Cursor) throws -> Bool {
+        try advance(&cursor, closing: UInt8(ascii: "]"), "',' or ']'")
+    }
+
+    /// Consumes the opening bracket of an object or array, one level deeper.
+    private mutating func open(_ opening: UInt8, _ what: StaticString) throws -> Cursor {
+        try expect(opening, what)
         depth += 1
         guard depth <= Self.maximumDepth else { throw JSONDecodingError(.tooDeep, offset: offset) }
         return Cursor()
     }
 
-    /// Whether another element follows (it is next), false after the closing `]`.
-    public mutating func nextElement(_ cursor: inout Cursor) throws -> Bool {
+    /// Consumes the closing bracket (false, one level up) or, before every member but the first,
+    /// the comma (true: a member follows).
+    @inline(__always)
+    private mutating func advance(_ cursor: inout Cursor, closing: UInt8, _ separatorOrEnd: StaticString) throws -> Bool {
         let byte = try peek()
-        if byte == UInt8(ascii: "]") {
+        if byte == closing {
             offset += 1
             depth -= 1
             return false
@@ -177,7 +173,7 @@ public struct JSONReader {
         if cursor.first {
             cursor.first = false
         } else {
-            guard byte == UInt8(ascii: ",") else { throw mismatch("',' or ']'") }
+            guard byte == UInt8(ascii: ",") else { throw mismatch(separatorOrEnd) }
             offset += 1
         }
         return true
