@@ -73,6 +73,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(name: "EchordTestSupport", path: "Tests/EchordTestSupport"),
         .testTarget(name: "EchordModelsTests", dependencies: ["EchordModels"]),
         .testTarget(
             name: "EchordGatewayTests",
@@ -92,7 +93,7 @@ let package = Package(
         .testTarget(
             name: "EchordCLITests",
             dependencies: [
-                "echord", "EchordGateway", "EchordSimulator", "EchordModels",
+                "echord", "EchordGateway", "EchordSimulator", "EchordModels", "EchordTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -104,6 +105,7 @@ let package = Package(
             dependencies: [
                 "EchordSimulator",
                 "EchordGateway",
+                "EchordTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -3,6 +3,7 @@ import EchordSimulator
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
+import EchordTestSupport
 import Testing
 
 @testable import echord
@@ -104,9 +105,7 @@ func echordBinary() throws -> String {
 /// A child process whose output is read, and whose exit is awaited, on dedicated threads (never on
 /// the Swift concurrency pool).
 ///
-/// Spawned with `posix_spawn` and reaped with `waitpid`, not with Foundation's `Process`: that one
-/// watches its pipes with `select(2)`, which breaks once descriptors pass 1,024, and a parallel
-/// test run here keeps more than 1,200 open.
+/// Spawned and reaped through ``ChildProcessSpawn`` (not Foundation's `Process`).
 final class ChildProcess: Sendable {
     private let pid: pid_t
     private let output = NIOLockedValueBox<(stdout: [UInt8], stderr: [UInt8])>(([], []))
@@ -118,32 +117,29 @@ final class ChildProcess: Sendable {
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "DISCORD_TOKEN")
         env.merge(environment) { $1 }
-        let (pid, stdoutFD, stderrFD) = try spawn(binary, arguments: arguments, environment: env)
+        let started: ChildProcessSpawn.Started
+        do {
+            started = try ChildProcessSpawn.spawn(binary, arguments: arguments, environment: env)
+        } catch {
+            throw CLITestError.spawnFailed("\(error)")
+        }
+        let pid = started.pid
         self.pid = pid
-        let readers = [(stdoutFD, true), (stderrFD, false)].map { fd, isStdout in
+        let readers = [(started.stdout, true), (started.stderr, false)].map { fd, isStdout in
             let done = DispatchSemaphore(value: 0)
             let output = self.output
             Thread {
-                var chunk = [UInt8](repeating: 0, count: 65536)
-                while true {
-                    let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                    if count < 0 && errno == EINTR { continue }
-                    if count <= 0 { break }
-                    output.withLockedValue { if isStdout { $0.stdout += chunk[..<count] } else { $0.stderr += chunk[..<count] } }
+                ChildProcessSpawn.drain(fd) { chunk in
+                    output.withLockedValue { if isStdout { $0.stdout += chunk } else { $0.stderr += chunk } }
                 }
-                close(fd)
                 done.signal()
             }.start()
             return done
         }
         let exit = self.exit
         Thread {
-            var raw: Int32 = 0
-            while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
+            let status = ChildProcessSpawn.waitForExit(pid)
             readers.forEach { $0.wait() }  // every byte read before anyone sees the exit
-            // WIFEXITED / WEXITSTATUS / WTERMSIG, spelled out (the C macros are not imported).
-            let signal = raw & 0x7F
-            let status = signal == 0 ? (raw >> 8) & 0xFF : 128 + signal
             let waiters = exit.withLockedValue { state in
                 state.status = status
                 defer { state.waiters = [] }
@@ -185,34 +181,4 @@ final class ChildProcess: Sendable {
         if let exited { return exited }
         throw CLITestError.timedOut("echord did not exit within \(timeout); stderr: \(stderr)")
     }
-}
-
-/// Spawns `path` with `arguments` and `environment`, standard input from /dev/null and standard
-/// output and error into pipes; returns the pid and the read ends.
-private func spawn(_ path: String, arguments: [String], environment: [String: String]) throws -> (pid_t, Int32, Int32) {
-    var outPipe: [Int32] = [0, 0]
-    var errPipe: [Int32] = [0, 0]
-    guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else { throw CLITestError.spawnFailed("pipe: errno \(errno)") }
-    // Close-on-exec, so a child spawned meanwhile by another test does not hold our write ends open
-    // (dup2 in this child clears the flag on 1 and 2). pipe2(O_CLOEXEC) is not in Glibc's module.
-    for fd in outPipe + errPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
-    posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
-    let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
-    let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-    defer { (argv + envp).forEach { free($0) } }
-    var pid: pid_t = 0
-    let result = posix_spawn(&pid, path, &actions, nil, argv, envp)
-    close(outPipe[1])
-    close(errPipe[1])
-    guard result == 0 else {
-        close(outPipe[0])
-        close(errPipe[0])
-        throw CLITestError.spawnFailed("posix_spawn \(path): \(result)")
-    }
-    return (pid, outPipe[0], errPipe[0])
 }

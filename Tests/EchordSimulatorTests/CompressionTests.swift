@@ -6,6 +6,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOWebSocket
+import EchordTestSupport
 import Testing
 
 /// One WebSocket frame exactly as it came off the wire.
@@ -207,46 +208,21 @@ struct CompressionTests {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("echord-zstd-\(UUID().uuidString).zst")
         try Data(bytes).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
-        // posix_spawn and waitpid, not Foundation's Process: that one watches its pipes with
-        // select(2), which breaks once descriptors pass 1,024 (a parallel test run keeps more open).
+        // Not Foundation's Process: see ChildProcessSpawn.
         let output: [UInt8] = try await withCheckedThrowingContinuation { continuation in
-            let thread = Thread {
-                var fds: [Int32] = [0, 0]
-                guard pipe(&fds) == 0 else {
-                    continuation.resume(throwing: POSIXError(.EMFILE))
-                    return
+            Thread {
+                do {
+                    let started = try ChildProcessSpawn.spawn(
+                        "/usr/bin/zstd", arguments: ["-dc", "--no-progress", file.path], environment: [:])
+                    close(started.stderr)
+                    var output: [UInt8] = []
+                    ChildProcessSpawn.drain(started.stdout) { output += $0 }
+                    _ = ChildProcessSpawn.waitForExit(started.pid)
+                    continuation.resume(returning: output)
+                } catch {
+                    continuation.resume(throwing: error)
                 }
-                for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-                var actions = posix_spawn_file_actions_t()
-                posix_spawn_file_actions_init(&actions)
-                posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
-                posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-                let words: [String] = ["/usr/bin/zstd", "-dc", "--no-progress", file.path]
-                let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
-                var pid: pid_t = 0
-                let spawned = posix_spawn(&pid, "/usr/bin/zstd", &actions, nil, argv, environ)
-                posix_spawn_file_actions_destroy(&actions)
-                argv.forEach { free($0) }
-                close(fds[1])
-                guard spawned == 0 else {
-                    close(fds[0])
-                    continuation.resume(throwing: POSIXError(POSIXErrorCode(rawValue: spawned) ?? .ENOENT))
-                    return
-                }
-                var output: [UInt8] = []
-                var chunk = [UInt8](repeating: 0, count: 65536)
-                while true {
-                    let count = chunk.withUnsafeMutableBytes { read(fds[0], $0.baseAddress, $0.count) }
-                    if count < 0 && errno == EINTR { continue }
-                    if count <= 0 { break }
-                    output += chunk[..<count]
-                }
-                close(fds[0])
-                var status: Int32 = 0
-                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-                continuation.resume(returning: output)
-            }
-            thread.start()
+            }.start()
         }
         return String(decoding: output, as: UTF8.self)
     }
