@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import EchordGateway
 import EchordModels
 import EchordSimulator
@@ -386,10 +389,11 @@ struct GatewayDiscoveryTests {
 
     @Test("a refused connection or a failed TLS handshake is .connectionFailed; a non-HTTP base URL is .invalidURL")
     func connectionFailures() async throws {
-        let server = try await ScriptedHTTPServer.start([])
-        let closedPort = server.port
-        await server.shutdown()
-        let refused = GatewayDiscovery(apiBaseURL: "http://127.0.0.1:\(closedPort)/api/v10", token: BotToken(Self.token), maxAttempts: 1)
+        // A port bound but never listened on refuses connections, and no other server (of this
+        // process or another) can take it meanwhile, as it could a port just closed.
+        let reserved = try ReservedPort()
+        defer { reserved.release() }
+        let refused = GatewayDiscovery(apiBaseURL: "http://127.0.0.1:\(reserved.port)/api/v10", token: BotToken(Self.token), maxAttempts: 1)
         await #expect {
             try await refused.gateway()
         } throws: { error in
@@ -414,4 +418,29 @@ struct GatewayDiscoveryTests {
             await #expect(throws: GatewayDiscoveryError.invalidURL(url)) { try await invalid.gatewayBot() }
         }
     }
+}
+
+/// A TCP port on 127.0.0.1 that is bound but not listening: connecting to it is refused.
+struct ReservedPort {
+    let descriptor: Int32
+    let port: Int
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = fd >= 0 && withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        guard bound else { throw HarnessError.timedOut("could not reserve a port: errno \(errno)") }
+        descriptor = fd
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    func release() { close(descriptor) }
 }
