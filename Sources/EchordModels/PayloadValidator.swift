@@ -18,6 +18,9 @@ import Foundation
 public enum PayloadValidator {
     /// Checks a complete gateway message `{"op", "d", "s", "t"}`: a dispatch (op 0) by its event
     /// name, another opcode by its number.
+    ///
+    /// A dispatch must carry all four keys. For other opcodes `s` and `t` must be null, and may be
+    /// left out, as may a null `d`: the docs' own examples (Hello, Heartbeat ACK, Identify) do so.
     public static func validate(gatewayPayload payload: JSONValue) -> [PayloadIssue] {
         var issues: [PayloadIssue] = []
         guard case .object(let members) = payload else {
@@ -26,17 +29,19 @@ public enum PayloadValidator {
         for key in members.keys.sorted() where !["op", "d", "s", "t"].contains(key) {
             issues.append(PayloadIssue(path: key, kind: .undocumentedKey))
         }
-        for key in ["op", "d", "s", "t"] where members[key] == nil {
-            issues.append(PayloadIssue(path: key, kind: .missingKey))
-        }
         guard let opValue = members["op"], let op = opValue.integerValue.map({ Int($0) }) else {
             if let opValue = members["op"] {
                 issues.append(PayloadIssue(path: "op", kind: .wrongType(expected: "integer", found: opValue.jsonTypeName)))
+            } else {
+                issues.append(PayloadIssue(path: "op", kind: .missingKey))
             }
             return issues
         }
         let data = members["d"] ?? .null
         if op == 0 {
+            for key in ["d", "s", "t"] where members[key] == nil {
+                issues.append(PayloadIssue(path: key, kind: .missingKey))
+            }
             if let s = members["s"], s.integerValue == nil {
                 issues.append(PayloadIssue(path: "s", kind: .wrongType(expected: "integer", found: s.jsonTypeName)))
             }

@@ -225,15 +225,12 @@ extension SimulatorCore {
         session.connection = conn
         record(.session("created by IDENTIFY, bucket \(bucket.bucket)"), connection: conn)
         let guilds = world.guilds(shardID: shardID, shardCount: shardCount)
+        // READY's documented keys only (Discord also sends undocumented ones such as `_trace`).
         var ready: [(String, SimulatorJSON)] = [
-            ("v", 10), ("user_settings", .object([])), ("user", SimulatorWorld.botUser(id: botUserID)),
-            ("session_type", "normal"), ("session_id", .string(session.id)),
-            ("resume_gateway_url", .string(resumeGatewayURL)), ("relationships", []), ("private_channels", []),
-            ("presences", []),
+            ("v", 10), ("user", SimulatorWorld.botUser(id: botUserID)), ("session_id", .string(session.id)),
+            ("resume_gateway_url", .string(resumeGatewayURL)),
             ("guilds", .array(guilds.map { .object([("id", .string($0.id.description)), ("unavailable", true)]) })),
-            ("guild_join_requests", []), ("geo_ordered_rtc_regions", ["echord-local"]),
             ("application", .object([("id", .string(botUserID.description)), ("flags", 565248)])),
-            ("auth", .object([])), ("_trace", ["[\"echord-simulator\",{\"micros\":0.0}]"]),
         ]
         if let shard = identify.shard {
             ready.append(("shard", [.int(Int64(shard.shardID)), .int(Int64(shard.shardCount))]))
@@ -288,7 +285,7 @@ extension SimulatorCore {
                    byteCount: event.bytes.count, text: serverText(event.bytes))
             conn.send(event.bytes, framesPerCompressedMessage: configuration.zlibFramesPerMessage)
         }
-        dispatch("RESUMED", json: .object([("_trace", ["[\"echord-simulator\",{\"micros\":0.0}]"])]), to: session)
+        dispatch("RESUMED", json: .object([]), to: session)
         scenarioSessionResumed(session)
     }
 }

@@ -211,7 +211,6 @@ final class SimulatorCore {
             ("t", nil), ("s", nil), ("op", 10),
             ("d", .object([
                 ("heartbeat_interval", .int(Int64(configuration.heartbeatIntervalMilliseconds))),
-                ("_trace", ["[\"echord-simulator\",{\"micros\":0.0}]"]),
             ])),
         ])
         sendControl(hello, opcode: 10, on: conn)

@@ -37,7 +37,7 @@ struct IdentifyTests {
                 #expect(create.data?["icon"] == .null)
                 #expect(create.data?["afk_channel_id"] == .null)
                 guard case .array(let channels)? = create.data?["channels"] else { Issue.record("no channels"); return }
-                #expect(channels.count == 4)
+                #expect(channels.count == 9, "a category, two text channels and one channel of every other type")
             }
             let sessions = await simulator.sessions()
             #expect(sessions.map(\.id) == [sessionID])
