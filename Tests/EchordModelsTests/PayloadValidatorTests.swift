@@ -71,6 +71,19 @@ struct PayloadValidatorTests {
         #expect(PayloadValidator.validate(gatewayPayload: try json(#"{"op":0,"s":2,"t":"GUILD_CREATE","d":{"id":"1","unavailable":true}}"#)).isEmpty)
     }
 
+    @Test("encoding follows the marks: a nil nullable field is written as null, a nil optional one is left out")
+    func encodingFollowsMarks() throws {
+        let user = User(id: 80_351_110_224_678_912, username: "nelly", discriminator: "0")
+        let object = try JSONValue(jsonBytes: Array(try JSONEncoder().encode(user)))
+        #expect(object["global_name"] == .null)  // `global_name ?string`: required, nullable
+        #expect(object["avatar"] == .null)
+        #expect(object["banner"] == nil)  // `banner? ?string`: may be absent
+        #expect(object["bot"] == nil)  // `bot? boolean`
+        #expect(User.validate(object).isEmpty)
+        let decoded = try JSONDecoder().decode(User.self, from: JSONEncoder().encode(object))
+        #expect(decoded == user)
+    }
+
     /// Fixtures from Discord's docs that break the docs' own marks, with the reason.
     static let docsExamplesBreakingTheirMarks: [String: String] = [
         "activity_rich_presence_example.json": "no created_at (required in the activity table)",

@@ -28,8 +28,28 @@ struct PayloadFidelityTests {
                     sourceLocation: sourceLocation)
             if let op = entry.opcode { opcodes.insert(op) }
             if let name = entry.eventName { events.insert(name) }
+            if entry.opcode == 0, let name = entry.eventName, !events.contains(name + "/model") {
+                events.insert(name + "/model")
+                Self.checkModelEncoding(name, message: text, sourceLocation: sourceLocation)
+            }
         }
-        return (events, opcodes)
+        return (events.filter { !$0.hasSuffix("/model") }, opcodes)
+    }
+
+    /// Decodes the first dispatch of each kind into its model and checks that the model's `Codable`
+    /// encoding follows the marks too (nullable nil fields as null, optional nil fields left out).
+    static func checkModelEncoding(_ name: String, message: String, sourceLocation: SourceLocation) {
+        guard let kind = GatewayEventKind(rawValue: name),
+            let data = (try? JSONValue(jsonBytes: Array(message.utf8)))?["d"]
+        else { return }
+        do {
+            let event = try GatewayEvent.decode(kind, from: try JSONEncoder().encode(data), using: JSONDecoder())
+            let encoded = try JSONValue(jsonBytes: Array(try event.encodedPayload(using: JSONEncoder())))
+            let issues = PayloadValidator.validate(dispatch: name, data: encoded)
+            #expect(issues.isEmpty, "\(name) decoded and encoded again: \(issues.map(\.description))", sourceLocation: sourceLocation)
+        } catch {
+            Issue.record("\(name): \(error)", sourceLocation: sourceLocation)
+        }
     }
 
     @Test("READY, GUILD_CREATE with every channel type, member chunks, RATE_LIMITED, op 31/43/4 answers, live traffic and the README's dispatch example")
