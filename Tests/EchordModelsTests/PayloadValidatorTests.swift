@@ -40,7 +40,10 @@ struct PayloadValidatorTests {
             "d.members[0].roles[1]: integer where snowflake (a decimal string) is documented",
             "d.members[0].user.id: integer where snowflake (a decimal string) is documented",
         ])
-        let role = try json(#"{"guild_id":"1","role":{"id":"2","name":"r","color":0,"hoist":false,"position":0,"permissions":8,"managed":false,"mentionable":false,"flags":0,"colors":{"primary_color":0,"secondary_color":null,"tertiary_color":null}}}"#)
+        let role = try json(#"""
+            {"guild_id":"1","role":{"id":"2","name":"r","color":0,"hoist":false,"position":0,"permissions":8,"managed":false,
+            "mentionable":false,"flags":0,"colors":{"primary_color":0,"secondary_color":null,"tertiary_color":null}}}
+            """#)
         #expect(descriptions(PayloadValidator.validate(dispatch: "GUILD_ROLE_CREATE", data: role))
             == ["d.role.permissions: integer where decimal string is documented"])
     }
@@ -68,7 +71,8 @@ struct PayloadValidatorTests {
             == ["s: required key missing"])
         #expect(descriptions(PayloadValidator.validate(gatewayPayload: Array("{\"op\":".utf8))) == ["invalid JSON: not a JSON value"])
         #expect(PayloadValidator.validate(gatewayPayload: try json(#"{"op":9,"s":null,"t":null,"d":false}"#)).isEmpty)
-        #expect(PayloadValidator.validate(gatewayPayload: try json(#"{"op":0,"s":2,"t":"GUILD_CREATE","d":{"id":"1","unavailable":true}}"#)).isEmpty)
+        let outage = try json(#"{"op":0,"s":2,"t":"GUILD_CREATE","d":{"id":"1","unavailable":true}}"#)
+        #expect(PayloadValidator.validate(gatewayPayload: outage).isEmpty)
     }
 
     @Test("encoding follows the marks: a nil nullable field is written as null, a nil optional one is left out")

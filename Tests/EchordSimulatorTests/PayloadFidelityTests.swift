@@ -52,7 +52,10 @@ struct PayloadFidelityTests {
         }
     }
 
-    @Test("READY, GUILD_CREATE with every channel type, member chunks, RATE_LIMITED, op 31/43/4 answers, live traffic and the README's dispatch example")
+    @Test("""
+        READY, GUILD_CREATE with every channel type, member chunks, RATE_LIMITED, op 31/43/4 answers, live traffic \
+        and the README's dispatch example
+        """)
     func liveSession() async throws {
         try await withSimulator({
             $0.logServerPayloads = true
