@@ -130,8 +130,10 @@ public enum PayloadValidator {
         switch rule {
         case .any:
             break
-        case .string, .timestamp:
+        case .string:
             if value.stringValue == nil { mismatch("string") }
+        case .timestamp:
+            guard let text = value.stringValue, Timestamp(iso8601: text) != nil else { return mismatch("ISO 8601 timestamp") }
         case .integer:
             if value.integerValue == nil { mismatch("integer") }
         case .number:

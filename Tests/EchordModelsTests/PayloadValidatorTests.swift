@@ -46,6 +46,9 @@ struct PayloadValidatorTests {
             """#)
         #expect(descriptions(PayloadValidator.validate(dispatch: "GUILD_ROLE_CREATE", data: role))
             == ["d.role.permissions: integer where decimal string is documented"])
+        let pins = try json(#"{"channel_id":"1","last_pin_timestamp":"yesterday"}"#)
+        #expect(descriptions(PayloadValidator.validate(dispatch: "CHANNEL_PINS_UPDATE", data: pins))
+            == ["d.last_pin_timestamp: string where ISO 8601 timestamp is documented"])
     }
 
     @Test("a required key left out is reported, except in a partial object")
