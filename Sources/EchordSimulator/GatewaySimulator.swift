@@ -13,7 +13,7 @@ import NIOPosix
 /// configuration.world.guildCount = 4
 /// let simulator = try await GatewaySimulator.start(configuration: configuration)
 /// print(simulator.apiBaseURL)   // http://127.0.0.1:PORT/api/v10
-/// await simulator.inject(.reconnect, target: .shard(0))
+/// try await simulator.inject(.reconnect, target: .shard(0))
 /// try await simulator.shutdown()
 /// ```
 ///

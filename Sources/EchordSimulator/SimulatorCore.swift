@@ -265,14 +265,18 @@ final class SimulatorCore {
     /// Closes `conn` with a close frame carrying `code` (written after any frames a freeze holds).
     /// 1005 sends a close frame without a code; 1006 and 1015, which mean "no close frame", drop
     /// the TCP connection instead: none of the three goes on the wire.
-    func closeConnection(_ conn: SimulatedConnection, code: UInt16, reason: String) {
+    ///
+    /// `invalidatedSessionID` names a session the close ends (4009): if the close never reaches the
+    /// client, a RESUME of that session is not blamed on it.
+    func closeConnection(_ conn: SimulatedConnection, code: UInt16, reason: String, invalidatedSessionID: String? = nil) {
         guard conn.isOpen else { return }
         if code == 1006 || code == 1015 {
             dropConnection(conn)
             return
         }
         conn.phase = .closed
-        transmit(OutboundFrame(content: .close(code: code == 1005 ? nil : code, reason: reason)), on: conn)
+        transmit(OutboundFrame(content: .close(code: code == 1005 ? nil : code, reason: reason),
+                               invalidatedSessionID: invalidatedSessionID), on: conn)
     }
 
     /// Ends `conn`'s TCP connection without a close frame; frames a freeze holds are lost with it.

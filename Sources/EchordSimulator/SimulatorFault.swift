@@ -9,7 +9,9 @@ public enum SimulatorFault: Sendable, Equatable {
     case reconnect
     /// Send op 9 INVALID_SESSION. Not resumable: the session is deleted.
     case invalidSession(resumable: Bool)
-    /// Close the socket with a close frame carrying `code`; the session stays resumable.
+    /// Close the socket with a close frame carrying `code`; the session stays resumable. The codes
+    /// RFC 6455 keeps off the wire are played as what they stand for: 1005 sends a close frame
+    /// without a code, 1006 and 1015 end the TCP connection without a close frame.
     case close(code: UInt16)
     /// End the TCP connection without a close frame; the session stays resumable.
     case dropConnection
@@ -131,7 +133,7 @@ extension SimulatorCore {
         case .expireSessions:
             for session in targetedSessions {
                 if let conn = session.connection, conn.isOpen {
-                    closeConnection(conn, code: 4009, reason: "session expired")
+                    closeConnection(conn, code: 4009, reason: "session expired", invalidatedSessionID: session.id)
                 }
                 record(.session("expired by fault"), connection: nil, session: session)
                 removeSession(session)

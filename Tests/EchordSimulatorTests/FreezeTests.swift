@@ -114,13 +114,14 @@ struct FreezeTests {
         }
     }
 
-    @Test("a RESUME after an op 9 that never reached the client gets op 9 but is not a violation")
-    func invalidSessionNeverDelivered() async throws {
+    @Test("a RESUME after an op 9 or a 4009 that never reached the client gets op 9 but is not a violation",
+          arguments: [SimulatorFault.invalidSession(resumable: false), .expireSessions])
+    func invalidSessionNeverDelivered(fault: SimulatorFault) async throws {
         try await withSimulator { simulator in
             let client = try await TestGatewayClient.connect(port: simulator.port)
             let (sessionID, last, _) = try await client.identifyAndReadGuilds()
             try await simulator.inject(.freeze)
-            try await simulator.inject(.invalidSession(resumable: false))
+            try await simulator.inject(fault)
             try await simulator.inject(.dropConnection)
             #expect(try await client.next().isConnectionEnd)
             #expect(try await simulator.sessions().isEmpty)
