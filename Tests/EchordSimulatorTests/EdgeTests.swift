@@ -175,6 +175,9 @@ struct EdgeTests {
             #expect(try await second.nextPayload().op == 10)
             try await simulator.inject(.close(code: 1006))
             #expect(try await second.next().isConnectionEnd)
+            // The control API takes only codes a close frame may carry a code from.
+            #expect(try await httpPost(port: simulator.port, path: "/control/close?code=999").status == 400)
+            #expect(try await httpPost(port: simulator.port, path: "/control/close?code=5000").status == 400)
         }
     }
 
