@@ -15,10 +15,10 @@ struct PayloadFidelityTests {
     /// opcodes seen.
     static func validateSentPayloads(
         of simulator: GatewaySimulator, sourceLocation: SourceLocation = #_sourceLocation
-    ) async -> (events: Set<String>, opcodes: Set<Int>) {
+    ) async throws -> (events: Set<String>, opcodes: Set<Int>) {
         var events: Set<String> = []
         var opcodes: Set<Int> = []
-        for entry in await simulator.log() where entry.kind == .sent {
+        for entry in try await simulator.log() where entry.kind == .sent {
             guard let text = entry.text else {
                 Issue.record("sent frame \(entry.index) logged without its text", sourceLocation: sourceLocation)
                 continue
@@ -120,12 +120,12 @@ struct PayloadFidelityTests {
             }
 
             // Live traffic of the whole mix.
-            await simulator.setTraffic(eventsPerSecond: 2000)
-            await simulator.advanceTime(by: .milliseconds(200))
-            await simulator.setTraffic(eventsPerSecond: 0)
+            try await simulator.setTraffic(eventsPerSecond: 2000)
+            try await simulator.advanceTime(by: .milliseconds(200))
+            try await simulator.setTraffic(eventsPerSecond: 0)
             _ = try await client.payloadsBeforeHeartbeatAck()
 
-            let seen = await Self.validateSentPayloads(of: simulator)
+            let seen = try await Self.validateSentPayloads(of: simulator)
             let expected: Set<String> = [
                 "READY", "GUILD_CREATE", "GUILD_MEMBERS_CHUNK", "RATE_LIMITED", "SOUNDBOARD_SOUNDS", "CHANNEL_INFO",
                 "VOICE_STATE_UPDATE", "VOICE_SERVER_UPDATE",
@@ -160,13 +160,13 @@ struct PayloadFidelityTests {
         }) { simulator in
             let client = try await TestGatewayClient.connect(port: simulator.port)
             let (sessionID, afterGuilds, _) = try await client.identifyAndReadGuilds(intents: Self.allIntents)
-            await simulator.advanceTime(by: .milliseconds(2500))
+            try await simulator.advanceTime(by: .milliseconds(2500))
             #expect(try await client.nextPayload().op == 1)
             try await client.heartbeat(afterGuilds)
-            await simulator.advanceTime(by: .milliseconds(1))
+            try await simulator.advanceTime(by: .milliseconds(1))
             let before = try await client.nextPayload()
             #expect(before.data?["content"] == .string("before-reconnect"))
-            await simulator.advanceTime(by: .milliseconds(1000))
+            try await simulator.advanceTime(by: .milliseconds(1000))
             #expect(try await client.nextPayload().op == 7)
             await client.drop()
             try await simulator.waitUntilDetached(sessionID)
@@ -175,20 +175,20 @@ struct PayloadFidelityTests {
             try await resumed.helloThenResume(sessionID: sessionID, sequence: before.sequence ?? 0)
             #expect(try await resumed.nextPayload().data?["content"] == .string("missed-during-reconnect"))
             #expect(try await resumed.nextPayload().eventName == "RESUMED")
-            await simulator.advanceTime(by: .milliseconds(500))
+            try await simulator.advanceTime(by: .milliseconds(500))
             #expect(try await resumed.nextPayload().data?["content"] == .string("after-resume"))
 
             if scenario == .full {
-                await simulator.advanceTime(by: .milliseconds(1000))
+                try await simulator.advanceTime(by: .milliseconds(1000))
                 let invalid = try await resumed.nextPayload()
                 #expect(invalid.op == 9 && invalid.data == .bool(false))
                 await resumed.drop()
-                await simulator.advanceTime(by: .milliseconds(5000))  // past the IDENTIFY bucket
+                try await simulator.advanceTime(by: .milliseconds(5000))  // past the IDENTIFY bucket
                 let fresh = try await TestGatewayClient.connect(port: simulator.port)
                 let (newSessionID, last, _) = try await fresh.identifyAndReadGuilds(intents: Self.allIntents)
                 let reidentified = try await fresh.nextPayload()
                 #expect(reidentified.data?["content"] == .string("after-reidentify"))
-                await simulator.advanceTime(by: .milliseconds(1000))
+                try await simulator.advanceTime(by: .milliseconds(1000))
                 #expect(try await fresh.nextClose() == 4000)
                 let again = try await TestGatewayClient.connect(port: simulator.port, path: "/resume")
                 try await again.helloThenResume(sessionID: newSessionID, sequence: reidentified.sequence ?? last)
@@ -196,7 +196,7 @@ struct PayloadFidelityTests {
                 #expect(try await again.nextPayload().data?["content"] == .string("after-close-4000-resume"))
             }
 
-            let seen = await Self.validateSentPayloads(of: simulator)
+            let seen = try await Self.validateSentPayloads(of: simulator)
             #expect(seen.events.isSuperset(of: ["READY", "GUILD_CREATE", "MESSAGE_CREATE", "RESUMED"]))
             #expect(seen.opcodes.isSuperset(of: scenario == .full ? [0, 1, 7, 9, 10, 11] : [0, 1, 7, 10, 11]))
         }
