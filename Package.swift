@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "EchordModels", targets: ["EchordModels"]),
         .library(name: "EchordGateway", targets: ["EchordGateway"]),
         .library(name: "EchordSimulator", targets: ["EchordSimulator"]),
+        .library(name: "EchordPostgres", targets: ["EchordPostgres"]),
         .executable(name: "echord", targets: ["echord"]),
     ],
     traits: [
@@ -22,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         .systemLibrary(
@@ -63,6 +65,20 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "EchordPostgres",
+            dependencies: [
+                "EchordGateway",
+                "EchordModels",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "echord",
             dependencies: [
@@ -94,6 +110,17 @@ let package = Package(
             name: "EchordCLITests",
             dependencies: [
                 "echord", "EchordGateway", "EchordSimulator", "EchordModels", "EchordTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "EchordPostgresTests",
+            dependencies: [
+                "EchordPostgres", "EchordGateway", "EchordSimulator", "EchordModels",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
