@@ -318,8 +318,11 @@ extension SimulatorCore {
             record(.violation(rule: "RESUME not on resume_gateway_url", closeCode: nil), connection: conn)
         }
         if let old = session.connection, old !== conn {
+            // Our choice (Discord's docs are silent): a RESUME of a session still connected on
+            // another socket takes the session over; the old socket is closed with 4000.
             old.session = nil
-            dropConnection(old)
+            record(.session("taken over by a RESUME on connection \(conn.id)"), connection: old)
+            closeConnection(old, code: 4000, reason: "Session resumed elsewhere")
         }
         session.connection = conn
         session.expiresAt = nil
