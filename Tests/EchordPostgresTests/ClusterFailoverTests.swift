@@ -1,0 +1,164 @@
+import EchordGateway
+import EchordModels
+import EchordPostgres
+import EchordSimulator
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import Testing
+
+/// Members of one bot (own pools, as separate processes) against one simulator.
+struct ClusterHarness {
+    let simulator: GatewaySimulator
+    let configuration: PostgresClusterConfiguration
+    /// Every dispatch any member delivered, in delivery order.
+    let delivered = NIOLockedValueBox<[(shard: Int, sequence: Int, name: String)]>([])
+
+    static func start(shards: Int) async throws -> ClusterHarness {
+        var simulatorConfiguration = SimulatorConfiguration()
+        simulatorConfiguration.world.guildCount = shards * 2
+        simulatorConfiguration.recommendedShards = shards
+        simulatorConfiguration.maxConcurrency = 4
+        simulatorConfiguration.identifyBucketMilliseconds = 200
+        let simulator = try await GatewaySimulator.start(configuration: simulatorConfiguration, logger: TestDatabase.quietLogger)
+        return ClusterHarness(simulator: simulator, configuration: try TestDatabase.configuration(poolSize: 4))
+    }
+
+    func memberConfiguration(shards: Int, id: String) -> ClusterMember.Configuration {
+        var configuration = ClusterMember.Configuration(token: BotToken(ClusterIdentifyTests.token), intents: [.guilds, .guildMessages], shardCount: shards)
+        configuration.apiBaseURL = simulator.apiBaseURL
+        configuration.compression = .none
+        configuration.leaseTTL = .seconds(2)
+        configuration.identifyInterval = .milliseconds(400)
+        configuration.memberID = id
+        return configuration
+    }
+
+    /// A running member: its own cluster handle (pool), the member, and the task running both.
+    final class Running: Sendable {
+        let member: ClusterMember
+        let task: Task<Void, any Error>
+        init(member: ClusterMember, task: Task<Void, any Error>) {
+            self.member = member
+            self.task = task
+        }
+    }
+
+    func startMember(shards: Int, id: String) throws -> Running {
+        let cluster = try PostgresCluster(configuration: configuration, logger: TestDatabase.quietLogger)
+        let member = ClusterMember(cluster: cluster, configuration: memberConfiguration(shards: shards, id: id),
+                                   logger: TestDatabase.quietLogger)
+        let delivered = self.delivered
+        let task = Task {
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { try await cluster.run() }
+                try await cluster.migrate()
+                group.addTask {
+                    for await dispatch in member.events {
+                        delivered.withLockedValue { $0.append((dispatch.shardID, dispatch.sequence ?? -1, dispatch.name)) }
+                    }
+                }
+                try await member.run()
+                group.cancelAll()
+            }
+        }
+        return Running(member: member, task: task)
+    }
+
+    /// Waits (bounded, real time) until `condition` holds.
+    func eventually(_ what: String, timeout: Duration = .seconds(90), _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while try await !condition() {
+            guard ContinuousClock.now < deadline else { throw ClusterTestError.timedOut(what) }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    func allReady(_ members: [Running], shards: Int) -> Bool {
+        let held = members.flatMap(\.member.heldShards)
+        guard held.sorted() == Array(0..<shards) else { return false }
+        return members.allSatisfy { running in
+            running.member.shards.values.allSatisfy { if case .ready = $0.status { true } else { false } }
+        }
+    }
+
+    /// The shard ids of the IDENTIFYs and RESUMEs received, in order.
+    func identifiedShards() async throws -> [Int] {
+        try await opcodes(2).compactMap { ClusterIdentifyTests.shardID(inIdentify: $0.text) }
+    }
+
+    func opcodes(_ opcode: Int) async throws -> [SimulatorLogEntry] {
+        try await simulator.log().filter { $0.kind == .received && $0.opcode == opcode }
+    }
+}
+
+enum ClusterTestError: Error { case timedOut(String) }
+
+@Suite("Cluster mode: leases, failover that resumes, handover", .enabled(if: TestDatabase.available), .serialized)
+struct ClusterFailoverTests {
+    @Test("3 members share 12 shards 4/4/4; one dies without a goodbye: the others RESUME its shards, no IDENTIFY")
+    func failoverResumes() async throws {
+        let harness = try await ClusterHarness.start(shards: 12)
+        let members = try ["m-a", "m-b", "m-c"].map { try harness.startMember(shards: 12, id: $0) }
+        try await harness.eventually("12 shards ready over 3 members") {
+            harness.allReady(members, shards: 12) && members.map(\.member.heldShards.count) == [4, 4, 4]
+        }
+        #expect(try await harness.opcodes(2).count == 12)
+        try await harness.simulator.setTraffic(eventsPerSecond: 40)
+        try await Task.sleep(for: .seconds(1))
+        let victim = members[0]
+        let orphaned = victim.member.heldShards
+        victim.task.cancel()
+        _ = await victim.task.result
+        let survivors = Array(members.dropFirst())
+        try await harness.eventually("the orphaned shards resumed by the survivors") {
+            harness.allReady(survivors, shards: 12)
+        }
+        try await Task.sleep(for: .seconds(1))
+        try await harness.simulator.setTraffic(eventsPerSecond: 0)
+        #expect(survivors.map(\.member.heldShards.count) == [6, 6])
+        #expect(try await harness.opcodes(2).count == 12, "no new IDENTIFY")
+        #expect(try await harness.opcodes(6).count >= orphaned.count)
+        // Every dispatch of every session delivered at least once, in order per holder; repeats only
+        // of what came after the last saved sequence.
+        let sessions = try await harness.simulator.sessions()
+        let delivered = harness.delivered.withLockedValue { $0 }
+        for session in sessions {
+            let seen = Set(delivered.filter { $0.shard == session.shardID && $0.sequence > 0 }.map(\.sequence))
+            #expect(seen == Set(1...session.sequence), "shard \(session.shardID)")
+        }
+        for running in survivors { running.member.stop() }
+        for running in survivors { _ = try await running.task.value }
+        #expect(try await harness.simulator.violations().isEmpty)
+        try await harness.simulator.shutdown()
+    }
+
+    @Test("a graceful stop and a join move shards with nothing lost or repeated")
+    func gracefulHandover() async throws {
+        let harness = try await ClusterHarness.start(shards: 6)
+        var members = try ["g-a", "g-b"].map { try harness.startMember(shards: 6, id: $0) }
+        try await harness.eventually("6 shards ready over 2 members") { harness.allReady(members, shards: 6) }
+        try await harness.simulator.setTraffic(eventsPerSecond: 30)
+        members.append(try harness.startMember(shards: 6, id: "g-c"))
+        try await harness.eventually("the newcomer holds its share") {
+            harness.allReady(members, shards: 6) && members[2].member.heldShards.count == 2
+        }
+        let leaving = members.removeFirst()
+        leaving.member.stop()
+        _ = try await leaving.task.value
+        try await harness.eventually("the leaver's shards resumed") { harness.allReady(members, shards: 6) }
+        try await Task.sleep(for: .seconds(1))
+        try await harness.simulator.setTraffic(eventsPerSecond: 0)
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try await harness.opcodes(2).count == 6, "no new IDENTIFY")
+        let delivered = harness.delivered.withLockedValue { $0 }
+        for session in try await harness.simulator.sessions() {
+            let sequences = delivered.filter { $0.shard == session.shardID && $0.sequence > 0 }.map(\.sequence)
+            #expect(sequences == Array(1...session.sequence), "shard \(session.shardID): exactly once, in order")
+        }
+        for running in members { running.member.stop() }
+        for running in members { _ = try await running.task.value }
+        #expect(try await harness.simulator.violations().isEmpty)
+        try await harness.simulator.shutdown()
+    }
+}
