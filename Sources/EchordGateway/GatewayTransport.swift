@@ -120,11 +120,12 @@ enum GatewayTransport {
         } catch let error as GatewayTransportError {
             throw error
         } catch {
-            // A TLS failure closes the channel too: name it rather than the closed channel.
+            // Our timer closed the channel (whatever the TLS handler then reported), or a TLS failure
+            // did: name either rather than the closed channel it leaves behind.
+            if timedOut.withLockedValue({ $0 }) { throw GatewayTransportError.handshakeTimedOut }
             if let reason = tlsFailure.withLockedValue({ $0 }) {
                 throw GatewayTransportError.tlsFailed("\(url.host):\(url.port): \(reason)")
             }
-            if timedOut.withLockedValue({ $0 }) { throw GatewayTransportError.handshakeTimedOut }
             throw GatewayTransportError.connectionFailed("\(url.host):\(url.port): \(error)")
         }
     }

@@ -2,6 +2,9 @@ import EchordGateway
 import EchordModels
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
 import Testing
 
 @testable import EchordSimulator
@@ -169,6 +172,33 @@ struct TLSTests {
             #expect(await harness.connectionPaths().isEmpty, "no WebSocket was ever accepted")
             #expect(await harness.clientFrames().isEmpty)
         }
+    }
+
+    @Test("a server that never answers the TLS (or HTTP) handshake: handshakeTimedOut, not a TLS or connection error", arguments: ["wss", "ws"])
+    func silentServer(scheme: String) async throws {
+        let accepted = NIOLockedValueBox(0)
+        let silent = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in
+                accepted.withLockedValue { $0 += 1 }
+                return channel.eventLoop.makeSucceededVoidFuture()
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = try #require(silent.localAddress?.port)
+        var configuration = ShardConfiguration(token: BotToken(Harness.token), intents: .guilds)
+        configuration.gatewayURL = "\(scheme)://127.0.0.1:\(port)/gateway"
+        configuration.transport.handshakeTimeout = .milliseconds(300)
+        // Backoff on a manual clock that never moves: one attempt, then the status stays put.
+        let shard = Shard(configuration: configuration, clock: GatewayClock(ManualClock()), logger: Self.quiet)
+        let running = Task { try await shard.run() }
+        let status = try await Self.bounded {
+            for await status in shard.statusUpdates() { if case .disconnected = status { return status } }
+            return shard.status
+        }
+        shard.stop()
+        _ = await running.result
+        try await silent.close()
+        #expect(status == .disconnected(reason: "connect failed: \(GatewayTransportError.handshakeTimedOut)"))
+        #expect(accepted.withLockedValue { $0 } == 1)
     }
 
     @Test("a trusted certificate that does not name 127.0.0.1 is refused (the IP is checked against the IP SANs)")
