@@ -63,7 +63,8 @@ enum GatewayTransport {
         let timedOut = NIOLockedValueBox(false)
         let maxMessage = configuration.maxMessageSize
         let target = url.requestTarget(compression: compression)
-        let hostHeader = url.port == (url.secure ? 443 : 80) ? url.host : "\(url.host):\(url.port)"
+        let hostName = url.host.contains(":") ? "[\(url.host)]" : url.host  // an IPv6 literal in brackets
+        let hostHeader = url.port == (url.secure ? 443 : 80) ? hostName : "\(hostName):\(url.port)"
         let upgrade: EventLoopFuture<Upgrade>
         do {
             upgrade = try await ClientBootstrap(group: group)

@@ -28,6 +28,7 @@ public final class GatewaySimulator: Sendable {
     /// The certificate chain the simulator presents, as PEM, when it serves TLS (nil otherwise):
     /// give it to a client as a trust root, e.g. `ShardConfiguration.additionalTrustRoots`.
     public let certificatePEM: String?
+    private let tls: SimulatorTLSServer?
     private let group: MultiThreadedEventLoopGroup
     private let serverChannel: NIOCore.Channel
     private let core: NIOLoopBound<SimulatorCore>
@@ -35,9 +36,10 @@ public final class GatewaySimulator: Sendable {
 
     private init(
         configuration: SimulatorConfiguration, port: Int, guildIDs: [Snowflake], group: MultiThreadedEventLoopGroup,
-        serverChannel: NIOCore.Channel, core: NIOLoopBound<SimulatorCore>, certificatePEM: String?
+        serverChannel: NIOCore.Channel, core: NIOLoopBound<SimulatorCore>, tls: SimulatorTLSServer?
     ) {
-        self.certificatePEM = certificatePEM
+        self.tls = tls
+        self.certificatePEM = tls?.certificatePEM
         self.configuration = configuration
         self.port = port
         self.guildIDs = guildIDs
@@ -78,11 +80,11 @@ public final class GatewaySimulator: Sendable {
                 return core.value.world.guilds.map(\.id)
             }.get()
             logger.info("simulator listening", metadata: [
-                "url": "\(tls == nil ? "http" : "https")://\(configuration.host):\(port)", "scenario": "\(configuration.scenario?.rawValue ?? "none")",
+                "url": "\(tls == nil ? "http" : "https")://\(configuration.urlHost):\(port)", "scenario": "\(configuration.scenario?.rawValue ?? "none")",
             ])
             return GatewaySimulator(
                 configuration: configuration, port: port, guildIDs: guildIDs, group: group, serverChannel: channel,
-                core: core, certificatePEM: tls?.certificatePEM)
+                core: core, tls: tls)
         } catch {
             try? await shutDown(group)
             throw error
@@ -92,13 +94,19 @@ public final class GatewaySimulator: Sendable {
     /// Whether it serves TLS (`https://` and `wss://`; see ``SimulatorConfiguration/tls``).
     public var isTLS: Bool { configuration.tls != nil }
     /// `http://HOST:PORT`, or `https://HOST:PORT` with TLS.
-    public var baseURL: String { "\(isTLS ? "https" : "http")://\(configuration.host):\(port)" }
+    public var baseURL: String { "\(isTLS ? "https" : "http")://\(configuration.urlHost):\(port)" }
     /// `http(s)://HOST:PORT/api/v10`, the REST base a client uses for discovery.
     public var apiBaseURL: String { baseURL + "/api/v10" }
     /// The gateway URL `GET /gateway` hands out (`ws://`, or `wss://` with TLS).
-    public var gatewayURL: String { "\(isTLS ? "wss" : "ws")://\(configuration.host):\(port)/gateway" }
+    public var gatewayURL: String { "\(isTLS ? "wss" : "ws")://\(configuration.urlHost):\(port)/gateway" }
     /// The `resume_gateway_url` READY hands out (`ws://`, or `wss://` with TLS).
-    public var resumeGatewayURL: String { "\(isTLS ? "wss" : "ws")://\(configuration.host):\(port)/resume" }
+    public var resumeGatewayURL: String { "\(isTLS ? "wss" : "ws")://\(configuration.urlHost):\(port)/resume" }
+
+    /// The server name (SNI) each TLS handshake asked for, oldest first; nil where the client sent
+    /// none, as it must not for an IP address. Empty without TLS.
+    public func tlsServerNames() -> [String?] {
+        tls?.serverNames.withLockedValue { $0 } ?? []
+    }
 
     private func onLoop<T: Sendable>(_ body: @escaping @Sendable (SimulatorCore) -> T) async -> T {
         let core = self.core

@@ -146,3 +146,8 @@ public enum SimulatorTimeSource: Sendable {
     /// time-based rules (heartbeat deadlines, identify buckets, send windows) without sleeping.
     case manual
 }
+
+extension SimulatorConfiguration {
+    /// ``host`` as it goes in a URL: an IPv6 address in brackets.
+    var urlHost: String { host.contains(":") ? "[\(host)]" : host }
+}

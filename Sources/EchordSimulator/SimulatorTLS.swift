@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOSSL
 import SwiftASN1
@@ -88,6 +89,9 @@ public enum SimulatorTLSError: Error, Sendable, Equatable, CustomStringConvertib
 struct SimulatorTLSServer: Sendable {
     let context: NIOSSLContext
     let certificatePEM: String
+    /// The SNI host name of every handshake, in order (nil: none sent); the newest 10,000.
+    let serverNames = NIOLockedValueBox<[String?]>([])
+    static let maxServerNames = 10_000
 
     init(_ configuration: SimulatorTLSConfiguration) throws {
         let chainPEM: String
@@ -110,7 +114,15 @@ struct SimulatorTLSServer: Sendable {
         } catch {
             throw SimulatorTLSError.invalidPrivateKey("\(error)")
         }
-        let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        // Called at every ClientHello: records what the client asked for (SNI), changes nothing.
+        tls.sslContextCallback = { [serverNames] values, promise in
+            serverNames.withLockedValue { names in
+                if names.count >= Self.maxServerNames { names.removeFirst(names.count / 2) }
+                names.append(values.serverHostname)
+            }
+            promise.succeed(.noChanges)
+        }
         do {
             context = try NIOSSLContext(configuration: tls)
         } catch {

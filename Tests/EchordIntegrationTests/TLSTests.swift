@@ -75,6 +75,8 @@ struct TLSTests {
             #expect(await harness.simulator.brokenRules().isEmpty)
             let sequences = events.dispatches.compactMap(\.sequence)
             #expect(sequences == Array(1...sequences.count))
+            // Two handshakes to an IP address: no SNI (an IP literal must not be sent as a name).
+            #expect(harness.simulator.tlsServerNames() == [nil, nil])
         }
     }
 
@@ -86,6 +88,25 @@ struct TLSTests {
             try await harness.waitForStatus { $0 == .ready }
             #expect(harness.shard.configuration.gatewayURL.hasPrefix("wss://localhost:"))
             #expect(await harness.connectionPaths() == ["/gateway"])
+            #expect(harness.simulator.tlsServerNames() == ["localhost"])
+        }
+    }
+
+    @Test("IPv6: https://[::1] discovery and wss://[::1] gateway, verified against the certificate's IP SAN ::1 (no SNI)")
+    func ipv6Literal() async throws {
+        try await Harness.with(simulator: { $0.host = "::1"; $0.tls = .selfSigned }) { harness, _ in
+            #expect(harness.simulator.gatewayURL == "wss://[::1]:\(harness.simulator.port)/gateway")
+            try await harness.waitForStatus { $0 == .ready }
+            #expect(harness.shard.session?.resumeGatewayURL == "wss://[::1]:\(harness.simulator.port)/resume")
+            let pem = try #require(harness.simulator.certificatePEM)
+            let info = try await Self.bounded {
+                try await GatewayDiscovery(
+                    apiBaseURL: harness.simulator.apiBaseURL, token: BotToken(Harness.token), maxAttempts: 1,
+                    additionalTrustRoots: [.pem(pem)]
+                ).gatewayBot()
+            }
+            #expect(info.url == harness.simulator.gatewayURL)
+            #expect(harness.simulator.tlsServerNames() == [nil, nil], "no SNI for an IPv6 literal either")
         }
     }
 
