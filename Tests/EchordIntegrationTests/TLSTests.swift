@@ -80,6 +80,21 @@ struct TLSTests {
         }
     }
 
+    @Test("a dropped TLS connection → RESUME on the wss:// resume URL after backoff, missed events replayed")
+    func droppedConnection() async throws {
+        try await Harness.with(simulator: { $0.tls = .selfSigned }) { harness, _ in
+            let events = EventCollector(harness.shard)
+            try await harness.waitForStatus { $0 == .ready }
+            #expect(await harness.simulator.inject(.dropConnection) == 1)
+            try await harness.waitForStatus { if case .disconnected = $0 { true } else { false } }
+            for n in 0..<3 { await harness.simulator.dispatch(eventName: "TEST_EVENT", data: .object([("n", .int(Int64(n)))])) }
+            _ = try await harness.advance(by: .milliseconds(100)) { events.count(of: "RESUMED") == 1 }
+            try await harness.eventually { events.count(of: "TEST_EVENT") == 3 }
+            #expect(await harness.connectionPaths() == ["/gateway", "/resume"])
+            #expect(await harness.handshakeOps() == [2, 6])
+        }
+    }
+
     @Test("wss://localhost: SNI and the certificate's DNS name; READY")
     func shardByHostName() async throws {
         try await Harness.with(simulator: { $0.tls = .selfSigned }, shard: { shard in
