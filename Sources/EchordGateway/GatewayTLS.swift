@@ -17,8 +17,8 @@ import NIOSSL
 ///
 /// The system roots stay trusted, and hostname verification stays on: the server's certificate
 /// must name the host of the URL (a DNS name in its SubjectAltName, or its IP address for an IP
-/// literal). A file is read when the first connection that needs it is made, and never again in
-/// the process.
+/// literal). A file is read once, when a shard, a manager or a discovery client first needs it; a
+/// change to it takes effect in a new process.
 public enum TLSTrustRoot: Sendable, Hashable, CustomStringConvertible {
     /// A PEM file with one or more `-----BEGIN CERTIFICATE-----` blocks.
     case pemFile(String)
