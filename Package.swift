@@ -92,6 +92,7 @@ let package = Package(
             dependencies: [
                 "EchordSimulator",
                 "EchordGateway",
+                "EchordPostgres",
                 "EchordModels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -117,7 +118,7 @@ let package = Package(
         .testTarget(
             name: "EchordCLITests",
             dependencies: [
-                "echord", "EchordGateway", "EchordSimulator", "EchordModels", "EchordTestSupport",
+                "echord", "EchordGateway", "EchordSimulator", "EchordModels", "EchordTestSupport", "EchordPostgres",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the DocC documentation of EchordModels, EchordGateway (with the articles of
-# Sources/EchordGateway/EchordGateway.docc) and EchordSimulator into .build/docs, without adding a
+# Sources/EchordGateway/EchordGateway.docc), EchordSimulator and EchordPostgres into .build/docs, without adding a
 # package dependency: SwiftPM dumps the symbol graphs, docc converts them.
 #
 #   bash scripts/build-docs.sh              # .build/docs/EchordGateway.doccarchive, EchordSimulator.doccarchive
@@ -26,7 +26,7 @@ GRAPHS="$(sed -n 's/^Files written to //p' "$OUT.dump.log" | tail -1)"
 rm -f "$OUT.dump.log"
 
 status=0
-for module in EchordModels EchordGateway EchordSimulator; do
+for module in EchordModels EchordGateway EchordSimulator EchordPostgres; do
     mkdir -p "$OUT/symbol-graphs/$module"
     rm -f "$OUT/symbol-graphs/$module"/*.json
     # The module's own graph and the graphs of its extensions to other modules (Module@Other).
@@ -53,5 +53,6 @@ done
 echo "== doc comments"
 python3 scripts/doc-coverage.py "$OUT"/symbol-graphs/EchordModels/EchordModels.symbols.json \
     "$OUT"/symbol-graphs/EchordGateway/EchordGateway.symbols.json \
-    "$OUT"/symbol-graphs/EchordSimulator/EchordSimulator.symbols.json || status=1
+    "$OUT"/symbol-graphs/EchordSimulator/EchordSimulator.symbols.json \
+    "$OUT"/symbol-graphs/EchordPostgres/EchordPostgres.symbols.json || status=1
 exit $status

@@ -9,7 +9,9 @@ extension ClusterMember {
     /// it without a goodbye: shards close with a resumable code, leases are left to expire.
     public func run() async throws {
         defer { eventsContinuation.finish() }
-        let discovery = GatewayDiscovery(apiBaseURL: configuration.apiBaseURL, token: configuration.token, logger: logger)
+        let discovery = GatewayDiscovery(
+            apiBaseURL: configuration.apiBaseURL, token: configuration.token,
+            additionalTrustRoots: configuration.additionalTrustRoots, logger: logger)
         let info = try await discovery.gatewayBot()
         let queue = cluster.identifyQueue(
             maxConcurrency: info.sessionStartLimit.maxConcurrency, interval: configuration.identifyInterval)
@@ -59,6 +61,10 @@ extension ClusterMember {
     ) async throws {
         let ttl = configuration.leaseTTL
         let me = configuration.memberID
+        // Join, then wait a third of the TTL before taking leases, so that members started together
+        // see each other and do not take every shard only to hand most of them over.
+        _ = try? await table.heartbeat(member: me, ttl: ttl)
+        await cluster.notifications.wait(for: "join", atMost: ttl / 3)
         while !Task.isCancelled {
             if state.withLockedValue({ $0.stopRequested }) {
                 try await leave(group: &group)
@@ -121,6 +127,8 @@ extension ClusterMember {
         shardConfiguration.shardCount = configuration.shardCount
         shardConfiguration.gatewayURL = gatewayURL
         shardConfiguration.compression = configuration.compression
+        shardConfiguration.additionalTrustRoots = configuration.additionalTrustRoots
+        shardConfiguration.sessionSaveInterval = configuration.checkpointInterval
         configuration.perShard?(&shardConfiguration)
         let store = FencedSessionStore(table: table, member: configuration.memberID, lease: lease)
         let shard = Shard(configuration: shardConfiguration, sessionStore: store, identifyQueue: queue, logger: logger)

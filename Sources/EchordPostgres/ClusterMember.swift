@@ -40,6 +40,12 @@ public final class ClusterMember: Service, Sendable {
         public var identifyInterval: Duration = .milliseconds(5500)
         /// This member's id (default: host name, process id and a random suffix).
         public var memberID: String = ClusterMember.defaultMemberID()
+        /// Certificate authorities trusted besides the system's, for discovery and the shards.
+        public var additionalTrustRoots: [TLSTrustRoot] = []
+        /// How often a shard checkpoints its sequence while events flow (its
+        /// `ShardConfiguration.sessionSaveInterval`): after a crash, at most about this much is
+        /// delivered again.
+        public var checkpointInterval: Duration = .seconds(5)
         /// Adjusts each shard's configuration.
         public var perShard: (@Sendable (inout ShardConfiguration) -> Void)? = nil
 

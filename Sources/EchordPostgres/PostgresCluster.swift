@@ -61,7 +61,7 @@ public final class PostgresCluster: Service, Sendable {
     /// graceful shutdown). A lost LISTEN connection is opened again with backoff; waiters are
     /// woken on every reconnect, since notifications may have been missed meanwhile.
     public func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.client.run() }
                 group.addTask { await self.listenLoop() }
@@ -125,6 +125,7 @@ public final class PostgresCluster: Service, Sendable {
     /// Runs `body`, turning any PostgresNIO error into ``PostgresClusterError/databaseFailed(operation:reason:)``
     /// (the server's message only: PostgresNIO's own description never holds credentials, and we
     /// add none).
+    @discardableResult
     func perform<T>(_ operation: String, _ body: () async throws -> T) async throws -> T {
         do {
             return try await body()

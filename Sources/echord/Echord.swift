@@ -14,7 +14,7 @@ struct Echord: AsyncParsableCommand {
             and a sharded client against it, with a live view. `listen` connects to Discord (or a \
             simulator) with a token and prints events; `bench` measures N shards in one process.
             """,
-        subcommands: [Demo.self, Simulate.self, Listen.self, Bench.self],
+        subcommands: [Demo.self, Simulate.self, Listen.self, Bench.self, ClusterCommand.self],
         defaultSubcommand: Demo.self)
 }
 

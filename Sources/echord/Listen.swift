@@ -1,6 +1,7 @@
 import ArgumentParser
 import EchordGateway
 import EchordModels
+import EchordPostgres
 import Foundation
 import Logging
 
@@ -34,11 +35,44 @@ struct Listen: AsyncParsableCommand {
     var duration: Double?
     @Option(name: .customLong("ca-file"), help: ArgumentHelp("Also trust the CA certificates in this PEM file (repeatable), e.g. the one `echord simulate --tls --tls-cert-out` writes. The system roots stay trusted; hostname verification stays on.", valueName: "file"))
     var caFiles: [String] = []
+    @Option(help: ArgumentHelp("Cluster mode: join the bot's processes on this PostgreSQL database and run a share of --shards (postgres://USER@HOST:PORT/DB; password from PGPASSWORD or the URL, never printed).", valueName: "url"))
+    var cluster: String?
+    @Option(name: .customLong("bot-key"), help: "Cluster mode: tells bots sharing one database apart.")
+    var botKey = "default"
+    @Option(name: .customLong("lease-ttl"), help: "Cluster mode: seconds a shard lease lasts unless renewed.")
+    var leaseTTL: Double = 10
+    @Option(name: .customLong("checkpoint-interval"), help: "Seconds between a shard's checkpoints while events flow (at most about this much is delivered again after a crash).")
+    var checkpointInterval: Double = 5
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
         _ = try settings(environment: ["DISCORD_TOKEN": "checked in run()"])  // everything but the token
         if let duration, !(duration > 0) { throw ValidationError("--duration must be > 0") }
+        if cluster != nil {
+            _ = try clusterSettings(environment: [:])
+        }
+    }
+
+    /// The cluster-mode settings, or nil without `--cluster`.
+    func clusterSettings(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ClusterListenSettings? {
+        guard let cluster else { return nil }
+        guard case .exactly(let count) = shards.shardCount else {
+            throw ValidationError("--cluster needs --shards N (every process of the bot must use the same count)")
+        }
+        guard leaseTTL >= 1, leaseTTL <= 600 else { throw ValidationError("--lease-ttl must be within 1...600 seconds") }
+        guard checkpointInterval > 0, checkpointInterval <= 3600 else {
+            throw ValidationError("--checkpoint-interval must be within 0...3600 seconds")
+        }
+        var database: PostgresClusterConfiguration
+        do {
+            database = try PostgresClusterConfiguration(url: cluster, environment: environment)
+        } catch {
+            throw ValidationError("--cluster: \(error)")
+        }
+        database.botKey = botKey
+        return ClusterListenSettings(
+            database: database, shardCount: count, leaseTTL: .milliseconds(Int64(leaseTTL * 1000)),
+            checkpointInterval: .milliseconds(Int64(checkpointInterval * 1000)))
     }
 
     /// The settings these arguments describe (the token from `--token` or `DISCORD_TOKEN`).
@@ -76,8 +110,16 @@ struct Listen: AsyncParsableCommand {
         let sink = FileDescriptorSink()
         let duration = self.duration
         do {
-            let summary = try await listen(settings, sink: sink, logger: logger) {
-                await waitForTermination(duration: duration)
+            let summary: ListenSummary
+            if let clusterSettings = try clusterSettings() {
+                logger.info("cluster mode", metadata: ["database": "\(clusterSettings.database)"])
+                summary = try await listenCluster(settings, cluster: clusterSettings, sink: sink, logger: logger) {
+                    await waitForTermination(duration: duration)
+                }
+            } else {
+                summary = try await listen(settings, sink: sink, logger: logger) {
+                    await waitForTermination(duration: duration)
+                }
             }
             printError("echord listen: \(summary.received) dispatches received, \(summary.printed) printed")
         } catch {
