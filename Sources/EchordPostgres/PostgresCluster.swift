@@ -113,7 +113,7 @@ public final class PostgresCluster: Service, Sendable {
     /// - Parameters:
     ///   - maxConcurrency: `session_start_limit.max_concurrency` (the bucket count).
     ///   - interval: how long a bucket stays busy after an IDENTIFY is written (Discord's 5 s plus
-    ///     0.5 s, as ``LocalIdentifyQueue``).
+    ///     0.5 s, as `LocalIdentifyQueue`).
     ///   - holdLimit: how long a turn may stay granted without being reported before other
     ///     processes may take the bucket (a process that died holding it).
     public func identifyQueue(

@@ -4,7 +4,9 @@ import PostgresNIO
 ///
 /// `echord_schema_migrations` records each applied version. Migrations run in one transaction
 /// under an advisory lock, so processes that start together apply each version once; a database
-/// migrated by a newer Echord (a version this one does not know) is refused, not altered.
+/// migrated by a newer Echord (a version this one does not know) is refused, not altered. A
+/// database already up to date needs no DDL: processes may log in as a role that can only read and
+/// write the tables.
 ///
 /// Version 1:
 /// - `echord_sessions`: one row per bot key, shard id and shard count: session id, sequence
@@ -95,13 +97,21 @@ public enum PostgresClusterSchema {
             try await cluster.withDirectConnection { direct in
                 try await direct.withTransaction(logger: cluster.logger) { connection in
                     try await connection.query("SELECT pg_advisory_xact_lock(\(migrationLock))", logger: cluster.logger)
-                    try await connection.query(
-                        """
-                        CREATE TABLE IF NOT EXISTS echord_schema_migrations (
-                            version integer PRIMARY KEY,
-                            applied_at timestamptz NOT NULL DEFAULT now()
-                        )
-                        """, logger: cluster.logger)
+                    // Only when missing: a role without CREATE on the schema can still start a
+                    // process against a database that is up to date.
+                    let existing = try await connection.query(
+                        "SELECT to_regclass('echord_schema_migrations') IS NOT NULL", logger: cluster.logger)
+                    var exists = false
+                    for try await value in existing.decode(Bool.self) { exists = value }
+                    if !exists {
+                        try await connection.query(
+                            """
+                            CREATE TABLE echord_schema_migrations (
+                                version integer PRIMARY KEY,
+                                applied_at timestamptz NOT NULL DEFAULT now()
+                            )
+                            """, logger: cluster.logger)
+                    }
                     let rows = try await connection.query(
                         "SELECT coalesce(max(version), 0) FROM echord_schema_migrations", logger: cluster.logger)
                     var found = 0

@@ -44,8 +44,8 @@ struct ClusterHarness {
         }
     }
 
-    func startMember(shards: Int, id: String) throws -> Running {
-        let cluster = try PostgresCluster(configuration: configuration, logger: TestDatabase.quietLogger)
+    func startMember(shards: Int, id: String, database: PostgresClusterConfiguration? = nil) throws -> Running {
+        let cluster = try PostgresCluster(configuration: database ?? configuration, logger: TestDatabase.quietLogger)
         let member = ClusterMember(cluster: cluster, configuration: memberConfiguration(shards: shards, id: id),
                                    logger: TestDatabase.quietLogger)
         let delivered = self.delivered
