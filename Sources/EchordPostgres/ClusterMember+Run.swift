@@ -130,7 +130,7 @@ extension ClusterMember {
         shardConfiguration.additionalTrustRoots = configuration.additionalTrustRoots
         shardConfiguration.sessionSaveInterval = configuration.checkpointInterval
         configuration.perShard?(&shardConfiguration)
-        let store = FencedSessionStore(table: table, member: configuration.memberID, lease: lease)
+        let store = FencedSessionStore(table: table, lease: lease, owner: self)
         let shard = Shard(configuration: shardConfiguration, sessionStore: store, identifyQueue: queue, logger: logger)
         state.withLockedValue { $0.held[lease.shardID] = Held(lease: lease, shard: shard, deadline: deadline) }
         logger.info("lease acquired; starting the shard", metadata: ["shard": "\(lease.shardID)", "epoch": "\(lease.epoch)"])

@@ -46,6 +46,9 @@ public final class ClusterMember: Service, Sendable {
         /// `ShardConfiguration.sessionSaveInterval`): after a crash, at most about this much is
         /// delivered again.
         public var checkpointInterval: Duration = .seconds(5)
+        /// What a shard's checkpoint records: the last dispatch delivered (the default), or the
+        /// last one the bot acknowledged with ``ClusterMember/acknowledge(_:)``.
+        public var checkpoints: CheckpointMode = .delivered
         /// Adjusts each shard's configuration.
         public var perShard: (@Sendable (inout ShardConfiguration) -> Void)? = nil
 
@@ -55,6 +58,17 @@ public final class ClusterMember: Service, Sendable {
             self.intents = intents
             self.shardCount = shardCount
         }
+    }
+
+    /// What a shard's stored sequence (its checkpoint) stands for.
+    public enum CheckpointMode: Sendable, Equatable {
+        /// The last dispatch delivered to ``ClusterMember/events``: after a crash, what was
+        /// delivered after the last checkpoint is delivered again.
+        case delivered
+        /// The last dispatch the bot acknowledged (after handling it): after a crash or a
+        /// handover, everything not acknowledged is delivered again. Acknowledge each shard's
+        /// dispatches in the order they were delivered.
+        case acknowledged
     }
 
     /// The configuration.
@@ -79,8 +93,16 @@ public final class ClusterMember: Service, Sendable {
         var fenced = false
     }
 
+    /// The acknowledged position of one shard: its session and the last sequence handled.
+    struct Acknowledged: Equatable {
+        var sessionID: String
+        var sequence: Int
+    }
+
     struct State {
         var held: [Int: Held] = [:]
+        /// With ``CheckpointMode/acknowledged``: per shard, how far the bot has acknowledged.
+        var acknowledged: [Int: Acknowledged] = [:]
         var stopRequested = false
         var failovers = 0
     }
@@ -104,6 +126,40 @@ public final class ClusterMember: Service, Sendable {
     public func stop() {
         state.withLockedValue { $0.stopRequested = true }
         cluster.notifications.post(cluster.topic("leases"))
+    }
+
+    /// Records that the bot has handled `dispatch` (with ``CheckpointMode/acknowledged``): the
+    /// shard's next checkpoint may move up to it. Call it in delivery order per shard; a READY
+    /// starts the count again for its new session.
+    public func acknowledge(_ dispatch: GatewayDispatch) {
+        guard let sequence = dispatch.sequence else { return }
+        if dispatch.name == "READY" {
+            guard case .ready(let ready) = dispatch.event else { return }
+            state.withLockedValue { $0.acknowledged[dispatch.shardID] = Acknowledged(sessionID: ready.sessionID, sequence: sequence) }
+            return
+        }
+        state.withLockedValue { state in
+            guard var position = state.acknowledged[dispatch.shardID] else { return }
+            position.sequence = max(position.sequence, sequence)
+            state.acknowledged[dispatch.shardID] = position
+        }
+    }
+
+    /// The session to store for `shardID`: as the shard reports it, or, with acknowledged
+    /// checkpoints, with the sequence cut back to what the bot acknowledged in that session (0 when
+    /// it has acknowledged nothing of it yet: a resume then replays the whole session).
+    func checkpoint(_ session: GatewaySession?, shardID: Int) -> GatewaySession? {
+        guard configuration.checkpoints == .acknowledged, var session else { return session }
+        let position = state.withLockedValue { $0.acknowledged[shardID] }
+        session.sequence = position?.sessionID == session.sessionID ? min(session.sequence, position?.sequence ?? 0) : 0
+        return session
+    }
+
+    /// A stored session read by a new holder: with acknowledged checkpoints, it is acknowledged up
+    /// to its stored sequence.
+    func resumed(_ session: GatewaySession?, shardID: Int) {
+        guard configuration.checkpoints == .acknowledged, let session else { return }
+        state.withLockedValue { $0.acknowledged[shardID] = Acknowledged(sessionID: session.sessionID, sequence: session.sequence) }
     }
 
     /// `host-pid-random`.

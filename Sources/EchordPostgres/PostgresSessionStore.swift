@@ -4,6 +4,9 @@ import PostgresNIO
 /// Sessions kept in the cluster database (`echord_sessions`), one row per shard of the bot key:
 /// a shard started by any process of the bot, on any machine, resumes the session another left.
 ///
+/// Within one session the stored sequence (the checkpoint) never goes back: a save with a lower
+/// sequence for the same session id keeps the higher one.
+///
 /// Made by ``PostgresCluster/sessionStore()``; the cluster's ``PostgresCluster/run()`` must be
 /// running. Errors are ``PostgresClusterError`` (no credentials in them).
 public struct PostgresSessionStore: SessionStore {
@@ -64,7 +67,9 @@ public struct PostgresSessionStore: SessionStore {
         INSERT INTO echord_sessions (bot_key, shard_id, shard_count, session_id, sequence, resume_gateway_url)
         VALUES (\(botKey), \(shardID), \(shardCount), \(session.sessionID), \(session.sequence), \(session.resumeGatewayURL))
         ON CONFLICT (bot_key, shard_id, shard_count) DO UPDATE SET
-            session_id = excluded.session_id, sequence = excluded.sequence,
+            session_id = excluded.session_id,
+            sequence = CASE WHEN echord_sessions.session_id = excluded.session_id
+                            THEN greatest(echord_sessions.sequence, excluded.sequence) ELSE excluded.sequence END,
             resume_gateway_url = excluded.resume_gateway_url, updated_at = now()
         """
     }

@@ -120,7 +120,9 @@ struct LeaseTable: Sendable {
                     WHERE EXISTS (SELECT 1 FROM echord_leases WHERE bot_key = \(botKey) AND shard_id = \(lease.shardID)
                                   AND holder = \(member) AND epoch = \(lease.epoch))
                     ON CONFLICT (bot_key, shard_id, shard_count) DO UPDATE SET
-                        session_id = excluded.session_id, sequence = excluded.sequence,
+                        session_id = excluded.session_id,
+                        sequence = CASE WHEN echord_sessions.session_id = excluded.session_id
+                                        THEN greatest(echord_sessions.sequence, excluded.sequence) ELSE excluded.sequence END,
                         resume_gateway_url = excluded.resume_gateway_url, updated_at = now()
                     RETURNING 1
                     """, logger: logger)
@@ -147,14 +149,19 @@ struct LeaseTable: Sendable {
 /// only while the member still holds the shard's lease with its epoch.
 struct FencedSessionStore: SessionStore {
     let table: LeaseTable
-    let member: String
     let lease: ShardLease
+    /// The member: its id, and its checkpoint mode (what sequence a save records).
+    let owner: ClusterMember
+    var member: String { owner.configuration.memberID }
 
     func session(shardID: Int, shardCount: Int) async throws -> GatewaySession? {
-        try await PostgresSessionStore(cluster: table.cluster).session(shardID: shardID, shardCount: shardCount)
+        let stored = try await PostgresSessionStore(cluster: table.cluster).session(shardID: shardID, shardCount: shardCount)
+        owner.resumed(stored, shardID: shardID)
+        return stored
     }
 
     func save(_ session: GatewaySession?, shardID: Int, shardCount: Int) async throws {
+        let session = owner.checkpoint(session, shardID: shardID)
         guard try await table.fencedSave(session, member: member, lease: lease, shardCount: shardCount) else {
             throw PostgresClusterError.leaseLost(shardID: shardID, epoch: lease.epoch)
         }

@@ -44,10 +44,21 @@ struct ClusterHarness {
         }
     }
 
-    func startMember(shards: Int, id: String, database: PostgresClusterConfiguration? = nil) throws -> Running {
+    /// Acknowledgements: while `enabled`, the consumer acknowledges every dispatch it records and
+    /// notes the last sequence acknowledged per shard.
+    final class Acknowledger: Sendable {
+        let enabled = NIOLockedValueBox(true)
+        let last = NIOLockedValueBox<[Int: Int]>([:])
+    }
+
+    func startMember(
+        shards: Int, id: String, database: PostgresClusterConfiguration? = nil, acknowledger: Acknowledger? = nil,
+        configure: (inout ClusterMember.Configuration) -> Void = { _ in }
+    ) throws -> Running {
         let cluster = try PostgresCluster(configuration: database ?? configuration, logger: TestDatabase.quietLogger)
-        let member = ClusterMember(cluster: cluster, configuration: memberConfiguration(shards: shards, id: id),
-                                   logger: TestDatabase.quietLogger)
+        var memberConfiguration = memberConfiguration(shards: shards, id: id)
+        configure(&memberConfiguration)
+        let member = ClusterMember(cluster: cluster, configuration: memberConfiguration, logger: TestDatabase.quietLogger)
         let delivered = self.delivered
         let task = Task {
             try await withThrowingDiscardingTaskGroup { group in
@@ -56,6 +67,10 @@ struct ClusterHarness {
                 group.addTask {
                     for await dispatch in member.events {
                         delivered.withLockedValue { $0.append((dispatch.shardID, dispatch.sequence ?? -1, dispatch.name)) }
+                        if let acknowledger, acknowledger.enabled.withLockedValue({ $0 }), let sequence = dispatch.sequence {
+                            member.acknowledge(dispatch)
+                            acknowledger.last.withLockedValue { $0[dispatch.shardID] = sequence }
+                        }
                     }
                 }
                 try await member.run()

@@ -24,7 +24,7 @@ struct PostgresSessionStoreTests {
         }
     }
 
-    @Test("a session saved by one process is read by another; overwrite, delete; bot keys and shard counts apart")
+    @Test("a session saved by one process is read by another; checkpoints never go back within a session; delete; bot keys and shard counts apart")
     func roundTrip() async throws {
         let configuration = try TestDatabase.configuration()
         let session = GatewaySession(sessionID: "abc", sequence: 41, resumeGatewayURL: "wss://resume.example")
@@ -39,6 +39,12 @@ struct PostgresSessionStoreTests {
                 later.sequence = 99
                 try await store.save(later, shardID: 3, shardCount: 12)
                 #expect(try await writer.sessionStore().session(shardID: 3, shardCount: 12) == later)
+                // A checkpoint never goes back within a session; a new session replaces it.
+                try await store.save(session, shardID: 3, shardCount: 12)
+                #expect(try await store.session(shardID: 3, shardCount: 12)?.sequence == 99)
+                let fresh = GatewaySession(sessionID: "def", sequence: 2, resumeGatewayURL: "wss://resume.example")
+                try await store.save(fresh, shardID: 3, shardCount: 12)
+                #expect(try await store.session(shardID: 3, shardCount: 12) == fresh)
             }
             let other = try await TestDatabase.withCluster(try TestDatabase.configuration()) { otherBot in
                 try await otherBot.sessionStore().session(shardID: 3, shardCount: 12)
