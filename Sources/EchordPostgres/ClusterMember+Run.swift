@@ -76,7 +76,9 @@ extension ClusterMember {
                 let desired = Set(Self.assignment(shardCount: configuration.shardCount, members: members)[me] ?? [])
                 // Renew what we hold (also what we are handing over: until its shard has saved).
                 let leases = state.withLockedValue { $0.held.values.filter { !$0.fenced }.map(\.lease) }
+                let renewStart = ContinuousClock.now
                 let renewed = try await table.renew(member: me, leases: leases, ttl: ttl)
+                ClusterMetrics.record(ClusterMetrics.renewLatency, since: renewStart)
                 let deadline = tickStart + ttl - ttl / 4
                 let (lost, moving) = state.withLockedValue { state -> ([Shard], [Shard]) in
                     var lost: [Shard] = []
@@ -100,6 +102,7 @@ extension ClusterMember {
                     shard.stop(keepSession: true)
                 }
                 for shard in moving {
+                    ClusterMetrics.handovers.increment()
                     logger.info("handing the shard over", metadata: ["shard": "\(shard.configuration.shardID)"])
                     shard.stop(keepSession: true)
                 }
@@ -132,7 +135,11 @@ extension ClusterMember {
         configuration.perShard?(&shardConfiguration)
         let store = FencedSessionStore(table: table, lease: lease, owner: self)
         let shard = Shard(configuration: shardConfiguration, sessionStore: store, identifyQueue: queue, logger: logger)
-        state.withLockedValue { $0.held[lease.shardID] = Held(lease: lease, shard: shard, deadline: deadline) }
+        let count = state.withLockedValue { state -> Int in
+            state.held[lease.shardID] = Held(lease: lease, shard: shard, deadline: deadline)
+            return state.held.count
+        }
+        ClusterMetrics.shardsHeld.record(count)
         logger.info("lease acquired; starting the shard", metadata: ["shard": "\(lease.shardID)", "epoch": "\(lease.epoch)"])
         let continuation = eventsContinuation
         group.addTask {
@@ -143,10 +150,11 @@ extension ClusterMember {
                 self.logger.warning("shard ended", metadata: ["shard": "\(lease.shardID)", "reason": "\(error)"])
             }
             await forwarded
-            let release = self.state.withLockedValue { state -> Bool in
-                guard let held = state.held.removeValue(forKey: lease.shardID) else { return false }
-                return !held.fenced
+            let (release, count) = self.state.withLockedValue { state -> (Bool, Int) in
+                guard let held = state.held.removeValue(forKey: lease.shardID) else { return (false, state.held.count) }
+                return (!held.fenced, state.held.count)
             }
+            ClusterMetrics.shardsHeld.record(count)
             // A shard that stopped while its lease was still good saved its session: hand over now.
             if release && !Task.isCancelled {
                 try? await self.table.release(member: self.configuration.memberID, lease: lease)

@@ -85,7 +85,8 @@ public final class PostgresCluster: Service, Sendable {
             } catch {
                 if Task.isCancelled { return }
                 failures += 1
-                logger.warning("cluster LISTEN connection lost; reconnecting", metadata: [
+                // The first loss is often the pool closing at shutdown: only repeated losses warn.
+                logger.log(level: failures > 1 ? .warning : .debug, "cluster LISTEN connection lost; reconnecting", metadata: [
                     "reason": "\(Self.describe(error))", "attempt": "\(failures)",
                 ])
                 notifications.postAll()

@@ -83,6 +83,7 @@ public final class PostgresIdentifyQueue: Sendable {
         let bucket = bucket(of: shardID)
         let botKey = cluster.configuration.botKey
         let turn = counter.withLockedValue { $0 += 1; return $0 }
+        let waitStart = ContinuousClock.now
         let token = holderToken(turn)
         let hold = Self.seconds(holdLimit)
         try await cluster.perform("create identify bucket \(bucket)") {
@@ -129,7 +130,11 @@ public final class PostgresIdentifyQueue: Sendable {
                 return Attempt(claimed: false, started: false, startLimitResetIn: nil, busyFor: 0, heldFor: nil)
             }
             if attempt.claimed {
-                if attempt.started || attempt.startLimitResetIn == nil { return turn }
+                if attempt.started || attempt.startLimitResetIn == nil {
+                    ClusterMetrics.identifyWaits.increment()
+                    ClusterMetrics.record(ClusterMetrics.identifyWaitTime, since: waitStart)
+                    return turn
+                }
                 // No session start left for the bot: give the bucket back and wait for the reset.
                 await release(turn, bucket: bucket, sent: false)
                 let wait = max(1, attempt.startLimitResetIn ?? 1)

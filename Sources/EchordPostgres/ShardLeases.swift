@@ -68,6 +68,10 @@ struct LeaseTable: Sendable {
         return try await cluster.perform("acquire the lease of shard \(shardID)") {
             let rows = try await cluster.client.query(
                 """
+                WITH prior AS (
+                    SELECT holder IS NOT NULL AND expires_at <= now() AS expired
+                    FROM echord_leases WHERE bot_key = \(botKey) AND shard_id = \(shardID)
+                )
                 INSERT INTO echord_leases AS l (bot_key, shard_id, shard_count, holder, epoch, expires_at)
                 VALUES (\(botKey), \(shardID), \(shardCount), \(member), 1, now() + make_interval(secs => \(seconds)))
                 ON CONFLICT (bot_key, shard_id) DO UPDATE SET
@@ -75,9 +79,10 @@ struct LeaseTable: Sendable {
                     acquired_at = now(), renewed_at = now(), expires_at = excluded.expires_at,
                     failovers = l.failovers + CASE WHEN l.holder IS NOT NULL THEN 1 ELSE 0 END
                 WHERE l.holder IS NULL OR l.expires_at <= now()
-                RETURNING l.epoch, l.failovers
+                RETURNING l.epoch, coalesce((SELECT expired FROM prior), false)
                 """, logger: logger)
-            for try await (epoch, _) in rows.decode((Int64, Int).self) {
+            for try await (epoch, failover) in rows.decode((Int64, Bool).self) {
+                if failover { ClusterMetrics.failovers.increment() }
                 return ShardLease(shardID: shardID, epoch: epoch)
             }
             return nil
@@ -139,7 +144,10 @@ struct LeaseTable: Sendable {
                     SELECT 1 FROM fenced
                     """, logger: logger)
             }
-            for try await _ in rows { return true }
+            for try await _ in rows {
+                ClusterMetrics.checkpoints.increment()
+                return true
+            }
             return false
         }
     }

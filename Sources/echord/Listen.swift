@@ -4,6 +4,7 @@ import EchordModels
 import EchordPostgres
 import Foundation
 import Logging
+import NIOCore
 
 /// `echord listen`: connects a bot token to a gateway (Discord's, or a simulator's) through a
 /// ShardManager and prints every dispatch.
@@ -43,9 +44,14 @@ struct Listen: AsyncParsableCommand {
     var leaseTTL: Double = 10
     @Option(name: .customLong("checkpoint-interval"), help: "Seconds between a shard's checkpoints while events flow (at most about this much is delivered again after a crash).")
     var checkpointInterval: Double = 5
+    @Option(name: .customLong("metrics-port"), help: "Serve Prometheus metrics at http://--metrics-host:PORT/metrics (0 picks a free port).")
+    var metricsPort: Int?
+    @Option(name: .customLong("metrics-host"), help: "Address the metrics endpoint binds.")
+    var metricsHost = "127.0.0.1"
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
+        if let metricsPort, !(0...65535).contains(metricsPort) { throw ValidationError("--metrics-port must be within 0...65535") }
         _ = try settings(environment: ["DISCORD_TOKEN": "checked in run()"])  // everything but the token
         if let duration, !(duration > 0) { throw ValidationError("--duration must be > 0") }
         if cluster != nil {
@@ -107,6 +113,19 @@ struct Listen: AsyncParsableCommand {
             logger.notice("privileged intents requested; enable them for the app or the gateway closes with 4014",
                           metadata: ["intents": "\(settings.intents.intersection(.privileged).names)"])
         }
+        var metricsChannel: (any NIOCore.Channel)?
+        if let metricsPort {
+            let registry = MetricsEndpoint.bootstrap()
+            do {
+                let channel = try await MetricsEndpoint.serve(registry, host: metricsHost, port: metricsPort)
+                printError("echord listen: metrics on http://\(metricsHost):\(channel.localAddress?.port ?? metricsPort)/metrics")
+                metricsChannel = channel
+            } catch {
+                printError("echord listen: error: cannot serve metrics on \(metricsHost):\(metricsPort): \(error)")
+                throw ExitCode(1)
+            }
+        }
+        defer { metricsChannel?.close(promise: nil) }
         let sink = FileDescriptorSink()
         let duration = self.duration
         do {
