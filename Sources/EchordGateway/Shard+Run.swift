@@ -220,7 +220,9 @@ struct MainLoop {
         }
         let runner = ConnectionRunner(
             shard: shard, url: parsed, id: id, inputs: inputs, selfCommands: continuation, channel: channel)
-        spawns.append { await runner.run(commands: commands) }
+        // No session to resume: the socket opens once the identify queue grants the turn.
+        let identifies = machine.session == nil
+        spawns.append { await runner.run(commands: commands, identifies: identifies) }
     }
 
     mutating func takeSpawns() -> [@Sendable () async -> Void] {
