@@ -68,18 +68,18 @@ struct ManagerStartupTests {
         return try await GatewaySimulator.start(configuration: configuration, logger: quiet)
     }
 
-    static func connections(_ simulator: GatewaySimulator) async -> Int {
-        await simulator.log().filter { if case .connected = $0.kind { true } else { false } }.count
+    static func connections(_ simulator: GatewaySimulator) async throws -> Int {
+        try await simulator.log().filter { if case .connected = $0.kind { true } else { false } }.count
     }
 
     /// Waits (real time, bounded) for `condition`, without moving any clock.
-    static func eventually(_ what: String, timeout: Duration = .seconds(30), _ condition: () async -> Bool) async throws {
+    static func eventually(_ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            if await condition() { return }
+            if try await condition() { return }
             try await Task.sleep(for: .milliseconds(10))
         }
-        if await condition() { return }
+        if try await condition() { return }
         throw HarnessError.timedOut(what)
     }
 
@@ -98,11 +98,11 @@ struct ManagerStartupTests {
         try await Self.eventually("the shard waits for its turn") { queue.waitingCount == 1 }
         // Before this change the shard connected first and waited after HELLO: the simulator had
         // logged the connection before the wait began.
-        #expect(await Self.connections(simulator) == 0, "a socket opened before the identify turn")
+        #expect(try await Self.connections(simulator) == 0, "a socket opened before the identify turn")
         queue.grantNext()
         try await Self.eventually("ready") { shard.status == .ready }
         #expect(queue.reports == ["sent 0"])
-        #expect(await Self.connections(simulator) == 1)
+        #expect(try await Self.connections(simulator) == 1)
         shard.stop()
         try await running.value
         try await simulator.shutdown()
@@ -119,7 +119,7 @@ struct ManagerStartupTests {
         try await running.value
         #expect(queue.waitingCount == 0)
         #expect(shard.status == .stopped(error: nil))
-        #expect(await Self.connections(simulator) == 0)
+        #expect(try await Self.connections(simulator) == 0)
         try await simulator.shutdown()
     }
 
@@ -150,7 +150,7 @@ struct ManagerStartupTests {
         }
         #expect(ShardManagerError.shardCountAboveLimit(count: 1_000_000, limit: 10_000).description.contains("shardCountLimit"))
         #expect(manager.shards.isEmpty)
-        #expect(await Self.connections(simulator) == 0)
+        #expect(try await Self.connections(simulator) == 0)
         try await simulator.shutdown()
     }
 
@@ -179,10 +179,10 @@ struct ManagerStartupTests {
         let started = manager.shards.count
         #expect(started <= 4 + 2, "\(started) shards started; the window is 2 for max_concurrency 1")
         // Every socket is a shard that identified: none waits for its turn holding one.
-        let connections = await Self.connections(simulator)
+        let connections = try await Self.connections(simulator)
         #expect(connections == queue.counts.sent, "\(connections) sockets for \(queue.counts.sent) IDENTIFYs")
         #expect(connections < 100)
-        #expect(await simulator.brokenRules().isEmpty)
+        #expect(try await simulator.brokenRules().isEmpty)
         manager.stop()
         try await running.value
         try await simulator.shutdown()
@@ -202,7 +202,7 @@ struct ManagerStartupTests {
         try await running.value
         #expect(clock.sleeperCount == 0)
         #expect(manager.shards.isEmpty)
-        #expect(await Self.connections(simulator) == 0)
+        #expect(try await Self.connections(simulator) == 0)
         try await simulator.shutdown()
     }
 
@@ -279,26 +279,26 @@ struct SettledStepper {
     /// IDENTIFYs the simulator had received before this queue's shards started (another manager's).
     var identifiesBefore = 0
 
-    func identifiesReceived() async -> Int {
-        await simulator.log().filter { $0.kind == .received && $0.opcode == 2 }.count - identifiesBefore
+    func identifiesReceived() async throws -> Int {
+        try await simulator.log().filter { $0.kind == .received && $0.opcode == 2 }.count - identifiesBefore
     }
 
     /// Steps until `condition` holds (at most `maxSteps`), each after waiting for the settled state.
     func advance(
-        by step: Duration = .milliseconds(250), maxSteps: Int = 800, until condition: () async -> Bool
+        by step: Duration = .milliseconds(250), maxSteps: Int = 800, until condition: () async throws -> Bool
     ) async throws {
         for _ in 0..<maxSteps {
             try await ManagerStartupTests.eventually("no IDENTIFY in flight (\(queue.counts))", timeout: .seconds(60)) {
                 let counts = queue.counts
-                return counts.settled ? await identifiesReceived() == counts.sent : false
+                return counts.settled ? try await identifiesReceived() == counts.sent : false
             }
-            if await condition() { return }
+            if try await condition() { return }
             // The simulator first: a frame sent at the client's time t never meets a simulator behind t.
-            await simulator.advanceTime(by: step)
+            try await simulator.advanceTime(by: step)
             clock.advance(by: step)
             try await Task.sleep(for: .milliseconds(5))
         }
-        if await condition() { return }
+        if try await condition() { return }
         throw HarnessError.timedOut("not reached after \(maxSteps) steps; \(queue.counts)")
     }
 }
