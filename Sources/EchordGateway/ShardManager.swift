@@ -195,13 +195,15 @@ public final class ShardManager: Sendable {
             count = max(1, info.shards)
         case .exactly(let n): count = n
         }
-        let ids = configuration.shardIDs ?? Array(0..<count)
-        guard count >= 1, !ids.isEmpty, ids.allSatisfy({ (0..<count).contains($0) }), Set(ids).count == ids.count else {
-            throw ShardManagerError.invalidShardSet(ids: ids.count > 64 ? Array(ids.prefix(64)) : ids, count: count)
+        guard count >= 1 else { throw ShardManagerError.invalidShardSet(ids: configuration.shardIDs ?? [], count: count) }
+        let ids = configuration.shardIDs?.sorted() ?? Array(0..<count)
+        if configuration.shardIDs != nil {
+            guard !ids.isEmpty, ids.allSatisfy({ (0..<count).contains($0) }), Set(ids).count == ids.count else {
+                throw ShardManagerError.invalidShardSet(ids: ids.count > 64 ? Array(ids.prefix(64)) : ids, count: count)
+            }
         }
         // Shards that hold a stored session resume and need no session start.
-        var resuming = Set<Int>()
-        for id in ids where (try? await sessionStore.session(shardID: id, shardCount: count)) != nil { resuming.insert(id) }
+        let resuming = await sessionStore.shardsWithSession(ids, shardCount: count)
         let needed = ids.count - resuming.count
         let limit = info.sessionStartLimit
         if needed > limit.total {
@@ -229,7 +231,7 @@ public final class ShardManager: Sendable {
         startup.setSize(window)
         // Resuming shards first (they need no identify turn), then the others in id order, so each
         // bucket's queue is served in order.
-        let order = ids.filter { resuming.contains($0) }.sorted() + ids.filter { !resuming.contains($0) }.sorted()
+        let order = resuming.isEmpty ? ids : resuming.sorted() + ids.filter { !resuming.contains($0) }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for id in order {
                 let identifies = !resuming.contains(id)
