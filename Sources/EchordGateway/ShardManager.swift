@@ -82,6 +82,8 @@ public final class ShardManager: Sendable {
         var shardCount: Int?
         var stopRequested: Bool?
         var started = false
+        /// The last presence sent to every shard, for the shards that start after it.
+        var presence: PresenceUpdate?
     }
 
     /// - Parameters:
@@ -132,7 +134,11 @@ public final class ShardManager: Sendable {
     /// - Throws: ``ShardManagerError/shardNotInThisProcess(_:)`` when the guild's shard runs
     ///   elsewhere, or the shard's ``GatewayCommandError``.
     public func send(_ command: GatewayCommand) async throws {
-        let shards = self.shards
+        let shards = state.withLockedValue { state -> [Int: Shard] in
+            // Shards that start later identify with this presence.
+            if case .updatePresence(let presence) = command { state.presence = presence }
+            return state.shards
+        }
         guard let guildID = command.guildID else {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for shard in shards.values { group.addTask { try await shard.send(command) } }
@@ -238,12 +244,16 @@ public final class ShardManager: Sendable {
                 // A shard that must IDENTIFY starts only when the start window has room: a bot with
                 // thousands of shards holds a few queued shards at a time, not thousands.
                 if identifies ? !(await startup.enter()) : startup.isClosed { break }
-                let shard = makeShard(id: id, count: count, url: info.url, queue: queue)
-                let stopRequested: Bool? = state.withLockedValue { state in
+                let presence = state.withLockedValue { $0.presence }
+                let shard = makeShard(id: id, count: count, url: info.url, queue: queue, presence: presence)
+                let (stopRequested, newerPresence) = state.withLockedValue { state in
                     state.shards[id] = shard
-                    return state.stopRequested
+                    return (state.stopRequested, state.presence != presence ? state.presence : nil)
                 }
                 if let keep = stopRequested { shard.stop(keepSession: keep) }
+                if let newerPresence {  // sent to every shard while this one was being made
+                    group.addTask { try? await shard.send(.updatePresence(newerPresence)) }
+                }
                 group.addTask { try await self.run(shard, holdingStartSlot: identifies) }
             }
             do {
@@ -261,13 +271,13 @@ public final class ShardManager: Sendable {
     /// bucket has its next shard queued while one identifies.
     static func startWindow(maxConcurrency: Int) -> Int { 2 * max(1, maxConcurrency) }
 
-    private func makeShard(id: Int, count: Int, url: String, queue: any IdentifyQueue) -> Shard {
+    private func makeShard(id: Int, count: Int, url: String, queue: any IdentifyQueue, presence: PresenceUpdate?) -> Shard {
         var shardConfiguration = ShardConfiguration(token: configuration.token, intents: configuration.intents)
         shardConfiguration.shardID = id
         shardConfiguration.shardCount = count
         shardConfiguration.gatewayURL = url
         shardConfiguration.compression = configuration.compression
-        shardConfiguration.presence = configuration.presence
+        shardConfiguration.presence = presence ?? configuration.presence
         shardConfiguration.eventSubscription = configuration.eventSubscription
         configuration.perShard?(&shardConfiguration)
         // Every shard delivers straight into the merged buffer: no forwarding task, no second copy.

@@ -175,6 +175,9 @@ struct ManagerStartupTests {
         let manager = ShardManager(configuration: configuration, identifyQueue: queue, clock: GatewayClock(clock), logger: Self.quiet)
         let running = Task { try await manager.run() }
         let stepper = SettledStepper(simulator: simulator, clock: clock, queue: queue)
+        try await stepper.advance { manager.shards[0]?.status == .ready }
+        // A presence sent now reaches the started shards, and the later ones identify with it.
+        let presence = Task { try await manager.send(.updatePresence(PresenceUpdate(status: .idle))) }
         try await stepper.advance { manager.shards.values.filter { $0.status == .ready }.count >= 4 }
         let started = manager.shards.count
         #expect(started <= 4 + 2, "\(started) shards started; the window is 2 for max_concurrency 1")
@@ -183,8 +186,11 @@ struct ManagerStartupTests {
         #expect(connections == queue.counts.sent, "\(connections) sockets for \(queue.counts.sent) IDENTIFYs")
         #expect(connections < 100)
         #expect(try await simulator.brokenRules().isEmpty)
+        let identifyOfShard3 = try await simulator.log().first { $0.kind == .received && $0.opcode == 2 && $0.text?.contains("[3,1000000]") == true }
+        #expect(identifyOfShard3?.text?.contains(#""status":"idle""#) == true, "\(identifyOfShard3?.text ?? "no IDENTIFY of shard 3")")
         manager.stop()
         try await running.value
+        _ = await presence.result
         try await simulator.shutdown()
     }
 
