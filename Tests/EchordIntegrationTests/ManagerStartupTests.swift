@@ -178,6 +178,9 @@ struct ManagerStartupTests {
         try await stepper.advance { manager.shards[0]?.status == .ready }
         // A presence sent now reaches the started shards, and the later ones identify with it.
         let presence = Task { try await manager.send(.updatePresence(PresenceUpdate(status: .idle))) }
+        try await Self.eventually("shard 0 sent the presence") {
+            try await simulator.log().contains { $0.kind == .received && $0.opcode == 3 && $0.shardID == 0 }
+        }
         try await stepper.advance { manager.shards.values.filter { $0.status == .ready }.count >= 4 }
         let started = manager.shards.count
         #expect(started <= 4 + 2, "\(started) shards started; the window is 2 for max_concurrency 1")
