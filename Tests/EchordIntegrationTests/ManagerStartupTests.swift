@@ -3,6 +3,7 @@ import EchordModels
 import EchordSimulator
 import Logging
 import NIOConcurrencyHelpers
+import ServiceLifecycleTestKit
 import Testing
 
 /// An identify queue that holds every shard until the test grants it, and records the reports.
@@ -53,7 +54,7 @@ final class GatedIdentifyQueue: IdentifyQueue {
 
 /// Start-up of shards and managers: no socket before the identify turn, a bounded shard count, and
 /// a stop that ends every stage.
-@Suite("Start-up: identify turns, the shard count bound, stop at every stage")
+@Suite("Start-up: identify turns, the shard count bound, stop at every stage", .timeLimit(.minutes(2)))
 struct ManagerStartupTests {
     static var quiet: Logger {
         var logger = Logger(label: "echord.test")
@@ -211,6 +212,24 @@ struct ManagerStartupTests {
         try await running.value
         #expect(clock.sleeperCount == 0)
         #expect(manager.shards.isEmpty)
+        #expect(try await Self.connections(simulator) == 0)
+        try await simulator.shutdown()
+    }
+
+    @Test("a graceful shutdown (SIGTERM in a ServiceGroup) during the reset_after wait ends run() at once")
+    func gracefulShutdownDuringSessionStartWait() async throws {
+        let simulator = try await Self.simulator { $0.sessionStartLimitRemaining = 0 }
+        let clock = ManualClock()
+        var configuration = ShardManager.Configuration(token: BotToken(Harness.token), intents: [.guilds])
+        configuration.apiBaseURL = simulator.apiBaseURL
+        let manager = ShardManager(configuration: configuration, clock: GatewayClock(clock), logger: Self.quiet)
+        try await testGracefulShutdown { trigger in
+            let running = Task { try await manager.run() }
+            try await Self.eventually("the manager sleeps until reset_after") { clock.sleeperCount == 1 }
+            trigger.triggerGracefulShutdown()
+            try await running.value
+        }
+        #expect(clock.sleeperCount == 0)
         #expect(try await Self.connections(simulator) == 0)
         try await simulator.shutdown()
     }
