@@ -32,6 +32,10 @@ public final class ShardManager: Sendable {
         public var shardIDs: [Int]? = nil
         /// The REST base for `GET /gateway/bot`.
         public var apiBaseURL: String = "https://discord.com/api/v10"
+        /// Certificate authorities trusted besides the system's roots, for discovery (`https://`) and
+        /// every shard (`wss://`); all of them share one TLS context. A root that cannot be loaded
+        /// makes ``ShardManager/run()`` throw ``TLSTrustRootError`` before any request.
+        public var additionalTrustRoots: [TLSTrustRoot] = []
         /// Transport compression for every shard.
         public var compression: GatewayCompression = .preferred
         /// The presence every shard identifies with.
@@ -184,7 +188,11 @@ public final class ShardManager: Sendable {
             state.started = true
         }
         defer { buffer.finish() }
-        let discovery = GatewayDiscovery(apiBaseURL: configuration.apiBaseURL, token: configuration.token, clock: clock, logger: logger)
+        let trustRoots = configuration.additionalTrustRoots
+        if !trustRoots.isEmpty { _ = try SharedTLS.context(trusting: trustRoots) }  // a bad CA file fails here, once
+        let discovery = GatewayDiscovery(
+            apiBaseURL: configuration.apiBaseURL, token: configuration.token, clock: clock,
+            additionalTrustRoots: trustRoots, logger: logger)
         guard let info = try await startup.unlessClosed({ try await discovery.gatewayBot() }) else {
             logger.info("stopped during gateway discovery")
             return
@@ -245,7 +253,7 @@ public final class ShardManager: Sendable {
                 // thousands of shards holds a few queued shards at a time, not thousands.
                 if identifies ? !(await startup.enter()) : startup.isClosed { break }
                 let presence = state.withLockedValue { $0.presence }
-                let shard = makeShard(id: id, count: count, url: info.url, queue: queue, presence: presence)
+                let shard = makeShard(id: id, count: count, url: info.url, queue: queue, presence: presence, trustRoots: trustRoots)
                 let (stopRequested, newerPresence) = state.withLockedValue { state in
                     state.shards[id] = shard
                     return (state.stopRequested, state.presence != presence ? state.presence : nil)
@@ -271,7 +279,9 @@ public final class ShardManager: Sendable {
     /// bucket has its next shard queued while one identifies.
     static func startWindow(maxConcurrency: Int) -> Int { 2 * max(1, maxConcurrency) }
 
-    private func makeShard(id: Int, count: Int, url: String, queue: any IdentifyQueue, presence: PresenceUpdate?) -> Shard {
+    private func makeShard(
+        id: Int, count: Int, url: String, queue: any IdentifyQueue, presence: PresenceUpdate?, trustRoots: [TLSTrustRoot]
+    ) -> Shard {
         var shardConfiguration = ShardConfiguration(token: configuration.token, intents: configuration.intents)
         shardConfiguration.shardID = id
         shardConfiguration.shardCount = count
@@ -279,6 +289,7 @@ public final class ShardManager: Sendable {
         shardConfiguration.compression = configuration.compression
         shardConfiguration.presence = presence ?? configuration.presence
         shardConfiguration.eventSubscription = configuration.eventSubscription
+        shardConfiguration.additionalTrustRoots = trustRoots
         configuration.perShard?(&shardConfiguration)
         // Every shard delivers straight into the merged buffer: no forwarding task, no second copy.
         return Shard(

@@ -34,6 +34,8 @@ struct Listen: AsyncParsableCommand {
     var duration: Double?
     @Option(help: "Refuse a shard count from GET /gateway/bot above this (a guard against absurd answers).")
     var maxShards = ShardManager.defaultShardCountLimit
+    @Option(name: .customLong("ca-file"), help: ArgumentHelp("Also trust the CA certificates in this PEM file (repeatable), e.g. the one `echord simulate --tls --tls-cert-out` writes. The system roots stay trusted; hostname verification stays on.", valueName: "file"))
+    var caFiles: [String] = []
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -62,7 +64,8 @@ struct Listen: AsyncParsableCommand {
             .filter { !$0.isEmpty }
         return ListenSettings(
             token: BotToken(raw), apiBaseURL: apiURL, shardCount: shards.shardCount, compression: compression,
-            intents: intents, events: names.isEmpty ? nil : Set(names), format: format, shardCountLimit: maxShards)
+            intents: intents, events: names.isEmpty ? nil : Set(names), format: format, shardCountLimit: maxShards,
+            trustRoots: caFiles.map { .pemFile($0) })
     }
 
     func run() async throws {
@@ -99,6 +102,8 @@ struct ListenSettings: Sendable {
     var format: ListenFormat = .json
     /// The largest shard count accepted from `GET /gateway/bot`.
     var shardCountLimit = ShardManager.defaultShardCountLimit
+    /// Extra CAs to trust (`--ca-file`).
+    var trustRoots: [TLSTrustRoot] = []
 }
 
 /// How `echord listen` prints dispatches.
@@ -128,6 +133,7 @@ func listen(
     configuration.apiBaseURL = settings.apiBaseURL
     configuration.shardCount = settings.shardCount
     configuration.compression = settings.compression
+    configuration.additionalTrustRoots = settings.trustRoots
     configuration.keepSessionsOnShutdown = false  // nothing resumes these sessions: end them (close 1000)
     configuration.perShard = configureShard
     configuration.shardCountLimit = settings.shardCountLimit
@@ -238,8 +244,12 @@ func listenErrorMessage(_ error: any Error, token: BotToken) -> String {
         text = "\(error); \(advice)"
     case GatewayDiscoveryError.unauthorized:
         text = "\(error); check the token (--token or DISCORD_TOKEN)"
+    case GatewayDiscoveryError.tlsFailed:
+        text = "gateway discovery failed: \(error); if the server uses a private CA, pass it with --ca-file"
     case let error as GatewayDiscoveryError:
         text = "gateway discovery failed: \(error)"
+    case let error as TLSTrustRootError:
+        text = "--ca-file: \(error)"
     default:
         text = "\(error)"
     }
