@@ -218,7 +218,7 @@ struct MainLoop {
         let channel = NIOLockedValueBox<NIOCore.Channel?>(nil)
         connection = ConnectionHandle(id: id, commands: continuation, channel: channel)
         guard let parsed = GatewayURL(url) else {
-            inputs.yield(.machine(.connectFailed(reason: "bad URL \(url)"), connection: id))
+            inputs.yield(.machine(.connectFailed(reason: "bad URL \(url.escapedForLog(limit: 200))"), connection: id))
             return
         }
         let runner = ConnectionRunner(
