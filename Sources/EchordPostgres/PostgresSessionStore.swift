@@ -28,6 +28,27 @@ public struct PostgresSessionStore: SessionStore {
         }
     }
 
+    /// The ids among `shardIDs` that have a session saved for `shardCount`: one query. A database
+    /// failure counts as none (the shards then identify, which is safe).
+    public func shardsWithSession(_ shardIDs: [Int], shardCount: Int) async -> Set<Int> {
+        let botKey = cluster.configuration.botKey
+        do {
+            return try await cluster.perform("list the stored sessions") {
+                let rows = try await cluster.client.query(
+                    """
+                    SELECT shard_id FROM echord_sessions
+                    WHERE bot_key = \(botKey) AND shard_count = \(shardCount) AND shard_id = ANY(\(shardIDs)::int4[])
+                    """, logger: cluster.logger)
+                var found = Set<Int>()
+                for try await id in rows.decode(Int.self) { found.insert(id) }
+                return found
+            }
+        } catch {
+            cluster.logger.warning("could not list the stored sessions", metadata: ["reason": "\(error)"])
+            return []
+        }
+    }
+
     /// Saves (or, with nil, deletes) the session of shard `shardID` of `shardCount`.
     public func save(_ session: GatewaySession?, shardID: Int, shardCount: Int) async throws {
         let botKey = cluster.configuration.botKey

@@ -37,7 +37,7 @@ struct ClusterIdentifyTests {
                             managerConfiguration.shardIDs = Array(stride(from: index, to: 24, by: 3))
                             return ShardManager(
                                 configuration: managerConfiguration, sessionStore: cluster.sessionStore(),
-                                identifyQueue: cluster.identifyQueue(maxConcurrency: 4, interval: .milliseconds(1500)),
+                                identifyQueue: cluster.identifyQueue(maxConcurrency: 4, interval: .milliseconds(1200)),
                                 logger: TestDatabase.quietLogger)
                         }
                         try await withThrowingTaskGroup(of: Void.self) { group in

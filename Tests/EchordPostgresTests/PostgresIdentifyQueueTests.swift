@@ -1,7 +1,7 @@
 import EchordGateway
 import EchordModels
 import EchordSimulator
-@testable import EchordPostgres
+import EchordPostgres
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
@@ -32,11 +32,11 @@ struct PostgresIdentifyQueueTests {
                 for shard in 0..<12 {
                     let queue = queues[shard % 3]
                     group.addTask {
-                        let token = try await queue.acquire(shardID: shard)
+                        let token = try await queue.waitForTurn(shardID: shard)
                         let granted = clock.now
                         try await Task.sleep(for: .milliseconds(20))   // the IDENTIFY being written
                         let reported = clock.now
-                        await queue.release(token, bucket: queue.bucket(of: shard), sent: true)
+                        await queue.identifySent(token)
                         turns.withLockedValue { $0.append((shard, granted, reported)) }
                     }
                 }
@@ -62,11 +62,11 @@ struct PostgresIdentifyQueueTests {
             let dead = clusters[0].identifyQueue(maxConcurrency: 1, interval: .milliseconds(100), holdLimit: .seconds(1))
             let live = clusters[1].identifyQueue(maxConcurrency: 1, interval: .milliseconds(100), holdLimit: .seconds(1))
             let started = ContinuousClock.now
-            _ = try await dead.acquire(shardID: 0)
-            let token = try await live.acquire(shardID: 1)
+            _ = try await dead.waitForTurn(shardID: 0)
+            let token = try await live.waitForTurn(shardID: 1)
             // The hold began after `started` and lasts 1 s on the database's clock.
             #expect(ContinuousClock.now - started >= .seconds(1))
-            await live.release(token, bucket: 0, sent: false)
+            await live.turnAbandoned(token)
         }
     }
 
@@ -75,13 +75,13 @@ struct PostgresIdentifyQueueTests {
         try await Self.withThreeProcesses { clusters in
             let first = clusters[0].identifyQueue(maxConcurrency: 1, interval: .seconds(30), holdLimit: .seconds(60))
             let second = clusters[1].identifyQueue(maxConcurrency: 1, interval: .seconds(30), holdLimit: .seconds(60))
-            let token = try await first.acquire(shardID: 0)
-            let waiter = Task { try await second.acquire(shardID: 1) }
+            let token = try await first.waitForTurn(shardID: 0)
+            let waiter = Task { try await second.waitForTurn(shardID: 1) }
             try await Task.sleep(for: .milliseconds(200))
-            await first.release(token, bucket: 0, sent: false)
+            await first.turnAbandoned(token)
             // Without the NOTIFY the waiter would sleep until the 60 s hold expired.
             let granted = try await waiter.value
-            await second.release(granted, bucket: 0, sent: false)
+            await second.turnAbandoned(granted)
         }
     }
 
@@ -89,9 +89,9 @@ struct PostgresIdentifyQueueTests {
     func cancelledWaiter() async throws {
         try await Self.withThreeProcesses { clusters in
             let queue = clusters[0].identifyQueue(maxConcurrency: 1, interval: .seconds(60))
-            let token = try await queue.acquire(shardID: 0)
-            await queue.release(token, bucket: 0, sent: true)
-            let waiter = Task { try await queue.acquire(shardID: 1) }
+            let token = try await queue.waitForTurn(shardID: 0)
+            await queue.identifySent(token)
+            let waiter = Task { try await queue.waitForTurn(shardID: 1) }
             try await Task.sleep(for: .milliseconds(100))
             waiter.cancel()
             await #expect(throws: CancellationError.self) { _ = try await waiter.value }
@@ -106,13 +106,13 @@ struct PostgresIdentifyQueueTests {
             #expect(try await a.sessionStartsRemaining() == nil)
             let started = ContinuousClock.now
             try await a.recordSessionStartLimit(total: 5, remaining: 2, resetAfter: .seconds(2))
-            await a.release(try await a.acquire(shardID: 0), bucket: 0, sent: true)
-            await b.release(try await b.acquire(shardID: 1), bucket: 1, sent: true)
+            await a.identifySent(try await a.waitForTurn(shardID: 0))
+            await b.identifySent(try await b.waitForTurn(shardID: 1))
             #expect(try await b.sessionStartsRemaining() == 0)
-            let token = try await b.acquire(shardID: 2)
+            let token = try await b.waitForTurn(shardID: 2)
             // The reset was set 2 s after the record, which came after `started`.
             #expect(ContinuousClock.now - started >= .seconds(2))
-            await b.release(token, bucket: 2, sent: true)
+            await b.identifySent(token)
             #expect(try await a.sessionStartsRemaining() == 4)
         }
     }

@@ -35,6 +35,8 @@ struct PostgresSessionStoreTests {
                 #expect(try await store.session(shardID: 3, shardCount: 12) == session)
                 #expect(try await store.session(shardID: 3, shardCount: 24) == nil)
                 #expect(try await store.session(shardID: 4, shardCount: 12) == nil)
+                #expect(await store.shardsWithSession([2, 3, 4], shardCount: 12) == [3])
+                #expect(await store.shardsWithSession([3], shardCount: 24).isEmpty)
                 var later = session
                 later.sequence = 99
                 try await store.save(later, shardID: 3, shardCount: 12)
