@@ -3,7 +3,11 @@
 
   eval "$(bash scripts/postgres-test-server.sh start)"
   python3 scripts/cluster-failover.py --bin .build/debug/echord --url "$ECHORD_POSTGRES_TEST_URL" \
-      [--shards 12] [--lease-ttl 10] [--rate 50]
+      [--shards 12] [--lease-ttl 10] [--rate 50] [--restart-postgres "$ECHORD_POSTGRES_TEST_DATA"]
+
+With --restart-postgres DIR (the test server's directory) [--outage S], PostgreSQL is stopped (pg_ctl
+stop -m fast) under load, left down S seconds and started again, instead of a member being killed, and the script reports whether every shard stayed
+or came back READY, any socket taken over (a shard run twice), and the IDENTIFYs after the restart.
 
 Starts `echord simulate` (max_concurrency 4, identify buckets of 5 s as Discord's) and three members
 on one bot key, waits until all shards are READY (one IDENTIFY each), turns the traffic generator on,
@@ -60,6 +64,50 @@ class Member:
             self.lines.append((time.monotonic(), line["shard"], line["s"], line["t"]))
 
 
+def restart_postgres(port, members, options):
+    before = get(port, "log?since=0&limit=100000")
+    identifies_before = len([e for e in before if e.get("op") == 2 and e.get("kind") == "received"])
+    first_after = len(before)
+
+    pg_port = re.search(r"@[^:/]+:(\d+)/", options.url).group(1)
+    server_options = f"-p {pg_port} -k {options.restart_postgres} -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off"
+
+    def pg_ctl(action):
+        command = ["/usr/lib/postgresql/15/bin/pg_ctl", "-D", os.path.join(options.restart_postgres, "data"), "-w",
+                   "-m", "fast", "-l", os.path.join(options.restart_postgres, "server.log"), "-o", server_options, action]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--"] + command
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    started = time.monotonic()
+    pg_ctl("stop")
+    time.sleep(options.outage)
+    pg_ctl("start")
+    print(f"PostgreSQL down for {time.monotonic() - started:.2f} s (lease TTL {options.lease_ttl:g} s)")
+    time.sleep(options.lease_ttl * 2)
+    post(port, "traffic?rate=0")
+    time.sleep(1)
+    log = get(port, "log?since=0&limit=100000")
+    identifies = [e for e in log if e.get("op") == 2 and e.get("kind") == "received"]
+    takeovers = [e for e in log if e.get("kind") == "session" and str(e.get("what", "")).startswith("taken over")]
+    sessions = get(port, "sessions")
+    connected = [s for s in sessions if s.get("connection") is not None]
+    delivered = {}
+    for m in members:
+        for (_, shard, seq, _) in m.lines:
+            if seq is not None:
+                delivered.setdefault(shard, []).append(seq)
+    duplicates = sum(len(seqs) - len(set(seqs)) for seqs in delivered.values())
+    missing = sum(len([n for n in range(1, s["seq"] + 1) if n not in set(delivered.get(s["shard"][0], []))]) for s in sessions)
+    print(f"sessions connected after the restart: {len(connected)} of {options.shards}")
+    print(f"sockets taken over (a shard run twice): {len(takeovers)}")
+    print(f"IDENTIFYs after the restart: {len(identifies) - identifies_before}")
+    resumes = [e for e in log[first_after:] if e.get("op") == 6 and e.get("kind") == "received"]
+    closes = [e for e in log[first_after:] if e.get("kind") == "closed_by_client"]
+    print(f"shards stopped by their holder (client closes) during the outage: {len(closes)}; RESUMEs after: {len(resumes)}")
+    print(f"dispatches delivered twice: {duplicates}; never delivered: {missing}")
+    print(f"violations: {len(get(port, 'violations'))}")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--bin", required=True)
@@ -68,6 +116,8 @@ def main():
     parser.add_argument("--lease-ttl", type=float, default=10)
     parser.add_argument("--rate", type=float, default=50)
     parser.add_argument("--timeout", type=float, default=180)
+    parser.add_argument("--restart-postgres", metavar="DIR")
+    parser.add_argument("--outage", type=float, default=0, help="seconds PostgreSQL stays down (with --restart-postgres)")
     options = parser.parse_args()
 
     port = free_port()
@@ -103,6 +153,9 @@ def main():
         time.sleep(options.lease_ttl / 2)  # every member renewed at least once
         post(port, f"traffic?rate={options.rate}")
         time.sleep(2)
+        if options.restart_postgres:
+            restart_postgres(port, members, options)
+            return
         victim = members[0]
         # The shards the victim holds now: those whose latest READY/RESUMED anywhere is the victim's.
         latest = {}

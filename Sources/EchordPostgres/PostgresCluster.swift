@@ -135,6 +135,25 @@ public final class PostgresCluster: Service, Sendable {
         }
     }
 
+    /// Runs `body` but gives up after `limit`: a database that does not answer (down, or behind a
+    /// dead connection) must not hold a shard for longer than that. `body` is cancelled then.
+    func withTimeLimit<T: Sendable>(
+        _ limit: Duration, _ operation: String, _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else {
+                throw PostgresClusterError.databaseFailed(operation: operation, reason: "no answer within \(limit)")
+            }
+            return value
+        }
+    }
+
     /// `error` as a ``PostgresClusterError`` (our own errors and cancellation pass through, also
     /// out of a transaction's wrapper).
     func failure(_ operation: String, _ error: any Error) -> any Error {

@@ -49,9 +49,19 @@ public struct PostgresSessionStore: SessionStore {
         }
     }
 
-    /// Saves (or, with nil, deletes) the session of shard `shardID` of `shardCount`.
+    /// Saves (or, with nil, deletes) the session of shard `shardID` of `shardCount`. Gives up
+    /// after 5 s without an answer (a shard waits for its saves; the next save catches up).
     public func save(_ session: GatewaySession?, shardID: Int, shardCount: Int) async throws {
         let botKey = cluster.configuration.botKey
+        let cluster = self.cluster
+        try await cluster.withTimeLimit(.seconds(5), "save the session of shard \(shardID)") {
+            try await Self.write(session, cluster: cluster, botKey: botKey, shardID: shardID, shardCount: shardCount)
+        }
+    }
+
+    private static func write(
+        _ session: GatewaySession?, cluster: PostgresCluster, botKey: String, shardID: Int, shardCount: Int
+    ) async throws {
         try await cluster.perform("save the session of shard \(shardID)") {
             guard let session else {
                 try await cluster.client.query(

@@ -170,7 +170,13 @@ struct FencedSessionStore: SessionStore {
 
     func save(_ session: GatewaySession?, shardID: Int, shardCount: Int) async throws {
         let session = owner.checkpoint(session, shardID: shardID)
-        guard try await table.fencedSave(session, member: member, lease: lease, shardCount: shardCount) else {
+        // A shard waits for its saves: bounded, so that a database outage never keeps a shard from
+        // stopping before its lease ends (the checkpoint is then older: at least once still holds).
+        let (table, member, lease) = (self.table, self.member, self.lease)
+        let saved = try await table.cluster.withTimeLimit(owner.configuration.leaseTTL / 10, "save the session of shard \(shardID)") {
+            try await table.fencedSave(session, member: member, lease: lease, shardCount: shardCount)
+        }
+        guard saved else {
             throw PostgresClusterError.leaseLost(shardID: shardID, epoch: lease.epoch)
         }
     }
