@@ -75,6 +75,9 @@ public final class ClusterMember: Service, Sendable {
     public let configuration: Configuration
     /// Every dispatch of the shards this member runs, tagged by `shardID`; ends when ``run()``
     /// returns. Shards come and go with their leases.
+    ///
+    /// Not yet bounded: each shard's buffer is, but this merged stream grows while its consumer
+    /// falls behind. Consume it promptly.
     public let events: AsyncStream<GatewayDispatch>
     let eventsContinuation: AsyncStream<GatewayDispatch>.Continuation
     let cluster: PostgresCluster
