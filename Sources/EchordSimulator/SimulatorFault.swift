@@ -136,7 +136,7 @@ extension SimulatorCore {
                     closeConnection(conn, code: 4009, reason: "session expired", invalidatedSessionID: session.id)
                 }
                 record(.session("expired by fault"), connection: nil, session: session)
-                removeSession(session)
+                removeSession(session, reason: .closed(4009))
             }
             return targetedSessions.count
         }
