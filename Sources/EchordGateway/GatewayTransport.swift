@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -27,6 +28,9 @@ public enum GatewayTransportError: Error, Sendable, Equatable, CustomStringConve
     case handshakeTimedOut
     /// The connection failed (described).
     case connectionFailed(String)
+    /// The TLS handshake failed: the certificate is not trusted, does not name the host, or the
+    /// server spoke no TLS (described). The connection was never used.
+    case tlsFailed(String)
 
     public var description: String {
         switch self {
@@ -34,15 +38,8 @@ public enum GatewayTransportError: Error, Sendable, Equatable, CustomStringConve
         case .upgradeRefused(let status): "the server refused the WebSocket upgrade (HTTP \(status))"
         case .handshakeTimedOut: "the WebSocket handshake timed out"
         case .connectionFailed(let what): "connection failed: \(what)"
+        case .tlsFailed(let what): "TLS handshake failed: \(what)"
         }
-    }
-}
-
-/// One TLS context for the whole process: the system trust roots are loaded once (about 960 KB)
-/// instead of per connection.
-enum SharedTLS {
-    static let context: Result<NIOSSLContext, Error> = Result {
-        try NIOSSLContext(configuration: .makeClientConfiguration())
     }
 }
 
@@ -59,12 +56,15 @@ enum GatewayTransport {
 
     static func connect(
         to url: GatewayURL, compression: GatewayCompression, configuration: GatewayTransportConfiguration,
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        trustRoots: [TLSTrustRoot] = [], group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> WebSocket {
-        let tls: NIOSSLContext? = url.secure ? try SharedTLS.context.get() : nil
+        let tls: NIOSSLContext? = url.secure ? try SharedTLS.context(trusting: trustRoots) : nil
+        let tlsFailure = NIOLockedValueBox<String?>(nil)
+        let timedOut = NIOLockedValueBox(false)
         let maxMessage = configuration.maxMessageSize
         let target = url.requestTarget(compression: compression)
-        let hostHeader = url.port == (url.secure ? 443 : 80) ? url.host : "\(url.host):\(url.port)"
+        let hostName = url.host.contains(":") ? "[\(url.host)]" : url.host  // an IPv6 literal in brackets
+        let hostHeader = url.port == (url.secure ? 443 : 80) ? hostName : "\(hostName):\(url.port)"
         let upgrade: EventLoopFuture<Upgrade>
         do {
             upgrade = try await ClientBootstrap(group: group)
@@ -73,8 +73,7 @@ enum GatewayTransport {
                 .connect(host: url.host, port: url.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         if let tls {
-                            let handler = try NIOSSLClientHandler(context: tls, serverHostname: url.host.isIPAddress ? nil : url.host)
-                            try channel.pipeline.syncOperations.addHandler(handler)
+                            try channel.pipeline.syncOperations.addTLSClientHandlers(context: tls, host: url.host, failure: tlsFailure)
                         }
                         let upgrader = NIOTypedWebSocketClientUpgrader<Upgrade>(
                             maxFrameSize: maxMessage,
@@ -103,7 +102,10 @@ enum GatewayTransport {
                         // NIO has no upgrade timeout: close the channel if the 101 takes too long.
                         let timeout = channel.eventLoop.scheduleTask(
                             in: .nanoseconds(Int64(configuration.handshakeTimeout.nanoseconds))
-                        ) { channel.close(promise: nil) }
+                        ) {
+                            timedOut.withLockedValue { $0 = true }
+                            channel.close(promise: nil)
+                        }
                         result.whenComplete { _ in timeout.cancel() }
                         return result
                     }
@@ -119,7 +121,13 @@ enum GatewayTransport {
         } catch let error as GatewayTransportError {
             throw error
         } catch {
-            throw GatewayTransportError.handshakeTimedOut
+            // Our timer closed the channel (whatever the TLS handler then reported), or a TLS failure
+            // did: name either rather than the closed channel it leaves behind.
+            if timedOut.withLockedValue({ $0 }) { throw GatewayTransportError.handshakeTimedOut }
+            if let reason = tlsFailure.withLockedValue({ $0 }) {
+                throw GatewayTransportError.tlsFailed("\(url.host):\(url.port): \(reason)")
+            }
+            throw GatewayTransportError.connectionFailed("\(url.host):\(url.port): \(error)")
         }
     }
 }

@@ -44,8 +44,13 @@ struct ConnectionRunner: Sendable {
         let socket: GatewayTransport.WebSocket
         do {
             socket = try await GatewayTransport.connect(
-                to: url, compression: shard.configuration.compression, configuration: shard.configuration.transport)
+                to: url, compression: shard.configuration.compression, configuration: shard.configuration.transport,
+                trustRoots: shard.configuration.additionalTrustRoots)
         } catch {
+            if case GatewayTransportError.tlsFailed = error {
+                // Not a network blip: a configuration problem the operator must see.
+                logger.warning("TLS handshake failed; the shard keeps retrying", metadata: ["url": "\(url)", "error": "\(error)"])
+            }
             input(.connectFailed(reason: "\(error)"))
             return
         }
