@@ -60,19 +60,19 @@ struct TLSTests {
             try await harness.waitForStatus { $0 == .ready }
             let session = try #require(harness.shard.session)
             #expect(session.resumeGatewayURL == "wss://127.0.0.1:\(harness.simulator.port)/resume")
-            for n in 0..<2 { await harness.simulator.dispatch(eventName: "TEST_EVENT", data: .object([("n", .int(Int64(n)))])) }
-            #expect(await harness.simulator.inject(.reconnect) == 1)
-            for n in 2..<4 { await harness.simulator.dispatch(eventName: "TEST_EVENT", data: .object([("n", .int(Int64(n)))])) }
+            for n in 0..<2 { try await harness.simulator.dispatch(eventName: "TEST_EVENT", data: .object([("n", .int(Int64(n)))])) }
+            #expect(try await harness.simulator.inject(.reconnect) == 1)
+            for n in 2..<4 { try await harness.simulator.dispatch(eventName: "TEST_EVENT", data: .object([("n", .int(Int64(n)))])) }
             try await harness.eventually { events.count(of: "RESUMED") == 1 && events.count(of: "TEST_EVENT") == 4 }
             // On the wire (every connection of a TLS simulator is TLS): IDENTIFY on /gateway, then a
             // RESUME of the same session on /resume.
-            #expect(await harness.connectionPaths() == ["/gateway", "/resume"])
-            #expect(await harness.handshakeOps() == [2, 6])
-            let resume = try #require(await harness.clientFrames().first { $0.op == 6 })
+            #expect(try await harness.connectionPaths() == ["/gateway", "/resume"])
+            #expect(try await harness.handshakeOps() == [2, 6])
+            let resume = try #require(try await harness.clientFrames().first { $0.op == 6 })
             #expect(resume.text.contains(session.sessionID))
-            let sessions = await harness.simulator.sessions()
+            let sessions = try await harness.simulator.sessions()
             #expect(sessions.count == 1 && sessions.first?.id == session.sessionID)
-            #expect(await harness.simulator.brokenRules().isEmpty)
+            #expect(try await harness.simulator.brokenRules().isEmpty)
             let sequences = events.dispatches.compactMap(\.sequence)
             #expect(sequences == Array(1...sequences.count))
             // Two handshakes to an IP address: no SNI (an IP literal must not be sent as a name).
@@ -85,13 +85,13 @@ struct TLSTests {
         try await Harness.with(simulator: { $0.tls = .selfSigned }) { harness, _ in
             let events = EventCollector(harness.shard)
             try await harness.waitForStatus { $0 == .ready }
-            #expect(await harness.simulator.inject(.dropConnection) == 1)
+            #expect(try await harness.simulator.inject(.dropConnection) == 1)
             try await harness.waitForStatus { if case .disconnected = $0 { true } else { false } }
-            for n in 0..<3 { await harness.simulator.dispatch(eventName: "TEST_EVENT", data: .object([("n", .int(Int64(n)))])) }
+            for n in 0..<3 { try await harness.simulator.dispatch(eventName: "TEST_EVENT", data: .object([("n", .int(Int64(n)))])) }
             _ = try await harness.advance(by: .milliseconds(100)) { events.count(of: "RESUMED") == 1 }
             try await harness.eventually { events.count(of: "TEST_EVENT") == 3 }
-            #expect(await harness.connectionPaths() == ["/gateway", "/resume"])
-            #expect(await harness.handshakeOps() == [2, 6])
+            #expect(try await harness.connectionPaths() == ["/gateway", "/resume"])
+            #expect(try await harness.handshakeOps() == [2, 6])
         }
     }
 
@@ -102,7 +102,7 @@ struct TLSTests {
         }) { harness, _ in
             try await harness.waitForStatus { $0 == .ready }
             #expect(harness.shard.configuration.gatewayURL.hasPrefix("wss://localhost:"))
-            #expect(await harness.connectionPaths() == ["/gateway"])
+            #expect(try await harness.connectionPaths() == ["/gateway"])
             #expect(harness.simulator.tlsServerNames() == ["localhost"])
         }
     }
@@ -141,11 +141,11 @@ struct TLSTests {
                 #expect(shard.configuration.gatewayURL == "wss://127.0.0.1:\(simulator.port)/gateway")
                 #expect(shard.session?.resumeGatewayURL == "wss://127.0.0.1:\(simulator.port)/resume")
             }
-            #expect(await simulator.inject(.reconnect, target: .shard(1)) == 1)
+            #expect(try await simulator.inject(.reconnect, target: .shard(1)) == 1)
             try await harness.advance {
-                await simulator.log().contains { $0.kind == .received && $0.opcode == 6 } && harness.manager.health.allReady
+                try await simulator.log().contains { $0.kind == .received && $0.opcode == 6 } && harness.manager.health.allReady
             }
-            let log = await simulator.log()
+            let log = try await simulator.log()
             let handshakes = log.filter { $0.kind == .received && ($0.opcode == 2 || $0.opcode == 6) }
             #expect(handshakes.filter { $0.opcode == 2 }.count == 2, "one IDENTIFY per shard, none after op 7")
             let resume = try #require(handshakes.first { $0.opcode == 6 })
@@ -155,7 +155,7 @@ struct TLSTests {
                 if case .connected(let path, _) = entry.kind { (entry.connectionID, path) } else { nil }
             }) { $1 }
             #expect(paths[resume.connectionID] == "/resume")
-            #expect(await simulator.brokenRules().isEmpty)
+            #expect(try await simulator.brokenRules().isEmpty)
         } catch {
             harness.manager.stop()
             _ = await running.result
@@ -205,8 +205,8 @@ struct TLSTests {
             }
             guard case .disconnected(let reason) = harness.shard.status else { return }
             #expect(reason.contains("not trusted"), "\(reason)")
-            #expect(await harness.connectionPaths().isEmpty, "no WebSocket was ever accepted")
-            #expect(await harness.clientFrames().isEmpty)
+            #expect(try await harness.connectionPaths().isEmpty, "no WebSocket was ever accepted")
+            #expect(try await harness.clientFrames().isEmpty)
         }
     }
 
@@ -247,7 +247,7 @@ struct TLSTests {
             }
             guard case .disconnected(let reason) = harness.shard.status else { return }
             #expect(reason.contains("does not name 127.0.0.1"), "\(reason)")
-            #expect(await harness.connectionPaths().isEmpty)
+            #expect(try await harness.connectionPaths().isEmpty)
         }
     }
 
@@ -294,7 +294,7 @@ struct TLSTests {
         } throws: { error in
             if case TLSTrustRootError.invalidPEM = error { true } else { false }
         }
-        #expect(await simulator.log().isEmpty, "nothing reached the simulator")
+        #expect(try await simulator.log().isEmpty, "nothing reached the simulator")
         try await simulator.shutdown()
     }
 }
