@@ -2,7 +2,8 @@
 ///
 /// The scheduler runs on the simulator's event loop and time source (with
 /// ``SimulatorTimeSource/manual`` time, ``GatewaySimulator/advanceTime(by:)`` drives it) and draws
-/// from a generator seeded with ``seed``, so one seed and one client behaviour replay one run.
+/// from a generator seeded with ``ChaosConfiguration/seed``, so one seed and one client behaviour
+/// replay one run.
 /// Faults land only on sessions with an identified, open connection: each such session is hit
 /// `faultsPerMinute` times a minute on average (exponential gaps, one scheduler for all sessions).
 public struct ChaosConfiguration: Sendable, Equatable {
@@ -10,7 +11,7 @@ public struct ChaosConfiguration: Sendable, Equatable {
     public var faultsPerMinute: Double
     /// Seed of the chaos generator (which session, which fault, when).
     public var seed: UInt64
-    /// The kinds to choose from, uniformly; empty means ``ChaosFaultKind/allCases``.
+    /// The kinds to choose from, uniformly; empty means every kind.
     public var faults: [ChaosFaultKind]
     /// Simulator time, in milliseconds from the start, after which no fault is injected and the
     /// report's window ends (nil: until the simulator stops).
@@ -26,7 +27,7 @@ public struct ChaosConfiguration: Sendable, Equatable {
         self.durationMilliseconds = durationMilliseconds
     }
 
-    /// The kinds actually drawn from: ``faults``, or every kind when it is empty.
+    /// The kinds actually drawn from: ``ChaosConfiguration/faults``, or every kind when it is empty.
     public var kinds: [ChaosFaultKind] { faults.isEmpty ? ChaosFaultKind.allCases : faults }
 }
 

@@ -8,7 +8,7 @@
 /// acknowledged one are lost: allowed when the session ended as Discord's rules end a session (op 9
 /// with false, a close with 4003, 4007 or 4009, the resume window passing, the client's own 1000 or
 /// 1001), forbidden when the client identified anew while it could have resumed. A run passes
-/// (``passed``) with no forbidden loss and no identify where a RESUME was possible.
+/// (``ChaosReport/passed``) with no forbidden loss and no identify where a RESUME was possible.
 public struct ChaosReport: Sendable, Equatable {
     /// One shard's figures (shards are told apart by id and count).
     public struct ShardFigures: Sendable, Equatable {

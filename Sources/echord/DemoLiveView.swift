@@ -43,7 +43,7 @@ struct DemoLiveView {
             let figures = report.shards.first { $0.shardID == id && $0.shardCount == fleet.count }
             let latency = shard.heartbeatLatency.map { String(format: "%.1f ms", Double($0.nanosecondsValue) / 1e6) } ?? "-"
             table.append(
-                pad(String(id), 5, right: true) + "  " + pad("\(shard.status)", 20) + "  " + pad(latency, 8, right: true)
+                pad(String(id), 5, right: true) + "  " + pad(String("\(shard.status)".prefix(20)), 20) + "  " + pad(latency, 8, right: true)
                     + " " + pad(String(events[id]), 8, right: true) + " " + pad(String(events[id] - previous[id]), 9, right: true)
                     + " " + pad("\(figures?.faultsSurvived ?? 0)/\(figures?.faults ?? 0)", 7, right: true)
                     + " " + pad(String(figures?.resumes ?? 0), 8, right: true)
