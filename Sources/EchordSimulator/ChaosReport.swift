@@ -116,9 +116,9 @@ public struct ChaosReport: Sendable, Equatable {
         for shard in shards {
             let share = shard.readyShare.map { Self.format($0 * 100, 1) + " %" } ?? "-"
             lines.append(
-                Self.pad("\(shard.shardID)/\(shard.shardCount)", 5) + Self.pad("\(shard.sessions)", 10)
+                Self.pad("\(shard.shardID)/\(shard.shardCount)", 7) + Self.pad("\(shard.sessions)", 10)
                     + Self.pad("\(shard.identifies)", 12) + Self.pad("\(shard.resumes)", 9) + Self.pad("\(shard.faults)", 8)
-                    + Self.pad("\(shard.dispatchesDelivered)", 11) + Self.pad("\(shard.lostForbidden)", 6) + Self.pad(share, 8))
+                    + Self.pad("\(shard.dispatchesDelivered)", 11) + Self.pad("\(shard.lostForbidden)", 6) + share)
         }
         if brokenRules.isEmpty {
             lines.append("broken rules   none")
