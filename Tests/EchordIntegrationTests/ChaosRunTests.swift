@@ -12,9 +12,9 @@ import Testing
 struct ChaosRunTests {
     static let shardCount = 4
     static let step: Duration = .milliseconds(100)
-    static let chaosSeconds = 180
+    static let chaosSeconds = 300
 
-    @Test("4 shards, 20 faults a minute per session for 3 simulated minutes: 0 lost that Discord's rules forbid, 0 needless IDENTIFYs")
+    @Test("4 shards, 20 faults a minute per session for 5 simulated minutes (--duration 300): 0 lost that Discord's rules forbid, 0 needless IDENTIFYs")
     func chaosRun() async throws {
         var simConfig = SimulatorConfiguration()
         simConfig.timeSource = .manual
@@ -79,18 +79,18 @@ struct ChaosRunTests {
         try await simulator.shutdown()
         print(report.text)
 
-        // 20 a minute for each live session: up to 240 over 3 minutes, fewer while shards are down.
-        #expect(report.faultsInjected >= 40)
+        // 20 a minute for each live session: up to 400 over 5 minutes, fewer while shards are down.
+        #expect(report.faultsInjected >= 60)
         #expect(report.faultsByKind.count == ChaosFaultKind.allCases.count, "\(report.faultsByKind)")
         #expect(report.lostForbidden == 0)
         #expect(report.identifiesWhereResumePossible == 0)
         #expect(report.passed)
-        #expect(report.resumes >= 20)
-        #expect(report.dispatchesDelivered >= 1500)
+        #expect(report.resumes >= 30)
+        #expect(report.dispatchesDelivered >= 2500)
         #expect(report.shards.count == Self.shardCount)
         for shard in report.shards {
             #expect(shard.faults > 0)
-            #expect((shard.readyShare ?? 0) > 0.2, "shard \(shard.shardID) ready \(shard.readyShare ?? 0)")
+            #expect((shard.readyShare ?? 0) > 0.1, "shard \(shard.shardID) ready \(shard.readyShare ?? 0)")
         }
     }
 }
