@@ -88,6 +88,40 @@ public struct ChaosReport: Sendable, Equatable {
     public var brokenRules: [String: Int]
     /// The latest faults (at most 256), oldest first.
     public var recentFaults: [ChaosFaultEvent]
+    /// The ledger of every live or resumable session and of the latest ended ones (at most 256).
+    public var sessionLedger: [SessionAccount]
+
+    /// One session's account in the ledger.
+    public struct SessionAccount: Sendable, Equatable {
+        /// The session id.
+        public var sessionID: String
+        /// Its shard id.
+        public var shardID: Int
+        /// Its shard count.
+        public var shardCount: Int
+        /// The last `s` it numbered.
+        public var produced: Int
+        /// The highest `s` written to the socket.
+        public var written: Int
+        /// The highest `s` the client acknowledged.
+        public var acknowledged: Int
+        /// Why it ended (`op 9 false`, `close 4009`, `identified anew while resumable`, …), or nil
+        /// while it is live or resumable.
+        public var ended: String?
+        /// Whether Discord's rules allow what it lost (true while it has not ended).
+        public var lossAllowed: Bool
+        /// Dispatches lost when it ended (0 while it has not ended).
+        public var lost: Int
+
+        var json: SimulatorJSON {
+            .object([
+                ("session_id", .string(sessionID)), ("shard", [.int(Int64(shardID)), .int(Int64(shardCount))]),
+                ("produced", .int(Int64(produced))), ("written", .int(Int64(written))),
+                ("acknowledged", .int(Int64(acknowledged))), ("ended", .optional(ended)),
+                ("loss_allowed", .bool(lossAllowed)), ("lost", .int(Int64(lost))),
+            ])
+        }
+    }
 
     /// Chaos faults injected.
     public var faultsInjected: Int { faultsByKind.values.reduce(0, +) }
@@ -158,6 +192,7 @@ public struct ChaosReport: Sendable, Equatable {
             ("shards", .array(shards.map(\.json))),
             ("broken_rules", .object(brokenRules.sorted { $0.key < $1.key }.map { ($0.key, .int(Int64($0.value))) })),
             ("recent_faults", .array(recentFaults.map(\.json))),
+            ("sessions_ledger", .array(sessionLedger.map(\.json))),
         ])
     }
 
@@ -195,6 +230,15 @@ extension ChaosReport.ShardFigures {
     }
 }
 
+extension ChaosLedger.SessionRecord {
+    var account: ChaosReport.SessionAccount {
+        ChaosReport.SessionAccount(
+            sessionID: id, shardID: shard.shardID, shardCount: shard.shardCount, produced: produced,
+            written: highestWritten, acknowledged: acknowledged, ended: ended?.label, lossAllowed: ended?.isAllowed ?? true,
+            lost: ended == nil ? 0 : max(0, produced - acknowledged))
+    }
+}
+
 extension ChaosLedger {
     /// The report at simulator time `now`.
     func report(now: Int64, chaos: ChaosConfiguration?) -> ChaosReport {
@@ -229,6 +273,8 @@ extension ChaosLedger {
             dispatchesReplayed: total(\.dispatchesReplayed), dispatchesDelivered: total(\.dispatchesDelivered),
             dispatchesInFlight: total(\.dispatchesInFlight), lostByReason: lostByReason.filter { $0.value != 0 },
             lostAllowed: total(\.lostAllowed), lostForbidden: total(\.lostForbidden), shards: figures,
-            brokenRules: brokenRules, recentFaults: faults)
+            brokenRules: brokenRules, recentFaults: faults,
+            sessionLedger: (Array(sessions.values) + Array(recentlyEnded.values)).map(\.account)
+                .sorted { ($0.shardCount, $0.shardID, $0.sessionID) < ($1.shardCount, $1.shardID, $1.sessionID) })
     }
 }
