@@ -9,8 +9,8 @@ enum DriverInput: Sendable {
     case machine(ShardStateMachine.Input, connection: Int?)
     /// A user command to send.
     case command(id: Int, bytes: [UInt8], opcode: Int)
-    /// A command waited too long for the shard to be ready.
-    case commandTimedOut(id: Int)
+    /// The oldest held command's wait for the shard to be ready may have run out.
+    case commandsExpired
 }
 
 /// The main loop's handle on its current socket.
@@ -43,24 +43,32 @@ extension Shard {
         machineConfiguration.readyTimeout = configuration.readyTimeout
         machineConfiguration.backoffBase = configuration.backoffBase
         machineConfiguration.backoffCap = configuration.backoffCap
+        let timer = DeadlineTimer()
+        let saver = SessionSaver(
+            store: sessionStore, shardID: configuration.shardID, shardCount: configuration.shardCount, logger: logger,
+            initial: restored)
         var loop = MainLoop(
             shard: self, machine: ShardStateMachine(configuration: machineConfiguration, session: restored, seed: seed),
-            inputs: inputContinuation)
+            inputs: inputContinuation, saver: saver, timer: timer)
         if let restored {
             shared.withLockedValue { $0.session = restored }
             logger.info("resuming a stored session", metadata: ["sequence": "\(restored.sequence)"])
         }
-        let outcome: ShardError? = await withTaskGroup(of: Void.self) { group in
+        // Saves run beside the main loop, never in its way; the last one is written before run() returns.
+        async let saving: Void = saver.run()
+        let outcome: ShardError? = await withDiscardingTaskGroup { group in
+            group.addTask { [clock] in await timer.run(clock: clock, inputs: inputContinuation) }
             if let keep = alreadyStopped {
                 loop.handle(.machine(.stop(keepSession: keep), connection: nil))
             } else {
                 loop.handle(.machine(.start, connection: nil))
             }
             for job in loop.takeSpawns() { group.addTask(operation: job) }
+            loop.submitSaves()
             for await input in inputs {
                 loop.handle(input)
                 for job in loop.takeSpawns() { group.addTask(operation: job) }
-                await loop.flushSessionSaves()
+                loop.submitSaves()
                 if loop.machine.isStopped { break }
             }
             if !loop.machine.isStopped {
@@ -69,10 +77,13 @@ extension Shard {
                 loop.pendingSave = .some(loop.machine.session)
                 setStatus(.stopped(error: nil))
             }
-            await loop.flushSessionSaves()
+            loop.submitSaves()
+            timer.finish()
             group.cancelAll()
             return loop.stopError
         }
+        saver.finish()
+        await saving
         inputContinuation.finish()
         if ownsBuffer { buffer.finish() }
         let waiters = shared.withLockedValue { state -> [CheckedContinuation<Void, Error>] in
@@ -90,21 +101,29 @@ struct MainLoop {
     let shard: Shard
     var machine: ShardStateMachine
     let inputs: AsyncStream<DriverInput>.Continuation
+    let saver: SessionSaver
+    let timer: DeadlineTimer
     /// Child tasks to start in the shard's task group.
     var spawns: [@Sendable () async -> Void] = []
     var connection: ConnectionHandle?
-    var pendingCommands: [(id: Int, bytes: [UInt8], opcode: Int)] = []
+    /// Commands waiting for READY or RESUMED, oldest first, with when they give up.
+    var pendingCommands: [(id: Int, bytes: [UInt8], opcode: Int, expiresAt: Duration)] = []
     var pendingSave: GatewaySession??
-    var lastSaved: GatewaySession?
+    /// The last session handed to the saver.
+    var lastSubmitted: GatewaySession?
     var lastSaveCheck: Duration = .zero
     var stopError: ShardError?
     var isReady = false
 
-    init(shard: Shard, machine: ShardStateMachine, inputs: AsyncStream<DriverInput>.Continuation) {
+    init(shard: Shard, machine: ShardStateMachine, inputs: AsyncStream<DriverInput>.Continuation, saver: SessionSaver,
+        timer: DeadlineTimer
+    ) {
         self.shard = shard
         self.machine = machine
         self.inputs = inputs
-        self.lastSaved = machine.session
+        self.saver = saver
+        self.timer = timer
+        self.lastSubmitted = machine.session
     }
 
     var logger: Logger { shard.logger }
@@ -117,40 +136,41 @@ struct MainLoop {
             if case .closed = input, let connection, connection.id == id {
                 connection.commands.finish()
                 self.connection = nil
+                timer.cancel(.handshake)
             }
             perform(machine.handle(input, now: now))
-            if case .dispatch(let sequence?, _) = input {
+            if case .dispatch(let sequence) = input {
                 shard.shared.withLockedValue { $0.session?.sequence = sequence }
             }
         case .command(let id, let bytes, let opcode):
             if isReady, let connection {
                 connection.commands.yield(.command(id: id, bytes: bytes, opcode: opcode))
             } else {
-                pendingCommands.append((id, bytes, opcode))
-                let limit = shard.configuration.commandWaitLimit
-                spawns.append { [clock = shard.clock, inputs] in
-                    if (try? await clock.sleep(for: limit)) != nil { inputs.yield(.commandTimedOut(id: id)) }
-                }
+                pendingCommands.append((id, bytes, opcode, now + shard.configuration.commandWaitLimit))
+                if pendingCommands.count == 1 { armCommandExpiry() }
             }
-        case .commandTimedOut(let id):
-            guard let index = pendingCommands.firstIndex(where: { $0.id == id }) else { return }
-            pendingCommands.remove(at: index)
-            shard.completeCommand(id, with: GatewayCommandError.notConnected(waited: shard.configuration.commandWaitLimit))
+        case .commandsExpired:
+            let now = self.now
+            while let first = pendingCommands.first, first.expiresAt <= now {
+                pendingCommands.removeFirst()
+                shard.completeCommand(first.id, with: GatewayCommandError.notConnected(waited: shard.configuration.commandWaitLimit))
+            }
+            armCommandExpiry()
         }
         // Batched saves without a timer task per shard: every input (events, and heartbeat ACKs
         // when idle) checks whether the interval has passed since the last check.
         if pendingSave == nil, now - lastSaveCheck >= shard.configuration.sessionSaveInterval {
             lastSaveCheck = now
             let session = machine.session
-            if session != lastSaved { pendingSave = .some(session) }
+            if session != lastSubmitted { pendingSave = .some(session) }
         }
     }
 
     mutating func perform(_ actions: [ShardStateMachine.Action]) {
         for action in actions {
             switch action {
-            case .connect(let url, let id):
-                startConnection(url: url, id: id)
+            case .connect(let url, let id, let lastSequence):
+                startConnection(url: url, id: id, lastSequence: lastSequence)
             case .startHeartbeating(let interval, let first):
                 connection?.commands.yield(.startHeartbeat(interval: interval, firstAfter: first))
             case .sendHeartbeat(let sequence):
@@ -168,14 +188,10 @@ struct MainLoop {
             case .close(let code):
                 connection?.commands.yield(.close(code: code))
             case .armHelloTimeout(let after, let id), .armReadyTimeout(let after, let id):
-                connection?.commands.yield(.armTimeout(after: after, connection: id))
+                timer.set(.handshake, at: now + after, fire: .machine(.timeoutFired(connection: id), connection: id))
             case .scheduleReconnect(let after):
                 logger.info("reconnecting", metadata: ["after": "\(after)"])
-                spawns.append { [clock = shard.clock, inputs] in
-                    if (try? await clock.sleep(for: after)) != nil {
-                        inputs.yield(.machine(.reconnectDelayElapsed, connection: nil))
-                    }
-                }
+                timer.set(.reconnect, at: now + after, fire: .machine(.reconnectDelayElapsed, connection: nil))
             case .recordLatency(let latency):
                 shard.shared.withLockedValue { $0.latency = latency }
                 shard.metrics.latency.recordNanoseconds(latency.nanoseconds)
@@ -183,12 +199,13 @@ struct MainLoop {
                 pendingSave = .some(session)
             case .setStatus(let status):
                 isReady = status == .ready
+                if isReady { timer.cancel(.handshake) }
                 shard.setStatus(status)
                 logger.debug("status", metadata: ["status": "\(status)"])
                 if isReady { flushPendingCommands() }
             case .recordReconnect(let reason):
                 shard.metrics.reconnect(reason: reason)
-                logger.info("connection lost", metadata: ["reason": "\(reason)"])
+                logger.info("connection lost", metadata: ["reason": "\(reason)", "kind": "\(reason.metricLabel)"])
             case .stopped(let error):
                 stopError = error
                 pendingSave = .some(machine.session)
@@ -197,6 +214,7 @@ struct MainLoop {
                 if let error { logger.error("shard stopped", metadata: ["error": "\(error)"]) }
                 for command in pendingCommands { shard.completeCommand(command.id, with: GatewayCommandError.shardStopped) }
                 pendingCommands = []
+                timer.cancel(.commandExpiry)
             }
         }
     }
@@ -207,19 +225,30 @@ struct MainLoop {
             connection.commands.yield(.command(id: command.id, bytes: command.bytes, opcode: command.opcode))
         }
         pendingCommands = []
+        timer.cancel(.commandExpiry)
     }
 
-    private mutating func startConnection(url: String, id: Int) {
+    /// Points the shard's timer at the oldest held command's expiry (or clears it).
+    private func armCommandExpiry() {
+        if let first = pendingCommands.first {
+            timer.set(.commandExpiry, at: first.expiresAt, fire: .commandsExpired)
+        } else {
+            timer.cancel(.commandExpiry)
+        }
+    }
+
+    private mutating func startConnection(url: String, id: Int, lastSequence: Int?) {
         connection?.commands.finish()
         let (commands, continuation) = AsyncStream.makeStream(of: ConnectionCommand.self)
         let channel = NIOLockedValueBox<NIOCore.Channel?>(nil)
         connection = ConnectionHandle(id: id, commands: continuation, channel: channel)
         guard let parsed = GatewayURL(url) else {
-            inputs.yield(.machine(.connectFailed(reason: "bad URL \(url)"), connection: id))
+            inputs.yield(.machine(.connectFailed(.invalidURL(url)), connection: id))
             return
         }
         let runner = ConnectionRunner(
-            shard: shard, url: parsed, id: id, inputs: inputs, selfCommands: continuation, channel: channel)
+            shard: shard, url: parsed, id: id, inputs: inputs, selfCommands: continuation, channel: channel,
+            lastSequence: lastSequence)
         spawns.append { await runner.run(commands: commands) }
     }
 
@@ -240,17 +269,13 @@ struct MainLoop {
         }
     }
 
-    /// Saves the session if it changed.
-    mutating func flushSessionSaves() async {
+    /// Hands the session to the saver if it changed (the write happens off this loop).
+    mutating func submitSaves() {
         guard let pending = pendingSave else { return }
         pendingSave = nil
         shard.shared.withLockedValue { $0.session = pending }
-        guard pending != lastSaved else { return }
-        do {
-            try await shard.sessionStore.save(pending, shardID: shard.configuration.shardID, shardCount: shard.configuration.shardCount)
-            lastSaved = pending
-        } catch {
-            logger.warning("session could not be saved", metadata: ["error": "\(error)"])
-        }
+        guard pending != lastSubmitted else { return }
+        lastSubmitted = pending
+        saver.submit(pending)
     }
 }

@@ -1,5 +1,4 @@
 import EchordModels
-import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -14,7 +13,6 @@ enum ConnectionCommand: Sendable {
     case resume([UInt8])
     case command(id: Int, bytes: [UInt8], opcode: Int)
     case pump
-    case armTimeout(after: Duration, connection: Int)
     case close(code: UInt16)
 }
 
@@ -33,6 +31,8 @@ struct ConnectionRunner: Sendable {
     let inputs: AsyncStream<DriverInput>.Continuation
     let selfCommands: AsyncStream<ConnectionCommand>.Continuation
     let channel: NIOLockedValueBox<NIOCore.Channel?>
+    /// Where the connection's sequence check starts (nil for a new session).
+    let lastSequence: Int?
 
     var logger: Logger { shard.logger }
 
@@ -45,8 +45,11 @@ struct ConnectionRunner: Sendable {
         do {
             socket = try await GatewayTransport.connect(
                 to: url, compression: shard.configuration.compression, configuration: shard.configuration.transport)
+        } catch let error as GatewayTransportError {
+            input(.connectFailed(error))
+            return
         } catch {
-            input(.connectFailed(reason: "\(error)"))
+            input(.connectFailed(.connectionFailed("\(error)")))
             return
         }
         channel.withLockedValue { $0 = socket.channel }
@@ -54,7 +57,7 @@ struct ConnectionRunner: Sendable {
         input(.connected)
         do {
             try await socket.executeThenClose { inbound, outbound in
-                await withTaskGroup(of: Void.self) { group in
+                await withDiscardingTaskGroup { group in
                     group.addTask { await read(inbound, outbound: outbound) }
                     var writer = Writer(runner: self, outbound: outbound, channel: socket.channel)
                     for await command in commands {
@@ -78,15 +81,24 @@ struct ConnectionRunner: Sendable {
         let zstd: ZstdStreamInflater? =
             configuration.compression == .zstdStream ? ZstdStreamInflater(maxMessageSize: configuration.maxDecompressedMessageSize) : nil
         #endif
-        var inflateFailed = false
+        var gate = ShardStateMachine.SequenceGate(last: lastSequence)
+        var failed = false
         do {
             for try await frame in inbound {
                 switch frame.opcode {
                 case .text, .binary:
-                    guard !inflateFailed else { continue }
+                    // After a transport failure the socket is closing: nothing more is read from it.
+                    guard !failed else { continue }
                     var data = frame.unmaskedData
                     let bytes = data.readBytes(length: data.readableBytes) ?? []
                     shard.metrics.bytesIn.increment(by: Int64(bytes.count))
+                    if frame.opcode == .text && !bytes.isValidUTF8 {
+                        // RFC 6455 §8.1: a text frame that is not UTF-8 fails the connection (1007).
+                        failed = true
+                        logger.error("text frame with invalid UTF-8", metadata: ["bytes": "\(bytes.count)"])
+                        input(.transportFailed(.invalidUTF8))
+                        continue
+                    }
                     let message: [UInt8]?
                     do {
                         if let zlib {
@@ -100,12 +112,12 @@ struct ConnectionRunner: Sendable {
                         }
                     } catch {
                         // The compression context is unusable: the socket must go.
-                        inflateFailed = true
+                        failed = true
                         logger.error("transport decompression failed", metadata: ["error": "\(error)"])
-                        input(.transportFailed(reason: "decompression failed: \(error)"))
+                        input(.transportFailed(.decompression("\(error)")))
                         continue
                     }
-                    if let message { await process(message) }
+                    if let message, !(await process(message, gate: &gate)) { failed = true }
                 case .connectionClose:
                     var data = frame.unmaskedData
                     let code = data.readInteger(as: UInt16.self)
@@ -124,60 +136,88 @@ struct ConnectionRunner: Sendable {
         input(.closed(code: nil))
     }
 
-    private func process(_ message: [UInt8]) async {
-        let envelope: GatewayEnvelope
+    /// Decodes one message and reports it; returns false when the connection cannot go on.
+    private func process(_ message: [UInt8], gate: inout ShardStateMachine.SequenceGate) async -> Bool {
+        let inbound: GatewayInbound
         do {
-            envelope = try GatewayEnvelope(scanning: message)
+            inbound = try GatewayInbound(decoding: message)
         } catch {
             shard.metrics.decodeFailures.increment()
-            logger.warning("undecodable gateway message skipped", metadata: [
-                "error": "\(error)", "bytes": "\(message.count)",
-            ])
-            return
-        }
-        if logger.logLevel <= .trace {
-            logger.trace("<- op=\(envelope.opcode.rawValue) t=\(envelope.eventName ?? "-") s=\(envelope.sequence.map(String.init) ?? "-")",
-                         metadata: ["payload": "\(String(decoding: message.prefix(2048), as: UTF8.self))"])
-        }
-        switch envelope.opcode {
-        case .dispatch:
-            if shard.wants(envelope.eventName) {
-                await shard.buffer.push(GatewayDispatch(shardID: shard.configuration.shardID, envelope: envelope))
+            switch error {
+            case .envelope:
+                logger.warning("undecodable gateway message skipped", metadata: [
+                    "error": "\(error)", "bytes": "\(message.count)",
+                ])
+                return true
+            case .hello, .ready:
+                logger.error("gateway message unusable", metadata: ["error": "\(error)"])
+                input(.transportFailed(.unreadableMessage(error.description)))
+                return false
             }
-            shard.metrics.events.increment()
-            input(.dispatch(sequence: envelope.sequence, eventName: envelope.eventName))
-            if envelope.eventName == "READY" {
-                do {
-                    let ready = try JSONDecoder().decode(ReadySessionFields.self, from: Data(envelope.data))
-                    logger.info("ready", metadata: ["session": "\(ready.sessionID)"])
-                    input(.ready(sessionID: ready.sessionID, resumeGatewayURL: ready.resumeGatewayURL))
-                } catch {
-                    shard.metrics.decodeFailures.increment()
-                    logger.error("READY without a usable session_id / resume_gateway_url", metadata: ["error": "\(error)"])
-                    input(.transportFailed(reason: "READY could not be read"))
-                }
-            } else if envelope.eventName == "RESUMED" {
+        }
+        switch inbound {
+        case .dispatch(let envelope):
+            let accepted = await deliver(envelope, gate: &gate)
+            if accepted, envelope.eventName == "RESUMED" {
                 logger.info("resumed", metadata: ["sequence": "\(envelope.sequence.map(String.init) ?? "-")"])
                 input(.resumed)
             }
-        case .heartbeat:
+        case .ready(let envelope, let sessionID, let resumeGatewayURL):
+            guard await deliver(envelope, gate: &gate) else { return true }
+            logger.info("ready", metadata: ["session": "\(sessionID.escapedForLog)"])
+            input(.ready(sessionID: sessionID, resumeGatewayURL: resumeGatewayURL))
+        case .heartbeatRequest:
             input(.heartbeatRequested)
         case .reconnect:
             input(.reconnectRequested)
-        case .invalidSession:
-            input(.invalidSession(resumable: envelope.data.elementsEqual("true".utf8)))
-        case .hello:
-            guard let hello = try? JSONDecoder().decode(Hello.self, from: Data(envelope.data)), hello.heartbeatInterval > 0 else {
-                shard.metrics.decodeFailures.increment()
-                logger.error("HELLO without a usable heartbeat_interval")
-                input(.transportFailed(reason: "HELLO could not be read"))
-                return
-            }
-            input(.hello(heartbeatInterval: .milliseconds(hello.heartbeatInterval)))
+        case .invalidSession(let resumable):
+            input(.invalidSession(resumable: resumable))
+        case .hello(let interval):
+            input(.hello(heartbeatInterval: interval))
         case .heartbeatAck:
             input(.heartbeatAck)
-        default:
-            logger.debug("unknown opcode ignored", metadata: ["op": "\(envelope.opcode.rawValue)"])
+        case .unexpected(let opcode):
+            logger.debug("unexpected opcode ignored", metadata: ["op": "\(opcode.rawValue)"])
+        }
+        return true
+    }
+
+    /// Passes a dispatch through the connection's sequence gate, to the user when subscribed, and
+    /// reports it; returns whether it was accepted in order.
+    @discardableResult
+    private func deliver(_ envelope: GatewayEnvelope, gate: inout ShardStateMachine.SequenceGate) async -> Bool {
+        shard.metrics.events.increment()
+        if logger.logLevel <= .trace {
+            logger.trace("<- op=0 t=\((envelope.eventName ?? "-").escapedForLog) s=\(envelope.sequence.map(String.init) ?? "-")",
+                         metadata: ["payload": "\(String(decoding: envelope.bytes.prefix(2048), as: UTF8.self).escapedForLog)"])
+        }
+        switch gate.check(sequence: envelope.sequence, eventName: envelope.eventName) {
+        case .accept(let sequence):
+            if ShardStateMachine.delivers(eventName: envelope.eventName ?? "", subscription: shard.configuration.eventSubscription) {
+                await shard.buffer.push(GatewayDispatch(shardID: shard.configuration.shardID, envelope: envelope))
+            }
+            input(.dispatch(sequence: sequence))
+            return true
+        case .acceptWithoutName(let sequence):
+            logger.warning("dispatch without an event name skipped", metadata: ["sequence": "\(sequence)"])
+            input(.dispatch(sequence: sequence))
+            return false
+        case .skipInvalidSequence(let sequence):
+            logger.warning("dispatch with a missing or negative sequence skipped", metadata: [
+                "sequence": "\(sequence.map(String.init) ?? "null")", "event": "\((envelope.eventName ?? "-").escapedForLog)",
+            ])
+            return false
+        case .broken(let broken):
+            logger.warning("dispatch sequence broken: resuming from the last contiguous one", metadata: [
+                "break": "\(broken)", "event": "\((envelope.eventName ?? "-").escapedForLog)",
+            ])
+            input(.sequenceBroken(broken))
+            return false
+        case .dropAfterBreak:
+            logger.debug("dispatch after a sequence break dropped (it will be replayed)", metadata: [
+                "sequence": "\(envelope.sequence.map(String.init) ?? "null")",
+            ])
+            return false
         }
     }
 
@@ -238,12 +278,6 @@ struct ConnectionRunner: Sendable {
             case .pump:
                 pumpScheduled = false
                 await pump(spawn: spawn)
-            case .armTimeout(let after, let connection):
-                spawn { [clock, inputs = runner.inputs] in
-                    if (try? await clock.sleep(for: after)) != nil {
-                        inputs.yield(.machine(.timeoutFired(connection: connection), connection: connection))
-                    }
-                }
             case .close(let code):
                 closed = true
                 var buffer = channel.allocator.buffer(capacity: 2)
@@ -302,11 +336,31 @@ struct ConnectionRunner: Sendable {
     }
 }
 
-/// The fields of READY a shard needs to resume.
-struct ReadySessionFields: Decodable {
-    let sessionID: String
-    let resumeGatewayURL: String
-    enum CodingKeys: String, CodingKey {
-        case sessionID = "session_id", resumeGatewayURL = "resume_gateway_url"
+extension Array where Element == UInt8 {
+    /// Whether the bytes are well-formed UTF-8.
+    var isValidUTF8: Bool {
+        !transcode(makeIterator(), from: UTF8.self, to: UTF32.self, stoppingOnError: true, into: { _ in })
+    }
+}
+
+extension String {
+    /// The string with control characters, quotes and backslashes escaped (JSON-style), so that text
+    /// a remote peer chose cannot forge or split a log line.
+    var escapedForLog: String {
+        var out = ""
+        out.reserveCapacity(utf8.count)
+        for scalar in unicodeScalars {
+            switch scalar {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar == "\u{2028}" || scalar == "\u{2029}":
+                out += "\\u{\(String(scalar.value, radix: 16))}"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
     }
 }
