@@ -10,11 +10,20 @@ Schema syntax (indentation significant: members are indented by two spaces):
     /// Doc comment of the next declaration (one or more lines).
     type Name
       json_key Type          // doc     (Type: String Int Double Bool Snowflake Timestamp JSONValue
-      json_key Type?                     Permissions, a schema type, or [Type]; ? = may be absent or null)
+                                         Permissions, a schema type, or [Type])
+      json_key? Type                     (optional, as Discord marks it `name?`: absent, or a value)
+      json_key ?Type                     (nullable, as Discord marks it `?type`: present, may be null)
+      json_key? ?Type                    (both: absent, null or a value)
+      json_key Type @undocumented        (a key Discord sends but does not document: absent or a value)
+      json_key Type @lenient             (documented as always present, but decoded as Optional
+                                          because partial objects leave it out)
       json_key Type = value              (absent or null decodes as value: [], false, "", 0)
-      json_key Type? @indirect           (stored out of line; automatic for every field of a schema type)
+      json_key Type @partial             (the nested object is partial: its required keys may be missing)
+      json_key Type @validate Other      (validated against Other's rules, e.g. a partial user as User)
+      json_key? Type @indirect           (stored out of line; automatic for every field of a schema type)
       json_key Type @name swiftName      (overrides the derived camelCase name)
       include Other                      (the fields of Other, in order)
+    shape Name                           (like type, but only validator rules: no Swift model)
     intenum Name
       caseName 0             // doc
     stringenum Name
@@ -22,6 +31,14 @@ Schema syntax (indentation significant: members are indented by two spaces):
     flags Name [string]                  (string: sent as a decimal string, like permissions)
       caseName 3             // doc      (the bit index)
     event EVENT_NAME caseName Type        // doc
+    opcode NUMBER Shape                   (the `d` of a non-dispatch opcode, for the validator)
+
+Every field of a type carries Discord's marks. The Swift property is Optional when the field is
+optional, nullable, undocumented or lenient and has no default. Decoding is lenient (an Optional
+accepts both an absent key and null); encoding follows the marks: a nil field that must be present
+but may be null (`key ?Type`) is encoded as null, any other nil field (one that may be absent) is
+left out. The same marks generate the rules of `PayloadValidator`
+(Generated/PayloadRules.swift), which checks a payload against what Discord documents.
 """
 import pathlib
 import re
@@ -64,9 +81,14 @@ def ident(name):
 
 
 class Field:
-    def __init__(self, key, type_, optional, default, name, indirect, doc):
-        self.key, self.type, self.optional, self.default = key, type_, optional, default
+    def __init__(self, key, type_, doc_optional, nullable, default, name, indirect, doc, attrs):
+        self.key, self.type, self.default = key, type_, default
+        self.doc_optional, self.nullable = doc_optional, nullable
+        self.undocumented, self.lenient = "undocumented" in attrs, "lenient" in attrs
+        self.partial, self.validate_as = "partial" in attrs, attrs.get("validate")
         self.name, self.indirect, self.doc = name, indirect, doc
+        # The Swift property is Optional when the key may be absent or null and has no default.
+        self.optional = default is None and (doc_optional or nullable or self.undocumented or self.lenient)
 
     @property
     def swift_type(self):
@@ -107,7 +129,10 @@ def parse(path, decls, events):
             if kind == "event":
                 events.append((words[1], words[2], words[3], comment or " ".join(doc), path.stem))
                 current = None
-            elif kind in ("type", "intenum", "stringenum", "flags"):
+            elif kind == "opcode":
+                events.append(("#op", words[1], words[2], comment, path.stem))
+                current = None
+            elif kind in ("type", "shape", "intenum", "stringenum", "flags"):
                 current = Decl(kind, words[1], doc or ([comment] if comment else []), words[2:])
                 current.file = path.stem
                 if current.name in decls:
@@ -119,17 +144,22 @@ def parse(path, decls, events):
             continue
         if current is None:
             sys.exit(f"{where}: member outside a declaration")
-        if current.kind == "type":
+        if current.kind in ("type", "shape"):
             if words[0] == "include":
                 current.members.append(("include", words[1]))
                 doc = []
                 continue
             key, type_ = words[0], words[1]
-            optional = type_.endswith("?")
-            type_ = type_.rstrip("?")
+            if type_.endswith("?"):
+                sys.exit(f"{where}: `Type?` is gone: mark the key `{key}?` (optional) or the type `?Type` (nullable)")
+            doc_optional = key.endswith("?")
+            key = key.rstrip("?")
+            nullable = type_.startswith("?")
+            type_ = type_.lstrip("?")
             default = None
             name = camel(key)
             indirect = False
+            attrs = {}
             rest = words[2:]
             i = 0
             while i < len(rest):
@@ -142,12 +172,22 @@ def parse(path, decls, events):
                 elif rest[i] == "@indirect":
                     indirect = True
                     i += 1
+                elif rest[i] in ("@undocumented", "@lenient", "@partial"):
+                    attrs[rest[i][1:]] = True
+                    i += 1
+                elif rest[i] == "@validate":
+                    attrs["validate"] = rest[i + 1]
+                    i += 2
                 else:
                     sys.exit(f"{where}: cannot read {rest[i]}")
+            if "undocumented" in attrs and (doc_optional or nullable or "lenient" in attrs):
+                sys.exit(f"{where}: an undocumented key carries no marks of Discord's")
+            if "lenient" in attrs and (doc_optional or nullable or default is not None):
+                sys.exit(f"{where}: @lenient is for a required key without a default")
             if type_.startswith("[") and type_.endswith("]"):
                 type_ = "[" + type_[1:-1] + "]"
-            current.members.append(Field(key, type_, optional, default, name,
-                                         indirect, comment or " ".join(doc)))
+            current.members.append(Field(key, type_, doc_optional, nullable, default, name,
+                                         indirect, comment or " ".join(doc), attrs))
         else:
             current.members.append((words[0], " ".join(words[1:]), comment or " ".join(doc)))
         doc = []
@@ -273,15 +313,20 @@ def gen_type(decl, decls, recursive=frozenset()):
             o.append(f"        self.{f.name} = {expr}\n")
     o.append("    }\n")
     # Encodable
-    o.append("\n    /// Encodes the value; nil fields are left out.\n")
+    o.append("\n    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional\n")
+    o.append("    /// as null, other nil fields left out.\n")
     o.append("    public func encode(to encoder: any Encoder) throws {\n")
     if fields:
         o.append("        var container = encoder.container(keyedBy: CodingKeys.self)\n")
     else:
         o.append("        _ = encoder.container(keyedBy: JSONReader.AnyKey.self)\n")
     for f in fields:
-        fn = "encodeIfPresent" if f.optional else "encode"
-        o.append(f"        try container.{fn}({ident(f.name)}, forKey: .{ident(f.name)})\n")
+        if f.optional and f.nullable and not f.doc_optional:
+            o.append(f"        if let value = {ident(f.name)} {{ try container.encode(value, forKey: .{ident(f.name)}) }}"
+                     f" else {{ try container.encodeNil(forKey: .{ident(f.name)}) }}\n")
+        else:
+            fn = "encodeIfPresent" if f.optional else "encode"
+            o.append(f"        try container.{fn}({ident(f.name)}, forKey: .{ident(f.name)})\n")
     o.append("    }\n")
     # JSONReadable
     o.append("\n    /// Reads the value (the fast path).\n")
@@ -456,10 +501,71 @@ def gen_events(events, decls):
     return "".join(o)
 
 
+def value_rule(type_, decls, partial=False):
+    """The Swift expression of a `PayloadValueRule` for a schema type."""
+    if type_.startswith("["):
+        return f".array({value_rule(type_[1:-1], decls, partial)})"
+    simple = {"String": ".string", "Int": ".integer", "UInt64": ".integer", "Double": ".number",
+              "Bool": ".bool", "Snowflake": ".snowflake", "Timestamp": ".timestamp", "JSONValue": ".any",
+              "GatewayOpcode": ".integer", "ShardInfo": ".array(.integer)"}
+    if type_ in simple:
+        return simple[type_]
+    if type_ == "GuildCreateEvent":
+        return '.object("GuildCreateEvent", partial: false)'
+    d = decls[type_]
+    if d.kind in ("type", "shape"):
+        return f'.object("{type_}", partial: {"true" if partial else "false"})'
+    if d.kind == "intenum":
+        return ".integer"
+    if d.kind == "stringenum":
+        return ".string"
+    return ".decimalString" if "string" in d.options else ".integer"
+
+
+def gen_rules(decls, events, opcodes):
+    o = ["// Generated by scripts/generate-models.py from Schema/*.schema. Do not edit.\n\n"]
+    o.append("// The rules of PayloadValidator: for every object, its keys with Discord's marks.\n\n")
+    o.append("extension PayloadValidator {\n")
+    names = sorted(d.name for d in decls.values() if d.kind in ("type", "shape"))
+    for name in names:
+        fields = fields_of(decls[name], decls)
+        o.append(f"    private static let rules{name}: [String: PayloadFieldRule] = [\n")
+        for f in fields:
+            marks = [m for m, on in (("optional", f.doc_optional), ("nullable", f.nullable),
+                                     ("undocumented", f.undocumented)) if on]
+            rule = value_rule(f.validate_as or f.type, decls, f.partial)
+            if f.validate_as and f.type.startswith("[") and not f.validate_as.startswith("["):
+                rule = value_rule("[" + f.validate_as + "]", decls, f.partial)
+            o.append(f'        "{f.key}": PayloadFieldRule({rule}, [{", ".join("." + m for m in marks)}]),\n')
+        if not fields:
+            o.append("        :\n")
+        o.append("    ]\n")
+    o.append("\n    /// The rules of every object, by schema name.\n")
+    o.append("    static let objectRules: [String: [String: PayloadFieldRule]] = [\n")
+    for name in names:
+        o.append(f'        "{name}": rules{name},\n')
+    o.append("    ]\n\n    /// The type of each dispatch's `d`, by event name.\n")
+    o.append("    static let dispatchTypes: [String: String] = [\n")
+    for name, case, type_, doc, _ in events:
+        o.append(f'        "{name}": "{type_}",\n')
+    o.append("    ]\n\n    /// The shape of `d` for the opcodes whose `d` is an object.\n")
+    o.append("    static let opcodeShapes: [Int: String] = [\n")
+    for _, number, shape, doc, _ in opcodes:
+        o.append(f'        {number}: "{shape}",  // {doc}\n')
+    o.append("    ]\n}\n")
+    for name in names:
+        if decls[name].kind == "type":
+            o.append(f"\nextension {name}: DocumentedPayload {{}}")
+    o.append("\n")
+    return "".join(o)
+
+
 def main():
     decls, events = {}, []
     for path in sorted(SCHEMA.glob("*.schema")):
         parse(path, decls, events)
+    opcodes = [e for e in events if e[0] == "#op"]
+    events = [e for e in events if e[0] != "#op"]
     # Nested objects larger than 128 bytes are stored out of line (one allocation when present,
     # 8 bytes when nil), so a model stays cheap to copy: all inline, a Message measured 6,001 bytes
     # and a GatewayEvent 9,113. Small ones (a few numbers or strings) stay inline.
@@ -501,14 +607,16 @@ def main():
                     sizes.clear()
     known = set(decls) | PRIMITIVES | {"GuildCreateEvent", "ShardInfo", "GatewayOpcode"}
     for d in decls.values():
-        if d.kind == "type":
+        if d.kind in ("type", "shape"):
             for f in fields_of(d, decls):
-                base = f.type.strip("[]")
-                if base not in known:
-                    sys.exit(f"{d.name}.{f.key}: unknown type {base}")
+                for base in (f.type.strip("[]"), (f.validate_as or "String").strip("[]")):
+                    if base not in known:
+                        sys.exit(f"{d.name}.{f.key}: unknown type {base}")
     files = {}
     recursive = recursive_types(decls)
     for d in decls.values():
+        if d.kind == "shape":
+            continue
         body = {"type": lambda d: gen_type(d, decls, recursive), "intenum": gen_intenum,
                 "stringenum": gen_stringenum, "flags": gen_flags}[d.kind](d)
         files.setdefault(d.file, []).append(body)
@@ -518,6 +626,7 @@ def main():
         outputs[name] = ("// Generated by scripts/generate-models.py from Schema/" + stem +
                          ".schema. Do not edit.\n\nimport Foundation\n\n" + "\n".join(bodies))
     outputs["GatewayEvent.swift"] = gen_events(events, decls)
+    outputs["PayloadRules.swift"] = gen_rules(decls, events, opcodes)
     check = "--check" in sys.argv
     stale = []
     OUT.mkdir(parents=True, exist_ok=True)

@@ -13,11 +13,12 @@ import NIOPosix
 /// configuration.world.guildCount = 4
 /// let simulator = try await GatewaySimulator.start(configuration: configuration)
 /// print(simulator.apiBaseURL)   // http://127.0.0.1:PORT/api/v10
-/// await simulator.inject(.reconnect, target: .shard(0))
+/// try await simulator.inject(.reconnect, target: .shard(0))
 /// try await simulator.shutdown()
 /// ```
 ///
-/// The simulator runs on a thread of its own (one event loop); every method here hops to it.
+/// The simulator runs on a thread of its own (one event loop); every method here hops to it. After
+/// ``shutdown()`` every method throws ``SimulatorError/shutDown`` (the properties keep their values).
 public final class GatewaySimulator: Sendable {
     /// The configuration it was started with.
     public let configuration: SimulatorConfiguration
@@ -89,36 +90,55 @@ public final class GatewaySimulator: Sendable {
     /// The `resume_gateway_url` READY hands out.
     public var resumeGatewayURL: String { "ws://\(configuration.host):\(port)/resume" }
 
-    private func onLoop<T: Sendable>(_ body: @escaping @Sendable (SimulatorCore) -> T) async -> T {
+    private func onLoop<T: Sendable>(_ body: @escaping @Sendable (SimulatorCore) -> T) async throws -> T {
         let core = self.core
-        // The loop only stops in `shutdown()`; after that, calls are a programming error.
-        return try! await core.eventLoop.submit { body(core.value) }.get()
+        // Submitted under the lock: `shutdown()` sets the flag under it before it stops the loop, so
+        // no task ever reaches a stopped loop (NIO traps on that).
+        let future: EventLoopFuture<T>? = isShutDown.withLockedValue { done in
+            done ? nil : core.eventLoop.submit { body(core.value) }
+        }
+        guard let future else { throw SimulatorError.shutDown }
+        do {
+            return try await future.get()
+        } catch {
+            // The only way the task fails: the loop stopped before running it.
+            throw SimulatorError.shutDown
+        }
     }
 
     /// Injects `fault` into the connections or sessions `target` names; returns how many it touched.
+    ///
+    /// - Throws: ``SimulatorError/shutDown`` after ``shutdown()``.
     @discardableResult
-    public func inject(_ fault: SimulatorFault, target: SimulatorTarget = .all) async -> Int {
-        await onLoop { $0.inject(fault, target: target) }
+    public func inject(_ fault: SimulatorFault, target: SimulatorTarget = .all) async throws -> Int {
+        try await onLoop { $0.inject(fault, target: target) }
     }
 
     /// The log entries with an index of at least `since`, oldest first.
-    public func log(since: Int = 0) async -> [SimulatorLogEntry] {
-        await onLoop { $0.logEntries(since: since) }
+    ///
+    /// - Throws: ``SimulatorError/shutDown`` after ``shutdown()``.
+    public func log(since: Int = 0) async throws -> [SimulatorLogEntry] {
+        try await onLoop { $0.logEntries(since: since) }
     }
 
     /// The rules clients broke, oldest first.
-    public func violations() async -> [SimulatorLogEntry] {
-        await log().filter { if case .violation = $0.kind { true } else { false } }
+    ///
+    /// - Throws: ``SimulatorError/shutDown`` after ``shutdown()``.
+    public func violations() async throws -> [SimulatorLogEntry] {
+        try await log().filter { if case .violation = $0.kind { true } else { false } }
     }
 
     /// The sessions the simulator holds, live or waiting for a RESUME.
-    public func sessions() async -> [SimulatorSessionInfo] {
-        await onLoop { $0.sessionInfos() }
+    ///
+    /// - Throws: ``SimulatorError/shutDown`` after ``shutdown()``.
+    public func sessions() async throws -> [SimulatorSessionInfo] {
+        try await onLoop { $0.sessionInfos() }
     }
 
     /// Waits until an entry matching `predicate` is in the log and returns the first one.
     ///
-    /// - Throws: ``SimulatorError/timedOut(_:)`` after `timeout` of real time.
+    /// - Throws: ``SimulatorError/timedOut(_:)`` after `timeout` of real time;
+    ///   ``SimulatorError/shutDown`` after ``shutdown()``.
     @discardableResult
     public func waitForLogEntry(
         timeout: Duration = .seconds(30), since: Int = 0,
@@ -128,7 +148,7 @@ public final class GatewaySimulator: Sendable {
         let deadline = clock.now + timeout
         var next = since
         while true {
-            let entries = await log(since: next)
+            let entries = try await log(since: next)
             if let match = entries.first(where: predicate) { return match }
             next = (entries.last?.index ?? next - 1) + 1
             guard clock.now < deadline else { throw SimulatorError.timedOut("no matching log entry within \(timeout)") }
@@ -138,29 +158,35 @@ public final class GatewaySimulator: Sendable {
 
     /// Moves simulator time forward by `duration` and fires every timer that falls due, in order.
     /// Only for ``SimulatorTimeSource/manual``; with real time it does nothing.
-    public func advanceTime(by duration: Duration) async {
+    ///
+    /// - Throws: ``SimulatorError/shutDown`` after ``shutdown()``.
+    public func advanceTime(by duration: Duration) async throws {
         let (seconds, attoseconds) = duration.components
         let nanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-        await onLoop { core in
+        try await onLoop { core in
             if case .manual = core.configuration.timeSource { core.advanceTime(by: nanoseconds) }
         }
     }
 
     /// Changes the traffic generator's rate (0 stops it).
-    public func setTraffic(eventsPerSecond: Double) async {
-        await onLoop { $0.setTraffic(eventsPerSecond: eventsPerSecond) }
+    ///
+    /// - Throws: ``SimulatorError/shutDown`` after ``shutdown()``.
+    public func setTraffic(eventsPerSecond: Double) async throws {
+        try await onLoop { $0.setTraffic(eventsPerSecond: eventsPerSecond) }
     }
 
     /// Sends a dispatch named `eventName` with `data` as its `d` to every session serving
     /// `guildID`, or to every session when it is nil. Returns the number of sessions.
+    ///
+    /// - Throws: ``SimulatorError/shutDown`` after ``shutdown()``.
     @discardableResult
-    public func dispatch(eventName: String, data: SimulatorJSON, guildID: Snowflake? = nil) async -> Int {
+    public func dispatch(eventName: String, data: SimulatorJSON, guildID: Snowflake? = nil) async throws -> Int {
         let bytes = data.serialized()
-        return await onLoop { $0.dispatchCustom(eventName: eventName, data: bytes, guildID: guildID) }
+        return try await onLoop { $0.dispatchCustom(eventName: eventName, data: bytes, guildID: guildID) }
     }
 
     /// Closes every connection and the listening socket, and stops the simulator's thread. Calling
-    /// it again does nothing.
+    /// it again does nothing; every other method throws ``SimulatorError/shutDown`` from then on.
     public func shutdown() async throws {
         let first = isShutDown.withLockedValue { done in
             defer { done = true }
@@ -171,6 +197,7 @@ public final class GatewaySimulator: Sendable {
         try? await core.eventLoop.submit {
             core.value.stopTimers()
             for conn in core.value.connections.values { conn.drop() }
+            for channel in core.value.pendingHTTPChannels.values { channel.close(promise: nil) }
         }.get()
         try? await serverChannel.close()
         try await shutDown(group)
@@ -192,13 +219,16 @@ private func shutDown(_ group: MultiThreadedEventLoopGroup) async throws {
 }
 
 /// Errors the simulator's Swift API throws.
-public enum SimulatorError: Error, Sendable, CustomStringConvertible {
+public enum SimulatorError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A wait ran out of time.
     case timedOut(String)
+    /// The simulator was shut down (``GatewaySimulator/shutdown()``); it serves no more calls.
+    case shutDown
 
     public var description: String {
         switch self {
         case .timedOut(let what): "timed out: \(what)"
+        case .shutDown: "the simulator is shut down"
         }
     }
 }

@@ -118,25 +118,24 @@ extension SimulatorCore {
 
     // MARK: Actions shared with faults
 
-    /// Sends op 1 and expects a heartbeat back within 2 s.
+    /// Sends op 1 and expects a heartbeat back within 2 s of op 1 reaching the socket (see
+    /// `SimulatorCore.transmit`).
     func requestHeartbeat(on conn: SimulatedConnection) {
         sendControl(.object([("t", nil), ("s", nil), ("op", 1), ("d", nil)]), opcode: 1, on: conn)
-        conn.requestedHeartbeatDeadline = now + Self.ms(2000)
-        schedule(.requestedHeartbeatCheck(connectionID: conn.id), after: Self.ms(2000))
     }
 
-    /// Sends op 7; later dispatches wait for the RESUME, and the socket is closed with 4000 after
-    /// 5 s if the client has not closed it.
+    /// Sends op 7; later dispatches wait for the RESUME, and the socket is closed with 4000 5 s after
+    /// op 7 reached it if the client has not closed it.
     func sendReconnect(on conn: SimulatedConnection) {
         sendControl(.object([("t", nil), ("s", nil), ("op", 7), ("d", nil)]), opcode: 7, on: conn)
         conn.reconnectRequested = true
-        schedule(.closeConnection(connectionID: conn.id, code: 4000, reason: "reconnect requested"), after: Self.ms(5000))
     }
 
     /// Sends op 9. Not resumable: the session is gone and the connection waits for a new IDENTIFY.
     func invalidateSession(_ session: SimulatedSession, resumable: Bool) {
         if let conn = session.connection, conn.isOpen {
-            sendControl(.object([("t", nil), ("s", nil), ("op", 9), ("d", .bool(resumable))]), opcode: 9, on: conn)
+            sendControl(.object([("t", nil), ("s", nil), ("op", 9), ("d", .bool(resumable))]), opcode: 9, on: conn,
+                        invalidatedSessionID: resumable ? nil : session.id)
         }
         record(.session("invalidated (resumable: \(resumable))"), connection: session.connection, session: session)
         if !resumable { removeSession(session) }

@@ -86,13 +86,23 @@ final class SimulatedConnection {
     var recentFrameNext = 0
     /// Faults in force.
     var acknowledgesHeartbeats = true
-    var frozen = false
-    /// Set after op 7: dispatches go to the session's replay buffer only.
+    /// Simulator time at which the connection was frozen, while it is.
+    var frozenSince: Int64?
+    var frozen: Bool { frozenSince != nil }
+    /// Server frames produced while frozen, oldest first, waiting for the thaw.
+    var held: [OutboundFrame] = []
+    var heldBytes = 0
+    /// Client frames read (from NIO's buffers) after the freeze, handled on the thaw.
+    var heldInbound: [WebSocketFrame] = []
+    /// Set after op 7 is produced: later dispatches go to the session's replay buffer only.
     var reconnectRequested = false
+    /// Whether the log already has this connection's end (a close frame written, a drop, a
+    /// client close).
+    var endLogged = false
     /// A fragmented client message being assembled.
     var fragment: [UInt8]?
     var fragmentIsText = true
-    /// Deadline for the heartbeat the simulator asked for with op 1, if one is outstanding.
+    /// Deadline for the heartbeat the simulator asked for with op 1, once that op 1 is on the socket.
     var requestedHeartbeatDeadline: Int64?
 
     init(id: Int, channel: NIOCore.Channel, path: String, isResumeURL: Bool, compression: TransportCompression) {
@@ -123,9 +133,9 @@ final class SimulatedConnection {
         return now - oldest >= window
     }
 
-    /// Sends one gateway message, compressed when the connection asked for it.
-    func send(_ message: [UInt8], framesPerCompressedMessage: Int) {
-        guard isOpen, !frozen else { return }
+    /// Writes one gateway message to the socket, compressed when the connection asked for it. Only
+    /// the core calls it, once the message may reach the socket (see `SimulatorCore.transmit`).
+    func write(_ message: [UInt8], framesPerCompressedMessage: Int) {
         let allocator = channel.allocator
         if let compressor {
             let bytes = compressor.compress(message)
@@ -147,23 +157,79 @@ final class SimulatedConnection {
         }
     }
 
-    /// Sends a close frame with `code` and closes the TCP connection once it is written.
-    func close(code: UInt16, reason: String) {
-        guard isOpen else { return }
-        phase = .closed
-        var buffer = channel.allocator.buffer(capacity: 2 + reason.utf8.count)
-        buffer.writeInteger(code)
-        buffer.writeString(reason)
+    /// Writes a close frame and closes the TCP connection once it is written. `code` nil (and the
+    /// codes RFC 6455 reserves for "no code" and abnormal ends, 1005, 1006 and 1015) sends a close
+    /// frame without a code: those never go on the wire. `reason` is cut to the 123 bytes a control
+    /// frame has room for.
+    func writeClose(code: UInt16?, reason: String) {
+        let code = code.flatMap { Self.codesNeverSent.contains($0) ? nil : $0 }
+        let reason = code == nil ? [] : Array(Self.closeReason(reason).utf8)
+        var buffer = channel.allocator.buffer(capacity: 2 + reason.count)
+        if let code {
+            buffer.writeInteger(code)
+            buffer.writeBytes(reason)
+        }
         let channel = self.channel
         channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .connectionClose, data: buffer)).whenComplete { _ in
             channel.close(promise: nil)
         }
     }
 
+    /// Close codes RFC 6455 (7.4.1) forbids on the wire: 1005 (no code), 1006 (no close frame),
+    /// 1015 (TLS failure).
+    static let codesNeverSent: Set<UInt16> = [1005, 1006, 1015]
+
+    /// `reason` cut at a character boundary to at most 123 UTF-8 bytes (a control frame carries at
+    /// most 125 bytes, two of them the code).
+    static func closeReason(_ reason: String) -> String {
+        guard reason.utf8.count > 123 else { return reason }
+        var out = ""
+        var size = 0
+        for character in reason {
+            let length = character.utf8.count
+            guard size + length <= 123 else { break }
+            out.append(character)
+            size += length
+        }
+        return out
+    }
+
     /// Ends the TCP connection without a close frame.
     func drop() {
-        guard isOpen else { return }
         phase = .closed
+        held = []
+        heldBytes = 0
         channel.close(promise: nil)
+    }
+}
+
+/// A server frame on its way to a client: produced by the core, held while the connection is
+/// frozen, logged as sent when it is written to the socket.
+struct OutboundFrame {
+    enum Content {
+        /// A gateway payload (before compression).
+        case message([UInt8])
+        /// A close frame (nil: without a code), after which the TCP connection ends.
+        case close(code: UInt16?, reason: String)
+    }
+
+    let content: Content
+    /// The session the frame belongs to, for the log.
+    var session: SimulatedSession?
+    var opcode: Int?
+    var eventName: String?
+    var sequence: Int?
+    /// The text for the log (only with `logServerPayloads`).
+    var text: String?
+    /// For an op 9 that ended a session: its id, so a RESUME of it is not blamed on a client that
+    /// never got the op 9.
+    var invalidatedSessionID: String?
+
+    /// What the frame weighs against the freeze limit.
+    var byteCount: Int {
+        switch content {
+        case .message(let bytes): bytes.count
+        case .close(_, let reason): 2 + reason.utf8.count
+        }
     }
 }

@@ -57,6 +57,16 @@ public struct SimulatorConfiguration: Sendable {
     /// Members per GUILD_MEMBERS_CHUNK (Discord: at most 1,000).
     public var membersPerChunk: Int = 1000
 
+    /// The most bytes of server frames (payloads before compression) a frozen connection holds for
+    /// its thaw, like a kernel's socket buffer; the frame that goes past it drops the TCP connection
+    /// without a close frame, and the session stays resumable. 4 MiB.
+    public var freezeHeldBytesLimit: Int = 4 << 20
+    /// How long a TCP connection may take to send its first complete HTTP request (its head and any
+    /// body), from the moment it is accepted, before the simulator closes it, in milliseconds. It
+    /// covers a partial request held open and a connection that never sends one. Measured on
+    /// ``timeSource``.
+    public var httpRequestTimeoutMilliseconds: Int64 = 10_000
+
     /// How zlib-stream output is split into WebSocket frames: 1 sends each message in one frame;
     /// larger values split every compressed message into up to that many frames, to exercise a
     /// client's buffering until the `00 00 ff ff` suffix.

@@ -42,7 +42,8 @@ extension SimulatorCore {
             }
             return data
         } catch {
-            violation("invalid \(T.self) payload: \(Self.describe(error))", on: conn, close: 4001)
+            violation("invalid \(T.self) payload: \(Self.clipped(Self.describe(error), to: 200))", on: conn, close: 4001,
+                      reason: "Invalid \(T.self) payload")
             return nil
         }
     }

@@ -116,7 +116,9 @@ extension SimulatorCore {
         case "/reconnect": fault = .reconnect
         case "/invalid-session": fault = .invalidSession(resumable: query["resumable"] == "true")
         case "/close":
-            guard let code = UInt16(query["code"] ?? "") else { return .error(400, "close needs ?code=NNNN") }
+            guard let code = UInt16(query["code"] ?? ""), (1000...4999).contains(code) else {
+                return .error(400, "close needs ?code=NNNN, 1000-4999")
+            }
             fault = .close(code: code)
         case "/drop": fault = .dropConnection
         case "/zombie": fault = .stopHeartbeatAcks

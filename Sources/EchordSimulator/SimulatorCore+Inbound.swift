@@ -6,7 +6,22 @@ import NIOWebSocket
 extension SimulatorCore {
     /// A WebSocket frame arrived from the client.
     func received(_ frame: WebSocketFrame, on conn: SimulatedConnection) {
-        guard conn.isOpen, !conn.frozen else { return }
+        guard conn.isOpen else { return }
+        if conn.frozen {
+            // Read from NIO's buffer after the freeze: handled on the thaw, never skipped.
+            conn.heldInbound.append(frame)
+            return
+        }
+        // RFC 6455 5.1-5.2: client frames are masked, no extension was negotiated (no RSV bit), and
+        // opcodes 3-7 and 0xB-0xF are reserved.
+        guard frame.maskKey != nil else {
+            violation("unmasked client frame", on: conn, close: 1002, reason: "Protocol error")
+            return
+        }
+        guard !(frame.rsv1 || frame.rsv2 || frame.rsv3) else {
+            violation("frame with an RSV bit set (no extension negotiated)", on: conn, close: 1002, reason: "Protocol error")
+            return
+        }
         switch frame.opcode {
         case .ping:
             var data = frame.unmaskedData
@@ -15,9 +30,7 @@ extension SimulatorCore {
         case .pong:
             break
         case .connectionClose:
-            var data = frame.unmaskedData
-            let code: UInt16? = data.readInteger(as: UInt16.self)
-            clientClosed(conn, code: code)
+            clientClosed(conn, body: frame.unmaskedData)
         case .text, .binary, .continuation:
             var data = frame.unmaskedData
             if frame.opcode == .continuation {
@@ -43,21 +56,49 @@ extension SimulatorCore {
             if frame.fin {
                 let message = conn.fragment!
                 conn.fragment = nil
+                // RFC 6455 8.1: a text message (all its fragments together) is UTF-8.
+                if conn.fragmentIsText && String(validating: message, as: UTF8.self) == nil {
+                    violation("text message is not valid UTF-8", on: conn, close: 1007, reason: "Invalid frame payload data")
+                    return
+                }
                 handleMessage(message, on: conn)
             }
         default:
-            break
+            violation("reserved opcode \(frame.opcode)", on: conn, close: 1002, reason: "Protocol error")
         }
     }
 
-    private func clientClosed(_ conn: SimulatedConnection, code: UInt16?) {
+    /// Close codes a client may put in a close frame (RFC 6455 7.4): the defined ones and the
+    /// registered/private ranges. 1005, 1006 and 1015 are read as "no code".
+    private static func isSendableCloseCode(_ code: UInt16) -> Bool {
+        (1000...1003).contains(code) || (1007...1014).contains(code) || (3000...4999).contains(code)
+    }
+
+    private func clientClosed(_ conn: SimulatedConnection, body: ByteBuffer) {
+        var body = body
+        guard body.readableBytes != 1 else {
+            violation("close frame with a 1-byte body", on: conn, close: 1002, reason: "Protocol error")
+            return
+        }
+        let code: UInt16? = body.readInteger(as: UInt16.self)
+        if let code, !Self.isSendableCloseCode(code), !SimulatedConnection.codesNeverSent.contains(code) {
+            violation("close code \(code) is not one an endpoint may send", on: conn, close: 1002, reason: "Protocol error")
+            return
+        }
+        guard String(validating: body.readableBytesView, as: UTF8.self) != nil else {
+            violation("close reason is not valid UTF-8", on: conn, close: 1007, reason: "Invalid frame payload data")
+            return
+        }
         record(.closedByClient(code: code), connection: conn)
         if let code, code == 1000 || code == 1001, let session = conn.session {
             record(.session("ended by client close \(code)"), connection: conn)
             removeSession(session)
         }
-        // Echo the close, as RFC 6455 asks, then end the TCP connection.
-        conn.close(code: code ?? 1000, reason: "")
+        // Echo the close, as RFC 6455 asks (without a code when the client sent none, or one of the
+        // codes that never go on the wire), then end the TCP connection.
+        conn.phase = .closed
+        conn.endLogged = true
+        conn.writeClose(code: code, reason: "")
     }
 
     /// One complete client message.
@@ -145,8 +186,8 @@ extension SimulatorCore {
             guard let data = payload.d else { throw DecodingError.valueNotFound(T.self, .init(codingPath: [], debugDescription: "d is null")) }
             return data
         } catch {
-            violation("invalid \(T.self) payload: \(Self.describe(error))",
-                      on: conn, close: 4001)
+            violation("invalid \(T.self) payload: \(Self.clipped(Self.describe(error), to: 200))",
+                      on: conn, close: 4001, reason: "Invalid \(T.self) payload")
             return nil
         }
     }
@@ -225,15 +266,12 @@ extension SimulatorCore {
         session.connection = conn
         record(.session("created by IDENTIFY, bucket \(bucket.bucket)"), connection: conn)
         let guilds = world.guilds(shardID: shardID, shardCount: shardCount)
+        // READY's documented keys only (Discord also sends undocumented ones such as `_trace`).
         var ready: [(String, SimulatorJSON)] = [
-            ("v", 10), ("user_settings", .object([])), ("user", SimulatorWorld.botUser(id: botUserID)),
-            ("session_type", "normal"), ("session_id", .string(session.id)),
-            ("resume_gateway_url", .string(resumeGatewayURL)), ("relationships", []), ("private_channels", []),
-            ("presences", []),
+            ("v", 10), ("user", SimulatorWorld.botUser(id: botUserID)), ("session_id", .string(session.id)),
+            ("resume_gateway_url", .string(resumeGatewayURL)),
             ("guilds", .array(guilds.map { .object([("id", .string($0.id.description)), ("unavailable", true)]) })),
-            ("guild_join_requests", []), ("geo_ordered_rtc_regions", ["echord-local"]),
             ("application", .object([("id", .string(botUserID.description)), ("flags", 565248)])),
-            ("auth", .object([])), ("_trace", ["[\"echord-simulator\",{\"micros\":0.0}]"]),
         ]
         if let shard = identify.shard {
             ready.append(("shard", [.int(Int64(shard.shardID)), .int(Int64(shard.shardCount))]))
@@ -261,7 +299,12 @@ extension SimulatorCore {
             return
         }
         guard let session = sessions[resume.sessionID], session.token == resume.token.rawValue else {
-            record(.violation(rule: "RESUME of an unknown or expired session", closeCode: nil), connection: conn)
+            if takeUnannouncedInvalidation(resume.sessionID) {
+                // Its op 9 never reached the client: resuming is what the client had to do.
+                record(.session("RESUME of a session whose op 9 never reached the client"), connection: conn)
+            } else {
+                record(.violation(rule: "RESUME of an unknown or expired session", closeCode: nil), connection: conn)
+            }
             sendControl(.object([("t", nil), ("s", nil), ("op", 9), ("d", false)]), opcode: 9, on: conn)
             return
         }
@@ -284,11 +327,11 @@ extension SimulatorCore {
         conn.phase = .identified
         record(.session("resumed from seq \(resume.sequence), replaying \(missed.count)"), connection: conn)
         for event in missed {
-            record(.sent, connection: conn, opcode: 0, eventName: event.eventName, sequence: event.sequence,
-                   byteCount: event.bytes.count, text: serverText(event.bytes))
-            conn.send(event.bytes, framesPerCompressedMessage: configuration.zlibFramesPerMessage)
+            transmit(OutboundFrame(
+                content: .message(event.bytes), session: session, opcode: 0, eventName: event.eventName,
+                sequence: event.sequence, text: serverText(event.bytes)), on: conn)
         }
-        dispatch("RESUMED", json: .object([("_trace", ["[\"echord-simulator\",{\"micros\":0.0}]"])]), to: session)
+        dispatch("RESUMED", json: .object([]), to: session)
         scenarioSessionResumed(session)
     }
 }

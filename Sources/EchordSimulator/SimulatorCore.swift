@@ -39,6 +39,11 @@ final class SimulatorCore {
     private var timers = TimerQueue()
     private var wakeup: (due: Int64, task: Scheduled<Void>)?
     private var log: SimulatorLogBuffer
+    /// Sessions ended by an op 9 that never reached the client, until their resume window ends.
+    var unannouncedInvalidations: [String: Int64] = [:]
+    /// TCP connections still reading their first HTTP request, for the request timeout.
+    var pendingHTTPChannels: [Int: NIOCore.Channel] = [:]
+    var nextHTTPChannelID = 1
     let decoder = JSONDecoder()
 
     struct BucketKey: Hashable {
@@ -119,7 +124,8 @@ final class SimulatorCore {
                 timers.schedule(.heartbeatCheck(connectionID: id), at: conn.heartbeatDeadline)
             }
         case .requestedHeartbeatCheck(let id):
-            guard let conn = connections[id], conn.isOpen, let deadline = conn.requestedHeartbeatDeadline,
+            // While frozen the answer may sit unread in the kernel; the thaw re-arms this check.
+            guard let conn = connections[id], conn.isOpen, !conn.frozen, let deadline = conn.requestedHeartbeatDeadline,
                 now >= deadline
             else { return }
             conn.requestedHeartbeatDeadline = nil
@@ -134,6 +140,8 @@ final class SimulatorCore {
         case .closeConnection(let id, let code, let reason):
             guard let conn = connections[id], conn.isOpen else { return }
             closeConnection(conn, code: code, reason: reason)
+        case .httpRequestTimeout(let id):
+            httpRequestTimedOut(id)
         case .scenario(let key, let step):
             runScenarioStep(step, key: key)
         case .trafficTick:
@@ -173,9 +181,17 @@ final class SimulatorCore {
 
     func logEntries(since: Int) -> [SimulatorLogEntry] { log.entries(since: since) }
 
-    func violation(_ rule: String, on conn: SimulatedConnection, close code: UInt16?) {
+    /// Logs a rule `conn`'s client broke and, with `code`, closes the socket. The close reason is
+    /// `reason`, or the rule itself; either is cut to 123 bytes. A rule that quotes client input
+    /// passes a fixed `reason` and quotes the input ``clipped(_:)``.
+    func violation(_ rule: String, on conn: SimulatedConnection, close code: UInt16?, reason: String? = nil) {
         record(.violation(rule: rule, closeCode: code), connection: conn)
-        if let code { closeConnection(conn, code: code, reason: rule) }
+        if let code { closeConnection(conn, code: code, reason: reason ?? rule) }
+    }
+
+    /// Client input quoted in a log line: at most `limit` characters, with `…` when cut.
+    static func clipped(_ value: String, to limit: Int = 32) -> String {
+        value.count <= limit ? value : value.prefix(limit) + "…"
     }
 
     // MARK: Connections
@@ -192,16 +208,20 @@ final class SimulatorCore {
         nextConnectionID += 1
         connections[conn.id] = conn
         record(.connected(path: path, query: rawQuery), connection: conn)
+        // Client-supplied values go into the log clipped, and never into a close reason.
         guard query["v"] == "10" else {
-            violation("gateway version \(query["v"] ?? "missing") is not 10", on: conn, close: 4012)
+            violation("gateway version \(Self.clipped(query["v"] ?? "missing")) is not 10", on: conn, close: 4012,
+                      reason: "Invalid API version")
             return conn
         }
         guard (query["encoding"] ?? "json") == "json" else {
-            violation("encoding \(query["encoding"]!) is not supported (json only)", on: conn, close: 4002)
+            violation("encoding \(Self.clipped(query["encoding"] ?? "")) is not supported (json only)", on: conn,
+                      close: 4002, reason: "Unsupported encoding")
             return conn
         }
         guard compression != nil else {
-            violation("unknown compress=\(compressParameter)", on: conn, close: 4002)
+            violation("unknown compress=\(Self.clipped(compressParameter))", on: conn, close: 4002,
+                      reason: "Unsupported compression")
             return conn
         }
         conn.heartbeatDeadline = now + grace(heartbeatInterval)
@@ -211,7 +231,6 @@ final class SimulatorCore {
             ("t", nil), ("s", nil), ("op", 10),
             ("d", .object([
                 ("heartbeat_interval", .int(Int64(configuration.heartbeatIntervalMilliseconds))),
-                ("_trace", ["[\"echord-simulator\",{\"micros\":0.0}]"]),
             ])),
         ])
         sendControl(hello, opcode: 10, on: conn)
@@ -222,10 +241,12 @@ final class SimulatorCore {
 
     /// The TCP connection ended.
     func connectionClosed(_ conn: SimulatedConnection) {
-        if conn.phase != .closed {
-            conn.phase = .closed
+        conn.phase = .closed
+        if !conn.endLogged {
+            conn.endLogged = true
             record(.dropped, connection: conn)
         }
+        discardHeld(conn)
         connections[conn.id] = nil
         if let session = conn.session, session.connection === conn, sessions[session.id] != nil {
             detach(session)
@@ -240,25 +261,43 @@ final class SimulatorCore {
         schedule(.sessionExpiry(sessionID: session.id), after: Self.ms(configuration.sessionResumeWindowMilliseconds))
     }
 
-    func closeConnection(_ conn: SimulatedConnection, code: UInt16, reason: String) {
+    /// Closes `conn` with a close frame carrying `code` (written after any frames a freeze holds).
+    /// 1005 sends a close frame without a code; 1006 and 1015, which mean "no close frame", drop
+    /// the TCP connection instead: none of the three goes on the wire.
+    ///
+    /// `invalidatedSessionID` names a session the close ends (4009): if the close never reaches the
+    /// client, a RESUME of that session is not blamed on it.
+    func closeConnection(_ conn: SimulatedConnection, code: UInt16, reason: String, invalidatedSessionID: String? = nil) {
         guard conn.isOpen else { return }
-        record(.closedByServer(code: code, reason: reason), connection: conn)
-        conn.close(code: code, reason: reason)
+        if code == 1006 || code == 1015 {
+            dropConnection(conn)
+            return
+        }
+        conn.phase = .closed
+        transmit(OutboundFrame(content: .close(code: code == 1005 ? nil : code, reason: reason),
+                               invalidatedSessionID: invalidatedSessionID), on: conn)
     }
 
+    /// Ends `conn`'s TCP connection without a close frame; frames a freeze holds are lost with it.
     func dropConnection(_ conn: SimulatedConnection) {
-        guard conn.isOpen else { return }
+        guard !conn.endLogged else { return }
+        conn.endLogged = true
         record(.dropped, connection: conn)
+        discardHeld(conn)
         conn.drop()
     }
 
     // MARK: Sending
 
     /// Sends a non-dispatch payload.
-    func sendControl(_ payload: SimulatorJSON, opcode: Int, on conn: SimulatedConnection) {
+    func sendControl(
+        _ payload: SimulatorJSON, opcode: Int, on conn: SimulatedConnection, invalidatedSessionID: String? = nil
+    ) {
+        guard conn.isOpen else { return }
         let bytes = payload.serialized()
-        record(.sent, connection: conn, opcode: opcode, byteCount: bytes.count, text: serverText(bytes))
-        conn.send(bytes, framesPerCompressedMessage: configuration.zlibFramesPerMessage)
+        transmit(OutboundFrame(
+            content: .message(bytes), session: conn.session, opcode: opcode, text: serverText(bytes),
+            invalidatedSessionID: invalidatedSessionID), on: conn)
     }
 
     func serverText(_ bytes: [UInt8]) -> String? {
@@ -279,10 +318,10 @@ final class SimulatorCore {
         bytes.append(UInt8(ascii: "}"))
         session.appendReplay(
             sequence: session.sequence, bytes: bytes, eventName: eventName, limit: configuration.replayBufferLimit)
-        if let conn = session.connection, conn.isOpen, !conn.reconnectRequested, !conn.frozen {
-            record(.sent, connection: conn, session: session, opcode: 0, eventName: eventName,
-                   sequence: session.sequence, byteCount: bytes.count, text: serverText(bytes))
-            conn.send(bytes, framesPerCompressedMessage: configuration.zlibFramesPerMessage)
+        if let conn = session.connection, conn.isOpen, !conn.reconnectRequested {
+            transmit(OutboundFrame(
+                content: .message(bytes), session: session, opcode: 0, eventName: eventName,
+                sequence: session.sequence, text: serverText(bytes)), on: conn)
         }
     }
 

@@ -10,7 +10,9 @@ public enum SimulatorFault: Sendable, Equatable {
     case reconnect
     /// Send op 9 INVALID_SESSION. Not resumable: the session is deleted.
     case invalidSession(resumable: Bool)
-    /// Close the socket with a close frame carrying `code`; the session stays resumable.
+    /// Close the socket with a close frame carrying `code`; the session stays resumable. The codes
+    /// RFC 6455 keeps off the wire are played as what they stand for: 1005 sends a close frame
+    /// without a code, 1006 and 1015 end the TCP connection without a close frame.
     case close(code: UInt16)
     /// End the TCP connection without a close frame; the session stays resumable.
     case dropConnection
@@ -18,10 +20,13 @@ public enum SimulatorFault: Sendable, Equatable {
     case stopHeartbeatAcks
     /// Acknowledge heartbeats again.
     case resumeHeartbeatAcks
-    /// Stop reading from and writing to the socket, as a hung server would; events wait in the
-    /// session for a RESUME.
+    /// Stall the socket as a hung server or a stuck network would: the simulator stops reading it
+    /// and holds every frame it produces for it, in order. Past
+    /// ``SimulatorConfiguration/freezeHeldBytesLimit`` held bytes the TCP connection is dropped
+    /// without a close frame (the session stays resumable, its dispatches are replayed on RESUME).
+    /// The client's heartbeat deadlines stand still while frozen.
     case freeze
-    /// Undo ``freeze``.
+    /// Undo ``freeze``: the held frames are written in order, then the socket is read again.
     case thaw
     /// Send a frame that is not valid JSON.
     case malformedFrame
@@ -104,45 +109,37 @@ extension SimulatorCore {
             open.forEach { closeConnection($0, code: code, reason: "fault injected") }
             return open.count
         case .dropConnection:
-            open.forEach { dropConnection($0) }
-            return open.count
+            let live = connections.values.filter { !$0.endLogged && matches(target, connection: $0) }
+            live.sorted { $0.id < $1.id }.forEach { dropConnection($0) }
+            return live.count
         case .stopHeartbeatAcks, .resumeHeartbeatAcks:
             open.forEach { $0.acknowledgesHeartbeats = fault == .resumeHeartbeatAcks }
             return open.count
-        case .freeze, .thaw:
-            let frozen = fault == .freeze
-            for conn in open {
-                conn.frozen = frozen
-                conn.channel.setOption(ChannelOptions.autoRead, value: !frozen).whenFailure { _ in }
-                if !frozen {
-                    conn.heartbeatDeadline = now + grace(heartbeatInterval)
-                    // A check that fired while frozen was dropped; re-arm it, or a silent client
-                    // would never be closed for its missed heartbeat.
-                    if !conn.heartbeatCheckScheduled {
-                        conn.heartbeatCheckScheduled = true
-                        schedule(.heartbeatCheck(connectionID: conn.id), after: conn.heartbeatDeadline - now)
-                    }
-                }
-            }
+        case .freeze:
+            open.forEach { freeze($0) }
             return open.count
+        case .thaw:
+            // A connection closed while frozen still holds its frames (its close frame last).
+            let frozen = connections.values.filter { $0.frozen && !$0.endLogged && matches(target, connection: $0) }
+            frozen.sorted { $0.id < $1.id }.forEach { thaw($0) }
+            return frozen.count
         case .malformedFrame:
             for conn in open {
                 let bytes = Array("{\"t\":\"MESSAGE_CREATE\",\"s\":".utf8)
-                record(.sent, connection: conn, byteCount: bytes.count, text: "(malformed)")
-                conn.send(bytes, framesPerCompressedMessage: configuration.zlibFramesPerMessage)
+                transmit(OutboundFrame(content: .message(bytes), session: conn.session, text: "(malformed)"), on: conn)
             }
             return open.count
         case .requestHeartbeat:
             open.forEach { requestHeartbeat(on: $0) }
             return open.count
         case .restart:
-            let all = connections.values.filter(\.isOpen)
-            all.forEach { dropConnection($0) }
+            let all = connections.values.filter { !$0.endLogged }
+            all.sorted { $0.id < $1.id }.forEach { dropConnection($0) }
             return all.count
         case .expireSessions:
             for session in targetedSessions {
                 if let conn = session.connection, conn.isOpen {
-                    closeConnection(conn, code: 4009, reason: "session expired")
+                    closeConnection(conn, code: 4009, reason: "session expired", invalidatedSessionID: session.id)
                 }
                 record(.session("expired by fault"), connection: nil, session: session)
                 removeSession(session)

@@ -10,9 +10,11 @@ public struct SimulatorLogEntry: Sendable, CustomStringConvertible {
         case connected(path: String, query: String)
         /// The client sent a frame.
         case received
-        /// The simulator sent a frame.
+        /// The simulator wrote a frame to the socket (a frame a freeze holds is logged when the thaw
+        /// writes it, and never if the connection ends first).
         case sent
-        /// The simulator closed the socket with a close frame carrying `code`.
+        /// The simulator wrote a close frame carrying `code` (1005: a close frame without a code)
+        /// and `reason` (at most 123 bytes).
         case closedByServer(code: UInt16, reason: String)
         /// The client closed the socket with a close frame carrying `code` (nil: no code).
         case closedByClient(code: UInt16?)

@@ -152,5 +152,8 @@ extension SimulatorCore {
                 }
             ))
         try channel.pipeline.syncOperations.addHandler(SimulatorHTTPHandler(core: self), name: SimulatorHTTPHandler.name)
+        // Discord's edge checks: the request timeout and a strict handshake, before NIO's upgrader.
+        let upgradeHandler = try channel.pipeline.syncOperations.handler(type: HTTPServerUpgradeHandler.self)
+        try channel.pipeline.syncOperations.addHandler(GatewayHandshakeValidator(core: self), position: .before(upgradeHandler))
     }
 }

@@ -1,6 +1,9 @@
 import EchordModels
 
 /// One guild of the simulated world. Members are users `0..<memberCount` of the world.
+///
+/// Besides its text channels (the ones traffic goes to), a guild has one channel of every other
+/// type Discord has, and three active threads, so GUILD_CREATE shows every kind of channel.
 struct SimulatedGuild {
     let index: Int
     let id: Snowflake
@@ -10,10 +13,24 @@ struct SimulatedGuild {
     let voiceChannelID: Snowflake
     let memberCount: Int
     let moderatorRoleID: Snowflake
+    let announcementChannelID: Snowflake
+    let stageChannelID: Snowflake
+    let forumChannelID: Snowflake
+    let mediaChannelID: Snowflake
+    let directoryChannelID: Snowflake
+    /// A public thread and a private thread in the first text channel, an announcement thread.
+    let publicThreadID: Snowflake
+    let privateThreadID: Snowflake
+    let announcementThreadID: Snowflake
+    /// A post (a public thread) in the forum channel, with one of its tags.
+    let forumPostID: Snowflake
+    let forumTagID: Snowflake
 }
 
 /// The guilds, channels and users every bot connected to the simulator sees, with the builders of
-/// the complete objects Discord sends for them.
+/// the objects Discord sends for them: every key Discord documents for the object, an optional one
+/// (`name?` in Discord's tables) only when it has a value, a nullable one (`?type`) as a value or
+/// `null`, and no undocumented keys (the tests check each payload with `PayloadValidator`).
 final class SimulatorWorld {
     let configuration: WorldConfiguration
     let guilds: [SimulatedGuild]
@@ -36,7 +53,11 @@ final class SimulatorWorld {
                 SimulatedGuild(
                     index: g, id: id(0, 0), name: "Echord Test Guild \(g)", categoryID: id(1, 0),
                     textChannelIDs: (0..<channels).map { id(2, $0) }, voiceChannelID: id(3, 0),
-                    memberCount: configuration.membersPerGuild, moderatorRoleID: id(4, 0)))
+                    memberCount: configuration.membersPerGuild, moderatorRoleID: id(4, 0),
+                    announcementChannelID: id(6, 0), stageChannelID: id(6, 1), forumChannelID: id(6, 2),
+                    mediaChannelID: id(6, 3), directoryChannelID: id(6, 4), publicThreadID: id(8, 0),
+                    privateThreadID: id(8, 1), announcementThreadID: id(8, 2), forumPostID: id(8, 3),
+                    forumTagID: id(9, 0)))
         }
         self.guilds = guilds
         self.guildIndexByID = Dictionary(uniqueKeysWithValues: guilds.map { ($0.id, $0.index) })
@@ -100,7 +121,7 @@ final class SimulatorWorld {
 
     func member(guild: SimulatedGuild, userIndex: Int, withUser: Bool = true) -> SimulatorJSON {
         Self.memberObject(
-            user: withUser ? user(index: userIndex) : nil,
+            user: withUser ? user(index: userIndex) : SimulatorJSON?.none,  // not `nil`: that would be SimulatorJSON.null
             roles: userIndex % 5 == 0 ? [guild.moderatorRoleID] : [])
     }
 
@@ -125,44 +146,6 @@ final class SimulatorWorld {
         ])
     }
 
-    private func channel(
-        id: Snowflake, type: Int, name: String, position: Int, parent: Snowflake?, guildID: Snowflake?
-    ) -> SimulatorJSON {
-        var fields: [(String, SimulatorJSON)] = [("id", .string(id.description)), ("type", .int(Int64(type)))]
-        if let guildID { fields.append(("guild_id", .string(guildID.description))) }
-        fields += [
-            ("position", .int(Int64(position))), ("permission_overwrites", []), ("name", .string(name)),
-            ("nsfw", false), ("parent_id", .optional(parent?.description)), ("flags", 0),
-        ]
-        switch type {
-        case 0:
-            fields += [
-                ("topic", nil), ("last_message_id", nil), ("rate_limit_per_user", 0), ("last_pin_timestamp", nil),
-                ("default_auto_archive_duration", nil),
-            ]
-        case 2:
-            fields += [
-                ("last_message_id", nil), ("bitrate", 64000), ("user_limit", 0), ("rtc_region", nil),
-                ("video_quality_mode", 1), ("rate_limit_per_user", 0),
-            ]
-        default: break
-        }
-        return .object(fields)
-    }
-
-    /// The channels of a guild; GUILD_CREATE omits their `guild_id`, as Discord does.
-    func channels(of guild: SimulatedGuild, includeGuildID: Bool) -> [SimulatorJSON] {
-        let gid = includeGuildID ? guild.id : nil
-        var out = [channel(id: guild.categoryID, type: 4, name: "Text Channels", position: 0, parent: nil, guildID: gid)]
-        for (i, id) in guild.textChannelIDs.enumerated() {
-            out.append(
-                channel(id: id, type: 0, name: i == 0 ? "general" : "channel-\(i)", position: i, parent: guild.categoryID,
-                        guildID: gid))
-        }
-        out.append(channel(id: guild.voiceChannelID, type: 2, name: "Voice", position: 0, parent: nil, guildID: gid))
-        return out
-    }
-
     /// The guild object's own fields (GUILD_UPDATE and the first part of GUILD_CREATE).
     func guildFields(_ guild: SimulatedGuild) -> [(String, SimulatorJSON)] {
         [
@@ -182,7 +165,6 @@ final class SimulatorWorld {
             ("preferred_locale", "en-US"), ("public_updates_channel_id", nil), ("max_video_channel_users", 25),
             ("max_stage_video_channel_users", 50), ("nsfw_level", 0), ("stickers", []),
             ("premium_progress_bar_enabled", false), ("safety_alerts_channel_id", nil), ("incidents_data", nil),
-            ("hub_type", nil), ("latest_onboarding_question_id", nil), ("home_header", nil),
         ]
     }
 
@@ -208,9 +190,10 @@ final class SimulatorWorld {
         fields += [
             ("joined_at", .string(Self.joinedAt)), ("large", .bool(large)), ("unavailable", false),
             ("member_count", .int(Int64(total))), ("voice_states", []), ("members", .array(members)),
-            ("channels", .array(channels(of: guild, includeGuildID: false))), ("threads", []),
+            ("channels", .array(channels(of: guild, includeGuildID: false))),
+            ("threads", .array(threads(of: guild, botUserID: botUserID))),
             ("presences", .array(presences)), ("stage_instances", []), ("guild_scheduled_events", []),
-            ("soundboard_sounds", []), ("embedded_activities", []), ("application_command_counts", .object([])),
+            ("soundboard_sounds", []),
         ]
         return .object(fields)
     }
@@ -220,7 +203,7 @@ final class SimulatorWorld {
             ("user", .object([("id", .string(Self.userID(userIndex).description))])),
             ("guild_id", .string(guild.id.description)), ("status", .string(status)),
             ("activities", .array(userIndex % 4 == 0 ? [
-                .object([("name", "Echord"), ("type", 0), ("id", "ec4f0a2b1c"), ("created_at", 1_700_000_000_000)]),
+                .object([("name", "Echord"), ("type", 0), ("created_at", 1_700_000_000_000)]),
             ] : [])),
             ("client_status", .object([("desktop", .string(status))])),
         ])

@@ -4,6 +4,7 @@ enum SimulatorTimer {
     case requestedHeartbeatCheck(connectionID: Int)
     case sessionExpiry(sessionID: String)
     case closeConnection(connectionID: Int, code: UInt16, reason: String)
+    case httpRequestTimeout(channelID: Int)
     case scenario(ScenarioKey, ScenarioStep)
     case trafficTick
 }

@@ -55,7 +55,7 @@ struct CommandTests {
                 Set(try parsed().filter { $0.t == "READY" }.map(\.shard)) == [0, 1]
             }
             // A dispatch reaches the pipe while the process runs (stdout is not held in a buffer).
-            await simulator.dispatch(eventName: "ECHORD_MARK", data: .object([("n", 1)]))
+            try await simulator.dispatch(eventName: "ECHORD_MARK", data: .object([("n", 1)]))
             try await eventually("the mark on stdout") { try parsed().filter { $0.mark == 1 }.count == 2 }
         } catch {
             child.terminate()
@@ -107,7 +107,7 @@ struct CommandTests {
             try? await simulator.shutdown()
             throw error
         }
-        await simulator.inject(.close(code: 4004))
+        try await simulator.inject(.close(code: 4004))
         let status = try await child.waitForExit()
         try await simulator.shutdown()
         #expect(status == 1)

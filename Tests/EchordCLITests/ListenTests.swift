@@ -54,10 +54,10 @@ struct ListenTests {
         do {
             var marks = 0
             /// Dispatches `count` ECHORD_MARK events to every session, numbered on from the last.
-            func mark(_ count: Int) async {
+            func mark(_ count: Int) async throws {
                 for _ in 0..<count {
                     marks += 1
-                    let sessions = await simulator.dispatch(eventName: "ECHORD_MARK", data: .object([("n", .int(Int64(marks)))]))
+                    let sessions = try await simulator.dispatch(eventName: "ECHORD_MARK", data: .object([("n", .int(Int64(marks)))]))
                     #expect(sessions == 2, "mark \(marks) reached \(sessions) sessions")
                 }
             }
@@ -72,15 +72,15 @@ struct ListenTests {
             func readyCount(_ shard: Int) throws -> Int { try Self.parsed(sink).filter { $0.shard == shard && $0.t == "READY" }.count }
 
             try await eventually("both shards READY") { try readyCount(0) == 1 && readyCount(1) == 1 }
-            await mark(3)
+            try await mark(3)
             try await waitForMarks()
 
             // Op 7, a 4000 close, op 9 (resumable) and a dropped TCP connection: the shards resume;
             // marks dispatched while they reconnect are replayed.
             func resumedCount(_ shard: Int) throws -> Int { try Self.parsed(sink).filter { $0.shard == shard && $0.t == "RESUMED" }.count }
             for (index, fault) in [SimulatorFault.reconnect, .close(code: 4000), .invalidSession(resumable: true), .dropConnection].enumerated() {
-                #expect(await simulator.inject(fault) == 2, "\(fault)")
-                await mark(5)
+                #expect(try await simulator.inject(fault) == 2, "\(fault)")
+                try await mark(5)
                 try await waitForMarks()
                 // Both shards are back on a resumed connection before the next fault.
                 try await eventually("both shards RESUMED after \(fault)") { try resumedCount(0) == index + 1 && resumedCount(1) == index + 1 }
@@ -88,13 +88,13 @@ struct ListenTests {
 
             // Op 9 (not resumable): the sessions are deleted and the shards identify again (a new
             // session, whose seq starts at 1). Marks go out once the new sessions exist.
-            #expect(await simulator.inject(.invalidSession(resumable: false)) == 2)
+            #expect(try await simulator.inject(.invalidSession(resumable: false)) == 2)
             try await eventually("both shards READY again") { try readyCount(0) == 2 && readyCount(1) == 2 }
-            await mark(5)
+            try await mark(5)
             try await waitForMarks()
 
             // Nothing is missing at the tail: the last s printed is the simulator's last s.
-            let sessions = await simulator.sessions()
+            let sessions = try await simulator.sessions()
             #expect(sessions.count == 2)
             for session in sessions {
                 try await eventually("shard \(session.shardID) prints s=\(session.sequence)") {
@@ -140,10 +140,10 @@ struct ListenTests {
         settings.events = ["ECHORD_MARK"]
         let running = Self.start(settings, sink: sink, stop: stop)
         try await eventually("the shard is ready") {
-            let session = await simulator.sessions().first
+            let session = try await simulator.sessions().first
             return session?.connectionID != nil && (session?.sequence ?? 0) >= 3
         }
-        for n in 1...3 { await simulator.dispatch(eventName: "ECHORD_MARK", data: .object([("n", .int(Int64(n)))])) }
+        for n in 1...3 { try await simulator.dispatch(eventName: "ECHORD_MARK", data: .object([("n", .int(Int64(n)))])) }
         try await eventually("three marks printed") { sink.lines.count == 3 }
         stop.raise()
         let summary = try await running.value
@@ -181,7 +181,7 @@ struct ListenTests {
         let stop = StopSwitch()
         let running = Self.start(Self.settings(simulator), sink: sink, stop: stop)
         try await eventually("READY printed") { sink.lines.contains { $0.contains("\"READY\"") } }
-        await simulator.inject(.close(code: 4004))
+        try await simulator.inject(.close(code: 4004))
         let result = await running.result
         stop.raise()
         try await simulator.shutdown()

@@ -9,7 +9,7 @@ struct CommandWaitTests {
     func waitsForResume() async throws {
         try await Harness.with { harness, _ in
             try await harness.waitForStatus { $0 == .ready }
-            await harness.simulator.inject(.dropConnection)
+            try await harness.simulator.inject(.dropConnection)
             try await harness.waitForStatus { if case .disconnected = $0 { true } else { false } }
             let shard = harness.shard
             let sending = Task {
@@ -18,8 +18,8 @@ struct CommandWaitTests {
             _ = try await harness.advance(by: .milliseconds(100)) { harness.shard.status == .ready }
             try await sending.value
             // `send` returns once the frame is written; the simulator may not have logged it yet.
-            try await harness.eventually { await harness.clientFrames().contains { $0.op == 8 } }
-            let frames = await harness.clientFrames()
+            try await harness.eventually { try await harness.clientFrames().contains { $0.op == 8 } }
+            let frames = try await harness.clientFrames()
             let commandIndex = try #require(frames.firstIndex { $0.op == 8 })
             let resumeIndex = try #require(frames.firstIndex { $0.op == 6 })
             #expect(commandIndex > resumeIndex)

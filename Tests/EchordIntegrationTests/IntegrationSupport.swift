@@ -72,46 +72,46 @@ struct Harness {
     /// Advances the shard's clock by `step` until `condition` holds (bounded by `maxSteps`),
     /// letting real time pass briefly between steps so the shard can react.
     func advance(
-        by step: Duration, maxSteps: Int = 200, alsoSimulator: Bool = false, until condition: () async -> Bool
+        by step: Duration, maxSteps: Int = 200, alsoSimulator: Bool = false, until condition: () async throws -> Bool
     ) async throws -> Duration {
         var advanced: Duration = .zero
         for _ in 0..<maxSteps {
-            if await condition() { return advanced }
+            if try await condition() { return advanced }
             // The simulator first: a frame the shard sends at its time t must not reach the simulator
             // while the simulator's clock is still behind t.
-            if alsoSimulator { await simulator.advanceTime(by: step) }
+            if alsoSimulator { try await simulator.advanceTime(by: step) }
             clock.advance(by: step)
             advanced += step
             try await Task.sleep(for: .milliseconds(15))
         }
-        if await condition() { return advanced }
+        if try await condition() { return advanced }
         throw HarnessError.timedOut("condition not reached after \(advanced) of manual time")
     }
 
     /// Waits (real time, bounded) until `condition` holds, without moving the clocks.
-    func eventually(timeout: Duration = .seconds(20), _ condition: () async -> Bool) async throws {
+    func eventually(timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            if await condition() { return }
+            if try await condition() { return }
             try await Task.sleep(for: .milliseconds(10))
         }
-        if await condition() { return }
+        if try await condition() { return }
         throw HarnessError.timedOut("condition not reached within \(timeout)")
     }
 
     /// The client frames the simulator received, as (op, connection, text).
-    func clientFrames() async -> [(op: Int?, connection: Int, text: String)] {
-        await simulator.log().filter { $0.kind == .received }.map { ($0.opcode, $0.connectionID, $0.text ?? "") }
+    func clientFrames() async throws -> [(op: Int?, connection: Int, text: String)] {
+        try await simulator.log().filter { $0.kind == .received }.map { ($0.opcode, $0.connectionID, $0.text ?? "") }
     }
 
     /// The IDENTIFY (2) and RESUME (6) opcodes the simulator received, in order.
-    func handshakeOps() async -> [Int] {
-        await clientFrames().compactMap(\.op).filter { $0 == 2 || $0 == 6 }
+    func handshakeOps() async throws -> [Int] {
+        try await clientFrames().compactMap(\.op).filter { $0 == 2 || $0 == 6 }
     }
 
     /// The paths of the connections the simulator accepted, in order.
-    func connectionPaths() async -> [String] {
-        await simulator.log().compactMap { if case .connected(let path, _) = $0.kind { path } else { nil } }
+    func connectionPaths() async throws -> [String] {
+        try await simulator.log().compactMap { if case .connected(let path, _) = $0.kind { path } else { nil } }
     }
 }
 
@@ -146,12 +146,12 @@ final class LockedBox<Value: Sendable>: Sendable {
 
 extension GatewaySimulator {
     /// The close codes the simulator sent, in order.
-    func serverCloseCodes() async -> [UInt16] {
-        await log().compactMap { if case .closedByServer(let code, _) = $0.kind { code } else { nil } }
+    func serverCloseCodes() async throws -> [UInt16] {
+        try await log().compactMap { if case .closedByServer(let code, _) = $0.kind { code } else { nil } }
     }
 
     /// The rules the simulator logged as broken.
-    func brokenRules() async -> [String] {
-        await violations().compactMap { if case .violation(let rule, _) = $0.kind { rule } else { nil } }
+    func brokenRules() async throws -> [String] {
+        try await violations().compactMap { if case .violation(let rule, _) = $0.kind { rule } else { nil } }
     }
 }

@@ -45,19 +45,19 @@ struct ManagerHarness {
     }
 
     /// Advances the simulator, then the manager's clock, in steps until `condition` holds.
-    func advance(by step: Duration = .milliseconds(250), maxSteps: Int = 800, until condition: () async -> Bool) async throws {
+    func advance(by step: Duration = .milliseconds(250), maxSteps: Int = 800, until condition: () async throws -> Bool) async throws {
         for _ in 0..<maxSteps {
-            if await condition() { return }
-            await simulator.advanceTime(by: step)
+            if try await condition() { return }
+            try await simulator.advanceTime(by: step)
             clock.advance(by: step)
             try await Task.sleep(for: .milliseconds(10))
         }
-        if await condition() { return }
+        if try await condition() { return }
         throw HarnessError.timedOut("not reached; statuses \(manager.statuses)")
     }
 
-    func identifies() async -> [(time: Int64, shard: Int, count: Int)] {
-        await simulator.log().filter { $0.kind == .received && $0.opcode == 2 }.compactMap { entry in
+    func identifies() async throws -> [(time: Int64, shard: Int, count: Int)] {
+        try await simulator.log().filter { $0.kind == .received && $0.opcode == 2 }.compactMap { entry in
             guard let text = entry.text, let range = text.range(of: "\"shard\":[") else { return nil }
             let numbers = text[range.upperBound...].prefix { $0 != "]" }.split(separator: ",").compactMap { Int($0) }
             return numbers.count == 2 ? (entry.timeMilliseconds, numbers[0], numbers[1]) : nil
@@ -74,7 +74,7 @@ struct ShardManagerTests {
         do {
             try await harness.advance { harness.manager.health.allReady && harness.manager.statuses.count == 32 }
         } catch {
-            let log = await harness.simulator.log()
+            let log = try await harness.simulator.log()
             let lagging = Set(harness.manager.health.lagging.keys)
             let connections = Set(log.filter { entry in lagging.contains { entry.text?.contains("[\($0),32]") == true } }.map(\.connectionID))
             for entry in log where connections.contains(entry.connectionID) || { if case .violation = entry.kind { true } else { false } }() {
@@ -82,7 +82,7 @@ struct ShardManagerTests {
             }
             throw error
         }
-        let identifies = await harness.identifies()
+        let identifies = try await harness.identifies()
         #expect(Set(identifies.map(\.shard)) == Set(0..<32))
         #expect(identifies.allSatisfy { $0.count == 32 })
         for bucket in 0..<4 {
@@ -90,7 +90,7 @@ struct ShardManagerTests {
             #expect(times.count == 8)
             for (a, b) in zip(times, times.dropFirst()) { #expect(b - a >= 5000, "bucket \(bucket): \(times)") }
         }
-        #expect(await harness.simulator.brokenRules().isEmpty)
+        #expect(try await harness.simulator.brokenRules().isEmpty)
         harness.manager.stop()
         try await running.value
         try await harness.simulator.shutdown()
@@ -101,7 +101,7 @@ struct ShardManagerTests {
         let harness = try await ManagerHarness.start(shards: 32, maxConcurrency: 16, shardIDs: Array(8...15))
         let running = Task { try await harness.manager.run() }
         try await harness.advance { harness.manager.health.allReady && harness.manager.statuses.count == 8 }
-        #expect(Set(await harness.identifies().map(\.shard)) == Set(8...15))
+        #expect(Set(try await harness.identifies().map(\.shard)) == Set(8...15))
         // A guild served by shard 9.
         let guild = try #require(harness.simulator.guildIDs.first { $0.shardIndex(shardCount: 32) == 9 })
         try await harness.manager.send(.requestGuildMembers(RequestGuildMembers(guildID: guild, query: "", limit: 0)))
@@ -114,9 +114,9 @@ struct ShardManagerTests {
         // Presence goes to every shard of the process.
         try await harness.manager.send(.updatePresence(PresenceUpdate(status: .idle)))
         try await Harness(simulator: harness.simulator, clock: harness.clock, shard: harness.manager.shards[8]!).eventually {
-            await harness.simulator.log().filter { $0.kind == .received && $0.opcode == 3 }.count == 8
+            try await harness.simulator.log().filter { $0.kind == .received && $0.opcode == 3 }.count == 8
         }
-        let presences = await harness.simulator.log().filter { $0.kind == .received && $0.opcode == 3 }
+        let presences = try await harness.simulator.log().filter { $0.kind == .received && $0.opcode == 3 }
         #expect(Set(presences.compactMap(\.shardID)) == Set(8...15))
         harness.manager.stop()
         try await running.value
@@ -133,16 +133,16 @@ struct ShardManagerTests {
         let firstEvents = Task { for await dispatch in first.manager.events { collected.mutate { $0.append(dispatch) } } }
         try await first.advance { first.manager.health.allReady && first.manager.statuses.count == 8 }
         for guild in first.simulator.guildIDs.prefix(8) {
-            await first.simulator.dispatch(eventName: "BEFORE_RESTART", data: .object([("guild", .string(guild.description))]), guildID: guild)
+            try await first.simulator.dispatch(eventName: "BEFORE_RESTART", data: .object([("guild", .string(guild.description))]), guildID: guild)
         }
         try await first.advance { collected.value.filter { $0.name == "BEFORE_RESTART" }.count == 8 }
         first.manager.stop()
         try await firstRun.value
         await firstEvents.value
-        let identifiesBefore = await first.identifies().count
+        let identifiesBefore = try await first.identifies().count
         #expect(identifiesBefore == 8)
         for guild in first.simulator.guildIDs.prefix(8) {
-            await first.simulator.dispatch(eventName: "WHILE_AWAY", data: .object([("guild", .string(guild.description))]), guildID: guild)
+            try await first.simulator.dispatch(eventName: "WHILE_AWAY", data: .object([("guild", .string(guild.description))]), guildID: guild)
         }
 
         let second = try await ManagerHarness.start(
@@ -150,7 +150,7 @@ struct ShardManagerTests {
         let secondRun = Task { try await second.manager.run() }
         let secondEvents = Task { for await dispatch in second.manager.events { collected.mutate { $0.append(dispatch) } } }
         try await second.advance { collected.value.filter { $0.name == "RESUMED" }.count == 8 }
-        #expect(await second.identifies().count == identifiesBefore, "no new IDENTIFY")
+        #expect(try await second.identifies().count == identifiesBefore, "no new IDENTIFY")
         #expect(collected.value.filter { $0.name == "WHILE_AWAY" }.count == 8)
         // Per shard, the sequence numbers across both processes have no gap and no repeat.
         for shard in 0..<8 {

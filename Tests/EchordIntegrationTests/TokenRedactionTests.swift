@@ -36,7 +36,7 @@ struct TokenRedactionTests {
         let shard = Shard(configuration: config, identifyQueue: UnlimitedIdentifyQueue(), clock: GatewayClock(ManualClock()), logger: logger)
         let running = Task { try await shard.run() }
         for await status in shard.statusUpdates() where status == .ready { break }
-        await simulator.inject(.reconnect)
+        try await simulator.inject(.reconnect)
         try await simulator.waitForLogEntry { $0.eventName == "RESUMED" }
         shard.stop()
         try await running.value

@@ -61,7 +61,7 @@ struct TypedEventTests {
         ) { harness, _ in
             let events = EventCollector(harness.shard)
             try await harness.waitForStatus { $0 == .ready }
-            await harness.simulator.dispatch(eventName: "SOMETHING_NEW", data: .object([("n", .int(1))]))
+            try await harness.simulator.dispatch(eventName: "SOMETHING_NEW", data: .object([("n", .int(1))]))
             _ = try await harness.advance(by: .milliseconds(250), alsoSimulator: true) { events.count(of: "MESSAGE_CREATE") >= 100 }
             let names = Set(events.names)
             #expect(names == ["READY", "MESSAGE_CREATE"])
@@ -79,9 +79,9 @@ struct TypedEventTests {
             let events = EventCollector(harness.shard)
             try await harness.waitForStatus { $0 == .ready }
             let bad = #"{"id":"not-a-number","channel_id":"1"}"#
-            await harness.simulator.dispatch(eventName: "MESSAGE_CREATE", data: .raw(Array(bad.utf8)))
-            await harness.simulator.dispatch(eventName: "BRAND_NEW_EVENT", data: .raw(Array(#"{"x":[1,2]}"#.utf8)))
-            await harness.simulator.dispatch(eventName: "MESSAGE_DELETE", data: .raw(Array(#"{"id":"5","channel_id":"6"}"#.utf8)))
+            try await harness.simulator.dispatch(eventName: "MESSAGE_CREATE", data: .raw(Array(bad.utf8)))
+            try await harness.simulator.dispatch(eventName: "BRAND_NEW_EVENT", data: .raw(Array(#"{"x":[1,2]}"#.utf8)))
+            try await harness.simulator.dispatch(eventName: "MESSAGE_DELETE", data: .raw(Array(#"{"id":"5","channel_id":"6"}"#.utf8)))
             try await harness.eventually { events.count(of: "MESSAGE_DELETE") == 1 }
             let tail = events.dispatches.suffix(3).map(\.event)
             guard case .failed(let failure) = tail[tail.startIndex] else {
@@ -94,7 +94,7 @@ struct TypedEventTests {
             #expect(tail[tail.startIndex + 1] == .unknown(name: "BRAND_NEW_EVENT", data: Array(#"{"x":[1,2]}"#.utf8)))
             #expect(tail[tail.startIndex + 2] == .messageDelete(MessageDelete(id: 5, channelID: 6)))
             #expect(harness.shard.status == .ready)
-            #expect(await harness.simulator.serverCloseCodes().isEmpty)
+            #expect(try await harness.simulator.serverCloseCodes().isEmpty)
         }
     }
 }

@@ -15,14 +15,14 @@ extension CloseCodeTests {
         }) { simulator in
             let client = try await TestGatewayClient.connect(port: simulator.port)
             #expect(try await client.next().op == 10)
-            await simulator.advanceTime(by: .milliseconds(1400))
-            #expect(await simulator.serverCloseCodes().isEmpty)
-            await simulator.advanceTime(by: .milliseconds(200))
+            try await simulator.advanceTime(by: .milliseconds(1400))
+            #expect(try await simulator.serverCloseCodes().isEmpty)
+            try await simulator.advanceTime(by: .milliseconds(200))
             let incoming = try await client.next()
             #expect(incoming.closeCode == 4000, "got \(incoming)")
             try await Self.expectLoggedClose(
                 simulator, code: 4000, rule: { $0 == "no heartbeat within the interval and its grace" })
-            let close = await simulator.log().first { if case .closedByServer = $0.kind { true } else { false } }
+            let close = try await simulator.log().first { if case .closedByServer = $0.kind { true } else { false } }
             #expect(close?.timeMilliseconds == 1500)
         }
     }
@@ -35,9 +35,9 @@ extension CloseCodeTests {
         }) { simulator in
             let client = try await TestGatewayClient.connect(port: simulator.port)
             #expect(try await client.next().op == 10)
-            await simulator.advanceTime(by: .milliseconds(1600))
+            try await simulator.advanceTime(by: .milliseconds(1600))
             #expect(try await client.next().closeCode == 4009)
-            #expect(await simulator.serverCloseCodes() == [4009])
+            #expect(try await simulator.serverCloseCodes() == [4009])
         }
     }
 
@@ -51,9 +51,9 @@ extension CloseCodeTests {
             let (sessionID, _) = try await client.identifyUntilReady()
             #expect(try await client.nextPayload().eventName == "GUILD_CREATE")
             #expect(try await client.nextPayload().eventName == "GUILD_CREATE")
-            await simulator.advanceTime(by: .milliseconds(1400))
-            #expect(await simulator.serverCloseCodes().isEmpty)
-            await simulator.advanceTime(by: .milliseconds(200))
+            try await simulator.advanceTime(by: .milliseconds(1400))
+            #expect(try await simulator.serverCloseCodes().isEmpty)
+            try await simulator.advanceTime(by: .milliseconds(200))
             // Nothing else came between the last GUILD_CREATE and the close.
             let incoming = try await client.next()
             #expect(incoming.closeCode == 4000, "got \(incoming)")
@@ -87,19 +87,19 @@ extension CloseCodeTests {
                 try await client.heartbeat(nil)
                 // The ACK proves the simulator handled the heartbeat before time moves on.
                 #expect(try await client.next().op == 11)
-                await simulator.advanceTime(by: .milliseconds(1000))
+                try await simulator.advanceTime(by: .milliseconds(1000))
             }
-            #expect(await simulator.serverCloseCodes().isEmpty)
-            #expect(await simulator.brokenRules().isEmpty)
+            #expect(try await simulator.serverCloseCodes().isEmpty)
+            #expect(try await simulator.brokenRules().isEmpty)
 
             // The deadline runs from the last heartbeat: one at t=5000 ms keeps the socket until 6500 ms.
             try await client.heartbeat(nil)
             #expect(try await client.next().op == 11)
-            await simulator.advanceTime(by: .milliseconds(1499))
-            #expect(await simulator.serverCloseCodes().isEmpty)
-            await simulator.advanceTime(by: .milliseconds(1))
+            try await simulator.advanceTime(by: .milliseconds(1499))
+            #expect(try await simulator.serverCloseCodes().isEmpty)
+            try await simulator.advanceTime(by: .milliseconds(1))
             #expect(try await client.next().closeCode == 4000)
-            #expect(await simulator.serverCloseCodes() == [4000])
+            #expect(try await simulator.serverCloseCodes() == [4000])
         }
     }
 
@@ -110,13 +110,13 @@ extension CloseCodeTests {
         try await withSimulator { simulator in
             let client = try await TestGatewayClient.connect(port: simulator.port)
             let (sessionID, _) = try await client.identifyUntilReady()
-            #expect(await simulator.sessions().map(\.id) == [sessionID])
+            #expect(try await simulator.sessions().map(\.id) == [sessionID])
             try await client.close(code: code)
             // The simulator echoes the close.
             #expect(try await client.nextClose() == code)
             try await simulator.waitForLogEntry { $0.kind == .closedByClient(code: code) }
-            #expect(await simulator.sessions().isEmpty)
-            #expect(await simulator.log().contains { $0.kind == .session("ended by client close \(code)") })
+            #expect(try await simulator.sessions().isEmpty)
+            #expect(try await simulator.log().contains { $0.kind == .session("ended by client close \(code)") })
 
             let resumer = try await TestGatewayClient.connect(port: simulator.port, path: "/resume")
             #expect(try await resumer.next().op == 10)
@@ -124,8 +124,8 @@ extension CloseCodeTests {
             let invalid = try await resumer.next()
             #expect(invalid.op == 9)
             #expect(invalid.data == .bool(false))
-            #expect(await simulator.brokenRules() == ["RESUME of an unknown or expired session"])
-            #expect(await simulator.serverCloseCodes().isEmpty)
+            #expect(try await simulator.brokenRules() == ["RESUME of an unknown or expired session"])
+            #expect(try await simulator.serverCloseCodes().isEmpty)
         }
     }
 
@@ -140,7 +140,7 @@ extension CloseCodeTests {
             let session = try await Self.waitUntilDetached(simulator, sessionID: sessionID)
             #expect(session?.id == sessionID)
             #expect(session?.connectionID == nil)
-            #expect(!(await simulator.log().contains { if case .session(let what) = $0.kind { what.hasPrefix("ended") } else { false } }))
+            #expect(!(try await simulator.log().contains { if case .session(let what) = $0.kind { what.hasPrefix("ended") } else { false } }))
 
             let resumer = try await TestGatewayClient.connect(port: simulator.port, path: "/resume")
             #expect(try await resumer.next().op == 10)
@@ -148,8 +148,8 @@ extension CloseCodeTests {
             let resumed = try await resumer.nextPayload()
             #expect(resumed.eventName == "RESUMED")
             #expect(resumed.sequence == 4)
-            #expect(await simulator.brokenRules().isEmpty)
-            #expect(await simulator.sessions().first?.connectionID != nil)
+            #expect(try await simulator.brokenRules().isEmpty)
+            #expect(try await simulator.sessions().first?.connectionID != nil)
         }
     }
 }

@@ -73,13 +73,13 @@ struct CompressionTests {
     }
 
     /// The texts the simulator logged as sent on `connection` (needs `logServerPayloads`).
-    static func sentTexts(_ simulator: GatewaySimulator, connection: Int) async -> [String] {
-        await simulator.log().filter { $0.kind == .sent && $0.connectionID == connection }.compactMap(\.text)
+    static func sentTexts(_ simulator: GatewaySimulator, connection: Int) async throws -> [String] {
+        try await simulator.log().filter { $0.kind == .sent && $0.connectionID == connection }.compactMap(\.text)
     }
 
     /// The connection id of the most recent `.connected` log entry.
-    static func lastConnectionID(_ simulator: GatewaySimulator) async -> Int? {
-        await simulator.log().last { if case .connected = $0.kind { true } else { false } }?.connectionID
+    static func lastConnectionID(_ simulator: GatewaySimulator) async throws -> Int? {
+        try await simulator.log().last { if case .connected = $0.kind { true } else { false } }?.connectionID
     }
 
     @Test("HELLO, READY and the GUILD_CREATEs arrive identically with none, zlib-stream and zstd-stream")
@@ -96,8 +96,8 @@ struct CompressionTests {
                 #expect(payloads.map(\.op) == [10, 0, 0, 0, 0])
                 #expect(payloads.compactMap(\.eventName) == ["READY", "GUILD_CREATE", "GUILD_CREATE", "GUILD_CREATE"])
                 // Byte for byte what the simulator serialized, once decompressed.
-                let connection = try #require(await simulator.connectionID(of: sessionID))
-                #expect(payloads.compactMap(\.payloadText) == (await Self.sentTexts(simulator, connection: connection)),
+                let connection = try #require(try await simulator.connectionID(of: sessionID))
+                #expect(payloads.compactMap(\.payloadText) == (try await Self.sentTexts(simulator, connection: connection)),
                         "\(compression)")
                 // Only the session id differs between the three sessions.
                 results[compression] = try payloads.map { payload in
@@ -123,7 +123,7 @@ struct CompressionTests {
         }) { simulator in
             // The raw frames.
             let raw = try await RawWebSocketClient.connect(port: simulator.port, query: Self.query(.zlibStream))
-            let connection = try #require(await Self.lastConnectionID(simulator))
+            let connection = try #require(try await Self.lastConnectionID(simulator))
             let inflater = ZlibStreamInflater()
             var frames: [RawFrame] = []
             var framesPerMessage: [Int] = []
@@ -147,18 +147,18 @@ struct CompressionTests {
             #expect(Array(frames[0].bytes.prefix(2)) == [0x78, 0x9C], "the stream starts with a zlib header")
             #expect(frames.dropFirst().allSatisfy { Array($0.bytes.prefix(2)) != [0x78, 0x9C] })
             #expect(framesPerMessage == [3, 3, 3, 3])
-            #expect(messages == (await Self.sentTexts(simulator, connection: connection)))
+            #expect(messages == (try await Self.sentTexts(simulator, connection: connection)))
             #expect(JSONValue.parsedJSON(messages[1])?["t"]?.stringValue == "READY")
             await raw.close()
 
             // The test client's buffering gets whole messages.
             let client = try await TestGatewayClient.connect(port: simulator.port, compression: .zlibStream)
             let (sessionID, _, payloads) = try await client.identifyAndReadGuilds()
-            let clientConnection = try #require(await simulator.connectionID(of: sessionID))
-            #expect(payloads.compactMap(\.payloadText) == (await Self.sentTexts(simulator, connection: clientConnection)))
+            let clientConnection = try #require(try await simulator.connectionID(of: sessionID))
+            #expect(payloads.compactMap(\.payloadText) == (try await Self.sentTexts(simulator, connection: clientConnection)))
             #expect(payloads.allSatisfy { $0.payloadJSON?["op"] != nil })
             // Later messages (a heartbeat ACK, a dispatch) still decode on the same stream.
-            await simulator.dispatch(eventName: "ECHORD_TEST", data: .object([("text", .string(String(repeating: "z", count: 5000)))]))
+            try await simulator.dispatch(eventName: "ECHORD_TEST", data: .object([("text", .string(String(repeating: "z", count: 5000)))]))
             let big = try await client.nextPayload()
             #expect(big.eventName == "ECHORD_TEST")
             #expect(big.data?["text"]?.stringValue?.count == 5000)
@@ -173,13 +173,13 @@ struct CompressionTests {
             configuration.logServerPayloads = true
         }) { simulator in
             let raw = try await RawWebSocketClient.connect(port: simulator.port, query: Self.query(.zstdStream))
-            let connection = try #require(await Self.lastConnectionID(simulator))
+            let connection = try #require(try await Self.lastConnectionID(simulator))
             var frames: [RawFrame] = []
             // HELLO, then IDENTIFY → READY and two GUILD_CREATEs, then a large dispatch (several KiB).
             frames.append(try #require(try await raw.nextFrame()))
             try await raw.sendText(Self.identify)
             for _ in 0..<3 { frames.append(try #require(try await raw.nextFrame())) }
-            await simulator.dispatch(eventName: "ECHORD_TEST", data: .object([("text", .string(String(repeating: "q", count: 200_000)))]))
+            try await simulator.dispatch(eventName: "ECHORD_TEST", data: .object([("text", .string(String(repeating: "q", count: 200_000)))]))
             frames.append(try #require(try await raw.nextFrame()))
             try await raw.sendText("{\"op\":1,\"d\":4}")
             frames.append(try #require(try await raw.nextFrame()))  // heartbeat ACK
@@ -189,13 +189,13 @@ struct CompressionTests {
             #expect(Array(frames[0].bytes.prefix(4)) == [0x28, 0xB5, 0x2F, 0xFD], "zstd magic number first")
             #expect(frames.dropFirst().allSatisfy { Array($0.bytes.prefix(4)) != [0x28, 0xB5, 0x2F, 0xFD] },
                     "one frame for the whole connection, never restarted")
-            let expected = await Self.sentTexts(simulator, connection: connection)
+            let expected = try await Self.sentTexts(simulator, connection: connection)
             #expect(expected.count == frames.count, "one WebSocket message per gateway message")
 
             let stream = frames.flatMap(\.bytes)
             let decoded = try await Self.zstdDecompress(stream)
             #expect(decoded == expected.joined(), "zstd -dc output differs (\(decoded.utf8.count) bytes)")
-            #expect(await simulator.brokenRules() == [])
+            #expect(try await simulator.brokenRules() == [])
             #expect(JSONValue.parsedJSON(expected[4])?["d"]?["text"]?.stringValue?.count == 200_000)
         }
     }

@@ -16,7 +16,7 @@ enum FaultRoute: String, CaseIterable, Sendable, CustomTestStringConvertible {
     {
         switch self {
         case .swiftAPI:
-            return await simulator.inject(fault, target: target)
+            return try await simulator.inject(fault, target: target)
         case .controlAPI:
             var parameters: [String] = []
             switch target {
@@ -59,13 +59,13 @@ struct FaultTests {
             let reconnect = try await client.nextPayload()
             #expect(reconnect.op == 7 && reconnect.data == .null)
 
-            await simulator.dispatch(eventName: "ECHORD_TEST", data: Self.event(1))
-            await simulator.advanceTime(by: .seconds(4))
+            try await simulator.dispatch(eventName: "ECHORD_TEST", data: Self.event(1))
+            try await simulator.advanceTime(by: .seconds(4))
             // Still open after 4 s, and the dispatch was held back.
             #expect(try await client.payloadsBeforeHeartbeatAck().isEmpty)
-            await simulator.advanceTime(by: .seconds(1))
+            try await simulator.advanceTime(by: .seconds(1))
             #expect(try await client.nextClose() == 4000)
-            #expect(await simulator.serverCloseCodes() == [4000])
+            #expect(try await simulator.serverCloseCodes() == [4000])
 
             try await simulator.waitUntilDetached(sessionID)
             let resumed = try await TestGatewayClient.connect(port: simulator.port, path: "/resume")
@@ -87,22 +87,22 @@ struct FaultTests {
             #expect(invalid.op == 9)
             #expect(invalid.data == .bool(resumable))
             if resumable {
-                #expect(await simulator.sessions().map(\.id) == [sessionID])
+                #expect(try await simulator.sessions().map(\.id) == [sessionID])
                 let resumed = try await TestGatewayClient.connect(port: simulator.port, path: "/resume")
                 try await resumed.helloThenResume(sessionID: sessionID, sequence: last)
                 #expect(try await resumed.nextPayload().eventName == "RESUMED")
             } else {
-                #expect(await simulator.sessions().isEmpty)
+                #expect(try await simulator.sessions().isEmpty)
                 // The socket stays open; a fresh IDENTIFY (after the identify bucket) starts a new session.
-                await simulator.advanceTime(by: .seconds(5))
+                try await simulator.advanceTime(by: .seconds(5))
                 try await client.identify()
                 let ready = try await client.nextPayload()
                 #expect(ready.eventName == "READY" && ready.sequence == 1)
                 let newID = try #require(ready.data?["session_id"]?.stringValue)
                 #expect(newID != sessionID)
-                #expect(await simulator.sessions().map(\.id) == [newID])
+                #expect(try await simulator.sessions().map(\.id) == [newID])
             }
-            #expect(await simulator.brokenRules() == [])
+            #expect(try await simulator.brokenRules() == [])
         }
     }
 
@@ -113,9 +113,9 @@ struct FaultTests {
             let (sessionID, _, _) = try await client.identifyAndReadGuilds()
             #expect(try await route.inject(.close(code: code), on: simulator) == 1)
             #expect(try await client.nextClose() == code)
-            #expect(await simulator.serverCloseCodes() == [code])
+            #expect(try await simulator.serverCloseCodes() == [code])
             try await simulator.waitUntilDetached(sessionID)
-            #expect(await simulator.sessions().map(\.id) == [sessionID])
+            #expect(try await simulator.sessions().map(\.id) == [sessionID])
         }
     }
 
@@ -128,7 +128,7 @@ struct FaultTests {
             #expect(try await route.inject(.dropConnection, on: simulator) == 1)
             let end = try await client.next()
             #expect(end.isConnectionEnd, "got \(end)")
-            #expect(await simulator.serverCloseCodes() == [])
+            #expect(try await simulator.serverCloseCodes() == [])
             try await simulator.waitUntilDetached(sessionID)
             let resumed = try await TestGatewayClient.connect(port: simulator.port, path: "/resume")
             try await resumed.helloThenResume(sessionID: sessionID, sequence: last)
@@ -144,11 +144,11 @@ struct FaultTests {
             let (_, last, _) = try await client.identifyAndReadGuilds()
             #expect(try await route.inject(.stopHeartbeatAcks, on: simulator) == 1)
 
-            let mark = await simulator.nextLogIndex()
+            let mark = try await simulator.nextLogIndex()
             try await client.heartbeat(last)
             try await simulator.waitForLogEntry(since: mark) { $0.kind == .received && $0.opcode == 1 }
             // The heartbeat has been handled; an ACK would now arrive before this dispatch.
-            await simulator.dispatch(eventName: "ECHORD_TEST", data: Self.event(1))
+            try await simulator.dispatch(eventName: "ECHORD_TEST", data: Self.event(1))
             let next = try await client.next()
             #expect(next.op == 0 && next.eventName == "ECHORD_TEST", "got \(next)")
 
@@ -159,26 +159,28 @@ struct FaultTests {
         }
     }
 
-    @Test("freeze: nothing more arrives; thaw resumes delivery", arguments: FaultRoute.allCases)
+    @Test("freeze: frames are held, not sent; thaw delivers them in order before later ones", arguments: FaultRoute.allCases)
     func freeze(route: FaultRoute) async throws {
         try await withSimulator { simulator in
             let client = try await TestGatewayClient.connect(port: simulator.port)
             let (sessionID, last, _) = try await client.identifyAndReadGuilds()
-            let connection = try #require(await simulator.connectionID(of: sessionID))
+            let connection = try #require(try await simulator.connectionID(of: sessionID))
             #expect(try await route.inject(.freeze, on: simulator) == 1)
-            await simulator.dispatch(eventName: "WHILE_FROZEN", data: Self.event(1))
+            try await simulator.dispatch(eventName: "WHILE_FROZEN", data: Self.event(1))
             // A frozen socket is not treated as a missed heartbeat.
-            await simulator.advanceTime(by: .seconds(120))
-            #expect(await simulator.serverCloseCodes() == [])
-            #expect(await simulator.sentDispatches(onConnection: connection).map(\.name).contains("WHILE_FROZEN") == false)
+            try await simulator.advanceTime(by: .seconds(120))
+            #expect(try await simulator.serverCloseCodes() == [])
+            // Held, so not logged as sent.
+            #expect(try await simulator.sentDispatches(onConnection: connection).map(\.name).contains("WHILE_FROZEN") == false)
 
             #expect(try await route.inject(.thaw, on: simulator) == 1)
-            await simulator.dispatch(eventName: "AFTER_THAW", data: Self.event(2))
-            // The first thing after the thaw is the new dispatch: the frozen one never arrived.
+            try await simulator.dispatch(eventName: "AFTER_THAW", data: Self.event(2))
+            let held = try await client.nextPayload()
+            #expect(held.eventName == "WHILE_FROZEN" && held.sequence == last + 1, "got \(held)")
             let next = try await client.nextPayload()
-            #expect(next.eventName == "AFTER_THAW", "got \(next)")
-            #expect(next.sequence == last + 2, "the frozen dispatch took s=\(last + 1)")
+            #expect(next.eventName == "AFTER_THAW" && next.sequence == last + 2, "got \(next)")
             #expect(try await client.payloadsBeforeHeartbeatAck().isEmpty)
+            #expect(try await simulator.sentDispatches(onConnection: connection).suffix(2).map(\.sequence) == [last + 1, last + 2])
         }
     }
 
@@ -190,12 +192,12 @@ struct FaultTests {
             _ = try await client.identifyAndReadGuilds()
             #expect(try await route.inject(.freeze, on: simulator) == 1)
             // The first deadline (10 s + 50 % grace) passes while frozen: no close.
-            await simulator.advanceTime(by: .seconds(20))
-            #expect(await simulator.serverCloseCodes() == [])
+            try await simulator.advanceTime(by: .seconds(20))
+            #expect(try await simulator.serverCloseCodes() == [])
             #expect(try await route.inject(.thaw, on: simulator) == 1)
             // Thawed, the client owes a heartbeat within interval + grace; it sends none.
-            await simulator.advanceTime(by: .seconds(16))
-            #expect(await simulator.serverCloseCodes() == [4000])
+            try await simulator.advanceTime(by: .seconds(16))
+            #expect(try await simulator.serverCloseCodes() == [4000])
             #expect(try await client.nextClose() == 4000)
         }
     }
@@ -225,13 +227,13 @@ struct FaultTests {
             #expect(request.op == 1 && request.data == .null)
             try await client.heartbeat(last)
             #expect(try await client.next().op == 11)
-            await simulator.advanceTime(by: .seconds(3))
-            #expect(await simulator.brokenRules() == [])
+            try await simulator.advanceTime(by: .seconds(3))
+            #expect(try await simulator.brokenRules() == [])
 
             #expect(try await route.inject(.requestHeartbeat, on: simulator) == 1)
             #expect(try await client.nextPayload().op == 1)
-            await simulator.advanceTime(by: .seconds(2))
-            #expect(await simulator.brokenRules() == ["did not answer the server's heartbeat request (op 1) in time"])
+            try await simulator.advanceTime(by: .seconds(2))
+            #expect(try await simulator.brokenRules() == ["did not answer the server's heartbeat request (op 1) in time"])
         }
     }
 
@@ -250,10 +252,10 @@ struct FaultTests {
             #expect(try await a.next().isConnectionEnd)
             #expect(try await b.next().isConnectionEnd)
             #expect(try await idle.next().isConnectionEnd)
-            #expect(await simulator.serverCloseCodes() == [])
+            #expect(try await simulator.serverCloseCodes() == [])
             try await simulator.waitUntilDetached(sessionA)
             try await simulator.waitUntilDetached(sessionB)
-            #expect(await simulator.sessions().map(\.id).sorted() == [sessionA, sessionB].sorted())
+            #expect(try await simulator.sessions().map(\.id).sorted() == [sessionA, sessionB].sorted())
 
             for (session, last) in [(sessionA, lastA), (sessionB, lastB)] {
                 let resumed = try await TestGatewayClient.connect(port: simulator.port, path: "/resume")
@@ -271,7 +273,7 @@ struct FaultTests {
             let (sessionID, last, _) = try await client.identifyAndReadGuilds()
             #expect(try await route.inject(.expireSessions, on: simulator) == 1)
             #expect(try await client.nextClose() == 4009)
-            #expect(await simulator.sessions().isEmpty)
+            #expect(try await simulator.sessions().isEmpty)
             let late = try await TestGatewayClient.connect(port: simulator.port, path: "/resume")
             try await late.helloThenResume(sessionID: sessionID, sequence: last)
             let invalid = try await late.nextPayload()
@@ -297,10 +299,10 @@ struct FaultTests {
             #expect(try await shard0.next().op == 11, "shard 0 still open")
 
             // A session target.
-            let connection0 = try #require(await simulator.connectionID(of: session0))
+            let connection0 = try #require(try await simulator.connectionID(of: session0))
             #expect(try await route.inject(.invalidSession(resumable: false), target: .session(session0), on: simulator) == 1)
             #expect(try await shard0.nextPayload().op == 9)
-            #expect(await simulator.sessions().map(\.id) == [session1])
+            #expect(try await simulator.sessions().map(\.id) == [session1])
             // A connection target (the socket outlives its invalidated session).
             #expect(try await route.inject(.dropConnection, target: .connection(connection0 + 100), on: simulator) == 0)
             #expect(try await route.inject(.dropConnection, target: .connection(connection0), on: simulator) == 1)
@@ -366,7 +368,7 @@ struct ControlAPITests {
             let start = try await httpPost(port: simulator.port, path: "/control/traffic?rate=100")
             #expect(start.status == 200)
             #expect(JSONValue.parsedJSON(start.body)?["events_per_second"]?.numberValue == 100)
-            await simulator.advanceTime(by: .seconds(1))
+            try await simulator.advanceTime(by: .seconds(1))
             let generated = try await client.payloadsBeforeHeartbeatAck()
             #expect(generated.count >= 10, "about 100 events in one simulated second, only for our intents")
             let kinds = Set(TrafficEventKind.allCases.map(\.rawValue))
@@ -376,7 +378,7 @@ struct ControlAPITests {
             let stop = try await httpPost(port: simulator.port, path: "/control/traffic?rate=0")
             #expect(stop.status == 200)
             #expect(JSONValue.parsedJSON(stop.body)?["events_per_second"]?.numberValue == 0)
-            await simulator.advanceTime(by: .seconds(1))
+            try await simulator.advanceTime(by: .seconds(1))
             #expect(try await client.payloadsBeforeHeartbeatAck().isEmpty)
 
             let bad = try await httpPost(port: simulator.port, path: "/control/traffic?rate=fast")

@@ -111,11 +111,11 @@ extension TestGatewayClient {
 
 /// Polls `condition` every 5 ms until it holds; throws after `timeout` of real time.
 func waitForCondition(
-    _ what: String, timeout: Duration = .seconds(20), _ condition: () async -> Bool
+    _ what: String, timeout: Duration = .seconds(20), _ condition: () async throws -> Bool
 ) async throws {
     let clock = ContinuousClock()
     let deadline = clock.now + timeout
-    while !(await condition()) {
+    while !(try await condition()) {
         guard clock.now < deadline else { throw TestClientError.timedOut(what) }
         try await Task.sleep(for: .milliseconds(5))
     }
@@ -125,24 +125,24 @@ extension GatewaySimulator {
     /// Waits until the simulator has noticed that `sessionID`'s socket is gone.
     func waitUntilDetached(_ sessionID: String) async throws {
         try await waitForCondition("session \(sessionID) detached") {
-            let info = await self.sessions().first { $0.id == sessionID }
+            let info = try await self.sessions().first { $0.id == sessionID }
             return info != nil && info?.connectionID == nil
         }
     }
 
     /// The connection currently serving `sessionID`.
-    func connectionID(of sessionID: String) async -> Int? {
-        await sessions().first { $0.id == sessionID }?.connectionID
+    func connectionID(of sessionID: String) async throws -> Int? {
+        try await sessions().first { $0.id == sessionID }?.connectionID
     }
 
     /// The index the next log entry will get.
-    func nextLogIndex() async -> Int {
-        (await log().last?.index ?? -1) + 1
+    func nextLogIndex() async throws -> Int {
+        (try await log().last?.index ?? -1) + 1
     }
 
     /// The dispatch names the simulator logged as sent on connection `id`, with their `s`.
-    func sentDispatches(onConnection id: Int) async -> [(name: String, sequence: Int)] {
-        await log().compactMap { entry in
+    func sentDispatches(onConnection id: Int) async throws -> [(name: String, sequence: Int)] {
+        try await log().compactMap { entry in
             guard entry.kind == .sent, entry.connectionID == id, entry.opcode == 0, let name = entry.eventName,
                 let s = entry.sequence
             else { return nil }

@@ -77,6 +77,20 @@ private func httpRequest(
 /// Also useful for WebSocket handshakes whose answer must be read as raw bytes (for example a
 /// server that sends a close frame and hangs up right after the 101).
 func rawTCPExchange(port: Int, request: [UInt8], timeout: Duration = .seconds(20)) async throws -> [UInt8] {
+    let (channel, response) = try await openRawTCP(port: port, sending: request)
+    let (seconds, attoseconds) = timeout.components
+    let timer = channel.eventLoop.scheduleTask(in: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)) {
+        response.fail(HTTPTestClientError.timedOut)
+        channel.close(promise: nil)
+    }
+    defer { timer.cancel() }
+    return try await response.futureResult.get()
+}
+
+/// Connects to `127.0.0.1:port` and writes `request` (possibly empty). The connection stays open;
+/// `response` succeeds with every byte the server sent once the connection ends (a promise, so a
+/// caller can fail it on a timeout of its own).
+func openRawTCP(port: Int, sending request: [UInt8]) async throws -> (channel: NIOCore.Channel, response: EventLoopPromise<[UInt8]>) {
     let loop = MultiThreadedEventLoopGroup.singleton.next()
     let promise = loop.makePromise(of: [UInt8].self)
     let channel = try await ClientBootstrap(group: loop)
@@ -86,17 +100,11 @@ func rawTCPExchange(port: Int, request: [UInt8], timeout: Duration = .seconds(20
             }
         }
         .connect(host: "127.0.0.1", port: port).get()
-    let (seconds, attoseconds) = timeout.components
-    let timer = loop.scheduleTask(in: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)) {
-        promise.fail(HTTPTestClientError.timedOut)
-        channel.close(promise: nil)
-    }
-    defer { timer.cancel() }
-    try await channel.writeAndFlush(ByteBuffer(bytes: request))
-    return try await promise.futureResult.get()
+    if !request.isEmpty { try await channel.writeAndFlush(ByteBuffer(bytes: request)) }
+    return (channel, promise)
 }
 
-private func parseHTTPResponse(_ raw: [UInt8]) throws -> (status: Int, headers: [(String, String)], body: String) {
+func parseHTTPResponse(_ raw: [UInt8]) throws -> (status: Int, headers: [(String, String)], body: String) {
     let separator: [UInt8] = Array("\r\n\r\n".utf8)
     guard let headerEnd = raw.firstRange(of: separator) else {
         throw HTTPTestClientError.malformedResponse("no end of headers in \(raw.count) bytes")

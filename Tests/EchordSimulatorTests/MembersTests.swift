@@ -65,7 +65,7 @@ struct MembersTests {
             #expect(sample["joined_at"]?.stringValue != nil)
             #expect(sample["roles"]?.arrayElements != nil)
             #expect(sample["nick"] == .null)
-            #expect(await simulator.brokenRules() == [])
+            #expect(try await simulator.brokenRules() == [])
         }
     }
 
@@ -85,10 +85,10 @@ struct MembersTests {
                 let presences = try #require(chunks[0].data?["presences"]?.arrayElements)
                 #expect(presences.compactMap { $0["user"]?["id"]?.stringValue } == memberIDs)
                 #expect(presences.allSatisfy { $0["status"]?.stringValue != nil })
-                #expect(await simulator.brokenRules() == [])
+                #expect(try await simulator.brokenRules() == [])
             } else {
                 #expect(chunks[0].data?["presences"] == nil)
-                #expect(await simulator.brokenRules() == ["presences requested without GUILD_PRESENCES"])
+                #expect(try await simulator.brokenRules() == ["presences requested without GUILD_PRESENCES"])
             }
         }
     }
@@ -138,7 +138,7 @@ struct MembersTests {
             let empty = try await Self.readChunks(client)
             #expect(empty.count == 1 && Self.members(empty[0]).isEmpty)
             // Prefix queries are not "all members" requests: no rate limit, no violation.
-            #expect(await simulator.brokenRules() == [])
+            #expect(try await simulator.brokenRules() == [])
         }
     }
 
@@ -153,8 +153,8 @@ struct MembersTests {
             #expect(chunks.count == 1)
             #expect(chunks[0].data?["guild_id"]?.stringValue == guildID.description)
             #expect(Self.usernames(chunks[0]).count == 3)
-            #expect(await simulator.brokenRules() == [])
-            #expect(await simulator.serverCloseCodes() == [])
+            #expect(try await simulator.brokenRules() == [])
+            #expect(try await simulator.serverCloseCodes() == [])
         }
     }
 
@@ -189,23 +189,23 @@ struct MembersTests {
             #expect(other.count == 3 && other.allSatisfy { $0.data?["guild_id"]?.stringValue == guild1 })
 
             // retry_after counts down with simulator time.
-            await simulator.advanceTime(by: .seconds(20))
+            try await simulator.advanceTime(by: .seconds(20))
             try await Self.requestMembers(client, all(guild0, nonce: "third"))
             let stillLimited = try await client.nextPayload()
             #expect(stillLimited.eventName == "RATE_LIMITED")
             let later = try #require(stillLimited.data?["retry_after"]?.numberValue)
             #expect(abs(later - 10) < 0.01)
 
-            await simulator.advanceTime(by: .seconds(11))
+            try await simulator.advanceTime(by: .seconds(11))
             try await Self.requestMembers(client, all(guild0, nonce: "fourth"))
             let again = try await Self.readChunks(client)
             #expect(again.count == 3)
             #expect(again.allSatisfy { $0.data?["nonce"]?.stringValue == "fourth" })
             #expect(again.flatMap(Self.userIDs).count == 2501)
-            let rules = await simulator.brokenRules()
+            let rules = try await simulator.brokenRules()
             #expect(rules.count == 2)
             #expect(rules.allSatisfy { $0.contains("within the rate limit") })
-            #expect(await simulator.serverCloseCodes() == [])
+            #expect(try await simulator.serverCloseCodes() == [])
         }
     }
 
@@ -217,7 +217,7 @@ struct MembersTests {
             let guildID = simulator.guildIDs[0].description
             try await Self.requestMembers(client, "\"guild_id\":\"\(guildID)\",\"query\":\"\",\"limit\":0,\"nonce\":\"x\"")
             #expect(try await client.payloadsBeforeHeartbeatAck().isEmpty)
-            #expect(await simulator.brokenRules() == ["all-members request without GUILD_MEMBERS"])
+            #expect(try await simulator.brokenRules() == ["all-members request without GUILD_MEMBERS"])
             // The connection stays usable for requests that need no privileged intent.
             try await Self.requestMembers(client, "\"guild_id\":\"\(guildID)\",\"query\":\"user7\",\"limit\":1")
             let chunks = try await Self.readChunks(client)
@@ -300,7 +300,7 @@ struct MembersTests {
             #expect(left.eventName == "VOICE_STATE_UPDATE")
             #expect(left.data?["channel_id"] == .null)
             #expect(try await client.payloadsBeforeHeartbeatAck().isEmpty, "no VOICE_SERVER_UPDATE when leaving")
-            #expect(await simulator.brokenRules() == [])
+            #expect(try await simulator.brokenRules() == [])
         }
     }
 }

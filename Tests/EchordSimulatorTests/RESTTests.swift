@@ -54,7 +54,7 @@ struct RESTTests {
             // An IDENTIFY uses one start, and reset_after counts down with simulator time.
             let client = try await TestGatewayClient.connect(port: simulator.port)
             _ = try await client.identifyAndReadGuilds()
-            await simulator.advanceTime(by: .seconds(1))
+            try await simulator.advanceTime(by: .seconds(1))
             let after = try await httpGet(port: simulator.port, path: "/api/v10/gateway/bot", headers: [Self.authorization])
             let afterLimit = try #require(try Self.object(after.body)["session_start_limit"])
             #expect(afterLimit["remaining"]?.integerValue == 996)

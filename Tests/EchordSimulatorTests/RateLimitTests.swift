@@ -25,8 +25,8 @@ struct RateLimitTests {
     }
 
     /// The violations in the log, as `(rule, close code)`.
-    static func violations(_ simulator: GatewaySimulator) async -> [(rule: String, code: UInt16?)] {
-        await simulator.violations().compactMap {
+    static func violations(_ simulator: GatewaySimulator) async throws -> [(rule: String, code: UInt16?)] {
+        try await simulator.violations().compactMap {
             if case .violation(let rule, let code) = $0.kind { (rule, code) } else { nil }
         }
     }
@@ -49,20 +49,20 @@ struct RateLimitTests {
             let client = try await TestGatewayClient.connect(port: simulator.port)
             #expect(try await client.next().op == 10)
             #expect(try await Self.heartbeatAndReadAcks(client, count: 120) == 120)
-            #expect(await simulator.serverCloseCodes().isEmpty)
+            #expect(try await simulator.serverCloseCodes().isEmpty)
 
             try await client.heartbeat(nil)
             let incoming = try await client.next()
             #expect(incoming.closeCode == 4008, "got \(incoming)")
-            #expect(await simulator.serverCloseCodes() == [4008])
-            let violations = await Self.violations(simulator)
+            #expect(try await simulator.serverCloseCodes() == [4008])
+            let violations = try await Self.violations(simulator)
             #expect(violations.map(\.rule) == ["more than 120 frames in 60000 ms"])
             #expect(violations.first?.code == 4008)
-            let received = await simulator.receivedFrames()
+            let received = try await simulator.receivedFrames()
             #expect(received.count == 121)
             #expect(received.allSatisfy { $0.op == 1 })
             // The over-limit heartbeat was not acknowledged.
-            #expect(await simulator.log().filter { $0.kind == .sent && $0.opcode == 11 }.count == 120)
+            #expect(try await simulator.log().filter { $0.kind == .sent && $0.opcode == 11 }.count == 120)
         }
     }
 
@@ -74,11 +74,11 @@ struct RateLimitTests {
             #expect(try await client.nextPayload().eventName == "GUILD_CREATE")
             #expect(try await client.nextPayload().eventName == "GUILD_CREATE")
             #expect(try await Self.heartbeatAndReadAcks(client, count: 119) == 119)
-            #expect(await simulator.serverCloseCodes().isEmpty)
+            #expect(try await simulator.serverCloseCodes().isEmpty)
             try await client.heartbeat(3)
             #expect(try await client.next().closeCode == 4008)
-            #expect(await simulator.serverCloseCodes() == [4008])
-            #expect(await simulator.receivedFrames().map(\.op) == [2] + Array(repeating: 1, count: 120))
+            #expect(try await simulator.serverCloseCodes() == [4008])
+            #expect(try await simulator.receivedFrames().map(\.op) == [2] + Array(repeating: 1, count: 120))
         }
     }
 
@@ -88,15 +88,15 @@ struct RateLimitTests {
             let client = try await TestGatewayClient.connect(port: simulator.port)
             #expect(try await client.next().op == 10)
             #expect(try await Self.heartbeatAndReadAcks(client, count: 120) == 120)
-            await simulator.advanceTime(by: .seconds(61))
+            try await simulator.advanceTime(by: .seconds(61))
             #expect(try await Self.heartbeatAndReadAcks(client, count: 120) == 120)
-            #expect(await simulator.serverCloseCodes().isEmpty)
-            #expect(await simulator.brokenRules().isEmpty)
+            #expect(try await simulator.serverCloseCodes().isEmpty)
+            #expect(try await simulator.brokenRules().isEmpty)
 
             try await client.heartbeat(nil)
             #expect(try await client.next().closeCode == 4008)
-            #expect(await simulator.serverCloseCodes() == [4008])
-            let close = await simulator.log().first { if case .closedByServer = $0.kind { true } else { false } }
+            #expect(try await simulator.serverCloseCodes() == [4008])
+            let close = try await simulator.log().first { if case .closedByServer = $0.kind { true } else { false } }
             #expect(close?.timeMilliseconds == 61_000)
         }
     }
@@ -107,16 +107,16 @@ struct RateLimitTests {
             let client = try await TestGatewayClient.connect(port: simulator.port)
             #expect(try await client.next().op == 10)
             #expect(try await Self.heartbeatAndReadAcks(client, count: 60) == 60)
-            await simulator.advanceTime(by: .seconds(30))
+            try await simulator.advanceTime(by: .seconds(30))
             #expect(try await Self.heartbeatAndReadAcks(client, count: 60) == 60)
-            await simulator.advanceTime(by: .seconds(31))
+            try await simulator.advanceTime(by: .seconds(31))
             // The 60 frames sent at 0 s have left the window; the 60 sent at 30 s have not.
             #expect(try await Self.heartbeatAndReadAcks(client, count: 60) == 60)
-            #expect(await simulator.serverCloseCodes().isEmpty)
+            #expect(try await simulator.serverCloseCodes().isEmpty)
             try await client.heartbeat(nil)
             #expect(try await client.next().closeCode == 4008)
-            #expect(await simulator.serverCloseCodes() == [4008])
-            #expect(await simulator.receivedFrames().count == 181)
+            #expect(try await simulator.serverCloseCodes() == [4008])
+            #expect(try await simulator.receivedFrames().count == 181)
         }
     }
 
@@ -129,7 +129,7 @@ struct RateLimitTests {
             let second = try await TestGatewayClient.connect(port: simulator.port)
             #expect(try await second.next().op == 10)
             #expect(try await Self.heartbeatAndReadAcks(second, count: 120) == 120)
-            #expect(await simulator.serverCloseCodes().isEmpty)
+            #expect(try await simulator.serverCloseCodes().isEmpty)
         }
     }
 
@@ -159,30 +159,30 @@ struct RateLimitTests {
             let (_, ready1) = try await shard1.identifyUntilReady(shard: (1, 8))
             #expect(ready1.data?["shard"] == .array([.number(1), .number(8)]))
 
-            let violations = await Self.violations(simulator)
+            let violations = try await Self.violations(simulator)
             #expect(violations.map(\.rule) == ["IDENTIFY for shard 4 within 5000 ms of the last one in bucket 0"])
             #expect(violations.first?.code == nil)
-            #expect(await simulator.serverCloseCodes().isEmpty)
-            #expect(await simulator.sessions().map(\.shardID).sorted() == [0, 1])
-            #expect(await simulator.log().filter { $0.eventName == "READY" }.count == 2)
+            #expect(try await simulator.serverCloseCodes().isEmpty)
+            #expect(try await simulator.sessions().map(\.shardID).sorted() == [0, 1])
+            #expect(try await simulator.log().filter { $0.eventName == "READY" }.count == 2)
 
             // 4999 ms later bucket 0 is still busy ...
-            await simulator.advanceTime(by: .milliseconds(4999))
+            try await simulator.advanceTime(by: .milliseconds(4999))
             let early = try await TestGatewayClient.connect(port: simulator.port)
             #expect(try await early.next().op == 10)
             try await early.identify(shard: (4, 8))
             let stillInvalid = try await early.next()
             #expect(stillInvalid.op == 9)
             #expect(stillInvalid.data == .bool(false))
-            #expect(await simulator.brokenRules().count == 2)
+            #expect(try await simulator.brokenRules().count == 2)
 
             // ... and 5 s after shard 0's IDENTIFY it is free.
-            await simulator.advanceTime(by: .milliseconds(1))
+            try await simulator.advanceTime(by: .milliseconds(1))
             let retry = try await TestGatewayClient.connect(port: simulator.port)
             let (_, ready4) = try await retry.identifyUntilReady(shard: (4, 8))
             #expect(ready4.data?["shard"] == .array([.number(4), .number(8)]))
-            #expect(await simulator.sessions().map(\.shardID).sorted() == [0, 1, 4])
-            #expect(await simulator.brokenRules().count == 2)
+            #expect(try await simulator.sessions().map(\.shardID).sorted() == [0, 1, 4])
+            #expect(try await simulator.brokenRules().count == 2)
 
             // Refused IDENTIFYs did not use up session starts.
             let limit = try await Self.sessionStartLimit(simulator)
@@ -201,7 +201,7 @@ struct RateLimitTests {
             try await shard1.identify(shard: (1, 2))
             let invalid = try await shard1.next()
             #expect(invalid.op == 9 && invalid.data == .bool(false))
-            #expect(await simulator.brokenRules() == ["IDENTIFY for shard 1 within 5000 ms of the last one in bucket 0"])
+            #expect(try await simulator.brokenRules() == ["IDENTIFY for shard 1 within 5000 ms of the last one in bucket 0"])
         }
     }
 
@@ -236,9 +236,9 @@ struct RateLimitTests {
             try await third.heartbeat(nil)
             #expect(try await third.next().op == 11)
 
-            #expect(await simulator.brokenRules() == ["session_start_limit exhausted"])
-            #expect(await simulator.serverCloseCodes().isEmpty)
-            #expect(await simulator.sessions().count == 2)
+            #expect(try await simulator.brokenRules() == ["session_start_limit exhausted"])
+            #expect(try await simulator.serverCloseCodes().isEmpty)
+            #expect(try await simulator.sessions().count == 2)
             let after = try await Self.sessionStartLimit(simulator)
             #expect(after?["remaining"] == .number(0))
             #expect(after?["total"] == .number(2))
@@ -261,7 +261,7 @@ struct RateLimitTests {
             // Wait (bounded) for the server to let go of the old connection, then resume.
             let clock = ContinuousClock()
             let deadline = clock.now + .seconds(20)
-            while await simulator.sessions().first?.connectionID != nil, clock.now < deadline {
+            while try await simulator.sessions().first?.connectionID != nil, clock.now < deadline {
                 try await Task.sleep(for: .milliseconds(5))
             }
             let resumer = try await TestGatewayClient.connect(port: simulator.port, path: "/resume")
@@ -269,7 +269,7 @@ struct RateLimitTests {
             try await resumer.resume(sessionID: sessionID, sequence: 3)
             #expect(try await resumer.nextPayload().eventName == "RESUMED")
             #expect(try await Self.sessionStartLimit(simulator)?["remaining"] == .number(0))
-            #expect(await simulator.brokenRules().isEmpty)
+            #expect(try await simulator.brokenRules().isEmpty)
         }
     }
 
@@ -286,18 +286,18 @@ struct RateLimitTests {
             #expect(limit?["remaining"] == .number(0))
             #expect(limit?["reset_after"] == .number(10_000))
 
-            await simulator.advanceTime(by: .seconds(6))
+            try await simulator.advanceTime(by: .seconds(6))
             let refused = try await TestGatewayClient.connect(port: simulator.port)
             #expect(try await refused.next().op == 10)
             try await refused.identify()
             #expect(try await refused.next().op == 9)
             #expect(try await Self.sessionStartLimit(simulator)?["reset_after"] == .number(4_000))
 
-            await simulator.advanceTime(by: .seconds(4))
+            try await simulator.advanceTime(by: .seconds(4))
             let second = try await TestGatewayClient.connect(port: simulator.port)
             _ = try await second.identifyUntilReady()
-            #expect(await simulator.sessions().count == 2)
-            #expect(await simulator.brokenRules() == ["session_start_limit exhausted"])
+            #expect(try await simulator.sessions().count == 2)
+            #expect(try await simulator.brokenRules() == ["session_start_limit exhausted"])
         }
     }
 

@@ -14,7 +14,7 @@ struct ResumeTests {
             #expect(afterGuilds == 3)  // READY s=1, two GUILD_CREATEs
 
             // Two live dispatches before the drop.
-            for n in 1...2 { #expect(await simulator.dispatch(eventName: "ECHORD_TEST", data: Self.event(n)) == 1) }
+            for n in 1...2 { #expect(try await simulator.dispatch(eventName: "ECHORD_TEST", data: Self.event(n)) == 1) }
             var lastSeen = afterGuilds
             for n in 1...2 {
                 let live = try await client.nextPayload()
@@ -29,7 +29,7 @@ struct ResumeTests {
             try await simulator.waitUntilDetached(sessionID)
 
             // Three dispatches while nobody listens: kept for the RESUME.
-            for n in 3...5 { #expect(await simulator.dispatch(eventName: "ECHORD_TEST", data: Self.event(n)) == 1) }
+            for n in 3...5 { #expect(try await simulator.dispatch(eventName: "ECHORD_TEST", data: Self.event(n)) == 1) }
 
             let resumed = try await TestGatewayClient.connect(port: simulator.port, path: "/resume")
             try await resumed.helloThenResume(sessionID: sessionID, sequence: lastSeen)
@@ -47,18 +47,18 @@ struct ResumeTests {
             #expect(try await resumed.payloadsBeforeHeartbeatAck().isEmpty)
 
             // Live again: the next dispatch continues the numbering.
-            await simulator.dispatch(eventName: "ECHORD_TEST", data: Self.event(6))
+            try await simulator.dispatch(eventName: "ECHORD_TEST", data: Self.event(6))
             let live = try await resumed.nextPayload()
             #expect(live.eventName == "ECHORD_TEST" && live.sequence == 10)
             #expect(try await resumed.payloadsBeforeHeartbeatAck().isEmpty)
 
             // The new connection got each replayed event exactly once.
-            let newConnection = try #require(await simulator.connectionID(of: sessionID))
-            let sent = await simulator.sentDispatches(onConnection: newConnection)
+            let newConnection = try #require(try await simulator.connectionID(of: sessionID))
+            let sent = try await simulator.sentDispatches(onConnection: newConnection)
             #expect(sent.map(\.sequence) == [6, 7, 8, 9, 10])
             #expect(sent.map(\.name) == ["ECHORD_TEST", "ECHORD_TEST", "ECHORD_TEST", "RESUMED", "ECHORD_TEST"])
-            #expect(await simulator.sessions().map(\.id) == [sessionID])
-            #expect(await simulator.brokenRules() == [])
+            #expect(try await simulator.sessions().map(\.id) == [sessionID])
+            #expect(try await simulator.brokenRules() == [])
         }
     }
 
@@ -84,8 +84,8 @@ struct ResumeTests {
             let (sessionID, last, _) = try await client.identifyAndReadGuilds()
             await client.drop()
             try await simulator.waitUntilDetached(sessionID)
-            await simulator.dispatch(eventName: "ECHORD_TEST", data: Self.event(1))
-            #expect(await simulator.brokenRules() == [])
+            try await simulator.dispatch(eventName: "ECHORD_TEST", data: Self.event(1))
+            #expect(try await simulator.brokenRules() == [])
 
             let resumed = try await TestGatewayClient.connect(port: simulator.port, path: "/gateway")
             try await resumed.helloThenResume(sessionID: sessionID, sequence: last)
@@ -93,8 +93,8 @@ struct ResumeTests {
             #expect(replayed.eventName == "ECHORD_TEST" && replayed.sequence == last + 1)
             let marker = try await resumed.nextPayload()
             #expect(marker.eventName == "RESUMED" && marker.sequence == last + 2)
-            #expect(await simulator.brokenRules() == ["RESUME not on resume_gateway_url"])
-            #expect(await simulator.connectionID(of: sessionID) != nil)
+            #expect(try await simulator.brokenRules() == ["RESUME not on resume_gateway_url"])
+            #expect(try await simulator.connectionID(of: sessionID) != nil)
         }
     }
 
@@ -106,8 +106,8 @@ struct ResumeTests {
             let invalid = try await client.nextPayload()
             #expect(invalid.op == 9)
             #expect(invalid.data == .bool(false))
-            #expect(await simulator.brokenRules() == ["RESUME of an unknown or expired session"])
-            #expect(await simulator.sessions().isEmpty)
+            #expect(try await simulator.brokenRules() == ["RESUME of an unknown or expired session"])
+            #expect(try await simulator.sessions().isEmpty)
             // Op 9 leaves the socket open: a fresh IDENTIFY on it is served.
             try await client.identify()
             let ready = try await client.nextPayload()
@@ -129,7 +129,7 @@ struct ResumeTests {
             let invalid = try await other.nextPayload()
             #expect(invalid.op == 9 && invalid.data == .bool(false))
             // The session itself is untouched and still resumable by its owner.
-            #expect(await simulator.sessions().map(\.id) == [sessionID])
+            #expect(try await simulator.sessions().map(\.id) == [sessionID])
         }
     }
 
@@ -141,17 +141,17 @@ struct ResumeTests {
             await client.drop()
             try await simulator.waitUntilDetached(sessionID)
 
-            await simulator.advanceTime(by: .seconds(9))
-            #expect(await simulator.sessions().map(\.id) == [sessionID], "still inside the resume window")
-            await simulator.advanceTime(by: .seconds(2))
-            #expect(await simulator.sessions().isEmpty, "expired 10 s after the drop")
+            try await simulator.advanceTime(by: .seconds(9))
+            #expect(try await simulator.sessions().map(\.id) == [sessionID], "still inside the resume window")
+            try await simulator.advanceTime(by: .seconds(2))
+            #expect(try await simulator.sessions().isEmpty, "expired 10 s after the drop")
 
             let late = try await TestGatewayClient.connect(port: simulator.port, path: "/resume")
             try await late.helloThenResume(sessionID: sessionID, sequence: last)
             let invalid = try await late.nextPayload()
             #expect(invalid.op == 9)
             #expect(invalid.data == .bool(false))
-            #expect(await simulator.brokenRules() == ["RESUME of an unknown or expired session"])
+            #expect(try await simulator.brokenRules() == ["RESUME of an unknown or expired session"])
         }
     }
 
@@ -160,17 +160,17 @@ struct ResumeTests {
         try await withSimulator { simulator in
             let old = try await TestGatewayClient.connect(port: simulator.port)
             let (sessionID, last, _) = try await old.identifyAndReadGuilds()
-            let oldConnection = try #require(await simulator.connectionID(of: sessionID))
+            let oldConnection = try #require(try await simulator.connectionID(of: sessionID))
 
-            #expect(await simulator.inject(.reconnect) == 1)
+            #expect(try await simulator.inject(.reconnect) == 1)
             let reconnect = try await old.nextPayload()
             #expect(reconnect.op == 7)
             #expect(reconnect.data == .null)
 
-            for n in 1...2 { #expect(await simulator.dispatch(eventName: "ECHORD_TEST", data: Self.event(n)) == 1) }
+            for n in 1...2 { #expect(try await simulator.dispatch(eventName: "ECHORD_TEST", data: Self.event(n)) == 1) }
             // The heartbeat is answered after both dispatches were handled: nothing came before its ACK.
             #expect(try await old.payloadsBeforeHeartbeatAck().isEmpty)
-            #expect(await simulator.sentDispatches(onConnection: oldConnection).map(\.sequence) == [1, 2, 3])
+            #expect(try await simulator.sentDispatches(onConnection: oldConnection).map(\.sequence) == [1, 2, 3])
 
             if clientClosesOldSocket {
                 // discord.py's way: close with 4000, then resume.
@@ -196,10 +196,10 @@ struct ResumeTests {
                 #expect(try await old.nextClose() == nil)
             }
             // The 4000 close scheduled by op 7 must not touch the new connection.
-            await simulator.advanceTime(by: .seconds(6))
+            try await simulator.advanceTime(by: .seconds(6))
             #expect(try await resumed.payloadsBeforeHeartbeatAck().isEmpty)
-            #expect(await simulator.serverCloseCodes() == [])
-            #expect(await simulator.brokenRules() == [])
+            #expect(try await simulator.serverCloseCodes() == [])
+            #expect(try await simulator.brokenRules() == [])
         }
     }
 }

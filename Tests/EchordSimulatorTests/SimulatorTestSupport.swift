@@ -30,17 +30,17 @@ func withSimulator<T>(
 
 extension GatewaySimulator {
     /// The client frames the simulator logged, as `(op, text)`, in order.
-    func receivedFrames() async -> [(op: Int?, text: String)] {
-        await log().filter { $0.kind == .received }.map { ($0.opcode, $0.text ?? "") }
+    func receivedFrames() async throws -> [(op: Int?, text: String)] {
+        try await log().filter { $0.kind == .received }.map { ($0.opcode, $0.text ?? "") }
     }
 
     /// The close codes the simulator sent, in order.
-    func serverCloseCodes() async -> [UInt16] {
-        await log().compactMap { if case .closedByServer(let code, _) = $0.kind { code } else { nil } }
+    func serverCloseCodes() async throws -> [UInt16] {
+        try await log().compactMap { if case .closedByServer(let code, _) = $0.kind { code } else { nil } }
     }
 
     /// The rules the simulator logged as broken, in order.
-    func brokenRules() async -> [String] {
-        await violations().compactMap { if case .violation(let rule, _) = $0.kind { rule } else { nil } }
+    func brokenRules() async throws -> [String] {
+        try await violations().compactMap { if case .violation(let rule, _) = $0.kind { rule } else { nil } }
     }
 }

@@ -74,6 +74,14 @@ public struct Application: Sendable, Hashable, Codable, JSONReadable {
     public var approximateUserInstallCount: Int?
     /// Approximate user authorizations.
     public var approximateUserAuthorizationCount: Int?
+    /// The partial guild of a game's server.
+    public var guild: Guild? {
+        get { _guild?.value }
+        set { _guild = newValue.map(Indirect.init) }
+    }
+    private var _guild: Indirect<Guild>?
+    /// The flags as a decimal string.
+    public var flagsNew: String?
 
     /// Creates a value from its fields.
     public init(
@@ -107,7 +115,9 @@ public struct Application: Sendable, Hashable, Codable, JSONReadable {
         eventWebhooksStatus: Int? = nil,
         eventWebhooksTypes: [String]? = nil,
         approximateUserInstallCount: Int? = nil,
-        approximateUserAuthorizationCount: Int? = nil
+        approximateUserAuthorizationCount: Int? = nil,
+        guild: Guild? = nil,
+        flagsNew: String? = nil
     ) {
         self.id = id
         self.name = name
@@ -140,6 +150,8 @@ public struct Application: Sendable, Hashable, Codable, JSONReadable {
         self.eventWebhooksTypes = eventWebhooksTypes
         self.approximateUserInstallCount = approximateUserInstallCount
         self.approximateUserAuthorizationCount = approximateUserAuthorizationCount
+        self._guild = guild.map(Indirect.init)
+        self.flagsNew = flagsNew
     }
 
     enum CodingKeys: String, CodingKey {
@@ -174,6 +186,8 @@ public struct Application: Sendable, Hashable, Codable, JSONReadable {
         case eventWebhooksTypes = "event_webhooks_types"
         case approximateUserInstallCount = "approximate_user_install_count"
         case approximateUserAuthorizationCount = "approximate_user_authorization_count"
+        case guild = "guild"
+        case flagsNew = "flags_new"
     }
 
     /// Decodes the value (the reference path, through `JSONDecoder`).
@@ -210,21 +224,24 @@ public struct Application: Sendable, Hashable, Codable, JSONReadable {
         self.eventWebhooksTypes = try container.decodeIfPresent([String].self, forKey: .eventWebhooksTypes)
         self.approximateUserInstallCount = try container.decodeIfPresent(Int.self, forKey: .approximateUserInstallCount)
         self.approximateUserAuthorizationCount = try container.decodeIfPresent(Int.self, forKey: .approximateUserAuthorizationCount)
+        self._guild = (try container.decodeIfPresent(Guild.self, forKey: .guild)).map(Indirect.init)
+        self.flagsNew = try container.decodeIfPresent(String.self, forKey: .flagsNew)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encodeIfPresent(id, forKey: .id)
         try container.encodeIfPresent(name, forKey: .name)
-        try container.encodeIfPresent(icon, forKey: .icon)
+        if let value = icon { try container.encode(value, forKey: .icon) } else { try container.encodeNil(forKey: .icon) }
         try container.encodeIfPresent(description, forKey: .description)
         try container.encodeIfPresent(botPublic, forKey: .botPublic)
         try container.encodeIfPresent(botRequireCodeGrant, forKey: .botRequireCodeGrant)
         try container.encodeIfPresent(bot, forKey: .bot)
         try container.encodeIfPresent(owner, forKey: .owner)
         try container.encodeIfPresent(verifyKey, forKey: .verifyKey)
-        try container.encodeIfPresent(team, forKey: .team)
+        if let value = team { try container.encode(value, forKey: .team) } else { try container.encodeNil(forKey: .team) }
         try container.encodeIfPresent(guildID, forKey: .guildID)
         try container.encodeIfPresent(primarySkuID, forKey: .primarySkuID)
         try container.encodeIfPresent(slug, forKey: .slug)
@@ -246,6 +263,8 @@ public struct Application: Sendable, Hashable, Codable, JSONReadable {
         try container.encodeIfPresent(eventWebhooksTypes, forKey: .eventWebhooksTypes)
         try container.encodeIfPresent(approximateUserInstallCount, forKey: .approximateUserInstallCount)
         try container.encodeIfPresent(approximateUserAuthorizationCount, forKey: .approximateUserAuthorizationCount)
+        try container.encodeIfPresent(guild, forKey: .guild)
+        try container.encodeIfPresent(flagsNew, forKey: .flagsNew)
     }
 
     /// Reads the value (the fast path).
@@ -281,6 +300,8 @@ public struct Application: Sendable, Hashable, Codable, JSONReadable {
         var _eventWebhooksTypes: [String]? = nil
         var _approximateUserInstallCount: Int? = nil
         var _approximateUserAuthorizationCount: Int? = nil
+        var _guild: Guild? = nil
+        var _flagsNew: String? = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -346,11 +367,15 @@ public struct Application: Sendable, Hashable, Codable, JSONReadable {
                 _approximateUserInstallCount = try reader.readNull() ? nil : Int(from: &reader)
             case 0x80fea39bf936a397:  // approximate_user_authorization_count
                 _approximateUserAuthorizationCount = try reader.readNull() ? nil : Int(from: &reader)
+            case 0x65caba2229f3e2c0:  // guild
+                _guild = try reader.readNull() ? nil : Guild(from: &reader)
+            case 0x1e3220ad04429175:  // flags_new
+                _flagsNew = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
-        self.init(id: _id, name: _name, icon: _icon, description: _description, botPublic: _botPublic, botRequireCodeGrant: _botRequireCodeGrant, bot: _bot, owner: _owner, verifyKey: _verifyKey, team: _team, guildID: _guildID, primarySkuID: _primarySkuID, slug: _slug, coverImage: _coverImage, flags: _flags, approximateGuildCount: _approximateGuildCount, tags: _tags, installParams: _installParams, integrationTypesConfig: _integrationTypesConfig, customInstallURL: _customInstallURL, rpcOrigins: _rpcOrigins, termsOfServiceURL: _termsOfServiceURL, privacyPolicyURL: _privacyPolicyURL, redirectUris: _redirectUris, interactionsEndpointURL: _interactionsEndpointURL, roleConnectionsVerificationURL: _roleConnectionsVerificationURL, eventWebhooksURL: _eventWebhooksURL, eventWebhooksStatus: _eventWebhooksStatus, eventWebhooksTypes: _eventWebhooksTypes, approximateUserInstallCount: _approximateUserInstallCount, approximateUserAuthorizationCount: _approximateUserAuthorizationCount)
+        self.init(id: _id, name: _name, icon: _icon, description: _description, botPublic: _botPublic, botRequireCodeGrant: _botRequireCodeGrant, bot: _bot, owner: _owner, verifyKey: _verifyKey, team: _team, guildID: _guildID, primarySkuID: _primarySkuID, slug: _slug, coverImage: _coverImage, flags: _flags, approximateGuildCount: _approximateGuildCount, tags: _tags, installParams: _installParams, integrationTypesConfig: _integrationTypesConfig, customInstallURL: _customInstallURL, rpcOrigins: _rpcOrigins, termsOfServiceURL: _termsOfServiceURL, privacyPolicyURL: _privacyPolicyURL, redirectUris: _redirectUris, interactionsEndpointURL: _interactionsEndpointURL, roleConnectionsVerificationURL: _roleConnectionsVerificationURL, eventWebhooksURL: _eventWebhooksURL, eventWebhooksStatus: _eventWebhooksStatus, eventWebhooksTypes: _eventWebhooksTypes, approximateUserInstallCount: _approximateUserInstallCount, approximateUserAuthorizationCount: _approximateUserAuthorizationCount, guild: _guild, flagsNew: _flagsNew)
     }
 }
 
@@ -568,7 +593,8 @@ public struct Interaction: Sendable, Hashable, Codable, JSONReadable {
         self.attachmentSizeLimit = try container.decodeIfPresent(Int.self, forKey: .attachmentSizeLimit)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
@@ -791,7 +817,8 @@ public struct InteractionData: Sendable, Hashable, Codable, JSONReadable {
         self.components = try container.decodeIfPresent([Component].self, forKey: .components)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encodeIfPresent(id, forKey: .id)
@@ -899,7 +926,8 @@ public struct ApplicationCommandInteractionDataOption: Sendable, Hashable, Codab
         self.focused = try container.decodeIfPresent(Bool.self, forKey: .focused)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(name, forKey: .name)
@@ -1018,7 +1046,8 @@ public struct Entitlement: Sendable, Hashable, Codable, JSONReadable {
         self.consumed = try container.decodeIfPresent(Bool.self, forKey: .consumed)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
@@ -1027,8 +1056,8 @@ public struct Entitlement: Sendable, Hashable, Codable, JSONReadable {
         try container.encodeIfPresent(userID, forKey: .userID)
         try container.encode(type, forKey: .type)
         try container.encode(deleted, forKey: .deleted)
-        try container.encodeIfPresent(startsAt, forKey: .startsAt)
-        try container.encodeIfPresent(endsAt, forKey: .endsAt)
+        if let value = startsAt { try container.encode(value, forKey: .startsAt) } else { try container.encodeNil(forKey: .startsAt) }
+        if let value = endsAt { try container.encode(value, forKey: .endsAt) } else { try container.encodeNil(forKey: .endsAt) }
         try container.encodeIfPresent(guildID, forKey: .guildID)
         try container.encodeIfPresent(consumed, forKey: .consumed)
     }
@@ -1157,18 +1186,19 @@ public struct Subscription: Sendable, Hashable, Codable, JSONReadable {
         self.country = try container.decodeIfPresent(String.self, forKey: .country)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
         try container.encode(userID, forKey: .userID)
         try container.encode(skuIDs, forKey: .skuIDs)
         try container.encode(entitlementIDs, forKey: .entitlementIDs)
-        try container.encodeIfPresent(renewalSkuIDs, forKey: .renewalSkuIDs)
+        if let value = renewalSkuIDs { try container.encode(value, forKey: .renewalSkuIDs) } else { try container.encodeNil(forKey: .renewalSkuIDs) }
         try container.encode(currentPeriodStart, forKey: .currentPeriodStart)
         try container.encode(currentPeriodEnd, forKey: .currentPeriodEnd)
         try container.encode(status, forKey: .status)
-        try container.encodeIfPresent(canceledAt, forKey: .canceledAt)
+        if let value = canceledAt { try container.encode(value, forKey: .canceledAt) } else { try container.encodeNil(forKey: .canceledAt) }
         try container.encodeIfPresent(country, forKey: .country)
     }
 
@@ -1303,7 +1333,8 @@ public struct AutoModerationRule: Sendable, Hashable, Codable, JSONReadable {
         self.exemptChannels = try container.decodeIfPresent([Snowflake].self, forKey: .exemptChannels) ?? []
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
@@ -1462,7 +1493,8 @@ public struct AutoModerationTriggerMetadata: Sendable, Hashable, Codable, JSONRe
         self.mentionRaidProtectionEnabled = try container.decodeIfPresent(Bool.self, forKey: .mentionRaidProtectionEnabled)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encodeIfPresent(keywordFilter, forKey: .keywordFilter)
@@ -1532,7 +1564,8 @@ public struct AutoModerationAction: Sendable, Hashable, Codable, JSONReadable {
         self.metadata = try container.decodeIfPresent(AutoModerationActionMetadata.self, forKey: .metadata)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(type, forKey: .type)
@@ -1594,7 +1627,8 @@ public struct AutoModerationActionMetadata: Sendable, Hashable, Codable, JSONRea
         self.customMessage = try container.decodeIfPresent(String.self, forKey: .customMessage)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encodeIfPresent(channelID, forKey: .channelID)
@@ -1664,7 +1698,8 @@ public struct GuildApplicationCommandPermissions: Sendable, Hashable, Codable, J
         self.permissions = try container.decodeIfPresent([ApplicationCommandPermission].self, forKey: .permissions) ?? []
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
@@ -1736,7 +1771,8 @@ public struct ApplicationCommandPermission: Sendable, Hashable, Codable, JSONRea
         self.permission = try container.decode(Bool.self, forKey: .permission)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)

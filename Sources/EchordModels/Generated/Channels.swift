@@ -82,10 +82,12 @@ public struct Channel: Sendable, Hashable, Codable, JSONReadable {
     public var defaultForumLayout: ForumLayoutType?
     /// Set on THREAD_CREATE when the thread is new.
     public var newlyCreated: Bool?
+    /// The bot's permissions (in interactions' resolved data).
+    public var appPermissions: Permissions?
     /// The voice channel status.
     public var status: String?
-    /// When the current voice session started.
-    public var voiceStartTime: Timestamp?
+    /// When the current voice session started, Unix seconds.
+    public var voiceStartTime: Int?
     /// An undocumented version counter some payloads carry.
     public var version: JSONValue?
 
@@ -127,8 +129,9 @@ public struct Channel: Sendable, Hashable, Codable, JSONReadable {
         defaultSortOrder: SortOrderType? = nil,
         defaultForumLayout: ForumLayoutType? = nil,
         newlyCreated: Bool? = nil,
+        appPermissions: Permissions? = nil,
         status: String? = nil,
-        voiceStartTime: Timestamp? = nil,
+        voiceStartTime: Int? = nil,
         version: JSONValue? = nil
     ) {
         self.id = id
@@ -167,6 +170,7 @@ public struct Channel: Sendable, Hashable, Codable, JSONReadable {
         self.defaultSortOrder = defaultSortOrder
         self.defaultForumLayout = defaultForumLayout
         self.newlyCreated = newlyCreated
+        self.appPermissions = appPermissions
         self.status = status
         self.voiceStartTime = voiceStartTime
         self.version = version
@@ -209,6 +213,7 @@ public struct Channel: Sendable, Hashable, Codable, JSONReadable {
         case defaultSortOrder = "default_sort_order"
         case defaultForumLayout = "default_forum_layout"
         case newlyCreated = "newly_created"
+        case appPermissions = "app_permissions"
         case status = "status"
         case voiceStartTime = "voice_start_time"
         case version = "version"
@@ -253,12 +258,14 @@ public struct Channel: Sendable, Hashable, Codable, JSONReadable {
         self.defaultSortOrder = try container.decodeIfPresent(SortOrderType.self, forKey: .defaultSortOrder)
         self.defaultForumLayout = try container.decodeIfPresent(ForumLayoutType.self, forKey: .defaultForumLayout)
         self.newlyCreated = try container.decodeIfPresent(Bool.self, forKey: .newlyCreated)
+        self.appPermissions = try container.decodeIfPresent(Permissions.self, forKey: .appPermissions)
         self.status = try container.decodeIfPresent(String.self, forKey: .status)
-        self.voiceStartTime = try container.decodeIfPresent(Timestamp.self, forKey: .voiceStartTime)
+        self.voiceStartTime = try container.decodeIfPresent(Int.self, forKey: .voiceStartTime)
         self.version = try container.decodeIfPresent(JSONValue.self, forKey: .version)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
@@ -297,6 +304,7 @@ public struct Channel: Sendable, Hashable, Codable, JSONReadable {
         try container.encodeIfPresent(defaultSortOrder, forKey: .defaultSortOrder)
         try container.encodeIfPresent(defaultForumLayout, forKey: .defaultForumLayout)
         try container.encodeIfPresent(newlyCreated, forKey: .newlyCreated)
+        try container.encodeIfPresent(appPermissions, forKey: .appPermissions)
         try container.encodeIfPresent(status, forKey: .status)
         try container.encodeIfPresent(voiceStartTime, forKey: .voiceStartTime)
         try container.encodeIfPresent(version, forKey: .version)
@@ -341,8 +349,9 @@ public struct Channel: Sendable, Hashable, Codable, JSONReadable {
         var _defaultSortOrder: SortOrderType? = nil
         var _defaultForumLayout: ForumLayoutType? = nil
         var _newlyCreated: Bool? = nil
+        var _appPermissions: Permissions? = nil
         var _status: String? = nil
-        var _voiceStartTime: Timestamp? = nil
+        var _voiceStartTime: Int? = nil
         var _version: JSONValue? = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
@@ -419,10 +428,12 @@ public struct Channel: Sendable, Hashable, Codable, JSONReadable {
                 _defaultForumLayout = try reader.readNull() ? nil : ForumLayoutType(from: &reader)
             case 0xb53fcfe93507b759:  // newly_created
                 _newlyCreated = try reader.readNull() ? nil : Bool(from: &reader)
+            case 0xa22bc87194e7a98f:  // app_permissions
+                _appPermissions = try reader.readNull() ? nil : Permissions(from: &reader)
             case 0xc4d5696d6cc12c2f:  // status
                 _status = try reader.readNull() ? nil : String(from: &reader)
             case 0x69cef3c51e363a5e:  // voice_start_time
-                _voiceStartTime = try reader.readNull() ? nil : Timestamp(from: &reader)
+                _voiceStartTime = try reader.readNull() ? nil : Int(from: &reader)
             case 0xbb62c62c9808ea37:  // version
                 _version = try reader.readNull() ? nil : JSONValue(from: &reader)
             default:
@@ -431,7 +442,7 @@ public struct Channel: Sendable, Hashable, Codable, JSONReadable {
         }
         guard let _id else { throw JSONDecodingError(.missingField("id", in: "Channel"), offset: __start) }
         guard let _type else { throw JSONDecodingError(.missingField("type", in: "Channel"), offset: __start) }
-        self.init(id: _id, type: _type, guildID: _guildID, position: _position, permissionOverwrites: _permissionOverwrites, name: _name, topic: _topic, nsfw: _nsfw, lastMessageID: _lastMessageID, bitrate: _bitrate, userLimit: _userLimit, rateLimitPerUser: _rateLimitPerUser, recipients: _recipients, icon: _icon, ownerID: _ownerID, applicationID: _applicationID, managed: _managed, parentID: _parentID, lastPinTimestamp: _lastPinTimestamp, rtcRegion: _rtcRegion, videoQualityMode: _videoQualityMode, messageCount: _messageCount, memberCount: _memberCount, threadMetadata: _threadMetadata, member: _member, defaultAutoArchiveDuration: _defaultAutoArchiveDuration, permissions: _permissions, flags: _flags, totalMessageSent: _totalMessageSent, availableTags: _availableTags, appliedTags: _appliedTags, defaultReactionEmoji: _defaultReactionEmoji, defaultThreadRateLimitPerUser: _defaultThreadRateLimitPerUser, defaultSortOrder: _defaultSortOrder, defaultForumLayout: _defaultForumLayout, newlyCreated: _newlyCreated, status: _status, voiceStartTime: _voiceStartTime, version: _version)
+        self.init(id: _id, type: _type, guildID: _guildID, position: _position, permissionOverwrites: _permissionOverwrites, name: _name, topic: _topic, nsfw: _nsfw, lastMessageID: _lastMessageID, bitrate: _bitrate, userLimit: _userLimit, rateLimitPerUser: _rateLimitPerUser, recipients: _recipients, icon: _icon, ownerID: _ownerID, applicationID: _applicationID, managed: _managed, parentID: _parentID, lastPinTimestamp: _lastPinTimestamp, rtcRegion: _rtcRegion, videoQualityMode: _videoQualityMode, messageCount: _messageCount, memberCount: _memberCount, threadMetadata: _threadMetadata, member: _member, defaultAutoArchiveDuration: _defaultAutoArchiveDuration, permissions: _permissions, flags: _flags, totalMessageSent: _totalMessageSent, availableTags: _availableTags, appliedTags: _appliedTags, defaultReactionEmoji: _defaultReactionEmoji, defaultThreadRateLimitPerUser: _defaultThreadRateLimitPerUser, defaultSortOrder: _defaultSortOrder, defaultForumLayout: _defaultForumLayout, newlyCreated: _newlyCreated, appPermissions: _appPermissions, status: _status, voiceStartTime: _voiceStartTime, version: _version)
     }
 }
 
@@ -660,7 +671,8 @@ public struct PermissionOverwrite: Sendable, Hashable, Codable, JSONReadable {
         self.deny = try container.decodeIfPresent(Permissions.self, forKey: .deny) ?? []
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
@@ -778,7 +790,8 @@ public struct ThreadMetadata: Sendable, Hashable, Codable, JSONReadable {
         self.createTimestamp = try container.decodeIfPresent(Timestamp.self, forKey: .createTimestamp)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(archived, forKey: .archived)
@@ -876,7 +889,8 @@ public struct ThreadMember: Sendable, Hashable, Codable, JSONReadable {
         self.guildID = try container.decodeIfPresent(Snowflake.self, forKey: .guildID)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encodeIfPresent(id, forKey: .id)
@@ -964,14 +978,15 @@ public struct ForumTag: Sendable, Hashable, Codable, JSONReadable {
         self.emojiName = try container.decodeIfPresent(String.self, forKey: .emojiName)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
         try container.encode(name, forKey: .name)
         try container.encode(moderated, forKey: .moderated)
-        try container.encodeIfPresent(emojiID, forKey: .emojiID)
-        try container.encodeIfPresent(emojiName, forKey: .emojiName)
+        if let value = emojiID { try container.encode(value, forKey: .emojiID) } else { try container.encodeNil(forKey: .emojiID) }
+        if let value = emojiName { try container.encode(value, forKey: .emojiName) } else { try container.encodeNil(forKey: .emojiName) }
     }
 
     /// Reads the value (the fast path).
@@ -1033,11 +1048,12 @@ public struct DefaultReaction: Sendable, Hashable, Codable, JSONReadable {
         self.emojiName = try container.decodeIfPresent(String.self, forKey: .emojiName)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encodeIfPresent(emojiID, forKey: .emojiID)
-        try container.encodeIfPresent(emojiName, forKey: .emojiName)
+        if let value = emojiID { try container.encode(value, forKey: .emojiID) } else { try container.encodeNil(forKey: .emojiID) }
+        if let value = emojiName { try container.encode(value, forKey: .emojiName) } else { try container.encodeNil(forKey: .emojiName) }
     }
 
     /// Reads the value (the fast path).
@@ -1099,7 +1115,8 @@ public struct ChannelMention: Sendable, Hashable, Codable, JSONReadable {
         self.name = try container.decode(String.self, forKey: .name)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)

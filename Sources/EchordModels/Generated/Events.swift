@@ -68,7 +68,8 @@ public struct Ready: Sendable, Hashable, Codable, JSONReadable {
         self._application = Indirect(try container.decode(Application.self, forKey: .application))
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(apiVersion, forKey: .apiVersion)
@@ -132,7 +133,8 @@ public struct Resumed: Sendable, Hashable, Codable, JSONReadable {
         _ = try decoder.container(keyedBy: JSONReader.AnyKey.self)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         _ = encoder.container(keyedBy: JSONReader.AnyKey.self)
     }
@@ -182,7 +184,8 @@ public struct RateLimited: Sendable, Hashable, Codable, JSONReadable {
         self.meta = try container.decodeIfPresent(RateLimitedMetadata.self, forKey: .meta) ?? RateLimitedMetadata()
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(opcode, forKey: .opcode)
@@ -243,7 +246,8 @@ public struct RateLimitedMetadata: Sendable, Hashable, Codable, JSONReadable {
         self.nonce = try container.decodeIfPresent(String.self, forKey: .nonce)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encodeIfPresent(guildID, forKey: .guildID)
@@ -303,7 +307,8 @@ public struct ChannelPinsUpdate: Sendable, Hashable, Codable, JSONReadable {
         self.lastPinTimestamp = try container.decodeIfPresent(Timestamp.self, forKey: .lastPinTimestamp)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encodeIfPresent(guildID, forKey: .guildID)
@@ -363,7 +368,8 @@ public struct ChannelInfo: Sendable, Hashable, Codable, JSONReadable {
         self.channels = try container.decodeIfPresent([ChannelInfoEntry].self, forKey: .channels) ?? []
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(guildID, forKey: .guildID)
@@ -397,14 +403,14 @@ public struct ChannelInfoEntry: Sendable, Hashable, Codable, JSONReadable {
     public var id: Snowflake
     /// The voice channel status.
     public var status: String?
-    /// When the voice session started.
-    public var voiceStartTime: Timestamp?
+    /// When the voice session started, Unix seconds.
+    public var voiceStartTime: Int?
 
     /// Creates a value from its fields.
     public init(
         id: Snowflake,
         status: String? = nil,
-        voiceStartTime: Timestamp? = nil
+        voiceStartTime: Int? = nil
     ) {
         self.id = id
         self.status = status
@@ -422,10 +428,11 @@ public struct ChannelInfoEntry: Sendable, Hashable, Codable, JSONReadable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.id = try container.decode(Snowflake.self, forKey: .id)
         self.status = try container.decodeIfPresent(String.self, forKey: .status)
-        self.voiceStartTime = try container.decodeIfPresent(Timestamp.self, forKey: .voiceStartTime)
+        self.voiceStartTime = try container.decodeIfPresent(Int.self, forKey: .voiceStartTime)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
@@ -438,7 +445,7 @@ public struct ChannelInfoEntry: Sendable, Hashable, Codable, JSONReadable {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _status: String? = nil
-        var _voiceStartTime: Timestamp? = nil
+        var _voiceStartTime: Int? = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -447,7 +454,7 @@ public struct ChannelInfoEntry: Sendable, Hashable, Codable, JSONReadable {
             case 0xc4d5696d6cc12c2f:  // status
                 _status = try reader.readNull() ? nil : String(from: &reader)
             case 0x69cef3c51e363a5e:  // voice_start_time
-                _voiceStartTime = try reader.readNull() ? nil : Timestamp(from: &reader)
+                _voiceStartTime = try reader.readNull() ? nil : Int(from: &reader)
             default:
                 try reader.skipValue()
             }
@@ -491,12 +498,13 @@ public struct VoiceChannelStatusUpdate: Sendable, Hashable, Codable, JSONReadabl
         self.status = try container.decodeIfPresent(String.self, forKey: .status)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
         try container.encode(guildID, forKey: .guildID)
-        try container.encodeIfPresent(status, forKey: .status)
+        if let value = status { try container.encode(value, forKey: .status) } else { try container.encodeNil(forKey: .status) }
     }
 
     /// Reads the value (the fast path).
@@ -530,14 +538,14 @@ public struct VoiceChannelStartTimeUpdate: Sendable, Hashable, Codable, JSONRead
     public var id: Snowflake
     /// The guild.
     public var guildID: Snowflake
-    /// When the voice session started, nil when it ended.
-    public var voiceStartTime: Timestamp?
+    /// When the voice session started (Unix seconds), nil when it ended.
+    public var voiceStartTime: Int?
 
     /// Creates a value from its fields.
     public init(
         id: Snowflake,
         guildID: Snowflake,
-        voiceStartTime: Timestamp? = nil
+        voiceStartTime: Int? = nil
     ) {
         self.id = id
         self.guildID = guildID
@@ -555,10 +563,11 @@ public struct VoiceChannelStartTimeUpdate: Sendable, Hashable, Codable, JSONRead
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.id = try container.decode(Snowflake.self, forKey: .id)
         self.guildID = try container.decode(Snowflake.self, forKey: .guildID)
-        self.voiceStartTime = try container.decodeIfPresent(Timestamp.self, forKey: .voiceStartTime)
+        self.voiceStartTime = try container.decodeIfPresent(Int.self, forKey: .voiceStartTime)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
@@ -571,7 +580,7 @@ public struct VoiceChannelStartTimeUpdate: Sendable, Hashable, Codable, JSONRead
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _guildID: Snowflake? = nil
-        var _voiceStartTime: Timestamp? = nil
+        var _voiceStartTime: Int? = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -580,7 +589,7 @@ public struct VoiceChannelStartTimeUpdate: Sendable, Hashable, Codable, JSONRead
             case 0x61bbd00dfa7e2738:  // guild_id
                 _guildID = try Snowflake(from: &reader)
             case 0x69cef3c51e363a5e:  // voice_start_time
-                _voiceStartTime = try reader.readNull() ? nil : Timestamp(from: &reader)
+                _voiceStartTime = try reader.readNull() ? nil : Int(from: &reader)
             default:
                 try reader.skipValue()
             }
@@ -631,7 +640,8 @@ public struct ThreadListSync: Sendable, Hashable, Codable, JSONReadable {
         self.members = try container.decodeIfPresent([ThreadMember].self, forKey: .members) ?? []
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(guildID, forKey: .guildID)
@@ -713,7 +723,8 @@ public struct ThreadMembersUpdate: Sendable, Hashable, Codable, JSONReadable {
         self.removedMemberIDs = try container.decodeIfPresent([Snowflake].self, forKey: .removedMemberIDs)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
@@ -787,7 +798,8 @@ public struct GuildBan: Sendable, Hashable, Codable, JSONReadable {
         self._user = Indirect(try container.decode(User.self, forKey: .user))
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(guildID, forKey: .guildID)
@@ -844,7 +856,8 @@ public struct GuildEmojisUpdate: Sendable, Hashable, Codable, JSONReadable {
         self.emojis = try container.decodeIfPresent([Emoji].self, forKey: .emojis) ?? []
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(guildID, forKey: .guildID)
@@ -900,7 +913,8 @@ public struct GuildStickersUpdate: Sendable, Hashable, Codable, JSONReadable {
         self.stickers = try container.decodeIfPresent([Sticker].self, forKey: .stickers) ?? []
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(guildID, forKey: .guildID)
@@ -950,7 +964,8 @@ public struct GuildIntegrationsUpdate: Sendable, Hashable, Codable, JSONReadable
         self.guildID = try container.decode(Snowflake.self, forKey: .guildID)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(guildID, forKey: .guildID)
@@ -1090,7 +1105,8 @@ public struct GuildMemberEvent: Sendable, Hashable, Codable, JSONReadable {
         self.guildID = try container.decode(Snowflake.self, forKey: .guildID)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encodeIfPresent(user, forKey: .user)
@@ -1098,7 +1114,7 @@ public struct GuildMemberEvent: Sendable, Hashable, Codable, JSONReadable {
         try container.encodeIfPresent(avatar, forKey: .avatar)
         try container.encodeIfPresent(banner, forKey: .banner)
         try container.encode(roles, forKey: .roles)
-        try container.encodeIfPresent(joinedAt, forKey: .joinedAt)
+        if let value = joinedAt { try container.encode(value, forKey: .joinedAt) } else { try container.encodeNil(forKey: .joinedAt) }
         try container.encodeIfPresent(premiumSince, forKey: .premiumSince)
         try container.encodeIfPresent(deaf, forKey: .deaf)
         try container.encodeIfPresent(mute, forKey: .mute)
@@ -1206,7 +1222,8 @@ public struct GuildMemberRemove: Sendable, Hashable, Codable, JSONReadable {
         self._user = Indirect(try container.decode(User.self, forKey: .user))
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(guildID, forKey: .guildID)
@@ -1293,7 +1310,8 @@ public struct GuildMembersChunk: Sendable, Hashable, Codable, JSONReadable {
         self.nonce = try container.decodeIfPresent(String.self, forKey: .nonce)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(guildID, forKey: .guildID)
@@ -1375,7 +1393,8 @@ public struct GuildRoleUpdate: Sendable, Hashable, Codable, JSONReadable {
         self._role = Indirect(try container.decode(Role.self, forKey: .role))
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(guildID, forKey: .guildID)
@@ -1432,7 +1451,8 @@ public struct GuildRoleDelete: Sendable, Hashable, Codable, JSONReadable {
         self.roleID = try container.decode(Snowflake.self, forKey: .roleID)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(guildID, forKey: .guildID)
@@ -1495,7 +1515,8 @@ public struct GuildScheduledEventUser: Sendable, Hashable, Codable, JSONReadable
         self.guildID = try container.decode(Snowflake.self, forKey: .guildID)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(guildScheduledEventID, forKey: .guildScheduledEventID)
@@ -1557,7 +1578,8 @@ public struct GuildSoundboardSoundDelete: Sendable, Hashable, Codable, JSONReada
         self.guildID = try container.decode(Snowflake.self, forKey: .guildID)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(soundID, forKey: .soundID)
@@ -1614,7 +1636,8 @@ public struct SoundboardSounds: Sendable, Hashable, Codable, JSONReadable {
         self.guildID = try container.decode(Snowflake.self, forKey: .guildID)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(soundboardSounds, forKey: .soundboardSounds)
@@ -1676,7 +1699,8 @@ public struct IntegrationDelete: Sendable, Hashable, Codable, JSONReadable {
         self.applicationID = try container.decodeIfPresent(Snowflake.self, forKey: .applicationID)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
@@ -1821,7 +1845,8 @@ public struct InviteCreate: Sendable, Hashable, Codable, JSONReadable {
         self.roleIDs = try container.decodeIfPresent([Snowflake].self, forKey: .roleIDs)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(channelID, forKey: .channelID)
@@ -1836,7 +1861,7 @@ public struct InviteCreate: Sendable, Hashable, Codable, JSONReadable {
         try container.encodeIfPresent(targetApplication, forKey: .targetApplication)
         try container.encode(temporary, forKey: .temporary)
         try container.encode(uses, forKey: .uses)
-        try container.encodeIfPresent(expiresAt, forKey: .expiresAt)
+        if let value = expiresAt { try container.encode(value, forKey: .expiresAt) } else { try container.encodeNil(forKey: .expiresAt) }
         try container.encodeIfPresent(roleIDs, forKey: .roleIDs)
     }
 
@@ -1933,7 +1958,8 @@ public struct InviteDelete: Sendable, Hashable, Codable, JSONReadable {
         self.code = try container.decode(String.self, forKey: .code)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(channelID, forKey: .channelID)
@@ -2000,7 +2026,8 @@ public struct MessageDelete: Sendable, Hashable, Codable, JSONReadable {
         self.guildID = try container.decodeIfPresent(Snowflake.self, forKey: .guildID)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
@@ -2067,7 +2094,8 @@ public struct MessageDeleteBulk: Sendable, Hashable, Codable, JSONReadable {
         self.guildID = try container.decodeIfPresent(Snowflake.self, forKey: .guildID)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(ids, forKey: .ids)
@@ -2183,7 +2211,8 @@ public struct MessageReactionEvent: Sendable, Hashable, Codable, JSONReadable {
         self.type = try container.decodeIfPresent(Int.self, forKey: .type) ?? 0
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(userID, forKey: .userID)
@@ -2280,7 +2309,8 @@ public struct MessageReactionRemoveAll: Sendable, Hashable, Codable, JSONReadabl
         self.guildID = try container.decodeIfPresent(Snowflake.self, forKey: .guildID)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(channelID, forKey: .channelID)
@@ -2357,7 +2387,8 @@ public struct MessageReactionRemoveEmoji: Sendable, Hashable, Codable, JSONReada
         self._emoji = Indirect(try container.decode(Emoji.self, forKey: .emoji))
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(channelID, forKey: .channelID)
@@ -2441,7 +2472,8 @@ public struct MessagePollVote: Sendable, Hashable, Codable, JSONReadable {
         self.answerID = try container.decode(Int.self, forKey: .answerID)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(userID, forKey: .userID)
@@ -2534,7 +2566,8 @@ public struct TypingStart: Sendable, Hashable, Codable, JSONReadable {
         self._member = (try container.decodeIfPresent(GuildMember.self, forKey: .member)).map(Indirect.init)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(channelID, forKey: .channelID)
@@ -2610,12 +2643,13 @@ public struct VoiceServerUpdate: Sendable, Hashable, Codable, JSONReadable {
         self.endpoint = try container.decodeIfPresent(String.self, forKey: .endpoint)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(token, forKey: .token)
         try container.encode(guildID, forKey: .guildID)
-        try container.encodeIfPresent(endpoint, forKey: .endpoint)
+        if let value = endpoint { try container.encode(value, forKey: .endpoint) } else { try container.encodeNil(forKey: .endpoint) }
     }
 
     /// Reads the value (the fast path).
@@ -2661,7 +2695,7 @@ public struct VoiceChannelEffectSend: Sendable, Hashable, Codable, JSONReadable 
     public var animationType: Int?
     /// The animation.
     public var animationID: Int?
-    /// The soundboard sound.
+    /// The soundboard sound (a snowflake, or an integer for default sounds).
     public var soundID: Snowflake?
     /// Its volume.
     public var soundVolume: Double?
@@ -2711,7 +2745,8 @@ public struct VoiceChannelEffectSend: Sendable, Hashable, Codable, JSONReadable 
         self.soundVolume = try container.decodeIfPresent(Double.self, forKey: .soundVolume)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(channelID, forKey: .channelID)
@@ -2793,7 +2828,8 @@ public struct WebhooksUpdate: Sendable, Hashable, Codable, JSONReadable {
         self.channelID = try container.decode(Snowflake.self, forKey: .channelID)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(guildID, forKey: .guildID)
@@ -2904,7 +2940,8 @@ public struct AutoModerationActionExecution: Sendable, Hashable, Codable, JSONRe
         self.matchedContent = try container.decodeIfPresent(String.self, forKey: .matchedContent)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(guildID, forKey: .guildID)
@@ -2916,8 +2953,8 @@ public struct AutoModerationActionExecution: Sendable, Hashable, Codable, JSONRe
         try container.encodeIfPresent(messageID, forKey: .messageID)
         try container.encodeIfPresent(alertSystemMessageID, forKey: .alertSystemMessageID)
         try container.encode(content, forKey: .content)
-        try container.encodeIfPresent(matchedKeyword, forKey: .matchedKeyword)
-        try container.encodeIfPresent(matchedContent, forKey: .matchedContent)
+        if let value = matchedKeyword { try container.encode(value, forKey: .matchedKeyword) } else { try container.encodeNil(forKey: .matchedKeyword) }
+        if let value = matchedContent { try container.encode(value, forKey: .matchedContent) } else { try container.encodeNil(forKey: .matchedContent) }
     }
 
     /// Reads the value (the fast path).

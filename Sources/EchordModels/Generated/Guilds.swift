@@ -282,20 +282,21 @@ public struct Guild: Sendable, Hashable, Codable, JSONReadable {
         self.incidentsData = try container.decodeIfPresent(JSONValue.self, forKey: .incidentsData)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
         try container.encode(name, forKey: .name)
-        try container.encodeIfPresent(icon, forKey: .icon)
+        if let value = icon { try container.encode(value, forKey: .icon) } else { try container.encodeNil(forKey: .icon) }
         try container.encodeIfPresent(iconHash, forKey: .iconHash)
-        try container.encodeIfPresent(splash, forKey: .splash)
-        try container.encodeIfPresent(discoverySplash, forKey: .discoverySplash)
+        if let value = splash { try container.encode(value, forKey: .splash) } else { try container.encodeNil(forKey: .splash) }
+        if let value = discoverySplash { try container.encode(value, forKey: .discoverySplash) } else { try container.encodeNil(forKey: .discoverySplash) }
         try container.encodeIfPresent(owner, forKey: .owner)
         try container.encodeIfPresent(ownerID, forKey: .ownerID)
         try container.encodeIfPresent(permissions, forKey: .permissions)
         try container.encodeIfPresent(region, forKey: .region)
-        try container.encodeIfPresent(afkChannelID, forKey: .afkChannelID)
+        if let value = afkChannelID { try container.encode(value, forKey: .afkChannelID) } else { try container.encodeNil(forKey: .afkChannelID) }
         try container.encode(afkTimeout, forKey: .afkTimeout)
         try container.encodeIfPresent(widgetEnabled, forKey: .widgetEnabled)
         try container.encodeIfPresent(widgetChannelID, forKey: .widgetChannelID)
@@ -306,19 +307,19 @@ public struct Guild: Sendable, Hashable, Codable, JSONReadable {
         try container.encode(emojis, forKey: .emojis)
         try container.encode(features, forKey: .features)
         try container.encode(mfaLevel, forKey: .mfaLevel)
-        try container.encodeIfPresent(applicationID, forKey: .applicationID)
-        try container.encodeIfPresent(systemChannelID, forKey: .systemChannelID)
+        if let value = applicationID { try container.encode(value, forKey: .applicationID) } else { try container.encodeNil(forKey: .applicationID) }
+        if let value = systemChannelID { try container.encode(value, forKey: .systemChannelID) } else { try container.encodeNil(forKey: .systemChannelID) }
         try container.encode(systemChannelFlags, forKey: .systemChannelFlags)
-        try container.encodeIfPresent(rulesChannelID, forKey: .rulesChannelID)
+        if let value = rulesChannelID { try container.encode(value, forKey: .rulesChannelID) } else { try container.encodeNil(forKey: .rulesChannelID) }
         try container.encodeIfPresent(maxPresences, forKey: .maxPresences)
         try container.encodeIfPresent(maxMembers, forKey: .maxMembers)
-        try container.encodeIfPresent(vanityURLCode, forKey: .vanityURLCode)
-        try container.encodeIfPresent(description, forKey: .description)
-        try container.encodeIfPresent(banner, forKey: .banner)
+        if let value = vanityURLCode { try container.encode(value, forKey: .vanityURLCode) } else { try container.encodeNil(forKey: .vanityURLCode) }
+        if let value = description { try container.encode(value, forKey: .description) } else { try container.encodeNil(forKey: .description) }
+        if let value = banner { try container.encode(value, forKey: .banner) } else { try container.encodeNil(forKey: .banner) }
         try container.encode(premiumTier, forKey: .premiumTier)
         try container.encodeIfPresent(premiumSubscriptionCount, forKey: .premiumSubscriptionCount)
         try container.encode(preferredLocale, forKey: .preferredLocale)
-        try container.encodeIfPresent(publicUpdatesChannelID, forKey: .publicUpdatesChannelID)
+        if let value = publicUpdatesChannelID { try container.encode(value, forKey: .publicUpdatesChannelID) } else { try container.encodeNil(forKey: .publicUpdatesChannelID) }
         try container.encodeIfPresent(maxVideoChannelUsers, forKey: .maxVideoChannelUsers)
         try container.encodeIfPresent(maxStageVideoChannelUsers, forKey: .maxStageVideoChannelUsers)
         try container.encodeIfPresent(approximateMemberCount, forKey: .approximateMemberCount)
@@ -327,8 +328,8 @@ public struct Guild: Sendable, Hashable, Codable, JSONReadable {
         try container.encode(nsfwLevel, forKey: .nsfwLevel)
         try container.encodeIfPresent(stickers, forKey: .stickers)
         try container.encode(premiumProgressBarEnabled, forKey: .premiumProgressBarEnabled)
-        try container.encodeIfPresent(safetyAlertsChannelID, forKey: .safetyAlertsChannelID)
-        try container.encodeIfPresent(incidentsData, forKey: .incidentsData)
+        if let value = safetyAlertsChannelID { try container.encode(value, forKey: .safetyAlertsChannelID) } else { try container.encodeNil(forKey: .safetyAlertsChannelID) }
+        if let value = incidentsData { try container.encode(value, forKey: .incidentsData) } else { try container.encodeNil(forKey: .incidentsData) }
     }
 
     /// Reads the value (the fast path).
@@ -831,20 +832,21 @@ public struct GuildCreate: Sendable, Hashable, Codable, JSONReadable {
         self.soundboardSounds = try container.decodeIfPresent([SoundboardSound].self, forKey: .soundboardSounds) ?? []
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
         try container.encode(name, forKey: .name)
-        try container.encodeIfPresent(icon, forKey: .icon)
+        if let value = icon { try container.encode(value, forKey: .icon) } else { try container.encodeNil(forKey: .icon) }
         try container.encodeIfPresent(iconHash, forKey: .iconHash)
-        try container.encodeIfPresent(splash, forKey: .splash)
-        try container.encodeIfPresent(discoverySplash, forKey: .discoverySplash)
+        if let value = splash { try container.encode(value, forKey: .splash) } else { try container.encodeNil(forKey: .splash) }
+        if let value = discoverySplash { try container.encode(value, forKey: .discoverySplash) } else { try container.encodeNil(forKey: .discoverySplash) }
         try container.encodeIfPresent(owner, forKey: .owner)
         try container.encodeIfPresent(ownerID, forKey: .ownerID)
         try container.encodeIfPresent(permissions, forKey: .permissions)
         try container.encodeIfPresent(region, forKey: .region)
-        try container.encodeIfPresent(afkChannelID, forKey: .afkChannelID)
+        if let value = afkChannelID { try container.encode(value, forKey: .afkChannelID) } else { try container.encodeNil(forKey: .afkChannelID) }
         try container.encode(afkTimeout, forKey: .afkTimeout)
         try container.encodeIfPresent(widgetEnabled, forKey: .widgetEnabled)
         try container.encodeIfPresent(widgetChannelID, forKey: .widgetChannelID)
@@ -855,19 +857,19 @@ public struct GuildCreate: Sendable, Hashable, Codable, JSONReadable {
         try container.encode(emojis, forKey: .emojis)
         try container.encode(features, forKey: .features)
         try container.encode(mfaLevel, forKey: .mfaLevel)
-        try container.encodeIfPresent(applicationID, forKey: .applicationID)
-        try container.encodeIfPresent(systemChannelID, forKey: .systemChannelID)
+        if let value = applicationID { try container.encode(value, forKey: .applicationID) } else { try container.encodeNil(forKey: .applicationID) }
+        if let value = systemChannelID { try container.encode(value, forKey: .systemChannelID) } else { try container.encodeNil(forKey: .systemChannelID) }
         try container.encode(systemChannelFlags, forKey: .systemChannelFlags)
-        try container.encodeIfPresent(rulesChannelID, forKey: .rulesChannelID)
+        if let value = rulesChannelID { try container.encode(value, forKey: .rulesChannelID) } else { try container.encodeNil(forKey: .rulesChannelID) }
         try container.encodeIfPresent(maxPresences, forKey: .maxPresences)
         try container.encodeIfPresent(maxMembers, forKey: .maxMembers)
-        try container.encodeIfPresent(vanityURLCode, forKey: .vanityURLCode)
-        try container.encodeIfPresent(description, forKey: .description)
-        try container.encodeIfPresent(banner, forKey: .banner)
+        if let value = vanityURLCode { try container.encode(value, forKey: .vanityURLCode) } else { try container.encodeNil(forKey: .vanityURLCode) }
+        if let value = description { try container.encode(value, forKey: .description) } else { try container.encodeNil(forKey: .description) }
+        if let value = banner { try container.encode(value, forKey: .banner) } else { try container.encodeNil(forKey: .banner) }
         try container.encode(premiumTier, forKey: .premiumTier)
         try container.encodeIfPresent(premiumSubscriptionCount, forKey: .premiumSubscriptionCount)
         try container.encode(preferredLocale, forKey: .preferredLocale)
-        try container.encodeIfPresent(publicUpdatesChannelID, forKey: .publicUpdatesChannelID)
+        if let value = publicUpdatesChannelID { try container.encode(value, forKey: .publicUpdatesChannelID) } else { try container.encodeNil(forKey: .publicUpdatesChannelID) }
         try container.encodeIfPresent(maxVideoChannelUsers, forKey: .maxVideoChannelUsers)
         try container.encodeIfPresent(maxStageVideoChannelUsers, forKey: .maxStageVideoChannelUsers)
         try container.encodeIfPresent(approximateMemberCount, forKey: .approximateMemberCount)
@@ -876,8 +878,8 @@ public struct GuildCreate: Sendable, Hashable, Codable, JSONReadable {
         try container.encode(nsfwLevel, forKey: .nsfwLevel)
         try container.encodeIfPresent(stickers, forKey: .stickers)
         try container.encode(premiumProgressBarEnabled, forKey: .premiumProgressBarEnabled)
-        try container.encodeIfPresent(safetyAlertsChannelID, forKey: .safetyAlertsChannelID)
-        try container.encodeIfPresent(incidentsData, forKey: .incidentsData)
+        if let value = safetyAlertsChannelID { try container.encode(value, forKey: .safetyAlertsChannelID) } else { try container.encodeNil(forKey: .safetyAlertsChannelID) }
+        if let value = incidentsData { try container.encode(value, forKey: .incidentsData) } else { try container.encodeNil(forKey: .incidentsData) }
         try container.encodeIfPresent(joinedAt, forKey: .joinedAt)
         try container.encode(large, forKey: .large)
         try container.encodeIfPresent(unavailable, forKey: .unavailable)
@@ -1104,7 +1106,8 @@ public struct UnavailableGuild: Sendable, Hashable, Codable, JSONReadable {
         self.unavailable = try container.decodeIfPresent(Bool.self, forKey: .unavailable)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
@@ -1310,11 +1313,12 @@ public struct VoiceState: Sendable, Hashable, Codable, JSONReadable {
         self.requestToSpeakTimestamp = try container.decodeIfPresent(Timestamp.self, forKey: .requestToSpeakTimestamp)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encodeIfPresent(guildID, forKey: .guildID)
-        try container.encodeIfPresent(channelID, forKey: .channelID)
+        if let value = channelID { try container.encode(value, forKey: .channelID) } else { try container.encodeNil(forKey: .channelID) }
         try container.encode(userID, forKey: .userID)
         try container.encodeIfPresent(member, forKey: .member)
         try container.encode(sessionID, forKey: .sessionID)
@@ -1325,7 +1329,7 @@ public struct VoiceState: Sendable, Hashable, Codable, JSONReadable {
         try container.encodeIfPresent(selfStream, forKey: .selfStream)
         try container.encode(selfVideo, forKey: .selfVideo)
         try container.encode(suppress, forKey: .suppress)
-        try container.encodeIfPresent(requestToSpeakTimestamp, forKey: .requestToSpeakTimestamp)
+        if let value = requestToSpeakTimestamp { try container.encode(value, forKey: .requestToSpeakTimestamp) } else { try container.encodeNil(forKey: .requestToSpeakTimestamp) }
     }
 
     /// Reads the value (the fast path).
@@ -1441,7 +1445,8 @@ public struct StageInstance: Sendable, Hashable, Codable, JSONReadable {
         self.guildScheduledEventID = try container.decodeIfPresent(Snowflake.self, forKey: .guildScheduledEventID)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
@@ -1450,7 +1455,7 @@ public struct StageInstance: Sendable, Hashable, Codable, JSONReadable {
         try container.encode(topic, forKey: .topic)
         try container.encode(privacyLevel, forKey: .privacyLevel)
         try container.encodeIfPresent(discoverableDisabled, forKey: .discoverableDisabled)
-        try container.encodeIfPresent(guildScheduledEventID, forKey: .guildScheduledEventID)
+        if let value = guildScheduledEventID { try container.encode(value, forKey: .guildScheduledEventID) } else { try container.encodeNil(forKey: .guildScheduledEventID) }
     }
 
     /// Reads the value (the fast path).
@@ -1614,26 +1619,27 @@ public struct GuildScheduledEvent: Sendable, Hashable, Codable, JSONReadable {
         self.recurrenceRule = try container.decodeIfPresent(JSONValue.self, forKey: .recurrenceRule)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
         try container.encode(guildID, forKey: .guildID)
-        try container.encodeIfPresent(channelID, forKey: .channelID)
+        if let value = channelID { try container.encode(value, forKey: .channelID) } else { try container.encodeNil(forKey: .channelID) }
         try container.encodeIfPresent(creatorID, forKey: .creatorID)
         try container.encode(name, forKey: .name)
         try container.encodeIfPresent(description, forKey: .description)
         try container.encode(scheduledStartTime, forKey: .scheduledStartTime)
-        try container.encodeIfPresent(scheduledEndTime, forKey: .scheduledEndTime)
+        if let value = scheduledEndTime { try container.encode(value, forKey: .scheduledEndTime) } else { try container.encodeNil(forKey: .scheduledEndTime) }
         try container.encode(privacyLevel, forKey: .privacyLevel)
         try container.encode(status, forKey: .status)
         try container.encode(entityType, forKey: .entityType)
-        try container.encodeIfPresent(entityID, forKey: .entityID)
-        try container.encodeIfPresent(entityMetadata, forKey: .entityMetadata)
+        if let value = entityID { try container.encode(value, forKey: .entityID) } else { try container.encodeNil(forKey: .entityID) }
+        if let value = entityMetadata { try container.encode(value, forKey: .entityMetadata) } else { try container.encodeNil(forKey: .entityMetadata) }
         try container.encodeIfPresent(creator, forKey: .creator)
         try container.encodeIfPresent(userCount, forKey: .userCount)
         try container.encodeIfPresent(image, forKey: .image)
-        try container.encodeIfPresent(recurrenceRule, forKey: .recurrenceRule)
+        if let value = recurrenceRule { try container.encode(value, forKey: .recurrenceRule) } else { try container.encodeNil(forKey: .recurrenceRule) }
     }
 
     /// Reads the value (the fast path).
@@ -1796,7 +1802,8 @@ public struct GuildScheduledEventEntityMetadata: Sendable, Hashable, Codable, JS
         self.location = try container.decodeIfPresent(String.self, forKey: .location)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encodeIfPresent(location, forKey: .location)
@@ -1886,14 +1893,15 @@ public struct SoundboardSound: Sendable, Hashable, Codable, JSONReadable {
         self._user = (try container.decodeIfPresent(User.self, forKey: .user)).map(Indirect.init)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(name, forKey: .name)
         try container.encode(soundID, forKey: .soundID)
         try container.encode(volume, forKey: .volume)
-        try container.encodeIfPresent(emojiID, forKey: .emojiID)
-        try container.encodeIfPresent(emojiName, forKey: .emojiName)
+        if let value = emojiID { try container.encode(value, forKey: .emojiID) } else { try container.encodeNil(forKey: .emojiID) }
+        if let value = emojiName { try container.encode(value, forKey: .emojiName) } else { try container.encodeNil(forKey: .emojiName) }
         try container.encodeIfPresent(guildID, forKey: .guildID)
         try container.encode(available, forKey: .available)
         try container.encodeIfPresent(user, forKey: .user)
@@ -2065,7 +2073,8 @@ public struct Integration: Sendable, Hashable, Codable, JSONReadable {
         self.guildID = try container.decodeIfPresent(Snowflake.self, forKey: .guildID)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
@@ -2183,7 +2192,8 @@ public struct IntegrationAccount: Sendable, Hashable, Codable, JSONReadable {
         self.name = try container.decode(String.self, forKey: .name)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
@@ -2262,12 +2272,13 @@ public struct IntegrationApplication: Sendable, Hashable, Codable, JSONReadable 
         self._bot = (try container.decodeIfPresent(User.self, forKey: .bot)).map(Indirect.init)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
         try container.encode(name, forKey: .name)
-        try container.encodeIfPresent(icon, forKey: .icon)
+        if let value = icon { try container.encode(value, forKey: .icon) } else { try container.encodeNil(forKey: .icon) }
         try container.encode(description, forKey: .description)
         try container.encodeIfPresent(bot, forKey: .bot)
     }
@@ -2367,13 +2378,14 @@ public struct AuditLogEntry: Sendable, Hashable, Codable, JSONReadable {
         self.guildID = try container.decodeIfPresent(Snowflake.self, forKey: .guildID)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
-        try container.encodeIfPresent(targetID, forKey: .targetID)
+        if let value = targetID { try container.encode(value, forKey: .targetID) } else { try container.encodeNil(forKey: .targetID) }
         try container.encodeIfPresent(changes, forKey: .changes)
-        try container.encodeIfPresent(userID, forKey: .userID)
+        if let value = userID { try container.encode(value, forKey: .userID) } else { try container.encodeNil(forKey: .userID) }
         try container.encode(actionType, forKey: .actionType)
         try container.encodeIfPresent(options, forKey: .options)
         try container.encodeIfPresent(reason, forKey: .reason)
@@ -2454,7 +2466,8 @@ public struct AuditLogChange: Sendable, Hashable, Codable, JSONReadable {
         self.oldValue = try container.decodeIfPresent(JSONValue.self, forKey: .oldValue)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(key, forKey: .key)
@@ -2739,10 +2752,11 @@ public struct Ban: Sendable, Hashable, Codable, JSONReadable {
         self._user = Indirect(try container.decode(User.self, forKey: .user))
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encodeIfPresent(reason, forKey: .reason)
+        if let value = reason { try container.encode(value, forKey: .reason) } else { try container.encodeNil(forKey: .reason) }
         try container.encode(user, forKey: .user)
     }
 
@@ -2819,6 +2833,8 @@ public struct Invite: Sendable, Hashable, Codable, JSONReadable {
     private var _guildScheduledEvent: Indirect<GuildScheduledEvent>?
     /// Invite flags.
     public var flags: Int?
+    /// The roles granted by a guild invite.
+    public var roles: [Role]?
 
     /// Creates a value from its fields.
     public init(
@@ -2834,7 +2850,8 @@ public struct Invite: Sendable, Hashable, Codable, JSONReadable {
         approximateMemberCount: Int? = nil,
         expiresAt: Timestamp? = nil,
         guildScheduledEvent: GuildScheduledEvent? = nil,
-        flags: Int? = nil
+        flags: Int? = nil,
+        roles: [Role]? = nil
     ) {
         self.type = type
         self.code = code
@@ -2849,6 +2866,7 @@ public struct Invite: Sendable, Hashable, Codable, JSONReadable {
         self.expiresAt = expiresAt
         self._guildScheduledEvent = guildScheduledEvent.map(Indirect.init)
         self.flags = flags
+        self.roles = roles
     }
 
     enum CodingKeys: String, CodingKey {
@@ -2865,6 +2883,7 @@ public struct Invite: Sendable, Hashable, Codable, JSONReadable {
         case expiresAt = "expires_at"
         case guildScheduledEvent = "guild_scheduled_event"
         case flags = "flags"
+        case roles = "roles"
     }
 
     /// Decodes the value (the reference path, through `JSONDecoder`).
@@ -2883,24 +2902,27 @@ public struct Invite: Sendable, Hashable, Codable, JSONReadable {
         self.expiresAt = try container.decodeIfPresent(Timestamp.self, forKey: .expiresAt)
         self._guildScheduledEvent = (try container.decodeIfPresent(GuildScheduledEvent.self, forKey: .guildScheduledEvent)).map(Indirect.init)
         self.flags = try container.decodeIfPresent(Int.self, forKey: .flags)
+        self.roles = try container.decodeIfPresent([Role].self, forKey: .roles)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(type, forKey: .type)
         try container.encode(code, forKey: .code)
         try container.encodeIfPresent(guild, forKey: .guild)
-        try container.encodeIfPresent(channel, forKey: .channel)
+        if let value = channel { try container.encode(value, forKey: .channel) } else { try container.encodeNil(forKey: .channel) }
         try container.encodeIfPresent(inviter, forKey: .inviter)
         try container.encodeIfPresent(targetType, forKey: .targetType)
         try container.encodeIfPresent(targetUser, forKey: .targetUser)
         try container.encodeIfPresent(targetApplication, forKey: .targetApplication)
         try container.encodeIfPresent(approximatePresenceCount, forKey: .approximatePresenceCount)
         try container.encodeIfPresent(approximateMemberCount, forKey: .approximateMemberCount)
-        try container.encodeIfPresent(expiresAt, forKey: .expiresAt)
+        if let value = expiresAt { try container.encode(value, forKey: .expiresAt) } else { try container.encodeNil(forKey: .expiresAt) }
         try container.encodeIfPresent(guildScheduledEvent, forKey: .guildScheduledEvent)
         try container.encodeIfPresent(flags, forKey: .flags)
+        try container.encodeIfPresent(roles, forKey: .roles)
     }
 
     /// Reads the value (the fast path).
@@ -2919,6 +2941,7 @@ public struct Invite: Sendable, Hashable, Codable, JSONReadable {
         var _expiresAt: Timestamp? = nil
         var _guildScheduledEvent: GuildScheduledEvent? = nil
         var _flags: Int? = nil
+        var _roles: [Role]? = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -2948,11 +2971,13 @@ public struct Invite: Sendable, Hashable, Codable, JSONReadable {
                 _guildScheduledEvent = try reader.readNull() ? nil : GuildScheduledEvent(from: &reader)
             case 0x17a3a1a985f75aec:  // flags
                 _flags = try reader.readNull() ? nil : Int(from: &reader)
+            case 0x584d04462430003e:  // roles
+                _roles = try reader.readNull() ? nil : [Role](from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _code else { throw JSONDecodingError(.missingField("code", in: "Invite"), offset: __start) }
-        self.init(type: _type, code: _code, guild: _guild, channel: _channel, inviter: _inviter, targetType: _targetType, targetUser: _targetUser, targetApplication: _targetApplication, approximatePresenceCount: _approximatePresenceCount, approximateMemberCount: _approximateMemberCount, expiresAt: _expiresAt, guildScheduledEvent: _guildScheduledEvent, flags: _flags)
+        self.init(type: _type, code: _code, guild: _guild, channel: _channel, inviter: _inviter, targetType: _targetType, targetUser: _targetUser, targetApplication: _targetApplication, approximatePresenceCount: _approximatePresenceCount, approximateMemberCount: _approximateMemberCount, expiresAt: _expiresAt, guildScheduledEvent: _guildScheduledEvent, flags: _flags, roles: _roles)
     }
 }

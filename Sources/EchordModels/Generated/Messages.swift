@@ -118,6 +118,8 @@ public struct Message: Sendable, Hashable, Codable, JSONReadable {
     private var _member: Indirect<GuildMember>?
     /// The channel's type (MESSAGE_CREATE/UPDATE).
     public var channelType: ChannelType?
+    /// A client theme shared in the message.
+    public var sharedClientTheme: JSONValue?
 
     /// Creates a value from its fields.
     public init(
@@ -159,7 +161,8 @@ public struct Message: Sendable, Hashable, Codable, JSONReadable {
         call: MessageCall? = nil,
         guildID: Snowflake? = nil,
         member: GuildMember? = nil,
-        channelType: ChannelType? = nil
+        channelType: ChannelType? = nil,
+        sharedClientTheme: JSONValue? = nil
     ) {
         self.id = id
         self.channelID = channelID
@@ -200,6 +203,7 @@ public struct Message: Sendable, Hashable, Codable, JSONReadable {
         self.guildID = guildID
         self._member = member.map(Indirect.init)
         self.channelType = channelType
+        self.sharedClientTheme = sharedClientTheme
     }
 
     enum CodingKeys: String, CodingKey {
@@ -242,6 +246,7 @@ public struct Message: Sendable, Hashable, Codable, JSONReadable {
         case guildID = "guild_id"
         case member = "member"
         case channelType = "channel_type"
+        case sharedClientTheme = "shared_client_theme"
     }
 
     /// Decodes the value (the reference path, through `JSONDecoder`).
@@ -286,9 +291,11 @@ public struct Message: Sendable, Hashable, Codable, JSONReadable {
         self.guildID = try container.decodeIfPresent(Snowflake.self, forKey: .guildID)
         self._member = (try container.decodeIfPresent(GuildMember.self, forKey: .member)).map(Indirect.init)
         self.channelType = try container.decodeIfPresent(ChannelType.self, forKey: .channelType)
+        self.sharedClientTheme = try container.decodeIfPresent(JSONValue.self, forKey: .sharedClientTheme)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
@@ -296,7 +303,7 @@ public struct Message: Sendable, Hashable, Codable, JSONReadable {
         try container.encodeIfPresent(author, forKey: .author)
         try container.encode(content, forKey: .content)
         try container.encodeIfPresent(timestamp, forKey: .timestamp)
-        try container.encodeIfPresent(editedTimestamp, forKey: .editedTimestamp)
+        if let value = editedTimestamp { try container.encode(value, forKey: .editedTimestamp) } else { try container.encodeNil(forKey: .editedTimestamp) }
         try container.encode(tts, forKey: .tts)
         try container.encode(mentionEveryone, forKey: .mentionEveryone)
         try container.encode(mentions, forKey: .mentions)
@@ -330,6 +337,7 @@ public struct Message: Sendable, Hashable, Codable, JSONReadable {
         try container.encodeIfPresent(guildID, forKey: .guildID)
         try container.encodeIfPresent(member, forKey: .member)
         try container.encodeIfPresent(channelType, forKey: .channelType)
+        try container.encodeIfPresent(sharedClientTheme, forKey: .sharedClientTheme)
     }
 
     /// Reads the value (the fast path).
@@ -374,6 +382,7 @@ public struct Message: Sendable, Hashable, Codable, JSONReadable {
         var _guildID: Snowflake? = nil
         var _member: GuildMember? = nil
         var _channelType: ChannelType? = nil
+        var _sharedClientTheme: JSONValue? = nil
         try reader.enterModel()
         defer { reader.leaveModel() }
         var __cursor = try reader.beginObject()
@@ -457,13 +466,15 @@ public struct Message: Sendable, Hashable, Codable, JSONReadable {
                 _member = try reader.readNull() ? nil : GuildMember(from: &reader)
             case 0x6d502c2e48fbae49:  // channel_type
                 _channelType = try reader.readNull() ? nil : ChannelType(from: &reader)
+            case 0xbb3041fceac557f0:  // shared_client_theme
+                _sharedClientTheme = try reader.readNull() ? nil : JSONValue(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _id else { throw JSONDecodingError(.missingField("id", in: "Message"), offset: __start) }
         guard let _channelID else { throw JSONDecodingError(.missingField("channel_id", in: "Message"), offset: __start) }
-        self.init(id: _id, channelID: _channelID, author: _author, content: _content, timestamp: _timestamp, editedTimestamp: _editedTimestamp, tts: _tts, mentionEveryone: _mentionEveryone, mentions: _mentions, mentionRoles: _mentionRoles, mentionChannels: _mentionChannels, attachments: _attachments, embeds: _embeds, reactions: _reactions, nonce: _nonce, pinned: _pinned, webhookID: _webhookID, type: _type, activity: _activity, application: _application, applicationID: _applicationID, flags: _flags, messageReference: _messageReference, messageSnapshots: _messageSnapshots, referencedMessage: _referencedMessage, interactionMetadata: _interactionMetadata, interaction: _interaction, thread: _thread, components: _components, stickerItems: _stickerItems, stickers: _stickers, position: _position, roleSubscriptionData: _roleSubscriptionData, resolved: _resolved, poll: _poll, call: _call, guildID: _guildID, member: _member, channelType: _channelType)
+        self.init(id: _id, channelID: _channelID, author: _author, content: _content, timestamp: _timestamp, editedTimestamp: _editedTimestamp, tts: _tts, mentionEveryone: _mentionEveryone, mentions: _mentions, mentionRoles: _mentionRoles, mentionChannels: _mentionChannels, attachments: _attachments, embeds: _embeds, reactions: _reactions, nonce: _nonce, pinned: _pinned, webhookID: _webhookID, type: _type, activity: _activity, application: _application, applicationID: _applicationID, flags: _flags, messageReference: _messageReference, messageSnapshots: _messageSnapshots, referencedMessage: _referencedMessage, interactionMetadata: _interactionMetadata, interaction: _interaction, thread: _thread, components: _components, stickerItems: _stickerItems, stickers: _stickers, position: _position, roleSubscriptionData: _roleSubscriptionData, resolved: _resolved, poll: _poll, call: _call, guildID: _guildID, member: _member, channelType: _channelType, sharedClientTheme: _sharedClientTheme)
     }
 }
 
@@ -698,6 +709,16 @@ public struct Attachment: Sendable, Hashable, Codable, JSONReadable {
     public var waveform: String?
     /// The attachment flags.
     public var flags: AttachmentFlags?
+    /// The users in a clip.
+    public var clipParticipants: [User]?
+    /// When the clip was created.
+    public var clipCreatedAt: Timestamp?
+    /// The application a clip was made in.
+    public var application: Application? {
+        get { _application?.value }
+        set { _application = newValue.map(Indirect.init) }
+    }
+    private var _application: Indirect<Application>?
 
     /// Creates a value from its fields.
     public init(
@@ -716,7 +737,10 @@ public struct Attachment: Sendable, Hashable, Codable, JSONReadable {
         ephemeral: Bool? = nil,
         durationSecs: Double? = nil,
         waveform: String? = nil,
-        flags: AttachmentFlags? = nil
+        flags: AttachmentFlags? = nil,
+        clipParticipants: [User]? = nil,
+        clipCreatedAt: Timestamp? = nil,
+        application: Application? = nil
     ) {
         self.id = id
         self.filename = filename
@@ -734,6 +758,9 @@ public struct Attachment: Sendable, Hashable, Codable, JSONReadable {
         self.durationSecs = durationSecs
         self.waveform = waveform
         self.flags = flags
+        self.clipParticipants = clipParticipants
+        self.clipCreatedAt = clipCreatedAt
+        self._application = application.map(Indirect.init)
     }
 
     enum CodingKeys: String, CodingKey {
@@ -753,6 +780,9 @@ public struct Attachment: Sendable, Hashable, Codable, JSONReadable {
         case durationSecs = "duration_secs"
         case waveform = "waveform"
         case flags = "flags"
+        case clipParticipants = "clip_participants"
+        case clipCreatedAt = "clip_created_at"
+        case application = "application"
     }
 
     /// Decodes the value (the reference path, through `JSONDecoder`).
@@ -774,9 +804,13 @@ public struct Attachment: Sendable, Hashable, Codable, JSONReadable {
         self.durationSecs = try container.decodeIfPresent(Double.self, forKey: .durationSecs)
         self.waveform = try container.decodeIfPresent(String.self, forKey: .waveform)
         self.flags = try container.decodeIfPresent(AttachmentFlags.self, forKey: .flags)
+        self.clipParticipants = try container.decodeIfPresent([User].self, forKey: .clipParticipants)
+        self.clipCreatedAt = try container.decodeIfPresent(Timestamp.self, forKey: .clipCreatedAt)
+        self._application = (try container.decodeIfPresent(Application.self, forKey: .application)).map(Indirect.init)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
@@ -795,6 +829,9 @@ public struct Attachment: Sendable, Hashable, Codable, JSONReadable {
         try container.encodeIfPresent(durationSecs, forKey: .durationSecs)
         try container.encodeIfPresent(waveform, forKey: .waveform)
         try container.encodeIfPresent(flags, forKey: .flags)
+        try container.encodeIfPresent(clipParticipants, forKey: .clipParticipants)
+        try container.encodeIfPresent(clipCreatedAt, forKey: .clipCreatedAt)
+        try container.encodeIfPresent(application, forKey: .application)
     }
 
     /// Reads the value (the fast path).
@@ -816,6 +853,9 @@ public struct Attachment: Sendable, Hashable, Codable, JSONReadable {
         var _durationSecs: Double? = nil
         var _waveform: String? = nil
         var _flags: AttachmentFlags? = nil
+        var _clipParticipants: [User]? = nil
+        var _clipCreatedAt: Timestamp? = nil
+        var _application: Application? = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -851,6 +891,12 @@ public struct Attachment: Sendable, Hashable, Codable, JSONReadable {
                 _waveform = try reader.readNull() ? nil : String(from: &reader)
             case 0x17a3a1a985f75aec:  // flags
                 _flags = try reader.readNull() ? nil : AttachmentFlags(from: &reader)
+            case 0xdb916a93255b15ce:  // clip_participants
+                _clipParticipants = try reader.readNull() ? nil : [User](from: &reader)
+            case 0x70269a384ae55a0c:  // clip_created_at
+                _clipCreatedAt = try reader.readNull() ? nil : Timestamp(from: &reader)
+            case 0x7ea73e0b3b45e385:  // application
+                _application = try reader.readNull() ? nil : Application(from: &reader)
             default:
                 try reader.skipValue()
             }
@@ -858,7 +904,7 @@ public struct Attachment: Sendable, Hashable, Codable, JSONReadable {
         guard let _id else { throw JSONDecodingError(.missingField("id", in: "Attachment"), offset: __start) }
         guard let _filename else { throw JSONDecodingError(.missingField("filename", in: "Attachment"), offset: __start) }
         guard let _url else { throw JSONDecodingError(.missingField("url", in: "Attachment"), offset: __start) }
-        self.init(id: _id, filename: _filename, title: _title, description: _description, contentType: _contentType, size: _size, url: _url, proxyURL: _proxyURL, height: _height, width: _width, placeholder: _placeholder, placeholderVersion: _placeholderVersion, ephemeral: _ephemeral, durationSecs: _durationSecs, waveform: _waveform, flags: _flags)
+        self.init(id: _id, filename: _filename, title: _title, description: _description, contentType: _contentType, size: _size, url: _url, proxyURL: _proxyURL, height: _height, width: _width, placeholder: _placeholder, placeholderVersion: _placeholderVersion, ephemeral: _ephemeral, durationSecs: _durationSecs, waveform: _waveform, flags: _flags, clipParticipants: _clipParticipants, clipCreatedAt: _clipCreatedAt, application: _application)
     }
 }
 
@@ -941,6 +987,8 @@ public struct Embed: Sendable, Hashable, Codable, JSONReadable {
     public var author: EmbedAuthor?
     /// The fields.
     public var fields: [EmbedField]?
+    /// Embed flags.
+    public var flags: Int?
 
     /// Creates a value from its fields.
     public init(
@@ -956,7 +1004,8 @@ public struct Embed: Sendable, Hashable, Codable, JSONReadable {
         video: EmbedMedia? = nil,
         provider: EmbedProvider? = nil,
         author: EmbedAuthor? = nil,
-        fields: [EmbedField]? = nil
+        fields: [EmbedField]? = nil,
+        flags: Int? = nil
     ) {
         self.title = title
         self.type = type
@@ -971,6 +1020,7 @@ public struct Embed: Sendable, Hashable, Codable, JSONReadable {
         self.provider = provider
         self.author = author
         self.fields = fields
+        self.flags = flags
     }
 
     enum CodingKeys: String, CodingKey {
@@ -987,6 +1037,7 @@ public struct Embed: Sendable, Hashable, Codable, JSONReadable {
         case provider = "provider"
         case author = "author"
         case fields = "fields"
+        case flags = "flags"
     }
 
     /// Decodes the value (the reference path, through `JSONDecoder`).
@@ -1005,9 +1056,11 @@ public struct Embed: Sendable, Hashable, Codable, JSONReadable {
         self.provider = try container.decodeIfPresent(EmbedProvider.self, forKey: .provider)
         self.author = try container.decodeIfPresent(EmbedAuthor.self, forKey: .author)
         self.fields = try container.decodeIfPresent([EmbedField].self, forKey: .fields)
+        self.flags = try container.decodeIfPresent(Int.self, forKey: .flags)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encodeIfPresent(title, forKey: .title)
@@ -1023,6 +1076,7 @@ public struct Embed: Sendable, Hashable, Codable, JSONReadable {
         try container.encodeIfPresent(provider, forKey: .provider)
         try container.encodeIfPresent(author, forKey: .author)
         try container.encodeIfPresent(fields, forKey: .fields)
+        try container.encodeIfPresent(flags, forKey: .flags)
     }
 
     /// Reads the value (the fast path).
@@ -1040,6 +1094,7 @@ public struct Embed: Sendable, Hashable, Codable, JSONReadable {
         var _provider: EmbedProvider? = nil
         var _author: EmbedAuthor? = nil
         var _fields: [EmbedField]? = nil
+        var _flags: Int? = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -1069,11 +1124,13 @@ public struct Embed: Sendable, Hashable, Codable, JSONReadable {
                 _author = try reader.readNull() ? nil : EmbedAuthor(from: &reader)
             case 0x490e596d24847edc:  // fields
                 _fields = try reader.readNull() ? nil : [EmbedField](from: &reader)
+            case 0x17a3a1a985f75aec:  // flags
+                _flags = try reader.readNull() ? nil : Int(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
-        self.init(title: _title, type: _type, description: _description, url: _url, timestamp: _timestamp, color: _color, footer: _footer, image: _image, thumbnail: _thumbnail, video: _video, provider: _provider, author: _author, fields: _fields)
+        self.init(title: _title, type: _type, description: _description, url: _url, timestamp: _timestamp, color: _color, footer: _footer, image: _image, thumbnail: _thumbnail, video: _video, provider: _provider, author: _author, fields: _fields, flags: _flags)
     }
 }
 
@@ -1111,7 +1168,8 @@ public struct EmbedFooter: Sendable, Hashable, Codable, JSONReadable {
         self.proxyIconURL = try container.decodeIfPresent(String.self, forKey: .proxyIconURL)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(text, forKey: .text)
@@ -1213,7 +1271,8 @@ public struct EmbedMedia: Sendable, Hashable, Codable, JSONReadable {
         self.flags = try container.decodeIfPresent(Int.self, forKey: .flags)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encodeIfPresent(url, forKey: .url)
@@ -1295,7 +1354,8 @@ public struct EmbedProvider: Sendable, Hashable, Codable, JSONReadable {
         self.url = try container.decodeIfPresent(String.self, forKey: .url)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encodeIfPresent(name, forKey: .name)
@@ -1361,7 +1421,8 @@ public struct EmbedAuthor: Sendable, Hashable, Codable, JSONReadable {
         self.proxyIconURL = try container.decodeIfPresent(String.self, forKey: .proxyIconURL)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(name, forKey: .name)
@@ -1431,7 +1492,8 @@ public struct EmbedField: Sendable, Hashable, Codable, JSONReadable {
         self.inline = try container.decodeIfPresent(Bool.self, forKey: .inline)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(name, forKey: .name)
@@ -1520,7 +1582,8 @@ public struct Reaction: Sendable, Hashable, Codable, JSONReadable {
         self.burstColors = try container.decodeIfPresent([String].self, forKey: .burstColors) ?? []
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(count, forKey: .count)
@@ -1592,7 +1655,8 @@ public struct ReactionCountDetails: Sendable, Hashable, Codable, JSONReadable {
         self.normal = try container.decodeIfPresent(Int.self, forKey: .normal) ?? 0
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(burst, forKey: .burst)
@@ -1664,7 +1728,8 @@ public struct MessageReference: Sendable, Hashable, Codable, JSONReadable {
         self.failIfNotExists = try container.decodeIfPresent(Bool.self, forKey: .failIfNotExists)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encodeIfPresent(type, forKey: .type)
@@ -1753,7 +1818,8 @@ public struct MessageSnapshot: Sendable, Hashable, Codable, JSONReadable {
         self.message = try container.decode(JSONValue.self, forKey: .message)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(message, forKey: .message)
@@ -1805,7 +1871,8 @@ public struct MessageActivity: Sendable, Hashable, Codable, JSONReadable {
         self.partyID = try container.decodeIfPresent(String.self, forKey: .partyID)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(type, forKey: .type)
@@ -1911,7 +1978,8 @@ public struct MessageInteractionMetadata: Sendable, Hashable, Codable, JSONReada
         self.triggeringInteractionMetadata = try container.decodeIfPresent(JSONValue.self, forKey: .triggeringInteractionMetadata)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
@@ -2022,7 +2090,8 @@ public struct MessageInteraction: Sendable, Hashable, Codable, JSONReadable {
         self._member = (try container.decodeIfPresent(GuildMember.self, forKey: .member)).map(Indirect.init)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
@@ -2093,7 +2162,8 @@ public struct MessageCall: Sendable, Hashable, Codable, JSONReadable {
         self.endedTimestamp = try container.decodeIfPresent(Timestamp.self, forKey: .endedTimestamp)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(participants, forKey: .participants)
@@ -2159,7 +2229,8 @@ public struct RoleSubscriptionData: Sendable, Hashable, Codable, JSONReadable {
         self.isRenewal = try container.decode(Bool.self, forKey: .isRenewal)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(roleSubscriptionListingID, forKey: .roleSubscriptionListingID)
@@ -2254,12 +2325,13 @@ public struct Poll: Sendable, Hashable, Codable, JSONReadable {
         self.results = try container.decodeIfPresent(PollResults.self, forKey: .results)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(question, forKey: .question)
         try container.encode(answers, forKey: .answers)
-        try container.encodeIfPresent(expiry, forKey: .expiry)
+        if let value = expiry { try container.encode(value, forKey: .expiry) } else { try container.encodeNil(forKey: .expiry) }
         try container.encode(allowMultiselect, forKey: .allowMultiselect)
         try container.encode(layoutType, forKey: .layoutType)
         try container.encodeIfPresent(results, forKey: .results)
@@ -2330,7 +2402,8 @@ public struct PollMedia: Sendable, Hashable, Codable, JSONReadable {
         self._emoji = (try container.decodeIfPresent(Emoji.self, forKey: .emoji)).map(Indirect.init)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encodeIfPresent(text, forKey: .text)
@@ -2384,7 +2457,8 @@ public struct PollAnswer: Sendable, Hashable, Codable, JSONReadable {
         self.pollMedia = try container.decode(PollMedia.self, forKey: .pollMedia)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(answerID, forKey: .answerID)
@@ -2441,7 +2515,8 @@ public struct PollResults: Sendable, Hashable, Codable, JSONReadable {
         self.answerCounts = try container.decodeIfPresent([PollAnswerCount].self, forKey: .answerCounts) ?? []
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(isFinalized, forKey: .isFinalized)
@@ -2501,7 +2576,8 @@ public struct PollAnswerCount: Sendable, Hashable, Codable, JSONReadable {
         self.meVoted = try container.decodeIfPresent(Bool.self, forKey: .meVoted) ?? false
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
@@ -2756,7 +2832,8 @@ public struct Component: Sendable, Hashable, Codable, JSONReadable {
         self.accentColor = try container.decodeIfPresent(Int.self, forKey: .accentColor)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(type, forKey: .type)
@@ -3030,7 +3107,8 @@ public struct SelectOption: Sendable, Hashable, Codable, JSONReadable {
         self.default = try container.decodeIfPresent(Bool.self, forKey: .`default`)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(label, forKey: .label)

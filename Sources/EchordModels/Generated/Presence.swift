@@ -50,7 +50,8 @@ public struct Presence: Sendable, Hashable, Codable, JSONReadable {
         self.clientStatus = try container.decodeIfPresent(ClientStatus.self, forKey: .clientStatus)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(user, forKey: .user)
@@ -142,13 +143,14 @@ public struct PresenceUser: Sendable, Hashable, Codable, JSONReadable {
         self.bot = try container.decodeIfPresent(Bool.self, forKey: .bot)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
         try container.encodeIfPresent(username, forKey: .username)
-        try container.encodeIfPresent(globalName, forKey: .globalName)
-        try container.encodeIfPresent(avatar, forKey: .avatar)
+        if let value = globalName { try container.encode(value, forKey: .globalName) } else { try container.encodeNil(forKey: .globalName) }
+        if let value = avatar { try container.encode(value, forKey: .avatar) } else { try container.encodeNil(forKey: .avatar) }
         try container.encodeIfPresent(discriminator, forKey: .discriminator)
         try container.encodeIfPresent(bot, forKey: .bot)
     }
@@ -232,7 +234,8 @@ public struct ClientStatus: Sendable, Hashable, Codable, JSONReadable {
         self.vr = try container.decodeIfPresent(PresenceStatus.self, forKey: .vr)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encodeIfPresent(desktop, forKey: .desktop)
@@ -424,7 +427,8 @@ public struct Activity: Sendable, Hashable, Codable, JSONReadable {
         self.buttons = try container.decodeIfPresent(JSONValue.self, forKey: .buttons)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(name, forKey: .name)
@@ -637,7 +641,8 @@ public struct ActivityTimestamps: Sendable, Hashable, Codable, JSONReadable {
         self.end = try container.decodeIfPresent(Int.self, forKey: .end)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encodeIfPresent(start, forKey: .start)
@@ -697,7 +702,8 @@ public struct ActivityEmoji: Sendable, Hashable, Codable, JSONReadable {
         self.animated = try container.decodeIfPresent(Bool.self, forKey: .animated)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(name, forKey: .name)
@@ -757,7 +763,8 @@ public struct ActivityParty: Sendable, Hashable, Codable, JSONReadable {
         self.size = try container.decodeIfPresent([Int].self, forKey: .size)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encodeIfPresent(id, forKey: .id)
@@ -841,7 +848,8 @@ public struct ActivityAssets: Sendable, Hashable, Codable, JSONReadable {
         self.inviteCoverImage = try container.decodeIfPresent(String.self, forKey: .inviteCoverImage)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encodeIfPresent(largeImage, forKey: .largeImage)
@@ -921,7 +929,8 @@ public struct ActivitySecrets: Sendable, Hashable, Codable, JSONReadable {
         self.match = try container.decodeIfPresent(String.self, forKey: .match)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encodeIfPresent(join, forKey: .join)

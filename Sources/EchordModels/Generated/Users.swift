@@ -142,14 +142,15 @@ public struct User: Sendable, Hashable, Codable, JSONReadable {
         self._member = (try container.decodeIfPresent(GuildMember.self, forKey: .member)).map(Indirect.init)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
         try container.encode(username, forKey: .username)
         try container.encode(discriminator, forKey: .discriminator)
-        try container.encodeIfPresent(globalName, forKey: .globalName)
-        try container.encodeIfPresent(avatar, forKey: .avatar)
+        if let value = globalName { try container.encode(value, forKey: .globalName) } else { try container.encodeNil(forKey: .globalName) }
+        if let value = avatar { try container.encode(value, forKey: .avatar) } else { try container.encodeNil(forKey: .avatar) }
         try container.encodeIfPresent(bot, forKey: .bot)
         try container.encodeIfPresent(system, forKey: .system)
         try container.encodeIfPresent(mfaEnabled, forKey: .mfaEnabled)
@@ -272,7 +273,8 @@ public struct AvatarDecorationData: Sendable, Hashable, Codable, JSONReadable {
         self.skuID = try container.decodeIfPresent(Snowflake.self, forKey: .skuID)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(asset, forKey: .asset)
@@ -322,7 +324,8 @@ public struct Collectibles: Sendable, Hashable, Codable, JSONReadable {
         self.nameplate = try container.decodeIfPresent(Nameplate.self, forKey: .nameplate)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encodeIfPresent(nameplate, forKey: .nameplate)
@@ -384,7 +387,8 @@ public struct Nameplate: Sendable, Hashable, Codable, JSONReadable {
         self.palette = try container.decodeIfPresent(String.self, forKey: .palette)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encodeIfPresent(skuID, forKey: .skuID)
@@ -458,13 +462,14 @@ public struct PrimaryGuild: Sendable, Hashable, Codable, JSONReadable {
         self.badge = try container.decodeIfPresent(String.self, forKey: .badge)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encodeIfPresent(identityGuildID, forKey: .identityGuildID)
-        try container.encodeIfPresent(identityEnabled, forKey: .identityEnabled)
-        try container.encodeIfPresent(tag, forKey: .tag)
-        try container.encodeIfPresent(badge, forKey: .badge)
+        if let value = identityGuildID { try container.encode(value, forKey: .identityGuildID) } else { try container.encodeNil(forKey: .identityGuildID) }
+        if let value = identityEnabled { try container.encode(value, forKey: .identityEnabled) } else { try container.encodeNil(forKey: .identityEnabled) }
+        if let value = tag { try container.encode(value, forKey: .tag) } else { try container.encodeNil(forKey: .tag) }
+        if let value = badge { try container.encode(value, forKey: .badge) } else { try container.encodeNil(forKey: .badge) }
     }
 
     /// Reads the value (the fast path).
@@ -708,7 +713,8 @@ public struct GuildMember: Sendable, Hashable, Codable, JSONReadable {
         self.collectibles = try container.decodeIfPresent(Collectibles.self, forKey: .collectibles)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encodeIfPresent(user, forKey: .user)
@@ -716,7 +722,7 @@ public struct GuildMember: Sendable, Hashable, Codable, JSONReadable {
         try container.encodeIfPresent(avatar, forKey: .avatar)
         try container.encodeIfPresent(banner, forKey: .banner)
         try container.encode(roles, forKey: .roles)
-        try container.encodeIfPresent(joinedAt, forKey: .joinedAt)
+        if let value = joinedAt { try container.encode(value, forKey: .joinedAt) } else { try container.encodeNil(forKey: .joinedAt) }
         try container.encodeIfPresent(premiumSince, forKey: .premiumSince)
         try container.encodeIfPresent(deaf, forKey: .deaf)
         try container.encodeIfPresent(mute, forKey: .mute)
@@ -936,7 +942,8 @@ public struct Role: Sendable, Hashable, Codable, JSONReadable {
         self.flags = try container.decodeIfPresent(RoleFlags.self, forKey: .flags)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
@@ -1043,12 +1050,13 @@ public struct RoleColors: Sendable, Hashable, Codable, JSONReadable {
         self.tertiaryColor = try container.decodeIfPresent(Int.self, forKey: .tertiaryColor)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(primaryColor, forKey: .primaryColor)
-        try container.encodeIfPresent(secondaryColor, forKey: .secondaryColor)
-        try container.encodeIfPresent(tertiaryColor, forKey: .tertiaryColor)
+        if let value = secondaryColor { try container.encode(value, forKey: .secondaryColor) } else { try container.encodeNil(forKey: .secondaryColor) }
+        if let value = tertiaryColor { try container.encode(value, forKey: .tertiaryColor) } else { try container.encodeNil(forKey: .tertiaryColor) }
     }
 
     /// Reads the value (the fast path).
@@ -1125,7 +1133,8 @@ public struct RoleTags: Sendable, Hashable, Codable, JSONReadable {
         self.guildConnections = try container.decodeIfPresent(JSONValue.self, forKey: .guildConnections)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encodeIfPresent(botID, forKey: .botID)
@@ -1262,11 +1271,12 @@ public struct Emoji: Sendable, Hashable, Codable, JSONReadable {
         self.available = try container.decodeIfPresent(Bool.self, forKey: .available)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encodeIfPresent(id, forKey: .id)
-        try container.encodeIfPresent(name, forKey: .name)
+        if let value = id { try container.encode(value, forKey: .id) } else { try container.encodeNil(forKey: .id) }
+        if let value = name { try container.encode(value, forKey: .name) } else { try container.encodeNil(forKey: .name) }
         try container.encodeIfPresent(roles, forKey: .roles)
         try container.encodeIfPresent(user, forKey: .user)
         try container.encodeIfPresent(requireColons, forKey: .requireColons)
@@ -1398,13 +1408,14 @@ public struct Sticker: Sendable, Hashable, Codable, JSONReadable {
         self.sortValue = try container.decodeIfPresent(Int.self, forKey: .sortValue)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
         try container.encodeIfPresent(packID, forKey: .packID)
         try container.encode(name, forKey: .name)
-        try container.encodeIfPresent(description, forKey: .description)
+        if let value = description { try container.encode(value, forKey: .description) } else { try container.encodeNil(forKey: .description) }
         try container.encode(tags, forKey: .tags)
         try container.encodeIfPresent(type, forKey: .type)
         try container.encode(formatType, forKey: .formatType)
@@ -1498,7 +1509,8 @@ public struct StickerItem: Sendable, Hashable, Codable, JSONReadable {
         self.formatType = try container.decode(StickerFormatType.self, forKey: .formatType)
     }
 
-    /// Encodes the value; nil fields are left out.
+    /// Encodes the value as Discord marks it: a nil field that is nullable but not optional
+    /// as null, other nil fields left out.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
