@@ -23,8 +23,8 @@ struct HostileGatewayTests {
 
     static func raw(_ json: String) -> SimulatorFault { .rawFrame(bytes: Array(json.utf8)) }
 
-    static func dispatchTestEvents(_ values: Range<Int>, on simulator: GatewaySimulator) async {
-        for n in values { await simulator.dispatch(eventName: "TEST_EVENT", data: .object([("n", .int(Int64(n)))])) }
+    static func dispatchTestEvents(_ values: Range<Int>, on simulator: GatewaySimulator) async throws {
+        for n in values { try await simulator.dispatch(eventName: "TEST_EVENT", data: .object([("n", .int(Int64(n)))])) }
     }
 
     static func testValues(_ events: EventCollector) throws -> [Int?] {
@@ -37,23 +37,23 @@ struct HostileGatewayTests {
         try await Harness.with { harness, _ in
             let events = EventCollector(harness.shard)
             try await harness.waitForStatus { $0 == .ready }
-            await Self.dispatchTestEvents(0..<3, on: harness.simulator)
+            try await Self.dispatchTestEvents(0..<3, on: harness.simulator)
             try await harness.eventually { events.count(of: "TEST_EVENT") == 3 }
             let last = try #require(events.dispatches.last?.sequence)
             let forged = forgery.sequence(after: last)
-            await harness.simulator.inject(Self.raw(#"{"op":0,"s":\#(forged),"t":"TEST_EVENT","d":{"n":99}}"#))
+            try await harness.simulator.inject(Self.raw(#"{"op":0,"s":\#(forged),"t":"TEST_EVENT","d":{"n":99}}"#))
             // Sent while the shard repairs the stream: the replay brings them.
-            await Self.dispatchTestEvents(3..<5, on: harness.simulator)
+            try await Self.dispatchTestEvents(3..<5, on: harness.simulator)
             _ = try await harness.advance(by: .milliseconds(100)) { events.count(of: "RESUMED") == 1 }
-            await Self.dispatchTestEvents(5..<7, on: harness.simulator)
+            try await Self.dispatchTestEvents(5..<7, on: harness.simulator)
             try await harness.eventually { events.count(of: "TEST_EVENT") == 7 }
             #expect(try Self.testValues(events) == Array(0..<7), "the forged event never reaches the user")
             let sequences = events.dispatches.compactMap(\.sequence)
             #expect(sequences == Array(1...sequences.count), "gap or repeat: \(sequences)")
-            #expect(await harness.handshakeOps() == [2, 6], "resumed, never re-identified")
-            let resume = await harness.clientFrames().first { $0.op == 6 }
+            #expect(try await harness.handshakeOps() == [2, 6], "resumed, never re-identified")
+            let resume = try await harness.clientFrames().first { $0.op == 6 }
             #expect(resume?.text.contains(#""seq":\#(last)"#) == true, "RESUME from the last contiguous s: \(resume?.text ?? "-")")
-            let closes = await harness.simulator.log().compactMap { if case .closedByClient(let code) = $0.kind { code } else { nil } }
+            let closes = try await harness.simulator.log().compactMap { if case .closedByClient(let code) = $0.kind { code } else { nil } }
             #expect(closes == [4000])
         }
     }
@@ -63,18 +63,18 @@ struct HostileGatewayTests {
         try await Harness.with { harness, _ in
             let events = EventCollector(harness.shard)
             try await harness.waitForStatus { $0 == .ready }
-            await Self.dispatchTestEvents(0..<2, on: harness.simulator)
+            try await Self.dispatchTestEvents(0..<2, on: harness.simulator)
             try await harness.eventually { events.count(of: "TEST_EVENT") == 2 }
-            await harness.simulator.inject(Self.raw(#"{"op":0,"s":-4,"t":"TEST_EVENT","d":{"n":97}}"#))
-            await harness.simulator.inject(Self.raw(#"{"op":0,"s":null,"t":"TEST_EVENT","d":{"n":98}}"#))
-            await harness.simulator.inject(Self.raw(#"{"op":0,"s":null,"d":{"n":99}}"#))
-            await Self.dispatchTestEvents(2..<4, on: harness.simulator)
+            try await harness.simulator.inject(Self.raw(#"{"op":0,"s":-4,"t":"TEST_EVENT","d":{"n":97}}"#))
+            try await harness.simulator.inject(Self.raw(#"{"op":0,"s":null,"t":"TEST_EVENT","d":{"n":98}}"#))
+            try await harness.simulator.inject(Self.raw(#"{"op":0,"s":null,"d":{"n":99}}"#))
+            try await Self.dispatchTestEvents(2..<4, on: harness.simulator)
             try await harness.eventually { events.count(of: "TEST_EVENT") == 4 }
             #expect(try Self.testValues(events) == Array(0..<4))
             let sequences = events.dispatches.compactMap(\.sequence)
             #expect(sequences == Array(1...sequences.count))
             #expect(!events.names.contains(""), "no dispatch without a name")
-            #expect(await harness.connectionPaths() == ["/gateway"], "no reconnect")
+            #expect(try await harness.connectionPaths() == ["/gateway"], "no reconnect")
             #expect(harness.shard.status == .ready)
         }
     }
@@ -84,19 +84,19 @@ struct HostileGatewayTests {
         try await Harness.with { harness, _ in
             let events = EventCollector(harness.shard)
             try await harness.waitForStatus { $0 == .ready }
-            await Self.dispatchTestEvents(0..<1, on: harness.simulator)
+            try await Self.dispatchTestEvents(0..<1, on: harness.simulator)
             try await harness.eventually { events.count(of: "TEST_EVENT") == 1 }
             let last = try #require(events.dispatches.last?.sequence)
             let bytes = Array(#"{"op":0,"s":\#(last + 1),"t":"TEST_EVENT","d":{"n":99,"x":""#.utf8) + [0xC3, 0x28] + Array(#""}}"#.utf8)
-            await harness.simulator.inject(.rawFrame(bytes: bytes))
+            try await harness.simulator.inject(.rawFrame(bytes: bytes))
             _ = try await harness.advance(by: .milliseconds(100)) { events.count(of: "RESUMED") == 1 }
-            await Self.dispatchTestEvents(1..<3, on: harness.simulator)
+            try await Self.dispatchTestEvents(1..<3, on: harness.simulator)
             try await harness.eventually { events.count(of: "TEST_EVENT") == 3 }
             #expect(try Self.testValues(events) == Array(0..<3))
-            let closes = await harness.simulator.log().compactMap { if case .closedByClient(let code) = $0.kind { code } else { nil } }
+            let closes = try await harness.simulator.log().compactMap { if case .closedByClient(let code) = $0.kind { code } else { nil } }
             #expect(closes == [1007])
-            #expect(await harness.handshakeOps() == [2, 6])
-            #expect(await harness.connectionPaths() == ["/gateway", "/resume"])
+            #expect(try await harness.handshakeOps() == [2, 6])
+            #expect(try await harness.connectionPaths() == ["/gateway", "/resume"])
         }
     }
 }
