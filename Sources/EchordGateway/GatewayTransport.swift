@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -21,11 +27,18 @@ public struct GatewayTransportConfiguration: Sendable {
 public enum GatewayTransportError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The URL is not a `ws://` or `wss://` URL.
     case invalidURL(String)
-    /// The server answered the upgrade request without upgrading (status).
+    /// The server answered the upgrade request without upgrading, with this HTTP status (0 when
+    /// the connection ended before a status line could be read).
     case upgradeRefused(status: Int)
     /// The WebSocket upgrade took longer than the handshake timeout.
     case handshakeTimedOut
-    /// The connection failed (described).
+    /// The TCP connection was not established within the connect timeout.
+    case connectTimedOut
+    /// The TLS handshake failed (described: certificate, protocol, …).
+    case tlsFailed(String)
+    /// The peer reset the connection during the handshake.
+    case connectionReset
+    /// The connection failed (described: refused, unreachable, DNS, …).
     case connectionFailed(String)
 
     public var description: String {
@@ -33,8 +46,26 @@ public enum GatewayTransportError: Error, Sendable, Equatable, CustomStringConve
         case .invalidURL(let url): "not a ws:// or wss:// URL: \(url)"
         case .upgradeRefused(let status): "the server refused the WebSocket upgrade (HTTP \(status))"
         case .handshakeTimedOut: "the WebSocket handshake timed out"
+        case .connectTimedOut: "the TCP connection timed out"
+        case .tlsFailed(let what): "TLS handshake failed: \(what)"
+        case .connectionReset: "the connection was reset during the handshake"
         case .connectionFailed(let what): "connection failed: \(what)"
         }
+    }
+
+    /// The error as a transport error, saying what happened where NIO's error allows it.
+    static func classify(_ error: any Error, during phase: String) -> GatewayTransportError {
+        if let error = error as? GatewayTransportError { return error }
+        if let error = error as? ChannelError, case .connectTimeout = error { return .connectTimedOut }
+        if error is NIOSSLError || error is BoringSSLError { return .tlsFailed("\(error)") }
+        if let error = error as? IOError, error.errnoCode == ECONNRESET { return .connectionReset }
+        if let error = error as? NIOConnectionError {
+            if error.connectionErrors.contains(where: { ($0.error as? ChannelError).map { if case .connectTimeout = $0 { true } else { false } } ?? false }) {
+                return .connectTimedOut
+            }
+            if let first = error.connectionErrors.first { return .connectionFailed("\(phase): \(first.error)") }
+        }
+        return .connectionFailed("\(phase): \(error)")
     }
 }
 
@@ -54,7 +85,9 @@ enum GatewayTransport {
 
     private enum Upgrade: Sendable {
         case upgraded(WebSocket)
-        case refused(Int)
+        /// Not upgraded: the response's status arrives once the upgrade handler passes the
+        /// response on (see ``RefusalRecorder``).
+        case refused(status: EventLoopFuture<Int>, channel: Channel)
     }
 
     static func connect(
@@ -66,6 +99,10 @@ enum GatewayTransport {
         let target = url.requestTarget(compression: compression)
         let hostHeader = url.port == (url.secure ? 443 : 80) ? url.host : "\(url.host):\(url.port)"
         let upgrade: EventLoopFuture<Upgrade>
+        let timedOut = NIOLockedValueBox(false)
+        // The first error the pipeline saw: a failed TLS handshake often surfaces as I/O on a
+        // closed channel, the handshake error itself only reaching the pipeline.
+        let firstError = NIOLockedValueBox<(any Error)?>(nil)
         do {
             upgrade = try await ClientBootstrap(group: group)
                 .connectTimeout(.nanoseconds(Int64(configuration.connectTimeout.nanoseconds)))
@@ -76,6 +113,7 @@ enum GatewayTransport {
                             let handler = try NIOSSLClientHandler(context: tls, serverHostname: url.host.isIPAddress ? nil : url.host)
                             try channel.pipeline.syncOperations.addHandler(handler)
                         }
+                        try channel.pipeline.syncOperations.addHandler(FirstErrorRecorder(firstError: firstError))
                         let upgrader = NIOTypedWebSocketClientUpgrader<Upgrade>(
                             maxFrameSize: maxMessage,
                             upgradePipelineHandler: { channel, _ in
@@ -95,7 +133,11 @@ enum GatewayTransport {
                             upgradeConfiguration: .init(
                                 upgradeRequestHead: head, upgraders: [upgrader],
                                 notUpgradingCompletionHandler: { channel in
-                                    channel.eventLoop.makeSucceededFuture(.refused(0))
+                                    channel.eventLoop.makeCompletedFuture {
+                                        let recorder = RefusalRecorder(promise: channel.eventLoop.makePromise())
+                                        try channel.pipeline.syncOperations.addHandler(recorder)
+                                        return .refused(status: recorder.promise.futureResult, channel: channel)
+                                    }
                                 }))
                         pipeline.leftOverBytesStrategy = .forwardBytes
                         let result = try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(
@@ -103,23 +145,78 @@ enum GatewayTransport {
                         // NIO has no upgrade timeout: close the channel if the 101 takes too long.
                         let timeout = channel.eventLoop.scheduleTask(
                             in: .nanoseconds(Int64(configuration.handshakeTimeout.nanoseconds))
-                        ) { channel.close(promise: nil) }
+                        ) {
+                            timedOut.withLockedValue { $0 = true }
+                            channel.close(promise: nil)
+                        }
                         result.whenComplete { _ in timeout.cancel() }
                         return result
                     }
                 }
         } catch {
-            throw GatewayTransportError.connectionFailed("\(url.host):\(url.port): \(error)")
+            throw GatewayTransportError.classify(error, during: "\(url.host):\(url.port)")
         }
         do {
             switch try await upgrade.get() {
-            case .upgraded(let socket): return socket
-            case .refused(let status): throw GatewayTransportError.upgradeRefused(status: status)
+            case .upgraded(let socket):
+                return socket
+            case .refused(let status, let channel):
+                let code = (try? await status.get()) ?? 0
+                try? await channel.close()
+                throw GatewayTransportError.upgradeRefused(status: code)
             }
-        } catch let error as GatewayTransportError {
-            throw error
         } catch {
-            throw GatewayTransportError.handshakeTimedOut
+            if let recorded = firstError.withLockedValue({ $0 }), recorded is NIOSSLError || recorded is BoringSSLError {
+                throw GatewayTransportError.tlsFailed("\(recorded)")
+            }
+            if timedOut.withLockedValue({ $0 }) { throw GatewayTransportError.handshakeTimedOut }
+            throw GatewayTransportError.classify(
+                firstError.withLockedValue({ $0 }) ?? error, during: "WebSocket handshake with \(url.host):\(url.port)")
+        }
+    }
+}
+
+/// Keeps the first error that passes through the pipeline, and passes it on.
+final class FirstErrorRecorder: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+    let firstError: NIOLockedValueBox<(any Error)?>
+
+    init(firstError: NIOLockedValueBox<(any Error)?>) { self.firstError = firstError }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) { context.fireChannelRead(data) }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        firstError.withLockedValue { if $0 == nil { $0 = error } }
+        context.fireErrorCaught(error)
+    }
+}
+
+/// Added after a refused upgrade: reads the status of the response the upgrade handler passes on.
+final class RefusalRecorder: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    let promise: EventLoopPromise<Int>
+    private var done = false
+
+    init(promise: EventLoopPromise<Int>) { self.promise = promise }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !done, case .head(let head) = unwrapInboundIn(data) else { return }
+        done = true
+        promise.succeed(Int(head.status.code))
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if !done {
+            done = true
+            promise.fail(ChannelError.eof)
+        }
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        if !done {
+            done = true
+            promise.fail(ChannelError.eof)
         }
     }
 }
