@@ -9,8 +9,6 @@ enum DriverInput: Sendable {
     case machine(ShardStateMachine.Input, connection: Int?)
     /// A user command to send.
     case command(id: Int, bytes: [UInt8], opcode: Int)
-    /// The oldest held command's wait for the shard to be ready may have run out.
-    case commandsExpired
 }
 
 /// The main loop's handle on its current socket.
@@ -43,6 +41,8 @@ extension Shard {
         machineConfiguration.readyTimeout = configuration.readyTimeout
         machineConfiguration.backoffBase = configuration.backoffBase
         machineConfiguration.backoffCap = configuration.backoffCap
+        machineConfiguration.commandWaitLimit = configuration.commandWaitLimit
+        machineConfiguration.sessionSaveInterval = configuration.sessionSaveInterval
         let timer = DeadlineTimer()
         let saver = SessionSaver(
             store: sessionStore, shardID: configuration.shardID, shardCount: configuration.shardCount, logger: logger,
@@ -64,20 +64,17 @@ extension Shard {
                 loop.handle(.machine(.start, connection: nil))
             }
             for job in loop.takeSpawns() { group.addTask(operation: job) }
-            loop.submitSaves()
             for await input in inputs {
                 loop.handle(input)
                 for job in loop.takeSpawns() { group.addTask(operation: job) }
-                loop.submitSaves()
                 if loop.machine.isStopped { break }
             }
             if !loop.machine.isStopped {
                 // The task running the shard was cancelled: close with a resumable code, keep the session.
                 loop.closeNow(code: machineConfiguration.resumableCloseCode)
-                loop.pendingSave = .some(loop.machine.session)
+                loop.save(loop.machine.session)
                 setStatus(.stopped(error: nil))
             }
-            loop.submitSaves()
             timer.finish()
             group.cancelAll()
             return loop.stopError
@@ -106,16 +103,12 @@ struct MainLoop {
     /// Child tasks to start in the shard's task group.
     var spawns: [@Sendable () async -> Void] = []
     var connection: ConnectionHandle?
-    /// Commands waiting for READY or RESUMED, oldest first, with when they give up.
-    var pendingCommands: [(id: Int, bytes: [UInt8], opcode: Int, expiresAt: Duration)] = []
-    var pendingSave: GatewaySession??
-    /// The last session handed to the saver.
-    var lastSubmitted: GatewaySession?
-    var lastSaveCheck: Duration = .zero
+    /// The bytes of commands the machine has not sent or expired yet, by id.
+    var commands: [Int: (bytes: [UInt8], opcode: Int)] = [:]
     var stopError: ShardError?
-    var isReady = false
 
-    init(shard: Shard, machine: ShardStateMachine, inputs: AsyncStream<DriverInput>.Continuation, saver: SessionSaver,
+    init(
+        shard: Shard, machine: ShardStateMachine, inputs: AsyncStream<DriverInput>.Continuation, saver: SessionSaver,
         timer: DeadlineTimer
     ) {
         self.shard = shard
@@ -123,7 +116,6 @@ struct MainLoop {
         self.inputs = inputs
         self.saver = saver
         self.timer = timer
-        self.lastSubmitted = machine.session
     }
 
     var logger: Logger { shard.logger }
@@ -143,26 +135,8 @@ struct MainLoop {
                 shard.shared.withLockedValue { $0.session?.sequence = sequence }
             }
         case .command(let id, let bytes, let opcode):
-            if isReady, let connection {
-                connection.commands.yield(.command(id: id, bytes: bytes, opcode: opcode))
-            } else {
-                pendingCommands.append((id, bytes, opcode, now + shard.configuration.commandWaitLimit))
-                if pendingCommands.count == 1 { armCommandExpiry() }
-            }
-        case .commandsExpired:
-            let now = self.now
-            while let first = pendingCommands.first, first.expiresAt <= now {
-                pendingCommands.removeFirst()
-                shard.completeCommand(first.id, with: GatewayCommandError.notConnected(waited: shard.configuration.commandWaitLimit))
-            }
-            armCommandExpiry()
-        }
-        // Batched saves without a timer task per shard: every input (events, and heartbeat ACKs
-        // when idle) checks whether the interval has passed since the last check.
-        if pendingSave == nil, now - lastSaveCheck >= shard.configuration.sessionSaveInterval {
-            lastSaveCheck = now
-            let session = machine.session
-            if session != lastSubmitted { pendingSave = .some(session) }
+            commands[id] = (bytes, opcode)
+            perform(machine.handle(.commandSubmitted(id: id), now: now))
         }
     }
 
@@ -196,45 +170,47 @@ struct MainLoop {
                 shard.shared.withLockedValue { $0.latency = latency }
                 shard.metrics.latency.recordNanoseconds(latency.nanoseconds)
             case .persistSession(let session):
-                pendingSave = .some(session)
+                save(session)
             case .setStatus(let status):
-                isReady = status == .ready
-                if isReady { timer.cancel(.handshake) }
+                if status == .ready { timer.cancel(.handshake) }
                 shard.setStatus(status)
                 logger.debug("status", metadata: ["status": "\(status)"])
-                if isReady { flushPendingCommands() }
             case .recordReconnect(let reason):
                 shard.metrics.reconnect(reason: reason)
                 logger.info("connection lost", metadata: ["reason": "\(reason)", "kind": "\(reason.metricLabel)"])
+            case .sendCommand(let id):
+                guard let command = commands.removeValue(forKey: id) else { break }
+                if let connection {
+                    connection.commands.yield(.command(id: id, bytes: command.bytes, opcode: command.opcode))
+                } else {
+                    inputs.yield(.command(id: id, bytes: command.bytes, opcode: command.opcode))
+                }
+            case .expireCommand(let id):
+                commands[id] = nil
+                shard.completeCommand(id, with: GatewayCommandError.notConnected(waited: shard.configuration.commandWaitLimit))
+            case .armCommandExpiry(let at):
+                if let at {
+                    timer.set(.commandExpiry, at: at, fire: .machine(.commandWaitElapsed, connection: nil))
+                } else {
+                    timer.cancel(.commandExpiry)
+                }
             case .stopped(let error):
                 stopError = error
-                pendingSave = .some(machine.session)
+                save(machine.session)
                 connection?.commands.finish()
                 connection = nil
                 if let error { logger.error("shard stopped", metadata: ["error": "\(error)"]) }
-                for command in pendingCommands { shard.completeCommand(command.id, with: GatewayCommandError.shardStopped) }
-                pendingCommands = []
+                for id in commands.keys { shard.completeCommand(id, with: GatewayCommandError.shardStopped) }
+                commands = [:]
                 timer.cancel(.commandExpiry)
             }
         }
     }
 
-    private mutating func flushPendingCommands() {
-        guard let connection else { return }
-        for command in pendingCommands {
-            connection.commands.yield(.command(id: command.id, bytes: command.bytes, opcode: command.opcode))
-        }
-        pendingCommands = []
-        timer.cancel(.commandExpiry)
-    }
-
-    /// Points the shard's timer at the oldest held command's expiry (or clears it).
-    private func armCommandExpiry() {
-        if let first = pendingCommands.first {
-            timer.set(.commandExpiry, at: first.expiresAt, fire: .commandsExpired)
-        } else {
-            timer.cancel(.commandExpiry)
-        }
+    /// Publishes the session and hands it to the saver (the write happens off this loop).
+    func save(_ session: GatewaySession?) {
+        shard.shared.withLockedValue { $0.session = session }
+        saver.submit(session)
     }
 
     private mutating func startConnection(url: String, id: Int, lastSequence: Int?) {
@@ -267,15 +243,5 @@ struct MainLoop {
             channel.writeAndFlush(WebSocketFrameFactory.close(buffer), promise: nil)
             channel.close(promise: nil)
         }
-    }
-
-    /// Hands the session to the saver if it changed (the write happens off this loop).
-    mutating func submitSaves() {
-        guard let pending = pendingSave else { return }
-        pendingSave = nil
-        shard.shared.withLockedValue { $0.session = pending }
-        guard pending != lastSubmitted else { return }
-        lastSubmitted = pending
-        saver.submit(pending)
     }
 }

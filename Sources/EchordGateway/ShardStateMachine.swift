@@ -44,6 +44,11 @@ public struct ShardStateMachine: Sendable {
         public var resumeAttemptsBeforeIdentify = 2
         /// The close code for closes the shard wants to resume after (anything but 1000/1001).
         public var resumableCloseCode: UInt16 = 4000
+        /// How long a command submitted while the shard is not ready is held for READY or RESUMED.
+        public var commandWaitLimit: Duration = .seconds(30)
+        /// While events flow, the session is saved at the first dispatch or heartbeat ACK this long
+        /// after the last check (besides READY, RESUMED, invalidation and stop).
+        public var sessionSaveInterval: Duration = .seconds(5)
 
         /// Discord's timings, identifying on `gatewayURL`.
         public init(gatewayURL: String) { self.gatewayURL = gatewayURL }
@@ -93,6 +98,10 @@ public struct ShardStateMachine: Sendable {
         case reconnectDelayElapsed
         /// Stop; keep the session resumable (close with a resumable code) or end it (1000).
         case stop(keepSession: Bool)
+        /// The user submitted command `id`: send it when ready, else hold it.
+        case commandSubmitted(id: Int)
+        /// The deadline of ``Action/armCommandExpiry(at:)`` passed.
+        case commandWaitElapsed
     }
 
     /// What to do.
@@ -126,6 +135,12 @@ public struct ShardStateMachine: Sendable {
         case recordReconnect(reason: DisconnectReason)
         /// Stopped for good.
         case stopped(ShardError?)
+        /// Send command `id` on the current connection (through its send limiter).
+        case sendCommand(id: Int)
+        /// Command `id` waited ``Configuration/commandWaitLimit`` without the shard being ready: fail it.
+        case expireCommand(id: Int)
+        /// Report ``Input/commandWaitElapsed`` at `at` (replacing the previous deadline); nil: none.
+        case armCommandExpiry(at: Duration?)
     }
 
     /// The heartbeat of one open connection.
@@ -172,6 +187,11 @@ public struct ShardStateMachine: Sendable {
     private var backoffAttempts = 0
     private var failedResumes = 0
     private var identity: SessionIdentity?
+    /// Commands held until READY or RESUMED, oldest first.
+    var heldCommands: [(id: Int, expiresAt: Duration)] = []
+    /// The session last handed out with ``Action/persistSession(_:)``, and when the cadence last looked.
+    var lastPersisted: GatewaySession?
+    var lastSaveCheck: Duration = .zero
     /// The last sequence number received in order (nil until the first dispatch of a session).
     public private(set) var sequence: Int?
 
@@ -186,6 +206,7 @@ public struct ShardStateMachine: Sendable {
             identity = SessionIdentity(sessionID: session.sessionID, resumeGatewayURL: session.resumeGatewayURL)
             sequence = session.sequence
         }
+        lastPersisted = session
     }
 
     /// The session a reconnect would resume, if any.
@@ -219,10 +240,10 @@ public struct ShardStateMachine: Sendable {
         case .connectFailed(let error): connectFailed(error)
         case .hello(let interval): helloReceived(interval: interval)
         case .heartbeatDue: heartbeatDue(now: now)
-        case .heartbeatAck: heartbeatAckReceived(now: now)
+        case .heartbeatAck: heartbeatAckReceived(now: now) + saveIfDue(now: now)
         case .heartbeatRequested: heartbeatRequested(now: now)
         case .handshakeSent: handshakeSent()
-        case .dispatch(let s): dispatchReceived(sequence: s)
+        case .dispatch(let s): dispatchReceived(sequence: s) + saveIfDue(now: now)
         case .ready(let id, let url): readyReceived(SessionIdentity(sessionID: id, resumeGatewayURL: url))
         case .resumed: resumedReceived()
         case .reconnectRequested: closeIfOpen(resume: true, delay: .zero, reason: .reconnectRequested)
@@ -233,6 +254,8 @@ public struct ShardStateMachine: Sendable {
         case .timeoutFired(let connection): timeoutFired(connection: connection)
         case .reconnectDelayElapsed: reconnectDelayElapsed()
         case .stop(let keep): stop(keepSession: keep)
+        case .commandSubmitted(let id): commandSubmitted(id: id, now: now)
+        case .commandWaitElapsed: commandWaitElapsed(now: now)
         }
     }
 
@@ -379,7 +402,7 @@ public struct ShardStateMachine: Sendable {
             identity = newIdentity
             failedResumes = 0
             state = .ready(connection: connection, heartbeat: heartbeat)
-            return [.persistSession(session), .setStatus(.ready)]
+            return [persist(session), .setStatus(.ready)] + releaseCommands()
         case .idle, .waitingToReconnect, .connecting, .awaitingHello, .ready, .closing, .stopped:
             return []
         }
@@ -390,7 +413,7 @@ public struct ShardStateMachine: Sendable {
         case .handshaking(let connection, let heartbeat, true):
             failedResumes = 0
             state = .ready(connection: connection, heartbeat: heartbeat)
-            return [.persistSession(session), .setStatus(.ready)]
+            return [persist(session), .setStatus(.ready)] + releaseCommands()
         case .handshaking(_, _, false):
             return []  // RESUMED without a RESUME
         case .idle, .waitingToReconnect, .connecting, .awaitingHello, .ready, .closing, .stopped:
@@ -406,7 +429,7 @@ public struct ShardStateMachine: Sendable {
             }
             clearSession()
             let delay = random.duration(in: configuration.invalidSessionDelay)
-            return [.persistSession(nil)]
+            return [persist(nil)]
                 + closeIfOpen(resume: false, delay: delay, reason: .invalidSession(resumable: resumable), code: 1000)
         case .idle, .waitingToReconnect, .connecting, .closing, .stopped:
             return []
@@ -455,7 +478,7 @@ public struct ShardStateMachine: Sendable {
         var actions: [Action] = []
         if !keepSession, state != .stopped {
             clearSession()
-            actions.append(.persistSession(nil))
+            actions.append(persist(nil))
         }
         switch state {
         case .connecting(let connection), .awaitingHello(let connection), .handshaking(let connection, _, _),
@@ -551,7 +574,7 @@ public struct ShardStateMachine: Sendable {
         if healthy { backoffAttempts = 0 }
         var actions: [Action] = []
         if !resume || failedResumes >= configuration.resumeAttemptsBeforeIdentify {
-            if identity != nil { actions.append(.persistSession(nil)) }
+            if identity != nil { actions.append(persist(nil)) }
             clearSession()
         }
         let wait: Duration
@@ -568,26 +591,5 @@ public struct ShardStateMachine: Sendable {
             return actions + connect()
         }
         return actions + [.scheduleReconnect(after: wait)]
-    }
-}
-
-/// SplitMix64: small, fast and seedable.
-struct ShardRandom: Sendable {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    mutating func unitInterval() -> Double { Double(next() >> 11) / Double(1 << 53) }
-
-    mutating func duration(in range: ClosedRange<Duration>) -> Duration {
-        range.lowerBound + (range.upperBound - range.lowerBound) * unitInterval()
     }
 }

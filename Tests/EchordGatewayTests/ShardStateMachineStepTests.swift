@@ -62,6 +62,7 @@ struct ShardStateMachineStepTests {
         .ready(sessionID: "x", resumeGatewayURL: "ws://x"), .resumed, .reconnectRequested,
         .invalidSession(resumable: true), .sequenceBroken(.gap(last: 1, received: 3)), .closed(code: 4000),
         .transportFailed(.invalidUTF8), .timeoutFired(connection: 1), .reconnectDelayElapsed, .start,
+        .commandWaitElapsed,
     ]
 
     @Test("idle: only start and stop do anything")
@@ -119,6 +120,54 @@ struct ShardStateMachineStepTests {
         for input in Self.allInputs + [.stop(keepSession: false)] {
             #expect(driver.send(input) == [], "\(input)")
         }
+    }
+
+    // MARK: Commands and the save cadence
+
+    @Test("commands wait for READY or RESUMED, then go in order; once ready they go at once")
+    func heldCommands() {
+        var driver = MachineDriver()
+        driver.send(.start)
+        #expect(driver.send(.commandSubmitted(id: 1)) == [.armCommandExpiry(at: .seconds(30))])
+        #expect(driver.send(.commandSubmitted(id: 2), after: .seconds(1)) == [])
+        driver.send(.connected)
+        driver.send(.hello(heartbeatInterval: .seconds(40)))
+        driver.send(.handshakeSent)
+        driver.send(.dispatch(sequence: 1))
+        #expect(driver.send(.ready(sessionID: "s1", resumeGatewayURL: "ws://resume")) == [
+            .persistSession(Self.session), .setStatus(.ready), .sendCommand(id: 1), .sendCommand(id: 2), .armCommandExpiry(at: nil),
+        ])
+        #expect(driver.send(.commandSubmitted(id: 3)) == [.sendCommand(id: 3)])
+        // While reconnecting they are held again.
+        driver.send(.reconnectRequested)
+        #expect(driver.send(.commandSubmitted(id: 4), after: .seconds(2)) == [.armCommandExpiry(at: .seconds(33))])
+    }
+
+    @Test("a held command expires after commandWaitLimit; the next deadline is the next command's")
+    func commandExpiry() {
+        var driver = MachineDriver { $0.commandWaitLimit = .seconds(10) }
+        driver.send(.start)
+        #expect(driver.send(.commandSubmitted(id: 1)) == [.armCommandExpiry(at: .seconds(10))])
+        #expect(driver.send(.commandSubmitted(id: 2), after: .seconds(4)) == [])
+        #expect(driver.send(.commandWaitElapsed, after: .seconds(6)) == [.expireCommand(id: 1), .armCommandExpiry(at: .seconds(14))])
+        #expect(driver.send(.commandWaitElapsed, after: .seconds(1)) == [], "not yet due")
+        #expect(driver.send(.commandWaitElapsed, after: .seconds(3)) == [.expireCommand(id: 2), .armCommandExpiry(at: nil)])
+    }
+
+    @Test("while events flow the session is saved at most once per sessionSaveInterval, and only when it changed")
+    func saveCadence() {
+        var driver = MachineDriver()
+        driver.connectUntilReady()
+        let saved = { (sequence: Int) in
+            ShardStateMachine.Action.persistSession(GatewaySession(sessionID: "s1", sequence: sequence, resumeGatewayURL: "ws://resume"))
+        }
+        #expect(driver.send(.dispatch(sequence: 2), after: .seconds(1)) == [])
+        #expect(driver.send(.dispatch(sequence: 3), after: .seconds(5)) == [saved(3)])
+        #expect(driver.send(.dispatch(sequence: 4), after: .seconds(1)) == [])
+        #expect(driver.send(.heartbeatDue, after: .milliseconds(4900)) == [.sendHeartbeat(sequence: 4)])
+        #expect(driver.send(.heartbeatAck, after: .milliseconds(100)) == [.recordLatency(.milliseconds(100)), saved(4)])
+        driver.send(.heartbeatDue, after: .seconds(10))
+        #expect(driver.send(.heartbeatAck) == [.recordLatency(.zero)], "unchanged: not saved again")
     }
 
     // MARK: Back fast after a fault
