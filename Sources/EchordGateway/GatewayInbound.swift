@@ -39,6 +39,20 @@ enum GatewayInbound: Sendable {
         }
     }
 
+    /// A short description for trace logs (`op=0 t=MESSAGE_CREATE s=42`).
+    var summary: String {
+        switch self {
+        case .dispatch(let envelope), .ready(let envelope, _, _):
+            "op=0 t=\(envelope.eventName ?? "-") s=\(envelope.sequence.map(String.init) ?? "-")"
+        case .heartbeatRequest: "op=1"
+        case .reconnect: "op=7"
+        case .invalidSession(let resumable): "op=9 d=\(resumable)"
+        case .hello(let interval): "op=10 heartbeat_interval=\(interval)"
+        case .heartbeatAck: "op=11"
+        case .unexpected(let opcode): "op=\(opcode.rawValue)"
+        }
+    }
+
     private static let heartbeatIntervalKey = JSONReader.keyHash("heartbeat_interval")
     private static let sessionIDKey = JSONReader.keyHash("session_id")
     private static let resumeGatewayURLKey = JSONReader.keyHash("resume_gateway_url")

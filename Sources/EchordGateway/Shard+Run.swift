@@ -177,7 +177,8 @@ struct MainLoop {
                 logger.debug("status", metadata: ["status": "\(status)"])
             case .recordReconnect(let reason):
                 shard.metrics.reconnect(reason: reason)
-                logger.info("connection lost", metadata: ["reason": "\(reason)", "kind": "\(reason.metricLabel)"])
+                // The reason may quote remote text (a resume URL, a TLS peer): escaped.
+                logger.info("connection lost", metadata: ["reason": "\("\(reason)".escapedForLog)", "kind": "\(reason.metricLabel)"])
             case .sendCommand(let id):
                 guard let command = commands.removeValue(forKey: id) else { break }
                 if let connection {

@@ -53,7 +53,7 @@ struct ConnectionRunner: Sendable {
             return
         }
         channel.withLockedValue { $0 = socket.channel }
-        logger.debug("connected", metadata: ["url": "\(url)", "connection": "\(id)"])
+        logger.debug("connected", metadata: ["url": "\("\(url)".escapedForLog)", "connection": "\(id)"])
         input(.connected)
         do {
             try await socket.executeThenClose { inbound, outbound in
@@ -155,6 +155,10 @@ struct ConnectionRunner: Sendable {
                 return false
             }
         }
+        if logger.logLevel <= .trace {
+            logger.trace("<- \(inbound.summary.escapedForLog)",
+                         metadata: ["payload": "\(String(decoding: message.prefix(2048), as: UTF8.self).escapedForLog)"])
+        }
         switch inbound {
         case .dispatch(let envelope):
             let accepted = await deliver(envelope, gate: &gate)
@@ -187,10 +191,6 @@ struct ConnectionRunner: Sendable {
     @discardableResult
     private func deliver(_ envelope: GatewayEnvelope, gate: inout ShardStateMachine.SequenceGate) async -> Bool {
         shard.metrics.events.increment()
-        if logger.logLevel <= .trace {
-            logger.trace("<- op=0 t=\((envelope.eventName ?? "-").escapedForLog) s=\(envelope.sequence.map(String.init) ?? "-")",
-                         metadata: ["payload": "\(String(decoding: envelope.bytes.prefix(2048), as: UTF8.self).escapedForLog)"])
-        }
         switch gate.check(sequence: envelope.sequence, eventName: envelope.eventName) {
         case .accept(let sequence):
             if ShardStateMachine.delivers(eventName: envelope.eventName ?? "", subscription: shard.configuration.eventSubscription) {
