@@ -79,6 +79,9 @@ public enum GatewayDiscoveryError: Error, Sendable, Equatable, CustomStringConve
     case connectionFailed(String)
     /// Connecting or the whole request took longer than allowed.
     case timedOut
+    /// The TLS handshake failed: the server's certificate is not trusted or does not name the
+    /// host (described). Not retried: trust the server's CA with `additionalTrustRoots`.
+    case tlsFailed(String)
 
     /// A readable explanation; never contains the token.
     public var description: String {
@@ -91,6 +94,7 @@ public enum GatewayDiscoveryError: Error, Sendable, Equatable, CustomStringConve
         case .invalidURL(let url): "not an http:// or https:// URL: \(url)"
         case .connectionFailed(let what): "connection failed: \(what)"
         case .timedOut: "the request timed out"
+        case .tlsFailed(let what): "TLS handshake failed: \(what)"
         }
     }
 }
@@ -101,7 +105,8 @@ public enum GatewayDiscoveryError: Error, Sendable, Equatable, CustomStringConve
 /// A 401 fails at once; a 429 waits `retry_after` and retries; a 5xx retries with exponential
 /// backoff and full jitter (0.5 s base, at most 10 s). At most `maxAttempts` requests are made in
 /// all. Every wait goes through the injected ``GatewayClock``; the connect and request timeouts
-/// are real time, since they bound real I/O. A failed connection or a timeout is retried like a 5xx.
+/// are real time, since they bound real I/O. A failed connection or a timeout is retried like a 5xx;
+/// a failed TLS handshake is not (``GatewayDiscoveryError/tlsFailed(_:)``).
 ///
 /// ```swift
 /// let discovery = GatewayDiscovery(token: BotToken(secret))
@@ -117,6 +122,8 @@ public struct GatewayDiscovery: Sendable {
     public let connectTimeout: Duration
     /// How long one request may take in all (connect, TLS, request and response).
     public let requestTimeout: Duration
+    /// Certificate authorities trusted for `https://` besides the system's roots.
+    public let additionalTrustRoots: [TLSTrustRoot]
 
     private let token: BotToken
     private let clock: GatewayClock
@@ -137,12 +144,15 @@ public struct GatewayDiscovery: Sendable {
     ///   - maxAttempts: the most requests per call, retries included (values below 1 count as 1).
     ///   - connectTimeout: how long the TCP connect may take (real time).
     ///   - requestTimeout: how long one request may take in all (real time).
+    ///   - additionalTrustRoots: certificate authorities trusted besides the system's roots (see
+    ///     ``TLSTrustRoot``); one that cannot be loaded makes each call throw ``TLSTrustRootError``.
     ///   - logger: logs retries at `notice`; never logs the token.
     public init(
         apiBaseURL: String = "https://discord.com/api/v10", token: BotToken, clock: GatewayClock = .continuous,
         maxAttempts: Int = 5, connectTimeout: Duration = .seconds(10), requestTimeout: Duration = .seconds(30),
-        logger: Logger = Logger(label: "echord.discovery")
+        additionalTrustRoots: [TLSTrustRoot] = [], logger: Logger = Logger(label: "echord.discovery")
     ) {
+        self.additionalTrustRoots = additionalTrustRoots
         self.apiBaseURL = apiBaseURL
         self.token = token
         self.clock = clock
@@ -170,7 +180,9 @@ public struct GatewayDiscovery: Sendable {
         guard let endpoint = HTTPEndpoint(apiBaseURL) else { throw GatewayDiscoveryError.invalidURL(apiBaseURL) }
         var headers: [(String, String)] = [("Accept", "application/json")]
         if authorized { headers.append(("Authorization", "Bot \(token.rawValue)")) }
-        let client = DiscoveryHTTPClient(connectTimeout: connectTimeout, requestTimeout: requestTimeout)
+        if endpoint.secure, !additionalTrustRoots.isEmpty { _ = try SharedTLS.context(trusting: additionalTrustRoots) }
+        let client = DiscoveryHTTPClient(
+            connectTimeout: connectTimeout, requestTimeout: requestTimeout, trustRoots: additionalTrustRoots)
         var attempt = 0
         while true {
             attempt += 1
@@ -335,6 +347,8 @@ struct DiscoveryHTTPClient: Sendable {
 
     var connectTimeout: Duration
     var requestTimeout: Duration
+    /// Extra CAs trusted for `https://` (one shared TLS context per distinct set).
+    var trustRoots: [TLSTrustRoot] = []
     /// The largest response body read.
     var maxBodyBytes = 1 << 20
     var group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
@@ -343,10 +357,11 @@ struct DiscoveryHTTPClient: Sendable {
         let deadline = NIODeadline.now() + .nanoseconds(requestTimeout.nanoseconds)
         let tls: NIOSSLContext?
         do {
-            tls = endpoint.secure ? try SharedTLS.context.get() : nil
+            tls = endpoint.secure ? try SharedTLS.context(trusting: trustRoots) : nil
         } catch {
             throw GatewayDiscoveryError.connectionFailed("TLS is unavailable: \(error)")
         }
+        let tlsFailure = NIOLockedValueBox<String?>(nil)
         let connection: Connection
         do {
             connection = try await ClientBootstrap(group: group)
@@ -355,9 +370,8 @@ struct DiscoveryHTTPClient: Sendable {
                 .connect(host: endpoint.host, port: endpoint.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         if let tls {
-                            let hostname = endpoint.host.isIPAddress ? nil : endpoint.host
-                            try channel.pipeline.syncOperations.addHandler(
-                                NIOSSLClientHandler(context: tls, serverHostname: hostname))
+                            try channel.pipeline.syncOperations.addTLSClientHandlers(
+                                context: tls, host: endpoint.host, failure: tlsFailure)
                         }
                         try channel.pipeline.syncOperations.addHTTPClientHandlers()
                         return try Connection(wrappingChannelSynchronously: channel)
@@ -417,6 +431,9 @@ struct DiscoveryHTTPClient: Sendable {
         } catch {
             if timedOut.withLockedValue({ $0 }) { throw GatewayDiscoveryError.timedOut }
             if Task.isCancelled { throw CancellationError() }
+            if let reason = tlsFailure.withLockedValue({ $0 }) {
+                throw GatewayDiscoveryError.tlsFailed("\(endpoint.hostHeader): \(reason)")
+            }
             if let error = error as? GatewayDiscoveryError { throw error }
             throw GatewayDiscoveryError.connectionFailed("\(endpoint.hostHeader): \(error)")
         }

@@ -27,19 +27,19 @@ public struct GatewayTransportConfiguration: Sendable {
 public enum GatewayTransportError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The URL is not a `ws://` or `wss://` URL.
     case invalidURL(String)
-    /// The server answered the upgrade request without upgrading, with this HTTP status (0 when
-    /// the connection ended before a status line could be read).
+    /// The server answered the upgrade request without upgrading (status).
     case upgradeRefused(status: Int)
     /// The WebSocket upgrade took longer than the handshake timeout.
     case handshakeTimedOut
     /// The TCP connection was not established within the connect timeout.
     case connectTimedOut
-    /// The TLS handshake failed (described: certificate, protocol, …).
-    case tlsFailed(String)
     /// The peer reset the connection during the handshake.
     case connectionReset
     /// The connection failed (described: refused, unreachable, DNS, …).
     case connectionFailed(String)
+    /// The TLS handshake failed: the certificate is not trusted, does not name the host, or the
+    /// server spoke no TLS (described). The connection was never used.
+    case tlsFailed(String)
 
     public var description: String {
         switch self {
@@ -47,9 +47,9 @@ public enum GatewayTransportError: Error, Sendable, Equatable, CustomStringConve
         case .upgradeRefused(let status): "the server refused the WebSocket upgrade (HTTP \(status))"
         case .handshakeTimedOut: "the WebSocket handshake timed out"
         case .connectTimedOut: "the TCP connection timed out"
-        case .tlsFailed(let what): "TLS handshake failed: \(what)"
         case .connectionReset: "the connection was reset during the handshake"
         case .connectionFailed(let what): "connection failed: \(what)"
+        case .tlsFailed(let what): "TLS handshake failed: \(what)"
         }
     }
 
@@ -57,23 +57,15 @@ public enum GatewayTransportError: Error, Sendable, Equatable, CustomStringConve
     static func classify(_ error: any Error, during phase: String) -> GatewayTransportError {
         if let error = error as? GatewayTransportError { return error }
         if let error = error as? ChannelError, case .connectTimeout = error { return .connectTimedOut }
-        if error is NIOSSLError || error is BoringSSLError { return .tlsFailed("\(error)") }
         if let error = error as? IOError, error.errnoCode == ECONNRESET { return .connectionReset }
         if let error = error as? NIOConnectionError {
-            if error.connectionErrors.contains(where: { ($0.error as? ChannelError).map { if case .connectTimeout = $0 { true } else { false } } ?? false }) {
-                return .connectTimedOut
+            let timedOut = error.connectionErrors.contains {
+                if let channelError = $0.error as? ChannelError, case .connectTimeout = channelError { true } else { false }
             }
+            if timedOut { return .connectTimedOut }
             if let first = error.connectionErrors.first { return .connectionFailed("\(phase): \(first.error)") }
         }
         return .connectionFailed("\(phase): \(error)")
-    }
-}
-
-/// One TLS context for the whole process: the system trust roots are loaded once (about 960 KB)
-/// instead of per connection.
-enum SharedTLS {
-    static let context: Result<NIOSSLContext, Error> = Result {
-        try NIOSSLContext(configuration: .makeClientConfiguration())
     }
 }
 
@@ -92,17 +84,16 @@ enum GatewayTransport {
 
     static func connect(
         to url: GatewayURL, compression: GatewayCompression, configuration: GatewayTransportConfiguration,
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        trustRoots: [TLSTrustRoot] = [], group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> WebSocket {
-        let tls: NIOSSLContext? = url.secure ? try SharedTLS.context.get() : nil
+        let tls: NIOSSLContext? = url.secure ? try SharedTLS.context(trusting: trustRoots) : nil
+        let tlsFailure = NIOLockedValueBox<String?>(nil)
+        let timedOut = NIOLockedValueBox(false)
         let maxMessage = configuration.maxMessageSize
         let target = url.requestTarget(compression: compression)
-        let hostHeader = url.port == (url.secure ? 443 : 80) ? url.host : "\(url.host):\(url.port)"
+        let hostName = url.host.contains(":") ? "[\(url.host)]" : url.host  // an IPv6 literal in brackets
+        let hostHeader = url.port == (url.secure ? 443 : 80) ? hostName : "\(hostName):\(url.port)"
         let upgrade: EventLoopFuture<Upgrade>
-        let timedOut = NIOLockedValueBox(false)
-        // The first error the pipeline saw: a failed TLS handshake often surfaces as I/O on a
-        // closed channel, the handshake error itself only reaching the pipeline.
-        let firstError = NIOLockedValueBox<(any Error)?>(nil)
         do {
             upgrade = try await ClientBootstrap(group: group)
                 .connectTimeout(.nanoseconds(Int64(configuration.connectTimeout.nanoseconds)))
@@ -110,10 +101,8 @@ enum GatewayTransport {
                 .connect(host: url.host, port: url.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         if let tls {
-                            let handler = try NIOSSLClientHandler(context: tls, serverHostname: url.host.isIPAddress ? nil : url.host)
-                            try channel.pipeline.syncOperations.addHandler(handler)
+                            try channel.pipeline.syncOperations.addTLSClientHandlers(context: tls, host: url.host, failure: tlsFailure)
                         }
-                        try channel.pipeline.syncOperations.addHandler(FirstErrorRecorder(firstError: firstError))
                         let upgrader = NIOTypedWebSocketClientUpgrader<Upgrade>(
                             maxFrameSize: maxMessage,
                             upgradePipelineHandler: { channel, _ in
@@ -165,29 +154,17 @@ enum GatewayTransport {
                 try? await channel.close()
                 throw GatewayTransportError.upgradeRefused(status: code)
             }
+        } catch let error as GatewayTransportError {
+            throw error
         } catch {
-            if let recorded = firstError.withLockedValue({ $0 }), recorded is NIOSSLError || recorded is BoringSSLError {
-                throw GatewayTransportError.tlsFailed("\(recorded)")
-            }
+            // Our timer closed the channel (whatever the TLS handler then reported), or a TLS failure
+            // did: name either rather than the closed channel it leaves behind.
             if timedOut.withLockedValue({ $0 }) { throw GatewayTransportError.handshakeTimedOut }
-            throw GatewayTransportError.classify(
-                firstError.withLockedValue({ $0 }) ?? error, during: "WebSocket handshake with \(url.host):\(url.port)")
+            if let reason = tlsFailure.withLockedValue({ $0 }) {
+                throw GatewayTransportError.tlsFailed("\(url.host):\(url.port): \(reason)")
+            }
+            throw GatewayTransportError.classify(error, during: "WebSocket handshake with \(url.host):\(url.port)")
         }
-    }
-}
-
-/// Keeps the first error that passes through the pipeline, and passes it on.
-final class FirstErrorRecorder: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = NIOAny
-    let firstError: NIOLockedValueBox<(any Error)?>
-
-    init(firstError: NIOLockedValueBox<(any Error)?>) { self.firstError = firstError }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) { context.fireChannelRead(data) }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        firstError.withLockedValue { if $0 == nil { $0 = error } }
-        context.fireErrorCaught(error)
     }
 }
 

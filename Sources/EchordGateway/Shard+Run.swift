@@ -22,9 +22,12 @@ extension Shard {
     /// Runs the shard until it stops.
     ///
     /// - Throws: ``ShardError`` when the gateway closed with a fatal code (4004, 4010–4014) or the
-    ///   configuration cannot work. Returns normally after ``stop(keepSession:)`` or cancellation.
+    ///   configuration cannot work; ``TLSTrustRootError`` when an extra trust root cannot be
+    ///   loaded. Returns normally after ``stop(keepSession:)`` or cancellation.
     public func run() async throws {
         try configuration.validate()
+        // Loads the extra trust roots (once per process and set) before any connection.
+        if !configuration.additionalTrustRoots.isEmpty { _ = try SharedTLS.context(trusting: configuration.additionalTrustRoots) }
         guard let gatewayURL = GatewayURL(configuration.gatewayURL) else {
             throw ShardError.invalidConfiguration("bad gateway URL")
         }

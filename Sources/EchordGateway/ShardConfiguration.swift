@@ -23,6 +23,10 @@ public struct ShardConfiguration: Sendable {
     public var connectionProperties = ConnectionProperties(os: "linux", browser: "Echord", device: "Echord")
     /// Connect and handshake timeouts, the largest message.
     public var transport = GatewayTransportConfiguration()
+    /// Certificate authorities trusted for `wss://` besides the system's roots (a private CA, a
+    /// TLS simulator's certificate). Shards with the same roots share one TLS context. A root that
+    /// cannot be loaded makes ``Shard/run()`` throw ``TLSTrustRootError`` before connecting.
+    public var additionalTrustRoots: [TLSTrustRoot] = []
     /// How long to wait for HELLO after connecting.
     public var helloTimeout: Duration = .seconds(20)
     /// How long to wait for READY or RESUMED after IDENTIFY or RESUME.

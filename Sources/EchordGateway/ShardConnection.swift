@@ -44,12 +44,17 @@ struct ConnectionRunner: Sendable {
         let socket: GatewayTransport.WebSocket
         do {
             socket = try await GatewayTransport.connect(
-                to: url, compression: shard.configuration.compression, configuration: shard.configuration.transport)
-        } catch let error as GatewayTransportError {
-            input(.connectFailed(error))
-            return
+                to: url, compression: shard.configuration.compression, configuration: shard.configuration.transport,
+                trustRoots: shard.configuration.additionalTrustRoots)
         } catch {
-            input(.connectFailed(.connectionFailed("\(error)")))
+            let failure = error as? GatewayTransportError ?? .connectionFailed("\(error)")
+            if case .tlsFailed = failure {
+                // Not a network blip: a configuration problem the operator must see.
+                logger.warning("TLS handshake failed; the shard keeps retrying", metadata: [
+                    "url": "\("\(url)".escapedForLog)", "error": "\("\(failure)".escapedForLog)",
+                ])
+            }
+            input(.connectFailed(failure))
             return
         }
         channel.withLockedValue { $0 = socket.channel }

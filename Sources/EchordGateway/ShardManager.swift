@@ -32,6 +32,10 @@ public final class ShardManager: Sendable {
         public var shardIDs: [Int]? = nil
         /// The REST base for `GET /gateway/bot`.
         public var apiBaseURL: String = "https://discord.com/api/v10"
+        /// Certificate authorities trusted besides the system's roots, for discovery (`https://`) and
+        /// every shard (`wss://`); all of them share one TLS context. A root that cannot be loaded
+        /// makes ``ShardManager/run()`` throw ``TLSTrustRootError`` before any request.
+        public var additionalTrustRoots: [TLSTrustRoot] = []
         /// Transport compression for every shard.
         public var compression: GatewayCompression = .preferred
         /// The presence every shard identifies with.
@@ -154,7 +158,11 @@ public final class ShardManager: Sendable {
             state.started = true
         }
         defer { buffer.finish() }
-        let discovery = GatewayDiscovery(apiBaseURL: configuration.apiBaseURL, token: configuration.token, clock: clock, logger: logger)
+        let trustRoots = configuration.additionalTrustRoots
+        if !trustRoots.isEmpty { _ = try SharedTLS.context(trusting: trustRoots) }  // a bad CA file fails here, once
+        let discovery = GatewayDiscovery(
+            apiBaseURL: configuration.apiBaseURL, token: configuration.token, clock: clock,
+            additionalTrustRoots: trustRoots, logger: logger)
         let info = try await discovery.gatewayBot()
         let count: Int
         switch configuration.shardCount {
@@ -190,6 +198,7 @@ public final class ShardManager: Sendable {
             shardConfiguration.compression = configuration.compression
             shardConfiguration.presence = configuration.presence
             shardConfiguration.eventSubscription = configuration.eventSubscription
+            shardConfiguration.additionalTrustRoots = trustRoots
             configuration.perShard?(&shardConfiguration)
             // Every shard delivers straight into the merged buffer: no forwarding task, no second copy.
             let shard = Shard(

@@ -26,6 +26,10 @@ public final class GatewaySimulator: Sendable {
     public let port: Int
     /// The ids of the world's guilds, in order.
     public let guildIDs: [Snowflake]
+    /// The certificate chain the simulator presents, as PEM, when it serves TLS (nil otherwise):
+    /// give it to a client as a trust root, e.g. `ShardConfiguration.additionalTrustRoots`.
+    public let certificatePEM: String?
+    private let tls: SimulatorTLSServer?
     private let group: MultiThreadedEventLoopGroup
     private let serverChannel: NIOCore.Channel
     private let core: NIOLoopBound<SimulatorCore>
@@ -33,8 +37,10 @@ public final class GatewaySimulator: Sendable {
 
     private init(
         configuration: SimulatorConfiguration, port: Int, guildIDs: [Snowflake], group: MultiThreadedEventLoopGroup,
-        serverChannel: NIOCore.Channel, core: NIOLoopBound<SimulatorCore>
+        serverChannel: NIOCore.Channel, core: NIOLoopBound<SimulatorCore>, tls: SimulatorTLSServer?
     ) {
+        self.tls = tls
+        self.certificatePEM = tls?.certificatePEM
         self.configuration = configuration
         self.port = port
         self.guildIDs = guildIDs
@@ -45,10 +51,12 @@ public final class GatewaySimulator: Sendable {
 
     /// Binds and starts serving.
     ///
-    /// - Throws: the bind error when the address is taken or cannot be bound.
+    /// - Throws: the bind error when the address is taken or cannot be bound;
+    ///   ``SimulatorTLSError`` when ``SimulatorConfiguration/tls`` cannot be set up.
     public static func start(
         configuration: SimulatorConfiguration, logger: Logger = Logger(label: "echord.simulator")
     ) async throws -> GatewaySimulator {
+        let tls = try configuration.tls.map { try SimulatorTLSServer($0) }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
         do {
@@ -60,7 +68,10 @@ public final class GatewaySimulator: Sendable {
                 .serverChannelOption(.backlog, value: 1024)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .childChannelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture { try core.value.configureAcceptedChannel(channel) }
+                    channel.eventLoop.makeCompletedFuture {
+                        try tls?.addHandlers(to: channel, logger: logger)
+                        try core.value.configureAcceptedChannel(channel)
+                    }
                 }
                 .bind(host: configuration.host, port: configuration.port).get()
             let port = channel.localAddress?.port ?? configuration.port
@@ -70,25 +81,33 @@ public final class GatewaySimulator: Sendable {
                 return core.value.world.guilds.map(\.id)
             }.get()
             logger.info("simulator listening", metadata: [
-                "url": "http://\(configuration.host):\(port)", "scenario": "\(configuration.scenario?.rawValue ?? "none")",
+                "url": "\(tls == nil ? "http" : "https")://\(configuration.urlHost):\(port)", "scenario": "\(configuration.scenario?.rawValue ?? "none")",
             ])
             return GatewaySimulator(
                 configuration: configuration, port: port, guildIDs: guildIDs, group: group, serverChannel: channel,
-                core: core)
+                core: core, tls: tls)
         } catch {
             try? await shutDown(group)
             throw error
         }
     }
 
-    /// `http://HOST:PORT`.
-    public var baseURL: String { "http://\(configuration.host):\(port)" }
-    /// `http://HOST:PORT/api/v10`, the REST base a client uses for discovery.
+    /// Whether it serves TLS (`https://` and `wss://`; see ``SimulatorConfiguration/tls``).
+    public var isTLS: Bool { configuration.tls != nil }
+    /// `http://HOST:PORT`, or `https://HOST:PORT` with TLS.
+    public var baseURL: String { "\(isTLS ? "https" : "http")://\(configuration.urlHost):\(port)" }
+    /// `http(s)://HOST:PORT/api/v10`, the REST base a client uses for discovery.
     public var apiBaseURL: String { baseURL + "/api/v10" }
-    /// The gateway URL `GET /gateway` hands out.
-    public var gatewayURL: String { "ws://\(configuration.host):\(port)/gateway" }
-    /// The `resume_gateway_url` READY hands out.
-    public var resumeGatewayURL: String { "ws://\(configuration.host):\(port)/resume" }
+    /// The gateway URL `GET /gateway` hands out (`ws://`, or `wss://` with TLS).
+    public var gatewayURL: String { "\(isTLS ? "wss" : "ws")://\(configuration.urlHost):\(port)/gateway" }
+    /// The `resume_gateway_url` READY hands out (`ws://`, or `wss://` with TLS).
+    public var resumeGatewayURL: String { "\(isTLS ? "wss" : "ws")://\(configuration.urlHost):\(port)/resume" }
+
+    /// The server name (SNI) each TLS handshake asked for, oldest first; nil where the client sent
+    /// none, as it must not for an IP address. Empty without TLS.
+    public func tlsServerNames() -> [String?] {
+        tls?.serverNames.withLockedValue { $0 } ?? []
+    }
 
     private func onLoop<T: Sendable>(_ body: @escaping @Sendable (SimulatorCore) -> T) async throws -> T {
         let core = self.core

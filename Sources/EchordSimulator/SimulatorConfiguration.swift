@@ -11,6 +11,11 @@ public struct SimulatorConfiguration: Sendable {
     public var host: String = "127.0.0.1"
     /// The port to bind; 0 picks a free one (read it back from ``GatewaySimulator/port``).
     public var port: Int = 0
+    /// TLS: nil (the default) serves `http://` and `ws://`; set, REST is served on `https://` and
+    /// the gateway on `wss://` on the same port, with the certificate it names (see
+    /// ``SimulatorTLSConfiguration``; read the certificate back from
+    /// ``GatewaySimulator/certificatePEM`` to trust it).
+    public var tls: SimulatorTLSConfiguration? = nil
 
     /// `heartbeat_interval` sent in HELLO, in milliseconds.
     public var heartbeatIntervalMilliseconds: Int = 45_000
@@ -150,4 +155,9 @@ public enum SimulatorTimeSource: Sendable {
     /// Time stands still until ``GatewaySimulator/advanceTime(by:)`` moves it, so tests can check
     /// time-based rules (heartbeat deadlines, identify buckets, send windows) without sleeping.
     case manual
+}
+
+extension SimulatorConfiguration {
+    /// ``host`` as it goes in a URL: an IPv6 address in brackets.
+    var urlHost: String { host.contains(":") ? "[\(host)]" : host }
 }

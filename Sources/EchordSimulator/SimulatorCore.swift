@@ -373,8 +373,10 @@ final class SimulatorCore {
             increment: UInt16(messageCounter % 4096))
     }
 
-    var gatewayURL: String { "ws://\(configuration.host):\(port)/gateway" }
-    var resumeGatewayURL: String { "ws://\(configuration.host):\(port)/resume" }
+    var gatewayURL: String { "\(webSocketScheme)://\(configuration.urlHost):\(port)/gateway" }
+    var resumeGatewayURL: String { "\(webSocketScheme)://\(configuration.urlHost):\(port)/resume" }
+    /// `wss` when the simulator serves TLS, else `ws`.
+    var webSocketScheme: String { configuration.tls == nil ? "ws" : "wss" }
 
     func tokenIsAccepted(_ token: String) -> Bool {
         if !configuration.acceptedTokens.isEmpty { return configuration.acceptedTokens.contains(token) }

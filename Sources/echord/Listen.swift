@@ -32,6 +32,8 @@ struct Listen: AsyncParsableCommand {
     var format = ListenFormat.pretty
     @Option(help: "Stop gracefully after this many seconds.")
     var duration: Double?
+    @Option(name: .customLong("ca-file"), help: ArgumentHelp("Also trust the CA certificates in this PEM file (repeatable), e.g. the one `echord simulate --tls --tls-cert-out` writes. The system roots stay trusted; hostname verification stays on.", valueName: "file"))
+    var caFiles: [String] = []
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -59,7 +61,8 @@ struct Listen: AsyncParsableCommand {
             .filter { !$0.isEmpty }
         return ListenSettings(
             token: BotToken(raw), apiBaseURL: apiURL, shardCount: shards.shardCount, compression: compression,
-            intents: intents, events: names.isEmpty ? nil : Set(names), format: format)
+            intents: intents, events: names.isEmpty ? nil : Set(names), format: format,
+            trustRoots: caFiles.map { .pemFile($0) })
     }
 
     func run() async throws {
@@ -94,6 +97,8 @@ struct ListenSettings: Sendable {
     /// The dispatch names to print; nil prints every one.
     var events: Set<String>? = nil
     var format: ListenFormat = .json
+    /// Extra CAs to trust (`--ca-file`).
+    var trustRoots: [TLSTrustRoot] = []
 }
 
 /// How `echord listen` prints dispatches.
@@ -123,6 +128,7 @@ func listen(
     configuration.apiBaseURL = settings.apiBaseURL
     configuration.shardCount = settings.shardCount
     configuration.compression = settings.compression
+    configuration.additionalTrustRoots = settings.trustRoots
     configuration.keepSessionsOnShutdown = false  // nothing resumes these sessions: end them (close 1000)
     configuration.perShard = configureShard
     let manager = ShardManager(configuration: configuration, identifyQueue: identifyQueue, logger: logger)
@@ -235,8 +241,12 @@ func listenErrorMessage(_ error: any Error, token: BotToken) -> String {
         text = "\(error); \(advice)"
     case GatewayDiscoveryError.unauthorized:
         text = "\(error); check the token (--token or DISCORD_TOKEN)"
+    case GatewayDiscoveryError.tlsFailed:
+        text = "gateway discovery failed: \(error); if the server uses a private CA, pass it with --ca-file"
     case let error as GatewayDiscoveryError:
         text = "gateway discovery failed: \(error)"
+    case let error as TLSTrustRootError:
+        text = "--ca-file: \(error)"
     default:
         text = "\(error)"
     }

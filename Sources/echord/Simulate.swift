@@ -31,6 +31,14 @@ struct Simulate: AsyncParsableCommand {
     var token: [String] = []
     @Flag(help: "Keep the JSON of frames the simulator sends in the frame log too.") var logServerPayloads = false
     @Option(help: "Stop after this many seconds.") var duration: Double?
+    @Flag(help: "Serve REST on https:// and the gateway on wss:// (same port), with a self-signed certificate for 127.0.0.1, ::1 and localhost made at start (or --tls-cert/--tls-key).")
+    var tls = false
+    @Option(help: ArgumentHelp("PEM certificate chain to serve (with --tls-key; implies --tls).", valueName: "file"))
+    var tlsCert: String?
+    @Option(help: ArgumentHelp("PEM private key of --tls-cert.", valueName: "file"))
+    var tlsKey: String?
+    @Option(help: ArgumentHelp("Write the certificate served (PEM) here, for clients to trust (e.g. echord listen --ca-file).", valueName: "file"))
+    var tlsCertOut: String?
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -41,6 +49,8 @@ struct Simulate: AsyncParsableCommand {
         }
         guard shards >= 1, maxConcurrency >= 1 else { throw ValidationError("--shards and --max-concurrency must be ≥ 1") }
         guard traffic >= 0 else { throw ValidationError("--traffic must be ≥ 0") }
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
+        guard tlsCertOut == nil || usesTLS else { throw ValidationError("--tls-cert-out needs --tls") }
         for name in disablePrivileged where Self.privileged[name] == nil {
             throw ValidationError("unknown privileged intent '\(name)': use members, presences or message_content")
         }
@@ -49,6 +59,16 @@ struct Simulate: AsyncParsableCommand {
     static let privileged: [String: GatewayIntents] = [
         "members": .guildMembers, "presences": .guildPresences, "message_content": .messageContent,
     ]
+
+    /// Whether TLS is on (`--tls`, or a certificate given).
+    var usesTLS: Bool { tls || tlsCert != nil }
+
+    /// The TLS setting: nil, a generated certificate, or the files given (read here).
+    func makeTLSConfiguration() throws -> SimulatorTLSConfiguration? {
+        guard usesTLS else { return nil }
+        if let tlsCert, let tlsKey { return try .pemFiles(certificateChain: tlsCert, privateKey: tlsKey) }
+        return .selfSigned
+    }
 
     func makeConfiguration() -> SimulatorConfiguration {
         var configuration = SimulatorConfiguration()
@@ -78,12 +98,35 @@ struct Simulate: AsyncParsableCommand {
     func run() async throws {
         logging.bootstrap()
         let logger = Logger(label: "echord.simulator")
-        let simulator = try await GatewaySimulator.start(configuration: makeConfiguration(), logger: logger)
+        var configuration = makeConfiguration()
+        let simulator: GatewaySimulator
+        do {
+            configuration.tls = try makeTLSConfiguration()
+            simulator = try await GatewaySimulator.start(configuration: configuration, logger: logger)
+        } catch let error as SimulatorTLSError {
+            printError("echord simulate: error: \(error)")
+            throw ExitCode(1)
+        }
+        if let tlsCertOut, let pem = simulator.certificatePEM {
+            do {
+                try Data(pem.utf8).write(to: URL(fileURLWithPath: tlsCertOut), options: .atomic)
+            } catch {
+                printError("echord simulate: error: cannot write --tls-cert-out \(tlsCertOut): \(error.localizedDescription)")
+                try await simulator.shutdown()
+                throw ExitCode(1)
+            }
+        }
+        if let pem = simulator.certificatePEM {
+            let origin = tlsCert.map { "from \($0)" } ?? "self-signed, made at start"
+            print("TLS certificate (\(origin))" + (tlsCertOut.map { " written to \($0)" } ?? ""))
+            if tlsCertOut == nil { print(pem, terminator: pem.hasSuffix("\n") ? "" : "\n") }
+        }
+        let curlTrust = simulator.isTLS ? " --cacert \(tlsCertOut ?? "CERT.pem")" : ""
         print("""
             echord simulator on \(simulator.baseURL)
               REST     \(simulator.apiBaseURL)   (GET /gateway, /gateway/bot, /users/@me, /oauth2/applications/@me)
               gateway  \(simulator.gatewayURL)?v=10&encoding=json[&compress=zlib-stream|zstd-stream]
-              control  \(simulator.baseURL)/control   (e.g. curl -X POST '\(simulator.baseURL)/control/reconnect?shard=0')
+              control  \(simulator.baseURL)/control   (e.g. curl\(curlTrust) -X POST '\(simulator.baseURL)/control/reconnect?shard=0')
             """)
         fflush(nil)  // a pipe (a script waiting for the URL) gets the banner now, not at exit
         await waitForTermination(duration: duration)

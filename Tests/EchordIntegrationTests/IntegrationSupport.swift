@@ -32,6 +32,8 @@ struct Harness {
         var shardConfig = ShardConfiguration(token: BotToken(token), intents: [.guilds, .guildMessages, .messageContent])
         shardConfig.gatewayURL = simulator.gatewayURL
         shardConfig.compression = compression
+        // A TLS simulator's certificate is trusted unless the test says otherwise.
+        if let pem = simulator.certificatePEM { shardConfig.additionalTrustRoots = [.pem(pem)] }
         configureShard(&shardConfig)
         let shard = Shard(
             configuration: shardConfig, sessionStore: sessionStore, identifyQueue: UnlimitedIdentifyQueue(),

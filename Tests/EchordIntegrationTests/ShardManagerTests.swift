@@ -33,6 +33,7 @@ struct ManagerHarness {
         var configuration = ShardManager.Configuration(token: BotToken(Harness.token), intents: [.guilds, .guildMessages])
         configuration.apiBaseURL = simulator.apiBaseURL
         configuration.compression = .zlibStream
+        if let pem = simulator.certificatePEM { configuration.additionalTrustRoots = [.pem(pem)] }
         configuration.shardIDs = shardIDs
         // Manual time runs far ahead of real time here (250 ms per step); the protocol timeouts must
         // not fire because a busy 2-core machine takes a few real milliseconds per frame.
