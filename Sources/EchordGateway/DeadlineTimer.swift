@@ -1,7 +1,9 @@
 import NIOConcurrencyHelpers
 
-/// The one timer of a shard: named deadlines, each reported to the main loop as an input when it
-/// passes, instead of a sleeping task per wait.
+/// The one timer of a shard: named deadlines (the next heartbeat, a HELLO or READY timeout, the
+/// reconnect backoff, the oldest held command's expiry), each reported to the main loop as an input
+/// when it passes, instead of a sleeping task per wait. (The send limiter's wait for a free slot,
+/// during a burst of commands, is the one other sleep of a shard.)
 ///
 /// ``run(clock:inputs:)`` is one child task of the shard. It sleeps on the shard's clock until the
 /// earliest deadline (never more than one sleep at a time); setting an earlier deadline, cancelling
@@ -14,6 +16,8 @@ final class DeadlineTimer: Sendable {
         case reconnect
         /// HELLO, READY or RESUMED of a connection.
         case handshake
+        /// The next heartbeat of the current connection.
+        case heartbeat
         /// The oldest command waiting for the shard to be ready.
         case commandExpiry
     }

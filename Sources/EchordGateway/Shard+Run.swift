@@ -109,6 +109,8 @@ struct MainLoop {
     /// The bytes of commands the machine has not sent or expired yet, by id.
     var commands: [Int: (bytes: [UInt8], opcode: Int)] = [:]
     var stopError: ShardError?
+    /// The beat of the current connection: its interval and the next beat, on the shard's timer.
+    var heartbeat: (connection: Int, interval: Duration, next: Duration)?
 
     init(
         shard: Shard, machine: ShardStateMachine, inputs: AsyncStream<DriverInput>.Continuation, saver: SessionSaver,
@@ -132,6 +134,13 @@ struct MainLoop {
                 connection.commands.finish()
                 self.connection = nil
                 timer.cancel(.handshake)
+                stopHeartbeat()
+            }
+            if case .heartbeatDue = input, var beat = heartbeat, beat.connection == id {
+                // The next beat, one interval after this one was due (not after it was handled).
+                beat.next += beat.interval
+                heartbeat = beat
+                timer.set(.heartbeat, at: beat.next, fire: .machine(.heartbeatDue, connection: beat.connection))
             }
             perform(machine.handle(input, now: now))
             if case .dispatch(let sequence) = input {
@@ -149,7 +158,9 @@ struct MainLoop {
             case .connect(let url, let id, let lastSequence):
                 startConnection(url: url, id: id, lastSequence: lastSequence)
             case .startHeartbeating(let interval, let first):
-                connection?.commands.yield(.startHeartbeat(interval: interval, firstAfter: first))
+                guard let connection else { break }
+                heartbeat = (connection.id, interval, now + first)
+                timer.set(.heartbeat, at: now + first, fire: .machine(.heartbeatDue, connection: connection.id))
             case .sendHeartbeat(let sequence):
                 connection?.commands.yield(.heartbeat(GatewayCodec.heartbeat(sequence: sequence)))
             case .sendIdentify:
@@ -207,6 +218,7 @@ struct MainLoop {
                 for id in commands.keys { shard.completeCommand(id, with: GatewayCommandError.shardStopped) }
                 commands = [:]
                 timer.cancel(.commandExpiry)
+                stopHeartbeat()
             }
         }
     }
@@ -217,8 +229,14 @@ struct MainLoop {
         saver.submit(session)
     }
 
+    private mutating func stopHeartbeat() {
+        heartbeat = nil
+        timer.cancel(.heartbeat)
+    }
+
     private mutating func startConnection(url: String, id: Int, lastSequence: Int?) {
         connection?.commands.finish()
+        stopHeartbeat()
         let (commands, continuation) = AsyncStream.makeStream(of: ConnectionCommand.self)
         let channel = NIOLockedValueBox<NIOCore.Channel?>(nil)
         connection = ConnectionHandle(id: id, commands: continuation, channel: channel)

@@ -6,7 +6,6 @@ import NIOWebSocket
 
 /// What the main loop asks of the current socket.
 enum ConnectionCommand: Sendable {
-    case startHeartbeat(interval: Duration, firstAfter: Duration)
     case heartbeat([UInt8])
     case identify([UInt8])
     case identifyGranted([UInt8])
@@ -250,15 +249,6 @@ struct ConnectionRunner: Sendable {
                 return
             }
             switch command {
-            case .startHeartbeat(let interval, let firstAfter):
-                let start = clock.now + firstAfter
-                spawn { [clock, runner] in
-                    var next = start
-                    while (try? await clock.sleep(until: next)) != nil {
-                        runner.input(.heartbeatDue)
-                        next += interval
-                    }
-                }
             case .heartbeat(let bytes):
                 await write(bytes, opcode: 1, loggable: true)
             case .identify(let bytes):
