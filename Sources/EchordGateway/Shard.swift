@@ -6,11 +6,12 @@ import NIOCore
 
 /// One resilient gateway connection.
 ///
-/// `run()` owns the connection: its reader, heartbeat ticker and writer run as child tasks of one
-/// task group, reconnecting and resuming as the protocol asks, until ``stop(keepSession:)``, a fatal
-/// close code, or cancellation of the task that runs it (which closes with a resumable code and
-/// keeps the session). Every protocol rule lives in ``ShardStateMachine``; this type only does the
-/// I/O.
+/// `run()` owns the connection: its socket's reader and writer, the shard's one deadline timer
+/// (heartbeats, HELLO/READY timeouts, backoff, held commands) and its session saver run as child
+/// tasks (in discarding task groups), reconnecting and resuming as the protocol asks, until
+/// ``stop(keepSession:)``, a fatal close code, or cancellation of the task that runs it (which
+/// closes with a resumable code and keeps the session). Every protocol rule lives in
+/// ``ShardStateMachine``; this type only does the I/O.
 ///
 /// ```swift
 /// let shard = Shard(configuration: .init(token: BotToken(token), intents: [.guilds, .guildMessages]))
