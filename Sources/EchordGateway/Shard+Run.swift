@@ -192,7 +192,7 @@ struct MainLoop {
             case .recordReconnect(let reason):
                 shard.metrics.reconnect(reason: reason)
                 // The reason may quote remote text (a resume URL, a TLS peer): escaped.
-                logger.info("connection lost", metadata: ["reason": "\("\(reason)".escapedForLog)", "kind": "\(reason.metricLabel)"])
+                logger.info("connection lost", metadata: ["reason": "\("\(reason)".escapedForLog())", "kind": "\(reason.metricLabel)"])
             case .sendCommand(let id):
                 guard let command = commands.removeValue(forKey: id) else { break }
                 if let connection {
@@ -241,13 +241,15 @@ struct MainLoop {
         let channel = NIOLockedValueBox<NIOCore.Channel?>(nil)
         connection = ConnectionHandle(id: id, commands: continuation, channel: channel)
         guard let parsed = GatewayURL(url) else {
-            inputs.yield(.machine(.connectFailed(.invalidURL(url)), connection: id))
+            inputs.yield(.machine(.connectFailed(.invalidURL(url.escapedForLog(limit: 200))), connection: id))
             return
         }
         let runner = ConnectionRunner(
             shard: shard, url: parsed, id: id, inputs: inputs, selfCommands: continuation, channel: channel,
             lastSequence: lastSequence)
-        spawns.append { await runner.run(commands: commands) }
+        // No session to resume: the socket opens once the identify queue grants the turn.
+        let identifies = machine.session == nil
+        spawns.append { await runner.run(commands: commands, identifies: identifies) }
     }
 
     mutating func takeSpawns() -> [@Sendable () async -> Void] {

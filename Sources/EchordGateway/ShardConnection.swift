@@ -9,6 +9,8 @@ enum ConnectionCommand: Sendable {
     case heartbeat([UInt8])
     case identify([UInt8])
     case identifyGranted([UInt8])
+    /// The wait for the identify turn ended (granted or not) before the socket opened.
+    case identifyTurnWaitEnded
     case resume([UInt8])
     case command(id: Int, bytes: [UInt8], opcode: Int)
     case pump
@@ -32,6 +34,9 @@ struct ConnectionRunner: Sendable {
     let channel: NIOLockedValueBox<NIOCore.Channel?>
     /// Where the connection's sequence check starts (nil for a new session).
     let lastSequence: Int?
+    /// The identify turn this socket holds until its IDENTIFY is written (then reported sent) or
+    /// the socket ends without one (then reported abandoned).
+    let turn = NIOLockedValueBox<IdentifyTurn?>(nil)
 
     var logger: Logger { shard.logger }
 
@@ -39,25 +44,34 @@ struct ConnectionRunner: Sendable {
         inputs.yield(.machine(input, connection: id))
     }
 
-    func run(commands: AsyncStream<ConnectionCommand>) async {
+    /// - Parameter identifies: the socket will IDENTIFY (no session to resume), so it opens only once
+    ///   the identify queue grants the turn: a queued shard holds no socket.
+    func run(commands: AsyncStream<ConnectionCommand>, identifies: Bool) async {
+        if identifies {
+            guard await waitForIdentifyTurn(commands) else {
+                input(.connectFailed(.connectionFailed("no identify turn")))
+                return
+            }
+        }
         let socket: GatewayTransport.WebSocket
         do {
             socket = try await GatewayTransport.connect(
                 to: url, compression: shard.configuration.compression, configuration: shard.configuration.transport,
                 trustRoots: shard.configuration.additionalTrustRoots)
         } catch {
+            await abandonTurn()
             let failure = error as? GatewayTransportError ?? .connectionFailed("\(error)")
             if case .tlsFailed = failure {
                 // Not a network blip: a configuration problem the operator must see.
                 logger.warning("TLS handshake failed; the shard keeps retrying", metadata: [
-                    "url": "\("\(url)".escapedForLog)", "error": "\("\(failure)".escapedForLog)",
+                    "url": "\("\(url)".escapedForLog())", "error": "\("\(failure)".escapedForLog())",
                 ])
             }
             input(.connectFailed(failure))
             return
         }
         channel.withLockedValue { $0 = socket.channel }
-        logger.debug("connected", metadata: ["url": "\("\(url)".escapedForLog)", "connection": "\(id)"])
+        logger.debug("connected", metadata: ["url": "\("\(url)".escapedForLog())", "connection": "\(id)"])
         input(.connected)
         do {
             try await socket.executeThenClose { inbound, outbound in
@@ -73,6 +87,54 @@ struct ConnectionRunner: Sendable {
         } catch {
             logger.debug("socket ended", metadata: ["error": "\(error)"])
         }
+        await abandonTurn()
+    }
+
+    // MARK: Identify turn
+
+    /// Waits for the identify turn, unless the main loop closes this connection first (a stop):
+    /// true once the turn is held in ``turn``.
+    private func waitForIdentifyTurn(_ commands: AsyncStream<ConnectionCommand>) async -> Bool {
+        let shardID = shard.configuration.shardID
+        var closed = false
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { [queue = shard.identifyQueue, turn, selfCommands, logger] in
+                do {
+                    let granted = try await queue.waitForTurn(shardID: shardID)
+                    turn.withLockedValue { $0 = granted }
+                } catch {
+                    logger.debug("identify wait ended", metadata: ["error": "\(error)"])
+                }
+                selfCommands.yield(.identifyTurnWaitEnded)
+            }
+            closed = true  // also when the main loop ends the command stream
+            waiting: for await command in commands {
+                switch command {
+                case .identifyTurnWaitEnded:
+                    closed = false
+                    break waiting
+                case .close:
+                    break waiting
+                case .command(let id, let bytes, let opcode):
+                    inputs.yield(.command(id: id, bytes: bytes, opcode: opcode))  // for the next socket
+                default:
+                    break  // nothing else is sent before the socket opens
+                }
+            }
+            group.cancelAll()
+        }
+        // The waiting task has ended: a turn granted after all is handed back.
+        if closed {
+            await abandonTurn()
+            return false
+        }
+        return turn.withLockedValue { $0 } != nil
+    }
+
+    /// Gives the held identify turn back unused, if one is held.
+    private func abandonTurn() async {
+        guard let held = turn.withLockedValue({ state -> IdentifyTurn? in defer { state = nil }; return state }) else { return }
+        await shard.identifyQueue.turnAbandoned(held)
     }
 
     // MARK: Reading
@@ -160,8 +222,8 @@ struct ConnectionRunner: Sendable {
             }
         }
         if logger.logLevel <= .trace {
-            logger.trace("<- \(inbound.summary.escapedForLog)",
-                         metadata: ["payload": "\(String(decoding: message.prefix(2048), as: UTF8.self).escapedForLog)"])
+            logger.trace("<- \(inbound.summary.escapedForLog())",
+                         metadata: ["payload": "\(String(decoding: message.prefix(2048), as: UTF8.self).escapedForLog(limit: 2048))"])
         }
         switch inbound {
         case .dispatch(let envelope):
@@ -172,7 +234,7 @@ struct ConnectionRunner: Sendable {
             }
         case .ready(let envelope, let sessionID, let resumeGatewayURL):
             guard await deliver(envelope, gate: &gate) else { return true }
-            logger.info("ready", metadata: ["session": "\(sessionID.escapedForLog)"])
+            logger.info("ready", metadata: ["session": "\(sessionID.escapedForLog())"])
             input(.ready(sessionID: sessionID, resumeGatewayURL: resumeGatewayURL))
         case .heartbeatRequest:
             input(.heartbeatRequested)
@@ -208,12 +270,12 @@ struct ConnectionRunner: Sendable {
             return false
         case .skipInvalidSequence(let sequence):
             logger.warning("dispatch with a missing or negative sequence skipped", metadata: [
-                "sequence": "\(sequence.map(String.init) ?? "null")", "event": "\((envelope.eventName ?? "-").escapedForLog)",
+                "sequence": "\(sequence.map(String.init) ?? "null")", "event": "\((envelope.eventName ?? "-").escapedForLog())",
             ])
             return false
         case .broken(let broken):
             logger.warning("dispatch sequence broken: resuming from the last contiguous one", metadata: [
-                "break": "\(broken)", "event": "\((envelope.eventName ?? "-").escapedForLog)",
+                "break": "\(broken)", "event": "\((envelope.eventName ?? "-").escapedForLog())",
             ])
             input(.sequenceBroken(broken))
             return false
@@ -252,18 +314,31 @@ struct ConnectionRunner: Sendable {
             case .heartbeat(let bytes):
                 await write(bytes, opcode: 1, loggable: true)
             case .identify(let bytes):
+                if runner.turn.withLockedValue({ $0 }) != nil {
+                    await handle(.identifyGranted(bytes), spawn: spawn)
+                    return
+                }
+                // Not granted before connecting (this socket was meant to resume): wait now.
                 let shardID = shard.configuration.shardID
-                spawn { [queue = shard.identifyQueue, selfCommands = runner.selfCommands, logger = runner.logger] in
+                spawn { [queue = shard.identifyQueue, runner] in
                     do {
-                        try await queue.waitForTurn(shardID: shardID)
-                        selfCommands.yield(.identifyGranted(bytes))
+                        let granted = try await queue.waitForTurn(shardID: shardID)
+                        runner.turn.withLockedValue { $0 = granted }
+                        runner.selfCommands.yield(.identifyGranted(bytes))
                     } catch {
-                        logger.debug("identify wait ended", metadata: ["error": "\(error)"])
+                        runner.logger.debug("identify wait ended", metadata: ["error": "\(error)"])
                     }
                 }
             case .identifyGranted(let bytes):
-                await write(bytes, opcode: 2, loggable: false)
+                let held = runner.turn.withLockedValue { state -> IdentifyTurn? in defer { state = nil }; return state }
+                let written = await write(bytes, opcode: 2, loggable: false)
+                // The bucket's 5 s count from now: Discord times the IDENTIFY when it arrives.
+                if let held {
+                    if written { await shard.identifyQueue.identifySent(held) } else { await shard.identifyQueue.turnAbandoned(held) }
+                }
                 runner.input(.handshakeSent)
+            case .identifyTurnWaitEnded:
+                break
             case .resume(let bytes):
                 await write(bytes, opcode: 6, loggable: false)
                 runner.input(.handshakeSent)
@@ -338,24 +413,3 @@ extension Array where Element == UInt8 {
     }
 }
 
-extension String {
-    /// The string with control characters, quotes and backslashes escaped (JSON-style), so that text
-    /// a remote peer chose cannot forge or split a log line.
-    var escapedForLog: String {
-        var out = ""
-        out.reserveCapacity(utf8.count)
-        for scalar in unicodeScalars {
-            switch scalar {
-            case "\\": out += "\\\\"
-            case "\"": out += "\\\""
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar == "\u{2028}" || scalar == "\u{2029}":
-                out += "\\u{\(String(scalar.value, radix: 16))}"
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
-    }
-}

@@ -357,7 +357,7 @@ struct GatewayInboundTests {
 
     @Test("remote text is escaped for logs; UTF-8 is validated")
     func escaping() {
-        #expect("a\nb\"c\\\u{7}".escapedForLog == #"a\nb\"c\\\u{7}"#)
+        #expect("a\nb\"c\\\u{7}".escapedForLog() == #"a\nb"c\\\u{7}"#)
         #expect(Array("héllo".utf8).isValidUTF8)
         #expect(![0x7B, 0xC3, 0x28, 0x7D].isValidUTF8)
     }

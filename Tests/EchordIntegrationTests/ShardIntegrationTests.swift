@@ -156,6 +156,7 @@ struct ShardIntegrationTests {
             // The shard's one timer now sleeps until the new IDENTIFY's connection.
             let delay = try await harness.deadline(within: .seconds(1) ... .seconds(5))
             #expect(try await harness.handshakeOps() == [2], "nothing before the delay")
+            try await harness.simulator.advanceTime(by: delay)
             harness.clock.advance(by: delay)
             try await harness.eventually { events.count(of: "READY") == 2 }
             #expect(try await harness.handshakeOps() == [2, 2])
