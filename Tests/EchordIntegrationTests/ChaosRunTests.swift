@@ -80,17 +80,17 @@ struct ChaosRunTests {
         print(report.text)
 
         // 20 a minute for each live session: up to 400 over 5 minutes, fewer while shards are down.
-        #expect(report.faultsInjected >= 60)
+        #expect(report.faultsInjected >= 150)
         #expect(report.faultsByKind.count == ChaosFaultKind.allCases.count, "\(report.faultsByKind)")
         #expect(report.lostForbidden == 0)
         #expect(report.identifiesWhereResumePossible == 0)
         #expect(report.passed)
-        #expect(report.resumes >= 30)
-        #expect(report.dispatchesDelivered >= 2500)
+        #expect(report.resumes >= 80)
+        #expect(report.dispatchesDelivered >= 3000)
         #expect(report.shards.count == Self.shardCount)
         for shard in report.shards {
             #expect(shard.faults > 0)
-            #expect((shard.readyShare ?? 0) > 0.1, "shard \(shard.shardID) ready \(shard.readyShare ?? 0)")
+            #expect((shard.readyShare ?? 0) > 0.6, "shard \(shard.shardID) ready \(shard.readyShare ?? 0)")
         }
     }
 }
