@@ -111,6 +111,10 @@ enum GatewayTransport {
                     }
                 }
         } catch {
+            // The handshake timer starts in the channel initializer, before the TCP connect has
+            // completed: on a slow machine it can close the channel while connect is still pending
+            // (seen under AddressSanitizer), which fails the connect with "I/O on closed channel".
+            if timedOut.withLockedValue({ $0 }) { throw GatewayTransportError.handshakeTimedOut }
             throw GatewayTransportError.connectionFailed("\(url.host):\(url.port): \(error)")
         }
         do {
