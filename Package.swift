@@ -91,6 +91,7 @@ let package = Package(
             name: "EchordIntegrationTests",
             dependencies: [
                 "EchordGateway", "EchordSimulator", "EchordModels",
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -69,6 +69,15 @@ public final class FileSessionStore: SessionStore {
         try await locked { try $0.read()[Self.key(shardID, shardCount)] }
     }
 
+    /// The ids among `shardIDs` with a session for `shardCount`, from one read of the file (none
+    /// when it cannot be read or is corrupt, as with ``session(shardID:shardCount:)`` per id).
+    public func shardsWithSession(_ shardIDs: [Int], shardCount: Int) async -> Set<Int> {
+        guard let stored = try? await locked({ try $0.read() }), !stored.isEmpty else { return [] }
+        let suffix = "/\(shardCount)"
+        let ids = stored.keys.compactMap { key in key.hasSuffix(suffix) ? Int(key.dropLast(suffix.count)) : nil }
+        return ids.isEmpty ? [] : Set(ids).intersection(shardIDs)
+    }
+
     /// Saves (or, with nil, deletes) the session of shard `shardID` of `shardCount`, rewriting the
     /// file atomically.
     ///

@@ -211,7 +211,7 @@ public struct GatewayDiscovery: Sendable {
                 }
             case 401:
                 let message = Self.errorBody(response.body)?.message
-                throw GatewayDiscoveryError.unauthorized(message: message.map(redacted) ?? "401: Unauthorized")
+                throw GatewayDiscoveryError.unauthorized(message: message.map { redacted($0).escapedForLog(limit: 512) } ?? "401: Unauthorized")
             case 429:
                 let (retryAfter, global) = Self.rateLimit(response)
                 if last { throw GatewayDiscoveryError.rateLimited(retryAfter: retryAfter, global: global) }
@@ -284,10 +284,9 @@ public struct GatewayDiscovery: Sendable {
 
     private func redacted(_ text: String) -> String { BotToken.redacting(token.rawValue, in: text) }
 
-    /// The body as text, token redacted, cut to 512 characters.
+    /// The body as text, token redacted, escaped for one log line and cut to 512 characters.
     private func redactedBody(_ body: [UInt8]) -> String {
-        let text = redacted(String(decoding: body, as: UTF8.self))
-        return text.count > 512 ? String(text.prefix(512)) + "…" : text
+        redacted(String(decoding: body, as: UTF8.self)).escapedForLog(limit: 512)
     }
 }
 

@@ -10,8 +10,10 @@ public struct GatewayURL: Sendable, Equatable, CustomStringConvertible {
     public let path: String
 
     /// Parses `ws://host[:port][/path]` or `wss://…`; a query in the URL is dropped (the shard adds
-    /// its own).
+    /// its own). A URL with a control character or a space is refused: it would end up raw in the
+    /// HTTP request line and in log lines (the URL comes from `GET /gateway/bot` or READY).
     public init?(_ string: String) {
+        guard !string.hasControlOrWhitespace else { return nil }
         let lower = string.lowercased()
         let rest: Substring
         if lower.hasPrefix("wss://") {

@@ -8,6 +8,19 @@ public protocol SessionStore: Sendable {
     func session(shardID: Int, shardCount: Int) async throws -> GatewaySession?
     /// Saves (or, with nil, deletes) the session of shard `shardID` of `shardCount`.
     func save(_ session: GatewaySession?, shardID: Int, shardCount: Int) async throws
+    /// The ids among `shardIDs` that have a session saved for `shardCount`. A ShardManager asks this
+    /// once at start; the default asks ``session(shardID:shardCount:)`` per id (an unreadable entry
+    /// counts as none), so a store that can answer in one query should.
+    func shardsWithSession(_ shardIDs: [Int], shardCount: Int) async -> Set<Int>
+}
+
+extension SessionStore {
+    /// Asks ``session(shardID:shardCount:)`` for each id.
+    public func shardsWithSession(_ shardIDs: [Int], shardCount: Int) async -> Set<Int> {
+        var found = Set<Int>()
+        for id in shardIDs where (try? await session(shardID: id, shardCount: shardCount)) != nil { found.insert(id) }
+        return found
+    }
 }
 
 /// Sessions kept in memory: they survive reconnects, not the process.
@@ -24,6 +37,13 @@ public final class InMemorySessionStore: SessionStore {
     /// The session saved for shard `shardID` of `shardCount`, if any.
     public func session(shardID: Int, shardCount: Int) async throws -> GatewaySession? {
         sessions.withLockedValue { $0[Key(shardID: shardID, shardCount: shardCount)] }
+    }
+
+    /// The ids among `shardIDs` with a session for `shardCount`: one pass over the stored sessions.
+    public func shardsWithSession(_ shardIDs: [Int], shardCount: Int) async -> Set<Int> {
+        let stored = sessions.withLockedValue { $0.keys.filter { $0.shardCount == shardCount }.map(\.shardID) }
+        guard !stored.isEmpty else { return [] }
+        return Set(stored).intersection(shardIDs)
     }
 
     /// Keeps `session` for shard `shardID` of `shardCount` (nil forgets it).

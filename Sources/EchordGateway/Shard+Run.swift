@@ -218,12 +218,14 @@ struct MainLoop {
         let channel = NIOLockedValueBox<NIOCore.Channel?>(nil)
         connection = ConnectionHandle(id: id, commands: continuation, channel: channel)
         guard let parsed = GatewayURL(url) else {
-            inputs.yield(.machine(.connectFailed(reason: "bad URL \(url)"), connection: id))
+            inputs.yield(.machine(.connectFailed(reason: "bad URL \(url.escapedForLog(limit: 200))"), connection: id))
             return
         }
         let runner = ConnectionRunner(
             shard: shard, url: parsed, id: id, inputs: inputs, selfCommands: continuation, channel: channel)
-        spawns.append { await runner.run(commands: commands) }
+        // No session to resume: the socket opens once the identify queue grants the turn.
+        let identifies = machine.session == nil
+        spawns.append { await runner.run(commands: commands, identifies: identifies) }
     }
 
     mutating func takeSpawns() -> [@Sendable () async -> Void] {

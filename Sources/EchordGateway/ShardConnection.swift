@@ -11,6 +11,8 @@ enum ConnectionCommand: Sendable {
     case heartbeat([UInt8])
     case identify([UInt8])
     case identifyGranted([UInt8])
+    /// The wait for the identify turn ended (granted or not) before the socket opened.
+    case identifyTurnWaitEnded
     case resume([UInt8])
     case command(id: Int, bytes: [UInt8], opcode: Int)
     case pump
@@ -33,6 +35,9 @@ struct ConnectionRunner: Sendable {
     let inputs: AsyncStream<DriverInput>.Continuation
     let selfCommands: AsyncStream<ConnectionCommand>.Continuation
     let channel: NIOLockedValueBox<NIOCore.Channel?>
+    /// The identify turn this socket holds until its IDENTIFY is written (then reported sent) or
+    /// the socket ends without one (then reported abandoned).
+    let turn = NIOLockedValueBox<IdentifyTurn?>(nil)
 
     var logger: Logger { shard.logger }
 
@@ -40,13 +45,22 @@ struct ConnectionRunner: Sendable {
         inputs.yield(.machine(input, connection: id))
     }
 
-    func run(commands: AsyncStream<ConnectionCommand>) async {
+    /// - Parameter identifies: the socket will IDENTIFY (no session to resume), so it opens only once
+    ///   the identify queue grants the turn: a queued shard holds no socket.
+    func run(commands: AsyncStream<ConnectionCommand>, identifies: Bool) async {
+        if identifies {
+            guard await waitForIdentifyTurn(commands) else {
+                input(.connectFailed(reason: "no identify turn"))
+                return
+            }
+        }
         let socket: GatewayTransport.WebSocket
         do {
             socket = try await GatewayTransport.connect(
                 to: url, compression: shard.configuration.compression, configuration: shard.configuration.transport,
                 trustRoots: shard.configuration.additionalTrustRoots)
         } catch {
+            await abandonTurn()
             if case GatewayTransportError.tlsFailed = error {
                 // Not a network blip: a configuration problem the operator must see.
                 logger.warning("TLS handshake failed; the shard keeps retrying", metadata: ["url": "\(url)", "error": "\(error)"])
@@ -71,6 +85,54 @@ struct ConnectionRunner: Sendable {
         } catch {
             logger.debug("socket ended", metadata: ["error": "\(error)"])
         }
+        await abandonTurn()
+    }
+
+    // MARK: Identify turn
+
+    /// Waits for the identify turn, unless the main loop closes this connection first (a stop):
+    /// true once the turn is held in ``turn``.
+    private func waitForIdentifyTurn(_ commands: AsyncStream<ConnectionCommand>) async -> Bool {
+        let shardID = shard.configuration.shardID
+        var closed = false
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { [queue = shard.identifyQueue, turn, selfCommands, logger] in
+                do {
+                    let granted = try await queue.waitForTurn(shardID: shardID)
+                    turn.withLockedValue { $0 = granted }
+                } catch {
+                    logger.debug("identify wait ended", metadata: ["error": "\(error)"])
+                }
+                selfCommands.yield(.identifyTurnWaitEnded)
+            }
+            closed = true  // also when the main loop ends the command stream
+            waiting: for await command in commands {
+                switch command {
+                case .identifyTurnWaitEnded:
+                    closed = false
+                    break waiting
+                case .close:
+                    break waiting
+                case .command(let id, let bytes, let opcode):
+                    inputs.yield(.command(id: id, bytes: bytes, opcode: opcode))  // for the next socket
+                default:
+                    break  // nothing else is sent before the socket opens
+                }
+            }
+            group.cancelAll()
+        }
+        // The waiting task has ended: a turn granted after all is handed back.
+        if closed {
+            await abandonTurn()
+            return false
+        }
+        return turn.withLockedValue { $0 } != nil
+    }
+
+    /// Gives the held identify turn back unused, if one is held.
+    private func abandonTurn() async {
+        guard let held = turn.withLockedValue({ state -> IdentifyTurn? in defer { state = nil }; return state }) else { return }
+        await shard.identifyQueue.turnAbandoned(held)
     }
 
     // MARK: Reading
@@ -154,7 +216,7 @@ struct ConnectionRunner: Sendable {
             if envelope.eventName == "READY" {
                 do {
                     let ready = try JSONDecoder().decode(ReadySessionFields.self, from: Data(envelope.data))
-                    logger.info("ready", metadata: ["session": "\(ready.sessionID)"])
+                    logger.info("ready", metadata: ["session": "\(ready.sessionID.escapedForLog(limit: 128))"])
                     input(.ready(sessionID: ready.sessionID, resumeGatewayURL: ready.resumeGatewayURL))
                 } catch {
                     shard.metrics.decodeFailures.increment()
@@ -222,18 +284,31 @@ struct ConnectionRunner: Sendable {
             case .heartbeat(let bytes):
                 await write(bytes, opcode: 1, loggable: true)
             case .identify(let bytes):
+                if runner.turn.withLockedValue({ $0 }) != nil {
+                    await handle(.identifyGranted(bytes), spawn: spawn)
+                    return
+                }
+                // Not granted before connecting (this socket was meant to resume): wait now.
                 let shardID = shard.configuration.shardID
-                spawn { [queue = shard.identifyQueue, selfCommands = runner.selfCommands, logger = runner.logger] in
+                spawn { [queue = shard.identifyQueue, runner] in
                     do {
-                        try await queue.waitForTurn(shardID: shardID)
-                        selfCommands.yield(.identifyGranted(bytes))
+                        let granted = try await queue.waitForTurn(shardID: shardID)
+                        runner.turn.withLockedValue { $0 = granted }
+                        runner.selfCommands.yield(.identifyGranted(bytes))
                     } catch {
-                        logger.debug("identify wait ended", metadata: ["error": "\(error)"])
+                        runner.logger.debug("identify wait ended", metadata: ["error": "\(error)"])
                     }
                 }
             case .identifyGranted(let bytes):
-                await write(bytes, opcode: 2, loggable: false)
+                let held = runner.turn.withLockedValue { state -> IdentifyTurn? in defer { state = nil }; return state }
+                let written = await write(bytes, opcode: 2, loggable: false)
+                // The bucket's 5 s count from now: Discord times the IDENTIFY when it arrives.
+                if let held {
+                    if written { await shard.identifyQueue.identifySent(held) } else { await shard.identifyQueue.turnAbandoned(held) }
+                }
                 runner.input(.handshakeSent)
+            case .identifyTurnWaitEnded:
+                break
             case .resume(let bytes):
                 await write(bytes, opcode: 6, loggable: false)
                 runner.input(.handshakeSent)

@@ -47,6 +47,12 @@ public final class ShardManager: Sendable {
         /// Whether a graceful shutdown keeps the sessions resumable (close 4000 and save them) or
         /// ends them (close 1000).
         public var keepSessionsOnShutdown = true
+        /// The largest shard count ``ShardCount/automatic`` accepts from `GET /gateway/bot`: a larger
+        /// answer fails with ``ShardManagerError/shardCountAboveLimit(count:limit:)`` before any shard
+        /// starts. Discord recommends about one shard per 1,000 guilds, so the default,
+        /// ``ShardManager/defaultShardCountLimit`` (10,000), fits bots in up to some 10 million
+        /// guilds; raise it for a larger bot. An ``ShardCount/exactly(_:)`` count is not checked.
+        public var shardCountLimit = ShardManager.defaultShardCountLimit
 
         /// A configuration with an automatic shard count and every shard in this process.
         public init(token: BotToken, intents: GatewayIntents) {
@@ -54,6 +60,9 @@ public final class ShardManager: Sendable {
             self.intents = intents
         }
     }
+
+    /// The default of ``Configuration/shardCountLimit``.
+    public static let defaultShardCountLimit = 10_000
 
     /// The configuration it runs with.
     public let configuration: Configuration
@@ -65,13 +74,20 @@ public final class ShardManager: Sendable {
     let clock: GatewayClock
     let logger: Logger
     let identifyQueueOverride: (any IdentifyQueue)?
-    private let state = NIOLockedValueBox(State())
+    /// Bounds the shards starting at once; closed by ``stop()``, which ends every start-up wait.
+    let startup = StartupGate()
+    let state = NIOLockedValueBox(State())
 
-    private struct State {
+    struct State {
+        /// The shards started so far.
         var shards: [Int: Shard] = [:]
+        /// Every shard id of this process, once known.
+        var shardIDs: [Int] = []
         var shardCount: Int?
         var stopRequested: Bool?
         var started = false
+        /// The last presence sent to every shard, for the shards that start after it.
+        var presence: PresenceUpdate?
     }
 
     /// - Parameters:
@@ -94,13 +110,17 @@ public final class ShardManager: Sendable {
         self.logger = logger
     }
 
-    /// The shards this process runs, by id (empty until ``run()`` has discovered the count).
+    /// The shards of this process started so far, by id (empty until ``run()`` has discovered the
+    /// count; shards start a few at a time, as their identify turns come near).
     public var shards: [Int: Shard] { state.withLockedValue { $0.shards } }
     /// The bot's shard count, once known.
     public var shardCount: Int? { state.withLockedValue { $0.shardCount } }
 
-    /// The status of every shard of this process.
-    public var statuses: [Int: ShardStatus] { shards.mapValues(\.status) }
+    /// The status of every shard of this process (``ShardStatus/idle`` for one not started yet).
+    public var statuses: [Int: ShardStatus] {
+        let (ids, shards) = state.withLockedValue { ($0.shardIDs, $0.shards) }
+        return Dictionary(uniqueKeysWithValues: ids.map { ($0, shards[$0]?.status ?? .idle) })
+    }
 
     /// Whether every shard is ready, and which are not (with their status).
     public var health: (allReady: Bool, lagging: [Int: ShardStatus]) {
@@ -118,7 +138,11 @@ public final class ShardManager: Sendable {
     /// - Throws: ``ShardManagerError/shardNotInThisProcess(_:)`` when the guild's shard runs
     ///   elsewhere, or the shard's ``GatewayCommandError``.
     public func send(_ command: GatewayCommand) async throws {
-        let shards = self.shards
+        let shards = state.withLockedValue { state -> [Int: Shard] in
+            // Shards that start later identify with this presence.
+            if case .updatePresence(let presence) = command { state.presence = presence }
+            return state.shards
+        }
         guard let guildID = command.guildID else {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for shard in shards.values { group.addTask { try await shard.send(command) } }
@@ -127,17 +151,23 @@ public final class ShardManager: Sendable {
             return
         }
         guard let id = shardID(forGuild: guildID) else { throw ShardManagerError.notStarted }
-        guard let shard = shards[id] else { throw ShardManagerError.shardNotInThisProcess(id) }
+        guard let shard = state.withLockedValue({ $0.shards[id] }) else {
+            let isOurs = state.withLockedValue { $0.shardIDs.contains(id) }
+            throw isOurs ? ShardManagerError.shardNotStarted(id) : ShardManagerError.shardNotInThisProcess(id)
+        }
         try await shard.send(command)
     }
 
     /// Stops every shard (see ``Configuration/keepSessionsOnShutdown``); ``run()`` returns once they
-    /// have closed and saved their sessions.
+    /// have closed and saved their sessions. A stop also ends, at once, every wait of the start-up:
+    /// discovery, the wait for the session start limit to reset, shards waiting to start or for their
+    /// identify turn (those hold no socket).
     public func stop() {
         let shards = state.withLockedValue { state -> [Shard] in
             state.stopRequested = configuration.keepSessionsOnShutdown
             return Array(state.shards.values)
         }
+        startup.close()
         for shard in shards { shard.stop(keepSession: configuration.keepSessionsOnShutdown) }
     }
 
@@ -163,19 +193,32 @@ public final class ShardManager: Sendable {
         let discovery = GatewayDiscovery(
             apiBaseURL: configuration.apiBaseURL, token: configuration.token, clock: clock,
             additionalTrustRoots: trustRoots, logger: logger)
-        let info = try await discovery.gatewayBot()
+        guard let info = try await startup.unlessClosed({ try await discovery.gatewayBot() }) else {
+            logger.info("stopped during gateway discovery")
+            return
+        }
+        guard !info.url.hasControlOrWhitespace, GatewayURL(info.url) != nil else {
+            throw ShardManagerError.invalidGatewayURL(info.url.escapedForLog(limit: 200))
+        }
         let count: Int
         switch configuration.shardCount {
-        case .automatic: count = max(1, info.shards)
+        case .automatic:
+            guard info.shards <= configuration.shardCountLimit else {
+                throw ShardManagerError.shardCountAboveLimit(count: info.shards, limit: configuration.shardCountLimit)
+            }
+            count = max(1, info.shards)
         case .exactly(let n): count = n
         }
-        let ids = configuration.shardIDs ?? Array(0..<count)
-        guard count >= 1, !ids.isEmpty, ids.allSatisfy({ (0..<count).contains($0) }), Set(ids).count == ids.count else {
-            throw ShardManagerError.invalidShardSet(ids: ids, count: count)
+        guard count >= 1 else { throw ShardManagerError.invalidShardSet(ids: configuration.shardIDs ?? [], count: count) }
+        let ids = configuration.shardIDs?.sorted() ?? Array(0..<count)
+        if configuration.shardIDs != nil {
+            guard !ids.isEmpty, ids.allSatisfy({ (0..<count).contains($0) }), Set(ids).count == ids.count else {
+                throw ShardManagerError.invalidShardSet(ids: ids.count > 64 ? Array(ids.prefix(64)) : ids, count: count)
+            }
         }
         // Shards that hold a stored session resume and need no session start.
-        var needed = 0
-        for id in ids where (try? await sessionStore.session(shardID: id, shardCount: count)) == nil { needed += 1 }
+        let resuming = await sessionStore.shardsWithSession(ids, shardCount: count)
+        let needed = ids.count - resuming.count
         let limit = info.sessionStartLimit
         if needed > limit.total {
             throw ShardManagerError.sessionStartLimitTooLow(needed: needed, total: limit.total)
@@ -184,47 +227,98 @@ public final class ShardManager: Sendable {
             logger.warning("session start limit exhausted; waiting for it to reset", metadata: [
                 "needed": "\(needed)", "remaining": "\(limit.remaining)", "reset_after": "\(limit.resetAfter)",
             ])
-            try await clock.sleep(for: limit.resetAfter)
+            guard try await startup.unlessClosed({ [clock] in try await clock.sleep(for: limit.resetAfter) }) != nil else {
+                logger.info("stopped while waiting for the session start limit to reset")
+                return
+            }
         }
         let queue = identifyQueueOverride ?? LocalIdentifyQueue(maxConcurrency: limit.maxConcurrency, clock: clock)
+        let window = Self.startWindow(maxConcurrency: limit.maxConcurrency)
         logger.info("starting shards", metadata: [
-            "count": "\(count)", "ids": "\(ids.count)", "max_concurrency": "\(limit.maxConcurrency)", "url": "\(info.url)",
+            "count": "\(count)", "ids": "\(ids.count)", "resuming": "\(resuming.count)",
+            "max_concurrency": "\(limit.maxConcurrency)", "url": "\(info.url.escapedForLog())", "start_window": "\(window)",
         ])
-        let fleet: [Int: Shard] = Dictionary(uniqueKeysWithValues: ids.map { id in
-            var shardConfiguration = ShardConfiguration(token: configuration.token, intents: configuration.intents)
-            shardConfiguration.shardID = id
-            shardConfiguration.shardCount = count
-            shardConfiguration.gatewayURL = info.url
-            shardConfiguration.compression = configuration.compression
-            shardConfiguration.presence = configuration.presence
-            shardConfiguration.eventSubscription = configuration.eventSubscription
-            shardConfiguration.additionalTrustRoots = trustRoots
-            configuration.perShard?(&shardConfiguration)
-            // Every shard delivers straight into the merged buffer: no forwarding task, no second copy.
-            let shard = Shard(
-                configuration: shardConfiguration, sessionStore: sessionStore, identifyQueue: queue, clock: clock,
-                logger: logger, seed: .random(in: .min ... .max), sharedBuffer: buffer)
-            return (id, shard)
-        })
-        let stopRequested: Bool? = state.withLockedValue { state in
-            state.shards = fleet
+        state.withLockedValue { state in
+            state.shardIDs = ids
             state.shardCount = count
-            return state.stopRequested
         }
-        if let keep = stopRequested { fleet.values.forEach { $0.stop(keepSession: keep) } }
+        startup.setSize(window)
+        // Resuming shards first (they need no identify turn), then the others in id order, so each
+        // bucket's queue is served in order.
+        let order = resuming.isEmpty ? ids : resuming.sorted() + ids.filter { !resuming.contains($0) }
         try await withThrowingTaskGroup(of: Void.self) { group in
-            // Bucket order: shards start in id order, so each bucket's queue is served in order.
-            for id in ids.sorted() {
-                let shard = fleet[id]!
-                group.addTask { try await shard.run() }
+            for id in order {
+                let identifies = !resuming.contains(id)
+                // A shard that must IDENTIFY starts only when the start window has room: a bot with
+                // thousands of shards holds a few queued shards at a time, not thousands.
+                if identifies ? !(await startup.enter()) : startup.isClosed { break }
+                let presence = state.withLockedValue { $0.presence }
+                let shard = makeShard(id: id, count: count, url: info.url, queue: queue, presence: presence, trustRoots: trustRoots)
+                let (stopRequested, newerPresence) = state.withLockedValue { state in
+                    state.shards[id] = shard
+                    return (state.stopRequested, state.presence != presence ? state.presence : nil)
+                }
+                if let keep = stopRequested { shard.stop(keepSession: keep) }
+                if let newerPresence {  // sent to every shard while this one was being made
+                    group.addTask { try? await shard.send(.updatePresence(newerPresence)) }
+                }
+                group.addTask { try await self.run(shard, holdingStartSlot: identifies) }
             }
             do {
                 try await group.waitForAll()
             } catch {
                 logger.error("a shard stopped with an error; stopping the others", metadata: ["error": "\(error)"])
-                fleet.values.forEach { $0.stop(keepSession: true) }
+                startup.close()
+                state.withLockedValue { Array($0.shards.values) }.forEach { $0.stop(keepSession: true) }
                 throw error
             }
+        }
+    }
+
+    /// How many shards that must IDENTIFY may be starting at once: two per identify bucket, so each
+    /// bucket has its next shard queued while one identifies.
+    static func startWindow(maxConcurrency: Int) -> Int { 2 * max(1, maxConcurrency) }
+
+    private func makeShard(
+        id: Int, count: Int, url: String, queue: any IdentifyQueue, presence: PresenceUpdate?, trustRoots: [TLSTrustRoot]
+    ) -> Shard {
+        var shardConfiguration = ShardConfiguration(token: configuration.token, intents: configuration.intents)
+        shardConfiguration.shardID = id
+        shardConfiguration.shardCount = count
+        shardConfiguration.gatewayURL = url
+        shardConfiguration.compression = configuration.compression
+        shardConfiguration.presence = presence ?? configuration.presence
+        shardConfiguration.eventSubscription = configuration.eventSubscription
+        shardConfiguration.additionalTrustRoots = trustRoots
+        configuration.perShard?(&shardConfiguration)
+        // Every shard delivers straight into the merged buffer: no forwarding task, no second copy.
+        return Shard(
+            configuration: shardConfiguration, sessionStore: sessionStore, identifyQueue: queue, clock: clock,
+            logger: logger, seed: .random(in: .min ... .max), sharedBuffer: buffer)
+    }
+
+    /// Runs `shard`; with `holdingStartSlot`, gives its start-window slot back once its first
+    /// connection attempt has ended (ready, disconnected or stopped). A fatal error closes the
+    /// start-up, so no further shard starts.
+    private func run(_ shard: Shard, holdingStartSlot: Bool) async throws {
+        do {
+            guard holdingStartSlot else { return try await shard.run() }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { [startup] in
+                    watching: for await status in shard.statusUpdates() {
+                        switch status {
+                        case .ready, .disconnected, .stopped: break watching
+                        default: continue
+                        }
+                    }
+                    startup.leave()
+                }
+                try await shard.run()
+                group.cancelAll()
+            }
+        } catch {
+            startup.close()
+            throw error
         }
     }
 }
@@ -244,6 +338,12 @@ public enum ShardManagerError: Error, Sendable, Equatable, CustomStringConvertib
     case shardNotInThisProcess(Int)
     /// The shard count is not known yet (``ShardManager/run()`` has not discovered it).
     case notStarted
+    /// The guild's shard runs in this process but has not started yet (it waits for its turn).
+    case shardNotStarted(Int)
+    /// `GET /gateway/bot` recommended more shards than ``ShardManager/Configuration/shardCountLimit``.
+    case shardCountAboveLimit(count: Int, limit: Int)
+    /// `GET /gateway/bot` answered a `url` that is not a usable `ws://` or `wss://` URL (escaped).
+    case invalidGatewayURL(String)
 
     public var description: String {
         switch self {
@@ -252,6 +352,11 @@ public enum ShardManagerError: Error, Sendable, Equatable, CustomStringConvertib
             "\(needed) shards need a new session but the session start limit is \(total)"
         case .shardNotInThisProcess(let id): "shard \(id) does not run in this process"
         case .notStarted: "the manager has not started"
+        case .shardNotStarted(let id): "shard \(id) has not started yet"
+        case .shardCountAboveLimit(let count, let limit):
+            "GET /gateway/bot recommends \(count) shards, more than the limit of \(limit); "
+                + "raise ShardManager.Configuration.shardCountLimit (echord listen --max-shards) if the bot really needs them"
+        case .invalidGatewayURL(let url): "GET /gateway/bot answered an unusable gateway URL: \(url)"
         }
     }
 }

@@ -72,7 +72,10 @@ public enum PayloadValidator {
 
     /// Checks the `d` of the dispatch named `eventName` (`t`), e.g. `GUILD_CREATE`.
     ///
-    /// - Parameter path: The path of `data` in the issues' paths.
+    /// - Parameters:
+    ///   - eventName: The dispatch's `t`.
+    ///   - data: The dispatch's `d`.
+    ///   - path: The path of `data` in the issues' paths.
     public static func validate(dispatch eventName: String, data: JSONValue, at path: String = "d") -> [PayloadIssue] {
         guard let typeName = dispatchTypes[eventName] else { return [PayloadIssue(path: "t", kind: .unknownEvent(eventName))] }
         var issues: [PayloadIssue] = []
@@ -82,7 +85,10 @@ public enum PayloadValidator {
 
     /// Checks the `d` of a message with opcode `op` other than 0 (Hello, Heartbeat, Identify, ...).
     ///
-    /// - Parameter path: The path of `data` in the issues' paths.
+    /// - Parameters:
+    ///   - op: The message's opcode.
+    ///   - data: The message's `d`.
+    ///   - path: The path of `data` in the issues' paths.
     public static func validate(opcode op: Int, data: JSONValue, at path: String = "d") -> [PayloadIssue] {
         var issues: [PayloadIssue] = []
         switch op {
@@ -106,6 +112,8 @@ public enum PayloadValidator {
     /// Checks `value` against the documented rules of `type`, e.g. `Channel.self`.
     ///
     /// - Parameters:
+    ///   - value: The parsed JSON to check.
+    ///   - type: The documented type `value` should be.
     ///   - partial: Whether `value` is a partial object, whose required keys may be missing.
     ///   - path: The path of `value` in the issues' paths.
     public static func validate<T: DocumentedPayload>(
@@ -192,7 +200,9 @@ extension DocumentedPayload {
     /// Checks `value` against the documented rules of this type; no issues means it is exactly
     /// what Discord documents.
     ///
-    /// - Parameter partial: Whether `value` is a partial object, whose required keys may be missing.
+    /// - Parameters:
+    ///   - value: The parsed JSON to check.
+    ///   - partial: Whether `value` is a partial object, whose required keys may be missing.
     public static func validate(_ value: JSONValue, partial: Bool = false) -> [PayloadIssue] {
         PayloadValidator.validate(value, as: Self.self, partial: partial)
     }

@@ -32,6 +32,8 @@ struct Listen: AsyncParsableCommand {
     var format = ListenFormat.pretty
     @Option(help: "Stop gracefully after this many seconds.")
     var duration: Double?
+    @Option(help: "Refuse a shard count from GET /gateway/bot above this (a guard against absurd answers).")
+    var maxShards = ShardManager.defaultShardCountLimit
     @Option(name: .customLong("ca-file"), help: ArgumentHelp("Also trust the CA certificates in this PEM file (repeatable), e.g. the one `echord simulate --tls --tls-cert-out` writes. The system roots stay trusted; hostname verification stays on.", valueName: "file"))
     var caFiles: [String] = []
     @OptionGroup var logging: LoggingOptions
@@ -39,6 +41,7 @@ struct Listen: AsyncParsableCommand {
     func validate() throws {
         _ = try settings(environment: ["DISCORD_TOKEN": "checked in run()"])  // everything but the token
         if let duration, !(duration > 0) { throw ValidationError("--duration must be > 0") }
+        if maxShards < 1 { throw ValidationError("--max-shards must be ≥ 1") }
     }
 
     /// The settings these arguments describe (the token from `--token` or `DISCORD_TOKEN`).
@@ -61,7 +64,7 @@ struct Listen: AsyncParsableCommand {
             .filter { !$0.isEmpty }
         return ListenSettings(
             token: BotToken(raw), apiBaseURL: apiURL, shardCount: shards.shardCount, compression: compression,
-            intents: intents, events: names.isEmpty ? nil : Set(names), format: format,
+            intents: intents, events: names.isEmpty ? nil : Set(names), format: format, shardCountLimit: maxShards,
             trustRoots: caFiles.map { .pemFile($0) })
     }
 
@@ -97,6 +100,8 @@ struct ListenSettings: Sendable {
     /// The dispatch names to print; nil prints every one.
     var events: Set<String>? = nil
     var format: ListenFormat = .json
+    /// The largest shard count accepted from `GET /gateway/bot`.
+    var shardCountLimit = ShardManager.defaultShardCountLimit
     /// Extra CAs to trust (`--ca-file`).
     var trustRoots: [TLSTrustRoot] = []
 }
@@ -131,15 +136,15 @@ func listen(
     configuration.additionalTrustRoots = settings.trustRoots
     configuration.keepSessionsOnShutdown = false  // nothing resumes these sessions: end them (close 1000)
     configuration.perShard = configureShard
+    configuration.shardCountLimit = settings.shardCountLimit
     let manager = ShardManager(configuration: configuration, identifyQueue: identifyQueue, logger: logger)
     let running = Task { try await manager.run() }
     let stopper = Task {
         await stop()
         logger.info("stopping")
+        // Ends every stage at once: discovery, the session start wait, shards waiting for their
+        // identify turn (they hold no socket), and the connected shards (closed with 1000).
         manager.stop()
-        // Still discovering (an unreachable or slow API can take its whole request timeout): no
-        // shard has a session to close yet, so cancelling is the quick and clean way out.
-        if manager.shardCount == nil { running.cancel() }
     }
     defer { stopper.cancel() }
     let filter = settings.events
@@ -163,9 +168,7 @@ func listen(
         running.cancel()
     }
     let summary = await consumed
-    if case .failure(let error) = outcome, !(running.isCancelled && manager.shardCount == nil) {
-        throw error  // a failure, not the cancellation of a discovery that a stop cut short
-    }
+    if case .failure(let error) = outcome { throw error }
     return summary
 }
 

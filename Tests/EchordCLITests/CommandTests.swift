@@ -78,6 +78,52 @@ struct CommandTests {
         #expect(!child.stdout.contains(testToken) && !child.stderr.contains(testToken))
     }
 
+    /// A real-time simulator whose GET /gateway/bot recommends 1,000,000 shards (a world of one guild).
+    static func millionShardSimulator() async throws -> GatewaySimulator {
+        var configuration = SimulatorConfiguration()
+        configuration.recommendedShards = 1_000_000
+        configuration.sessionStartLimitTotal = 1_000_000
+        configuration.sessionStartLimitRemaining = 1_000_000
+        configuration.maxConcurrency = 1
+        return try await GatewaySimulator.start(configuration: configuration, logger: quietLogger)
+    }
+
+    static func connections(_ simulator: GatewaySimulator) async throws -> Int {
+        try await simulator.log().filter { if case .connected = $0.kind { true } else { false } }.count
+    }
+
+    @Test("echord listen against 1,000,000 recommended shards: exit 1 with a clear error, no socket opened")
+    func listenShardCountAboveLimit() async throws {
+        let simulator = try await Self.millionShardSimulator()
+        let child = try ChildProcess(
+            arguments: ["listen", "--api-url", simulator.apiBaseURL, "--duration", "60"], environment: ["DISCORD_TOKEN": testToken])
+        let status = try await child.waitForExit()
+        #expect(status == 1, "stderr: \(child.stderr)")
+        #expect(child.stderr.contains("1000000 shards") && child.stderr.contains("--max-shards"), "stderr: \(child.stderr)")
+        #expect(try await Self.connections(simulator) == 0)
+        try await simulator.shutdown()
+    }
+
+    @Test("echord listen --max-shards 1000000: a few sockets while the shards wait for their turns, exit 0 on --duration")
+    func listenMillionShardsBounded() async throws {
+        let simulator = try await Self.millionShardSimulator()
+        let child = try ChildProcess(
+            arguments: ["listen", "--api-url", simulator.apiBaseURL, "--max-shards", "1000000", "--duration", "4", "--compress", "zlib"],
+            environment: ["DISCORD_TOKEN": testToken])
+        let status = try await child.waitForExit()
+        let connections = try await Self.connections(simulator)
+        let identifies = try await simulator.log().filter { $0.kind == .received && $0.opcode == 2 }.count
+        let violations = try await simulator.violations()
+        try await simulator.shutdown()
+        #expect(violations.isEmpty, "\(violations)")
+        #expect(status == 0, "stderr: \(child.stderr)")
+        #expect(child.stderr.contains("dispatches received"))
+        // One bucket, one IDENTIFY per 5.5 s: within 4 s shard 0 alone holds a socket (none yet on a
+        // machine so loaded that discovery took the whole duration; never one per waiting shard).
+        #expect(connections < 100, "\(connections) sockets")
+        #expect(connections == identifies, "a socket opened without its identify turn")
+    }
+
     @Test("echord listen with a refused token: exit 1, a clear message, no token in the output")
     func listenUnauthorized() async throws {
         var configuration = SimulatorConfiguration()

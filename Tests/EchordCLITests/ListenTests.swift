@@ -256,6 +256,10 @@ struct ListenTests {
         let explicit = try Listen.parse(["--token", testToken, "--shards", "3", "--compress", "zlib", "--intents", "513", "--format", "json"])
             .settings(environment: [:])
         #expect(explicit.shardCount == .exactly(3))
+        #expect(explicit.shardCountLimit == ShardManager.defaultShardCountLimit)
+        let raised = try Listen.parse(["--token", testToken, "--max-shards", "50000"]).settings(environment: [:])
+        #expect(raised.shardCountLimit == 50_000)
+        #expect(throws: (any Error).self) { try Listen.parse(["--token", testToken, "--max-shards", "0"]) }
         #expect(explicit.compression == .zlibStream)
         #expect(explicit.intents == [.guilds, .guildMessages])
         #expect(explicit.apiBaseURL == "https://discord.com/api/v10")

@@ -90,6 +90,28 @@ struct FileSessionStoreTests {
         }
     }
 
+    @Test("shardsWithSession: the asked ids that have a session for that shard count, from the file and in memory")
+    func shardsWithSession() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory + "/sessions.json"
+            let file = FileSessionStore(path: path)
+            let memory = InMemorySessionStore()
+            #expect(await file.shardsWithSession([0, 1, 2], shardCount: 10).isEmpty, "no file yet")
+            for store in [file, memory] as [any SessionStore] {
+                for (id, count) in [(1, 10), (3, 10), (10, 110), (4, 310), (2, 1)] {
+                    try await store.save(session("s\(id)", 1), shardID: id, shardCount: count)
+                }
+                try await store.save(nil, shardID: 3, shardCount: 10)
+                #expect(await store.shardsWithSession(Array(0..<20), shardCount: 10) == [1])
+                #expect(await store.shardsWithSession([1, 2, 3, 4, 10], shardCount: 110) == [10])
+                #expect(await store.shardsWithSession([0, 1], shardCount: 1).isEmpty)
+            }
+            // A corrupt file: none, as session(shardID:shardCount:) would throw for each.
+            try Data("not json".utf8).write(to: URL(fileURLWithPath: path))
+            #expect(await FileSessionStore(path: path).shardsWithSession([1], shardCount: 10).isEmpty)
+        }
+    }
+
     @Test("saveAll writes a batch (saves, deletes, last entry wins) in one replacement of the file")
     func batchSave() async throws {
         try await withTemporaryDirectory { directory in

@@ -104,7 +104,8 @@ struct GatewayURLTests {
         #expect(!local.secure && local.port == 8080 && local.path == "/resume")
         #expect(local.requestTarget(compression: .none) == "/resume?v=10&encoding=json")
         #expect(GatewayURL("ws://[::1]:9000/gateway")?.host == "::1")
-        for bad in ["http://x", "ws://", "ws://host:0", "ws://host:99999", "gateway.discord.gg"] {
+        let injected = ["ws://host/gateway\r\nX-Injected: yes", "wss://host/a b", "ws://ho\u{0}st/", "ws://host/\u{85}"]
+        for bad in ["http://x", "ws://", "ws://host:0", "ws://host:99999", "gateway.discord.gg"] + injected {
             #expect(GatewayURL(bad) == nil, "\(bad)")
         }
     }

@@ -140,13 +140,22 @@ struct ShardIntegrationTests {
 
     @Test("op 9 false → the session is dropped and a new IDENTIFY follows 1–5 s later")
     func invalidSessionNotResumable() async throws {
-        try await Harness.with { harness, _ in
+        // A 10-minute heartbeat keeps the heartbeat ticker's deadline far from the 1–5 s wait.
+        try await Harness.with(simulator: { $0.heartbeatIntervalMilliseconds = 600_000 }) { harness, _ in
             let events = EventCollector(harness.shard)
             try await harness.waitForStatus { $0 == .ready }
             try await harness.simulator.inject(.invalidSession(resumable: false))
             try await harness.waitForStatus { if case .disconnected = $0 { true } else { false } }
-            let waited = try await harness.advance(by: .milliseconds(250)) { events.count(of: "READY") == 2 }
-            #expect(waited >= .seconds(1) && waited <= .milliseconds(5250), "identified again after \(waited)")
+            // The wait is read off the manual clock, and time jumps exactly by it, never while the
+            // shard works: a slow machine cannot stretch what is measured.
+            try await harness.eventually {
+                harness.clock.nextDeadline.map { $0.offset - harness.clock.now.offset <= .seconds(5) } ?? false
+            }
+            let delay = try #require(harness.clock.nextDeadline).offset - harness.clock.now.offset
+            #expect(delay >= .seconds(1) && delay <= .seconds(5), "identifies again after \(delay)")
+            try await harness.simulator.advanceTime(by: delay)
+            harness.clock.advance(by: delay)
+            try await harness.eventually { events.count(of: "READY") == 2 }
             #expect(try await harness.handshakeOps() == [2, 2])
             let closes = try await harness.simulator.log().compactMap { if case .closedByClient(let code) = $0.kind { code } else { nil } }
             #expect(closes == [1000])

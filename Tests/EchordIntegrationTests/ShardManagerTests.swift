@@ -10,6 +10,10 @@ struct ManagerHarness {
     let simulator: GatewaySimulator
     let clock: ManualClock
     let manager: ShardManager
+    /// The manager's identify queue (a LocalIdentifyQueue for `max_concurrency`), counting reports.
+    let queue: RecordingIdentifyQueue
+    /// IDENTIFYs the simulator had received before this harness (from an earlier manager).
+    let identifiesBefore: Int
 
     static func start(
         shards: Int, maxConcurrency: Int, shardIDs: [Int]? = nil, store: any SessionStore = InMemorySessionStore(),
@@ -41,20 +45,23 @@ struct ManagerHarness {
             shard.helloTimeout = .seconds(600)
             shard.readyTimeout = .seconds(600)
         }
-        let manager = ShardManager(configuration: configuration, sessionStore: store, clock: GatewayClock(clock), logger: quiet)
-        return ManagerHarness(simulator: simulator, clock: clock, manager: manager)
+        let queue = RecordingIdentifyQueue(LocalIdentifyQueue(maxConcurrency: maxConcurrency, clock: GatewayClock(clock)))
+        let manager = ShardManager(
+            configuration: configuration, sessionStore: store, identifyQueue: queue, clock: GatewayClock(clock), logger: quiet)
+        let before = try await simulator.log().filter { $0.kind == .received && $0.opcode == 2 }.count
+        return ManagerHarness(simulator: simulator, clock: clock, manager: manager, queue: queue, identifiesBefore: before)
     }
 
-    /// Advances the simulator, then the manager's clock, in steps until `condition` holds.
+    /// Advances the simulator, then the manager's clock, in steps until `condition` holds; each step
+    /// only once no IDENTIFY is in flight (see ``SettledStepper``), so arrival times at the simulator
+    /// are the client's write times however slow the machine is.
     func advance(by step: Duration = .milliseconds(250), maxSteps: Int = 800, until condition: () async throws -> Bool) async throws {
-        for _ in 0..<maxSteps {
-            if try await condition() { return }
-            try await simulator.advanceTime(by: step)
-            clock.advance(by: step)
-            try await Task.sleep(for: .milliseconds(10))
+        do {
+            try await SettledStepper(simulator: simulator, clock: clock, queue: queue, identifiesBefore: identifiesBefore)
+                .advance(by: step, maxSteps: maxSteps, until: condition)
+        } catch {
+            throw HarnessError.timedOut("\(error); statuses \(manager.statuses)")
         }
-        if try await condition() { return }
-        throw HarnessError.timedOut("not reached; statuses \(manager.statuses)")
     }
 
     func identifies() async throws -> [(time: Int64, shard: Int, count: Int)] {
