@@ -74,7 +74,7 @@ run() {
     fi
     echo "== $harness: fuzzing for ${seconds}s"
     local status=0
-    "$exe" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=25 -print_final_stats=1 \
+    "$exe" -max_total_time="$seconds" -max_len=4096 -rss_limit_mb=2048 -timeout=25 -print_final_stats=1 \
       -artifact_prefix="$work/artifacts/$harness-" \
       "$work/corpus/$harness" "$work/seeds/$harness" >"$log" 2>&1 || status=$?
     local execs rate

@@ -1,6 +1,6 @@
-@_spi(Fuzzing) import CFuzzerDriver
+import CFuzzerDriver
+@_spi(Fuzzing) import EchordSimulator
 import Glibc
-import EchordSimulator
 import NIOCore
 import NIOEmbedded
 
