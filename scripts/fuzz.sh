@@ -13,6 +13,9 @@
 # Fixtures: $ECHORD_FIXTURES, else ../shared/fixtures beside the repository.
 # Corpora and crash artifacts go to Fuzz/.build/fuzz/ (git-ignored); a crash fails the run, its
 # input is saved there and named on stderr; keep it under Fuzz/Regressions/HARNESS/ once fixed.
+# Inputs are capped at 4 KiB (-max_len; the seeds' 176 KB GUILD_CREATE ran at 800 exec/s instead
+# of 5,000). Leak detection is off: LSan reports the lazily built PayloadValidator tables at exit
+# (Swift's tagged string pointers hide them from it), which are not leaks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -20,6 +23,7 @@ fixtures=${ECHORD_FIXTURES:-$root/../shared/fixtures}
 all=(inflater envelope event-decode simulator)
 flags=(-c release --package-path Fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library)
 work=Fuzz/.build/fuzz
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
 
 target() {
   case "$1" in
@@ -65,7 +69,7 @@ run() {
     local log="$work/$harness.log"
     if [ -d "Fuzz/Regressions/$harness" ] && [ -n "$(ls -A "Fuzz/Regressions/$harness")" ]; then
       echo "== $harness: regression inputs"
-      if ! "$exe" -rss_limit_mb=2048 "Fuzz/Regressions/$harness"/* >"$work/$harness.regressions.log" 2>&1; then
+      if ! "$exe" -rss_limit_mb=2048 -detect_leaks=0 "Fuzz/Regressions/$harness"/* >"$work/$harness.regressions.log" 2>&1; then
         echo "$harness: a regression input fails" >&2
         tail -n 40 "$work/$harness.regressions.log" >&2
         failed=1
@@ -74,12 +78,12 @@ run() {
     fi
     echo "== $harness: fuzzing for ${seconds}s"
     local status=0
-    "$exe" -max_total_time="$seconds" -max_len=4096 -rss_limit_mb=2048 -timeout=25 -print_final_stats=1 \
+    "$exe" -max_total_time="$seconds" -max_len=4096 -rss_limit_mb=2048 -timeout=25 -detect_leaks=0 -print_final_stats=1 \
       -artifact_prefix="$work/artifacts/$harness-" \
       "$work/corpus/$harness" "$work/seeds/$harness" >"$log" 2>&1 || status=$?
     local execs rate
-    execs=$(grep -Eo "stat::number_of_executed_units: *[0-9]+" "$log" | grep -Eo "[0-9]+$" || echo "?")
-    rate=$(grep -Eo "stat::average_exec_per_sec: *[0-9]+" "$log" | grep -Eo "[0-9]+$" || echo "?")
+    execs=$(grep -Eo "stat::number_of_executed_units: *[0-9]+" "$log" | grep -Eo "[0-9]+$" | tail -n 1 || true)
+    rate=$(grep -Eo "stat::average_exec_per_sec: *[0-9]+" "$log" | grep -Eo "[0-9]+$" | tail -n 1 || true)
     echo "$harness: $execs inputs executed, $rate exec/s, exit $status"
     if [ "$status" -ne 0 ]; then
       echo "$harness: the fuzzer found a crash (see $log)" >&2
