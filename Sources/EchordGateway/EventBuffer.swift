@@ -76,6 +76,8 @@ final class EventBuffer<Element: Sendable>: Sendable {
     }
 
     /// The next event, or nil once finished and drained (or when the consumer's task is cancelled).
+    ///
+    /// - Precondition: no other task is waiting in `next()` (one consumer at a time).
     func next() async -> Element? {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Element?, Never>) in
@@ -95,6 +97,11 @@ final class EventBuffer<Element: Sendable>: Sendable {
                         return .item(item, producer)
                     }
                     if state.finished || Task.isCancelled { return .end }
+                    // Two tasks waiting at once would steal each other's events and leave one
+                    // hanging forever: like NIO's async sequences, that is a programming error.
+                    precondition(
+                        state.consumer == nil,
+                        "A shard's events (or a ShardManager's) are being iterated by two tasks at once; iterate them from one task")
                     state.consumer = continuation
                     return .wait
                 }

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
@@ -26,7 +31,11 @@ public enum GatewayTransportError: Error, Sendable, Equatable, CustomStringConve
     case upgradeRefused(status: Int)
     /// The WebSocket upgrade took longer than the handshake timeout.
     case handshakeTimedOut
-    /// The connection failed (described).
+    /// The TCP connection was not established within the connect timeout.
+    case connectTimedOut
+    /// The peer reset the connection during the handshake.
+    case connectionReset
+    /// The connection failed (described: refused, unreachable, DNS, …).
     case connectionFailed(String)
     /// The TLS handshake failed: the certificate is not trusted, does not name the host, or the
     /// server spoke no TLS (described). The connection was never used.
@@ -37,9 +46,26 @@ public enum GatewayTransportError: Error, Sendable, Equatable, CustomStringConve
         case .invalidURL(let url): "not a ws:// or wss:// URL: \(url)"
         case .upgradeRefused(let status): "the server refused the WebSocket upgrade (HTTP \(status))"
         case .handshakeTimedOut: "the WebSocket handshake timed out"
+        case .connectTimedOut: "the TCP connection timed out"
+        case .connectionReset: "the connection was reset during the handshake"
         case .connectionFailed(let what): "connection failed: \(what)"
         case .tlsFailed(let what): "TLS handshake failed: \(what)"
         }
+    }
+
+    /// The error as a transport error, saying what happened where NIO's error allows it.
+    static func classify(_ error: any Error, during phase: String) -> GatewayTransportError {
+        if let error = error as? GatewayTransportError { return error }
+        if let error = error as? ChannelError, case .connectTimeout = error { return .connectTimedOut }
+        if let error = error as? IOError, error.errnoCode == ECONNRESET { return .connectionReset }
+        if let error = error as? NIOConnectionError {
+            let timedOut = error.connectionErrors.contains {
+                if let channelError = $0.error as? ChannelError, case .connectTimeout = channelError { true } else { false }
+            }
+            if timedOut { return .connectTimedOut }
+            if let first = error.connectionErrors.first { return .connectionFailed("\(phase): \(first.error)") }
+        }
+        return .connectionFailed("\(phase): \(error)")
     }
 }
 
@@ -51,7 +77,9 @@ enum GatewayTransport {
 
     private enum Upgrade: Sendable {
         case upgraded(WebSocket)
-        case refused(Int)
+        /// Not upgraded: the response's status arrives once the upgrade handler passes the
+        /// response on (see ``RefusalRecorder``).
+        case refused(status: EventLoopFuture<Int>, channel: Channel)
     }
 
     static func connect(
@@ -94,7 +122,11 @@ enum GatewayTransport {
                             upgradeConfiguration: .init(
                                 upgradeRequestHead: head, upgraders: [upgrader],
                                 notUpgradingCompletionHandler: { channel in
-                                    channel.eventLoop.makeSucceededFuture(.refused(0))
+                                    channel.eventLoop.makeCompletedFuture {
+                                        let recorder = RefusalRecorder(promise: channel.eventLoop.makePromise())
+                                        try channel.pipeline.syncOperations.addHandler(recorder)
+                                        return .refused(status: recorder.promise.futureResult, channel: channel)
+                                    }
                                 }))
                         pipeline.leftOverBytesStrategy = .forwardBytes
                         let result = try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(
@@ -115,12 +147,16 @@ enum GatewayTransport {
             // completed: on a slow machine it can close the channel while connect is still pending
             // (seen under AddressSanitizer), which fails the connect with "I/O on closed channel".
             if timedOut.withLockedValue({ $0 }) { throw GatewayTransportError.handshakeTimedOut }
-            throw GatewayTransportError.connectionFailed("\(url.host):\(url.port): \(error)")
+            throw GatewayTransportError.classify(error, during: "\(url.host):\(url.port)")
         }
         do {
             switch try await upgrade.get() {
-            case .upgraded(let socket): return socket
-            case .refused(let status): throw GatewayTransportError.upgradeRefused(status: status)
+            case .upgraded(let socket):
+                return socket
+            case .refused(let status, let channel):
+                let code = (try? await status.get()) ?? 0
+                try? await channel.close()
+                throw GatewayTransportError.upgradeRefused(status: code)
             }
         } catch let error as GatewayTransportError {
             throw error
@@ -131,7 +167,37 @@ enum GatewayTransport {
             if let reason = tlsFailure.withLockedValue({ $0 }) {
                 throw GatewayTransportError.tlsFailed("\(url.host):\(url.port): \(reason)")
             }
-            throw GatewayTransportError.connectionFailed("\(url.host):\(url.port): \(error)")
+            throw GatewayTransportError.classify(error, during: "WebSocket handshake with \(url.host):\(url.port)")
+        }
+    }
+}
+
+/// Added after a refused upgrade: reads the status of the response the upgrade handler passes on.
+final class RefusalRecorder: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    let promise: EventLoopPromise<Int>
+    private var done = false
+
+    init(promise: EventLoopPromise<Int>) { self.promise = promise }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !done, case .head(let head) = unwrapInboundIn(data) else { return }
+        done = true
+        promise.succeed(Int(head.status.code))
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if !done {
+            done = true
+            promise.fail(ChannelError.eof)
+        }
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        if !done {
+            done = true
+            promise.fail(ChannelError.eof)
         }
     }
 }

@@ -9,8 +9,6 @@ enum DriverInput: Sendable {
     case machine(ShardStateMachine.Input, connection: Int?)
     /// A user command to send.
     case command(id: Int, bytes: [UInt8], opcode: Int)
-    /// A command waited too long for the shard to be ready.
-    case commandTimedOut(id: Int)
 }
 
 /// The main loop's handle on its current socket.
@@ -46,14 +44,23 @@ extension Shard {
         machineConfiguration.readyTimeout = configuration.readyTimeout
         machineConfiguration.backoffBase = configuration.backoffBase
         machineConfiguration.backoffCap = configuration.backoffCap
+        machineConfiguration.commandWaitLimit = configuration.commandWaitLimit
+        machineConfiguration.sessionSaveInterval = configuration.sessionSaveInterval
+        let timer = DeadlineTimer()
+        let saver = SessionSaver(
+            store: sessionStore, shardID: configuration.shardID, shardCount: configuration.shardCount, logger: logger,
+            initial: restored)
         var loop = MainLoop(
             shard: self, machine: ShardStateMachine(configuration: machineConfiguration, session: restored, seed: seed),
-            inputs: inputContinuation)
+            inputs: inputContinuation, saver: saver, timer: timer)
         if let restored {
             shared.withLockedValue { $0.session = restored }
             logger.info("resuming a stored session", metadata: ["sequence": "\(restored.sequence)"])
         }
-        let outcome: ShardError? = await withTaskGroup(of: Void.self) { group in
+        // Saves run beside the main loop, never in its way; the last one is written before run() returns.
+        async let saving: Void = saver.run()
+        let outcome: ShardError? = await withDiscardingTaskGroup { group in
+            group.addTask { [clock] in await timer.run(clock: clock, inputs: inputContinuation) }
             if let keep = alreadyStopped {
                 loop.handle(.machine(.stop(keepSession: keep), connection: nil))
             } else {
@@ -63,19 +70,20 @@ extension Shard {
             for await input in inputs {
                 loop.handle(input)
                 for job in loop.takeSpawns() { group.addTask(operation: job) }
-                await loop.flushSessionSaves()
                 if loop.machine.isStopped { break }
             }
             if !loop.machine.isStopped {
                 // The task running the shard was cancelled: close with a resumable code, keep the session.
                 loop.closeNow(code: machineConfiguration.resumableCloseCode)
-                loop.pendingSave = .some(loop.machine.session)
+                loop.save(loop.machine.session)
                 setStatus(.stopped(error: nil))
             }
-            await loop.flushSessionSaves()
+            timer.finish()
             group.cancelAll()
             return loop.stopError
         }
+        saver.finish()
+        await saving
         inputContinuation.finish()
         if ownsBuffer { buffer.finish() }
         let waiters = shared.withLockedValue { state -> [CheckedContinuation<Void, Error>] in
@@ -93,21 +101,26 @@ struct MainLoop {
     let shard: Shard
     var machine: ShardStateMachine
     let inputs: AsyncStream<DriverInput>.Continuation
+    let saver: SessionSaver
+    let timer: DeadlineTimer
     /// Child tasks to start in the shard's task group.
     var spawns: [@Sendable () async -> Void] = []
     var connection: ConnectionHandle?
-    var pendingCommands: [(id: Int, bytes: [UInt8], opcode: Int)] = []
-    var pendingSave: GatewaySession??
-    var lastSaved: GatewaySession?
-    var lastSaveCheck: Duration = .zero
+    /// The bytes of commands the machine has not sent or expired yet, by id.
+    var commands: [Int: (bytes: [UInt8], opcode: Int)] = [:]
     var stopError: ShardError?
-    var isReady = false
+    /// The beat of the current connection: its interval and the next beat, on the shard's timer.
+    var heartbeat: (connection: Int, interval: Duration, next: Duration)?
 
-    init(shard: Shard, machine: ShardStateMachine, inputs: AsyncStream<DriverInput>.Continuation) {
+    init(
+        shard: Shard, machine: ShardStateMachine, inputs: AsyncStream<DriverInput>.Continuation, saver: SessionSaver,
+        timer: DeadlineTimer
+    ) {
         self.shard = shard
         self.machine = machine
         self.inputs = inputs
-        self.lastSaved = machine.session
+        self.saver = saver
+        self.timer = timer
     }
 
     var logger: Logger { shard.logger }
@@ -120,42 +133,34 @@ struct MainLoop {
             if case .closed = input, let connection, connection.id == id {
                 connection.commands.finish()
                 self.connection = nil
+                timer.cancel(.handshake)
+                stopHeartbeat()
+            }
+            if case .heartbeatDue = input, var beat = heartbeat, beat.connection == id {
+                // The next beat, one interval after this one was due (not after it was handled).
+                beat.next += beat.interval
+                heartbeat = beat
+                timer.set(.heartbeat, at: beat.next, fire: .machine(.heartbeatDue, connection: beat.connection))
             }
             perform(machine.handle(input, now: now))
-            if case .dispatch(let sequence?, _) = input {
+            if case .dispatch(let sequence) = input {
                 shard.shared.withLockedValue { $0.session?.sequence = sequence }
             }
         case .command(let id, let bytes, let opcode):
-            if isReady, let connection {
-                connection.commands.yield(.command(id: id, bytes: bytes, opcode: opcode))
-            } else {
-                pendingCommands.append((id, bytes, opcode))
-                let limit = shard.configuration.commandWaitLimit
-                spawns.append { [clock = shard.clock, inputs] in
-                    if (try? await clock.sleep(for: limit)) != nil { inputs.yield(.commandTimedOut(id: id)) }
-                }
-            }
-        case .commandTimedOut(let id):
-            guard let index = pendingCommands.firstIndex(where: { $0.id == id }) else { return }
-            pendingCommands.remove(at: index)
-            shard.completeCommand(id, with: GatewayCommandError.notConnected(waited: shard.configuration.commandWaitLimit))
-        }
-        // Batched saves without a timer task per shard: every input (events, and heartbeat ACKs
-        // when idle) checks whether the interval has passed since the last check.
-        if pendingSave == nil, now - lastSaveCheck >= shard.configuration.sessionSaveInterval {
-            lastSaveCheck = now
-            let session = machine.session
-            if session != lastSaved { pendingSave = .some(session) }
+            commands[id] = (bytes, opcode)
+            perform(machine.handle(.commandSubmitted(id: id), now: now))
         }
     }
 
     mutating func perform(_ actions: [ShardStateMachine.Action]) {
         for action in actions {
             switch action {
-            case .connect(let url, let id):
-                startConnection(url: url, id: id)
+            case .connect(let url, let id, let lastSequence):
+                startConnection(url: url, id: id, lastSequence: lastSequence)
             case .startHeartbeating(let interval, let first):
-                connection?.commands.yield(.startHeartbeat(interval: interval, firstAfter: first))
+                guard let connection else { break }
+                heartbeat = (connection.id, interval, now + first)
+                timer.set(.heartbeat, at: now + first, fire: .machine(.heartbeatDue, connection: connection.id))
             case .sendHeartbeat(let sequence):
                 connection?.commands.yield(.heartbeat(GatewayCodec.heartbeat(sequence: sequence)))
             case .sendIdentify:
@@ -171,58 +176,77 @@ struct MainLoop {
             case .close(let code):
                 connection?.commands.yield(.close(code: code))
             case .armHelloTimeout(let after, let id), .armReadyTimeout(let after, let id):
-                connection?.commands.yield(.armTimeout(after: after, connection: id))
+                timer.set(.handshake, at: now + after, fire: .machine(.timeoutFired(connection: id), connection: id))
             case .scheduleReconnect(let after):
                 logger.info("reconnecting", metadata: ["after": "\(after)"])
-                spawns.append { [clock = shard.clock, inputs] in
-                    if (try? await clock.sleep(for: after)) != nil {
-                        inputs.yield(.machine(.reconnectDelayElapsed, connection: nil))
-                    }
-                }
+                timer.set(.reconnect, at: now + after, fire: .machine(.reconnectDelayElapsed, connection: nil))
             case .recordLatency(let latency):
                 shard.shared.withLockedValue { $0.latency = latency }
                 shard.metrics.latency.recordNanoseconds(latency.nanoseconds)
             case .persistSession(let session):
-                pendingSave = .some(session)
+                save(session)
             case .setStatus(let status):
-                isReady = status == .ready
+                if status == .ready { timer.cancel(.handshake) }
                 shard.setStatus(status)
                 logger.debug("status", metadata: ["status": "\(status)"])
-                if isReady { flushPendingCommands() }
             case .recordReconnect(let reason):
                 shard.metrics.reconnect(reason: reason)
-                logger.info("connection lost", metadata: ["reason": "\(reason)"])
+                // The reason may quote remote text (a resume URL, a TLS peer): escaped.
+                logger.info("connection lost", metadata: ["reason": "\("\(reason)".escapedForLog())", "kind": "\(reason.metricLabel)"])
+            case .sendCommand(let id):
+                guard let command = commands.removeValue(forKey: id) else { break }
+                if let connection {
+                    connection.commands.yield(.command(id: id, bytes: command.bytes, opcode: command.opcode))
+                } else {
+                    inputs.yield(.command(id: id, bytes: command.bytes, opcode: command.opcode))
+                }
+            case .expireCommand(let id):
+                commands[id] = nil
+                shard.completeCommand(id, with: GatewayCommandError.notConnected(waited: shard.configuration.commandWaitLimit))
+            case .armCommandExpiry(let at):
+                if let at {
+                    timer.set(.commandExpiry, at: at, fire: .machine(.commandWaitElapsed, connection: nil))
+                } else {
+                    timer.cancel(.commandExpiry)
+                }
             case .stopped(let error):
                 stopError = error
-                pendingSave = .some(machine.session)
+                save(machine.session)
                 connection?.commands.finish()
                 connection = nil
                 if let error { logger.error("shard stopped", metadata: ["error": "\(error)"]) }
-                for command in pendingCommands { shard.completeCommand(command.id, with: GatewayCommandError.shardStopped) }
-                pendingCommands = []
+                for id in commands.keys { shard.completeCommand(id, with: GatewayCommandError.shardStopped) }
+                commands = [:]
+                timer.cancel(.commandExpiry)
+                stopHeartbeat()
             }
         }
     }
 
-    private mutating func flushPendingCommands() {
-        guard let connection else { return }
-        for command in pendingCommands {
-            connection.commands.yield(.command(id: command.id, bytes: command.bytes, opcode: command.opcode))
-        }
-        pendingCommands = []
+    /// Publishes the session and hands it to the saver (the write happens off this loop).
+    func save(_ session: GatewaySession?) {
+        shard.shared.withLockedValue { $0.session = session }
+        saver.submit(session)
     }
 
-    private mutating func startConnection(url: String, id: Int) {
+    private mutating func stopHeartbeat() {
+        heartbeat = nil
+        timer.cancel(.heartbeat)
+    }
+
+    private mutating func startConnection(url: String, id: Int, lastSequence: Int?) {
         connection?.commands.finish()
+        stopHeartbeat()
         let (commands, continuation) = AsyncStream.makeStream(of: ConnectionCommand.self)
         let channel = NIOLockedValueBox<NIOCore.Channel?>(nil)
         connection = ConnectionHandle(id: id, commands: continuation, channel: channel)
         guard let parsed = GatewayURL(url) else {
-            inputs.yield(.machine(.connectFailed(reason: "bad URL \(url.escapedForLog(limit: 200))"), connection: id))
+            inputs.yield(.machine(.connectFailed(.invalidURL(url.escapedForLog(limit: 200))), connection: id))
             return
         }
         let runner = ConnectionRunner(
-            shard: shard, url: parsed, id: id, inputs: inputs, selfCommands: continuation, channel: channel)
+            shard: shard, url: parsed, id: id, inputs: inputs, selfCommands: continuation, channel: channel,
+            lastSequence: lastSequence)
         // No session to resume: the socket opens once the identify queue grants the turn.
         let identifies = machine.session == nil
         spawns.append { await runner.run(commands: commands, identifies: identifies) }
@@ -242,20 +266,6 @@ struct MainLoop {
             buffer.writeInteger(code)
             channel.writeAndFlush(WebSocketFrameFactory.close(buffer), promise: nil)
             channel.close(promise: nil)
-        }
-    }
-
-    /// Saves the session if it changed.
-    mutating func flushSessionSaves() async {
-        guard let pending = pendingSave else { return }
-        pendingSave = nil
-        shard.shared.withLockedValue { $0.session = pending }
-        guard pending != lastSaved else { return }
-        do {
-            try await shard.sessionStore.save(pending, shardID: shard.configuration.shardID, shardCount: shard.configuration.shardCount)
-            lastSaved = pending
-        } catch {
-            logger.warning("session could not be saved", metadata: ["error": "\(error)"])
         }
     }
 }

@@ -6,11 +6,12 @@ import NIOCore
 
 /// One resilient gateway connection.
 ///
-/// `run()` owns the connection: its reader, heartbeat ticker and writer run as child tasks of one
-/// task group, reconnecting and resuming as the protocol asks, until ``stop(keepSession:)``, a fatal
-/// close code, or cancellation of the task that runs it (which closes with a resumable code and
-/// keeps the session). Every protocol rule lives in ``ShardStateMachine``; this type only does the
-/// I/O.
+/// `run()` owns the connection: its socket's reader and writer, the shard's one deadline timer
+/// (heartbeats, HELLO/READY timeouts, backoff, held commands) and its session saver run as child
+/// tasks (in discarding task groups), reconnecting and resuming as the protocol asks, until
+/// ``stop(keepSession:)``, a fatal close code, or cancellation of the task that runs it (which
+/// closes with a resumable code and keeps the session). Every protocol rule lives in
+/// ``ShardStateMachine``; this type only does the I/O.
 ///
 /// ```swift
 /// let shard = Shard(configuration: .init(token: BotToken(token), intents: [.guilds, .guildMessages]))
@@ -28,7 +29,9 @@ public final class Shard: Sendable {
     /// stops reading its socket until the consumer catches up; heartbeats go on. If the consumer is
     /// so slow that a heartbeat ACK cannot be read in time, the shard reconnects and resumes, and the
     /// gateway replays the rest: events are delayed, never dropped. The sequence ends when the shard
-    /// stops. Iterate it from one task. For a shard of a ``ShardManager`` this is the manager's
+    /// stops. Iterate it from one task: a second task waiting for events while the first
+    /// one waits is a programming error and traps (it would otherwise take the first one's events
+    /// and leave it waiting forever). For a shard of a ``ShardManager`` this is the manager's
     /// merged stream: iterate ``ShardManager/events`` instead.
     public let events: ShardEvents
     let buffer: EventBuffer<GatewayDispatch>
@@ -42,12 +45,6 @@ public final class Shard: Sendable {
     let seed: UInt64
     let shared: NIOLockedValueBox<SharedState>
     let metrics: ShardMetrics
-
-    /// Whether a dispatch named `name` goes to ``events`` (READY and RESUMED always do).
-    func wants(_ name: String?) -> Bool {
-        guard let name else { return configuration.eventSubscription.includesUnknown }
-        return name == "READY" || name == "RESUMED" || configuration.eventSubscription.contains(name: name)
-    }
 
     struct SharedState {
         var status: ShardStatus = .idle
@@ -210,17 +207,8 @@ struct ShardMetrics: Sendable {
     }
 
     /// Reconnects by reason (a small fixed set of reasons, so the label stays low-cardinality).
-    func reconnect(reason: String) {
-        let category: String =
-            if reason.hasPrefix("zombie") { "zombie" }
-            else if reason.hasPrefix("op 7") { "reconnect_opcode" }
-            else if reason.hasPrefix("op 9") { "invalid_session" }
-            else if reason.hasPrefix("closed with") { "server_close" }
-            else if reason.hasPrefix("connection dropped") { "dropped" }
-            else if reason.hasPrefix("no ") { "timeout" }
-            else if reason.hasPrefix("connect failed") { "connect_failed" }
-            else { "transport" }
-        Counter(label: "echord_gateway_reconnects_total", dimensions: [("shard", String(shardID)), ("reason", category)])
+    func reconnect(reason: DisconnectReason) {
+        Counter(label: "echord_gateway_reconnects_total", dimensions: [("shard", String(shardID)), ("reason", reason.metricLabel)])
             .increment()
     }
 }

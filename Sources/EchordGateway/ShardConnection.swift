@@ -1,5 +1,4 @@
 import EchordModels
-import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -7,7 +6,6 @@ import NIOWebSocket
 
 /// What the main loop asks of the current socket.
 enum ConnectionCommand: Sendable {
-    case startHeartbeat(interval: Duration, firstAfter: Duration)
     case heartbeat([UInt8])
     case identify([UInt8])
     case identifyGranted([UInt8])
@@ -16,7 +14,6 @@ enum ConnectionCommand: Sendable {
     case resume([UInt8])
     case command(id: Int, bytes: [UInt8], opcode: Int)
     case pump
-    case armTimeout(after: Duration, connection: Int)
     case close(code: UInt16)
 }
 
@@ -35,6 +32,8 @@ struct ConnectionRunner: Sendable {
     let inputs: AsyncStream<DriverInput>.Continuation
     let selfCommands: AsyncStream<ConnectionCommand>.Continuation
     let channel: NIOLockedValueBox<NIOCore.Channel?>
+    /// Where the connection's sequence check starts (nil for a new session).
+    let lastSequence: Int?
     /// The identify turn this socket holds until its IDENTIFY is written (then reported sent) or
     /// the socket ends without one (then reported abandoned).
     let turn = NIOLockedValueBox<IdentifyTurn?>(nil)
@@ -50,7 +49,7 @@ struct ConnectionRunner: Sendable {
     func run(commands: AsyncStream<ConnectionCommand>, identifies: Bool) async {
         if identifies {
             guard await waitForIdentifyTurn(commands) else {
-                input(.connectFailed(reason: "no identify turn"))
+                input(.connectFailed(.connectionFailed("no identify turn")))
                 return
             }
         }
@@ -61,19 +60,22 @@ struct ConnectionRunner: Sendable {
                 trustRoots: shard.configuration.additionalTrustRoots)
         } catch {
             await abandonTurn()
-            if case GatewayTransportError.tlsFailed = error {
+            let failure = error as? GatewayTransportError ?? .connectionFailed("\(error)")
+            if case .tlsFailed = failure {
                 // Not a network blip: a configuration problem the operator must see.
-                logger.warning("TLS handshake failed; the shard keeps retrying", metadata: ["url": "\(url)", "error": "\(error)"])
+                logger.warning("TLS handshake failed; the shard keeps retrying", metadata: [
+                    "url": "\("\(url)".escapedForLog())", "error": "\("\(failure)".escapedForLog())",
+                ])
             }
-            input(.connectFailed(reason: "\(error)"))
+            input(.connectFailed(failure))
             return
         }
         channel.withLockedValue { $0 = socket.channel }
-        logger.debug("connected", metadata: ["url": "\(url)", "connection": "\(id)"])
+        logger.debug("connected", metadata: ["url": "\("\(url)".escapedForLog())", "connection": "\(id)"])
         input(.connected)
         do {
             try await socket.executeThenClose { inbound, outbound in
-                await withTaskGroup(of: Void.self) { group in
+                await withDiscardingTaskGroup { group in
                     group.addTask { await read(inbound, outbound: outbound) }
                     var writer = Writer(runner: self, outbound: outbound, channel: socket.channel)
                     for await command in commands {
@@ -145,15 +147,24 @@ struct ConnectionRunner: Sendable {
         let zstd: ZstdStreamInflater? =
             configuration.compression == .zstdStream ? ZstdStreamInflater(maxMessageSize: configuration.maxDecompressedMessageSize) : nil
         #endif
-        var inflateFailed = false
+        var gate = ShardStateMachine.SequenceGate(last: lastSequence)
+        var failed = false
         do {
             for try await frame in inbound {
                 switch frame.opcode {
                 case .text, .binary:
-                    guard !inflateFailed else { continue }
+                    // After a transport failure the socket is closing: nothing more is read from it.
+                    guard !failed else { continue }
                     var data = frame.unmaskedData
                     let bytes = data.readBytes(length: data.readableBytes) ?? []
                     shard.metrics.bytesIn.increment(by: Int64(bytes.count))
+                    if frame.opcode == .text && !bytes.isValidUTF8 {
+                        // RFC 6455 §8.1: a text frame that is not UTF-8 fails the connection (1007).
+                        failed = true
+                        logger.error("text frame with invalid UTF-8", metadata: ["bytes": "\(bytes.count)"])
+                        input(.transportFailed(.invalidUTF8))
+                        continue
+                    }
                     let message: [UInt8]?
                     do {
                         if let zlib {
@@ -167,12 +178,12 @@ struct ConnectionRunner: Sendable {
                         }
                     } catch {
                         // The compression context is unusable: the socket must go.
-                        inflateFailed = true
+                        failed = true
                         logger.error("transport decompression failed", metadata: ["error": "\(error)"])
-                        input(.transportFailed(reason: "decompression failed: \(error)"))
+                        input(.transportFailed(.decompression("\(error)")))
                         continue
                     }
-                    if let message { await process(message) }
+                    if let message, !(await process(message, gate: &gate)) { failed = true }
                 case .connectionClose:
                     var data = frame.unmaskedData
                     let code = data.readInteger(as: UInt16.self)
@@ -191,60 +202,88 @@ struct ConnectionRunner: Sendable {
         input(.closed(code: nil))
     }
 
-    private func process(_ message: [UInt8]) async {
-        let envelope: GatewayEnvelope
+    /// Decodes one message and reports it; returns false when the connection cannot go on.
+    private func process(_ message: [UInt8], gate: inout ShardStateMachine.SequenceGate) async -> Bool {
+        let inbound: GatewayInbound
         do {
-            envelope = try GatewayEnvelope(scanning: message)
+            inbound = try GatewayInbound(decoding: message)
         } catch {
             shard.metrics.decodeFailures.increment()
-            logger.warning("undecodable gateway message skipped", metadata: [
-                "error": "\(error)", "bytes": "\(message.count)",
-            ])
-            return
+            switch error {
+            case .envelope:
+                logger.warning("undecodable gateway message skipped", metadata: [
+                    "error": "\(error)", "bytes": "\(message.count)",
+                ])
+                return true
+            case .hello, .ready:
+                logger.error("gateway message unusable", metadata: ["error": "\(error)"])
+                input(.transportFailed(.unreadableMessage(error.description)))
+                return false
+            }
         }
         if logger.logLevel <= .trace {
-            logger.trace("<- op=\(envelope.opcode.rawValue) t=\(envelope.eventName ?? "-") s=\(envelope.sequence.map(String.init) ?? "-")",
-                         metadata: ["payload": "\(String(decoding: message.prefix(2048), as: UTF8.self))"])
+            logger.trace("<- \(inbound.summary.escapedForLog())",
+                         metadata: ["payload": "\(String(decoding: message.prefix(2048), as: UTF8.self).escapedForLog(limit: 2048))"])
         }
-        switch envelope.opcode {
-        case .dispatch:
-            if shard.wants(envelope.eventName) {
-                await shard.buffer.push(GatewayDispatch(shardID: shard.configuration.shardID, envelope: envelope))
-            }
-            shard.metrics.events.increment()
-            input(.dispatch(sequence: envelope.sequence, eventName: envelope.eventName))
-            if envelope.eventName == "READY" {
-                do {
-                    let ready = try JSONDecoder().decode(ReadySessionFields.self, from: Data(envelope.data))
-                    logger.info("ready", metadata: ["session": "\(ready.sessionID.escapedForLog(limit: 128))"])
-                    input(.ready(sessionID: ready.sessionID, resumeGatewayURL: ready.resumeGatewayURL))
-                } catch {
-                    shard.metrics.decodeFailures.increment()
-                    logger.error("READY without a usable session_id / resume_gateway_url", metadata: ["error": "\(error)"])
-                    input(.transportFailed(reason: "READY could not be read"))
-                }
-            } else if envelope.eventName == "RESUMED" {
+        switch inbound {
+        case .dispatch(let envelope):
+            let accepted = await deliver(envelope, gate: &gate)
+            if accepted, envelope.eventName == "RESUMED" {
                 logger.info("resumed", metadata: ["sequence": "\(envelope.sequence.map(String.init) ?? "-")"])
                 input(.resumed)
             }
-        case .heartbeat:
+        case .ready(let envelope, let sessionID, let resumeGatewayURL):
+            guard await deliver(envelope, gate: &gate) else { return true }
+            logger.info("ready", metadata: ["session": "\(sessionID.escapedForLog())"])
+            input(.ready(sessionID: sessionID, resumeGatewayURL: resumeGatewayURL))
+        case .heartbeatRequest:
             input(.heartbeatRequested)
         case .reconnect:
             input(.reconnectRequested)
-        case .invalidSession:
-            input(.invalidSession(resumable: envelope.data.elementsEqual("true".utf8)))
-        case .hello:
-            guard let hello = try? JSONDecoder().decode(Hello.self, from: Data(envelope.data)), hello.heartbeatInterval > 0 else {
-                shard.metrics.decodeFailures.increment()
-                logger.error("HELLO without a usable heartbeat_interval")
-                input(.transportFailed(reason: "HELLO could not be read"))
-                return
-            }
-            input(.hello(heartbeatInterval: .milliseconds(hello.heartbeatInterval)))
+        case .invalidSession(let resumable):
+            input(.invalidSession(resumable: resumable))
+        case .hello(let interval):
+            input(.hello(heartbeatInterval: interval))
         case .heartbeatAck:
             input(.heartbeatAck)
-        default:
-            logger.debug("unknown opcode ignored", metadata: ["op": "\(envelope.opcode.rawValue)"])
+        case .unexpected(let opcode):
+            logger.debug("unexpected opcode ignored", metadata: ["op": "\(opcode.rawValue)"])
+        }
+        return true
+    }
+
+    /// Passes a dispatch through the connection's sequence gate, to the user when subscribed, and
+    /// reports it; returns whether it was accepted in order.
+    @discardableResult
+    private func deliver(_ envelope: GatewayEnvelope, gate: inout ShardStateMachine.SequenceGate) async -> Bool {
+        shard.metrics.events.increment()
+        switch gate.check(sequence: envelope.sequence, eventName: envelope.eventName) {
+        case .accept(let sequence):
+            if ShardStateMachine.delivers(eventName: envelope.eventName ?? "", subscription: shard.configuration.eventSubscription) {
+                await shard.buffer.push(GatewayDispatch(shardID: shard.configuration.shardID, envelope: envelope))
+            }
+            input(.dispatch(sequence: sequence))
+            return true
+        case .acceptWithoutName(let sequence):
+            logger.warning("dispatch without an event name skipped", metadata: ["sequence": "\(sequence)"])
+            input(.dispatch(sequence: sequence))
+            return false
+        case .skipInvalidSequence(let sequence):
+            logger.warning("dispatch with a missing or negative sequence skipped", metadata: [
+                "sequence": "\(sequence.map(String.init) ?? "null")", "event": "\((envelope.eventName ?? "-").escapedForLog())",
+            ])
+            return false
+        case .broken(let broken):
+            logger.warning("dispatch sequence broken: resuming from the last contiguous one", metadata: [
+                "break": "\(broken)", "event": "\((envelope.eventName ?? "-").escapedForLog())",
+            ])
+            input(.sequenceBroken(broken))
+            return false
+        case .dropAfterBreak:
+            logger.debug("dispatch after a sequence break dropped (it will be replayed)", metadata: [
+                "sequence": "\(envelope.sequence.map(String.init) ?? "null")",
+            ])
+            return false
         }
     }
 
@@ -272,15 +311,6 @@ struct ConnectionRunner: Sendable {
                 return
             }
             switch command {
-            case .startHeartbeat(let interval, let firstAfter):
-                let start = clock.now + firstAfter
-                spawn { [clock, runner] in
-                    var next = start
-                    while (try? await clock.sleep(until: next)) != nil {
-                        runner.input(.heartbeatDue)
-                        next += interval
-                    }
-                }
             case .heartbeat(let bytes):
                 await write(bytes, opcode: 1, loggable: true)
             case .identify(let bytes):
@@ -318,12 +348,6 @@ struct ConnectionRunner: Sendable {
             case .pump:
                 pumpScheduled = false
                 await pump(spawn: spawn)
-            case .armTimeout(let after, let connection):
-                spawn { [clock, inputs = runner.inputs] in
-                    if (try? await clock.sleep(for: after)) != nil {
-                        inputs.yield(.machine(.timeoutFired(connection: connection), connection: connection))
-                    }
-                }
             case .close(let code):
                 closed = true
                 var buffer = channel.allocator.buffer(capacity: 2)
@@ -382,11 +406,10 @@ struct ConnectionRunner: Sendable {
     }
 }
 
-/// The fields of READY a shard needs to resume.
-struct ReadySessionFields: Decodable {
-    let sessionID: String
-    let resumeGatewayURL: String
-    enum CodingKeys: String, CodingKey {
-        case sessionID = "session_id", resumeGatewayURL = "resume_gateway_url"
+extension Array where Element == UInt8 {
+    /// Whether the bytes are well-formed UTF-8.
+    var isValidUTF8: Bool {
+        !transcode(makeIterator(), from: UTF8.self, to: UTF32.self, stoppingOnError: true, into: { _ in })
     }
 }
+

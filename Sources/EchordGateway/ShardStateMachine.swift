@@ -5,13 +5,26 @@ import EchordModels
 /// and carries out the actions. Randomness (heartbeat jitter, backoff) comes from a seeded
 /// generator, so tests are exact.
 ///
+/// Each input is handled by one function whose `switch` covers every state without a `default`,
+/// so a new state or input is a compile error wherever it matters (the shape of postgres-nio's
+/// `ConnectionStateMachine`). What a connection needs (its number, its heartbeat) lives in the
+/// state's payload and goes with the state; what outlives connections (the session, the backoff
+/// and failed-resume counts) is the machine's own.
+///
 /// The rules: HELLO → first heartbeat after `interval × random[0,1)` → IDENTIFY or RESUME;
 /// heartbeats every interval with the last `s`; no ACK by the next beat means a zombie connection
 /// (closed with a resumable code, then resumed); server op 1 → heartbeat at once; op 7 → reconnect
 /// and resume; op 9 true → resume, op 9 false → new session after 1–5 s; close codes by
-/// `GatewayCloseCode.recovery` (EchordModels); HELLO and READY/RESUMED timeouts; two failed resumes fall back to
-/// IDENTIFY; reconnects back off exponentially with full jitter, reset after a stable connection;
-/// RESUME goes to `resume_gateway_url`, IDENTIFY to the default URL.
+/// `GatewayCloseCode.recovery` (EchordModels); HELLO and READY/RESUMED timeouts; two failed resumes
+/// fall back to IDENTIFY; a break in the dispatch sequence (see ``SequenceGate``) resumes from the
+/// last contiguous `s`. RESUME goes to `resume_gateway_url`, IDENTIFY to the default URL.
+///
+/// Backoff: the first reconnect after a healthy connection (one that reached READY or RESUMED with
+/// every heartbeat sent on it acknowledged) waits a random time below ``Configuration/backoffBase``;
+/// each further attempt that fails before being healthy doubles the ceiling, up to
+/// ``Configuration/backoffCap``, with full jitter. op 7, op 9 `true` and zombies reconnect at once.
+/// (A connection cut before its first beat counts as healthy: with Discord's 41.25 s interval and
+/// a fault every few seconds, waiting for an ACK would let the backoff grow across good resumes.)
 public struct ShardStateMachine: Sendable {
     /// The timings and codes the machine uses.
     public struct Configuration: Sendable {
@@ -21,18 +34,21 @@ public struct ShardStateMachine: Sendable {
         public var helloTimeout: Duration = .seconds(20)
         /// How long to wait for READY or RESUMED after sending IDENTIFY or RESUME.
         public var readyTimeout: Duration = .seconds(30)
-        /// The first backoff ceiling; each failed attempt doubles it, up to ``backoffCap``.
+        /// The first backoff ceiling; each failed attempt in a row doubles it, up to ``backoffCap``.
         public var backoffBase: Duration = .seconds(1)
         /// The largest backoff ceiling.
         public var backoffCap: Duration = .seconds(60)
-        /// A connection ready for this long resets the backoff.
-        public var stableConnection: Duration = .seconds(60)
         /// The wait before a new IDENTIFY after op 9 `false` (random within the range).
         public var invalidSessionDelay: ClosedRange<Duration> = .seconds(1)...(.seconds(5))
         /// Failed resumes in a row before the shard gives up the session and identifies.
         public var resumeAttemptsBeforeIdentify = 2
         /// The close code for closes the shard wants to resume after (anything but 1000/1001).
         public var resumableCloseCode: UInt16 = 4000
+        /// How long a command submitted while the shard is not ready is held for READY or RESUMED.
+        public var commandWaitLimit: Duration = .seconds(30)
+        /// While events flow, the session is saved at the first dispatch or heartbeat ACK this long
+        /// after the last check (besides READY, RESUMED, invalidation and stop).
+        public var sessionSaveInterval: Duration = .seconds(5)
 
         /// Discord's timings, identifying on `gatewayURL`.
         public init(gatewayURL: String) { self.gatewayURL = gatewayURL }
@@ -45,7 +61,7 @@ public struct ShardStateMachine: Sendable {
         /// The socket opened.
         case connected
         /// The socket could not be opened.
-        case connectFailed(reason: String)
+        case connectFailed(GatewayTransportError)
         /// HELLO arrived.
         case hello(heartbeatInterval: Duration)
         /// The heartbeat ticker reached a beat.
@@ -56,8 +72,9 @@ public struct ShardStateMachine: Sendable {
         case heartbeatRequested
         /// The IDENTIFY or RESUME was written to the socket.
         case handshakeSent
-        /// Any dispatch (op 0), with its `s` and `t`, after it reached the event buffer.
-        case dispatch(sequence: Int?, eventName: String?)
+        /// A dispatch (op 0) the connection's ``SequenceGate`` accepted, with its `s`, after it
+        /// reached the event buffer (or was filtered out by the subscription).
+        case dispatch(sequence: Int)
         /// READY's session fields.
         case ready(sessionID: String, resumeGatewayURL: String)
         /// The RESUMED dispatch.
@@ -66,11 +83,14 @@ public struct ShardStateMachine: Sendable {
         case reconnectRequested
         /// op 9.
         case invalidSession(resumable: Bool)
+        /// The connection's ``SequenceGate`` found a gap, a repeat or `s` going backwards.
+        case sequenceBroken(SequenceBreak)
         /// The socket ended: a close frame from the server with its code, or nil when the TCP
         /// connection dropped (or after the shard's own close).
         case closed(code: UInt16?)
-        /// The transport cannot go on (a corrupt compression stream, a failed write).
-        case transportFailed(reason: String)
+        /// The transport cannot go on (a corrupt compression stream, invalid UTF-8, an unreadable
+        /// HELLO or READY).
+        case transportFailed(TransportFailure)
         /// A timer armed by ``Action/armHelloTimeout(after:connection:)`` or
         /// ``Action/armReadyTimeout(after:connection:)`` fired.
         case timeoutFired(connection: Int)
@@ -78,12 +98,17 @@ public struct ShardStateMachine: Sendable {
         case reconnectDelayElapsed
         /// Stop; keep the session resumable (close with a resumable code) or end it (1000).
         case stop(keepSession: Bool)
+        /// The user submitted command `id`: send it when ready, else hold it.
+        case commandSubmitted(id: Int)
+        /// The deadline of ``Action/armCommandExpiry(at:)`` passed.
+        case commandWaitElapsed
     }
 
     /// What to do.
     public enum Action: Sendable, Equatable {
-        /// Open a socket to `url` (add the query); `connection` numbers it.
-        case connect(url: String, connection: Int)
+        /// Open a socket to `url` (add the query); `connection` numbers it. Check its dispatches
+        /// with a ``SequenceGate`` starting after `lastSequence` (nil for a new session).
+        case connect(url: String, connection: Int, lastSequence: Int?)
         /// Start beating: the first beat after `firstBeatAfter`, then every `interval`.
         case startHeartbeating(interval: Duration, firstBeatAfter: Duration)
         /// Send op 1 with `sequence`.
@@ -106,43 +131,69 @@ public struct ShardStateMachine: Sendable {
         case persistSession(GatewaySession?)
         /// The status changed.
         case setStatus(ShardStatus)
-        /// A reconnect is starting, for `reason` (metrics).
-        case recordReconnect(reason: String)
+        /// A reconnect is starting, for `reason` (logs and metrics).
+        case recordReconnect(reason: DisconnectReason)
         /// Stopped for good.
         case stopped(ShardError?)
+        /// Send command `id` on the current connection (through its send limiter).
+        case sendCommand(id: Int)
+        /// Command `id` waited ``Configuration/commandWaitLimit`` without the shard being ready: fail it.
+        case expireCommand(id: Int)
+        /// Report ``Input/commandWaitElapsed`` at `at` (replacing the previous deadline); nil: none.
+        case armCommandExpiry(at: Duration?)
     }
 
-    private enum AfterClose: Equatable {
-        case reconnect(resume: Bool, delay: Duration?, reason: String)
+    /// The heartbeat of one open connection.
+    struct Heartbeat: Equatable {
+        var interval: Duration
+        var awaitingAck = false
+        var sentAt: Duration?
+        /// At least one ACK arrived on this connection.
+        var acknowledged = false
+        /// No heartbeat of this connection is left unanswered.
+        var isAnswered: Bool { !awaitingAck }
+    }
+
+    /// What follows once a closing socket has ended.
+    enum Plan: Equatable {
+        /// Reconnect; `healthy` when the connection had reached READY/RESUMED with no heartbeat
+        /// left unanswered.
+        case reconnect(resume: Bool, delay: Duration?, reason: DisconnectReason, healthy: Bool)
         case stop(ShardError?)
     }
 
-    private enum State: Equatable {
+    enum State: Equatable {
         case idle
         case waitingToReconnect
         case connecting(connection: Int)
         case awaitingHello(connection: Int)
-        case handshaking(connection: Int, resuming: Bool)
-        case ready(connection: Int, since: Duration)
-        case closing(connection: Int, then: AfterClose)
+        case handshaking(connection: Int, heartbeat: Heartbeat, resuming: Bool)
+        case ready(connection: Int, heartbeat: Heartbeat)
+        case closing(connection: Int, then: Plan)
         case stopped
+    }
+
+    /// The session fields READY hands out.
+    struct SessionIdentity: Equatable {
+        var sessionID: String
+        var resumeGatewayURL: String
     }
 
     /// The rules and timings the machine runs with.
     public let configuration: Configuration
-    private var state: State = .idle
+    private(set) var state: State = .idle
     private var connectionCounter = 0
     private var random: ShardRandom
     private var backoffAttempts = 0
     private var failedResumes = 0
-    // Heartbeat state of the current connection.
-    private var heartbeatInterval: Duration?
-    private var awaitingAck = false
-    private var lastHeartbeatSentAt: Duration?
-    /// The last sequence number received (null until the first dispatch).
+    private var identity: SessionIdentity?
+    /// Commands held until READY or RESUMED, oldest first.
+    var heldCommands: [(id: Int, expiresAt: Duration)] = []
+    /// The session last handed out with ``Action/persistSession(_:)``, and when the cadence last looked.
+    var lastPersisted: GatewaySession?
+    var lastSaveCheck: Duration = .zero
+    /// The last sequence number received in order (nil until the first dispatch of a session).
     public private(set) var sequence: Int?
-    private var sessionID: String?
-    private var resumeURL: String?
 
     /// - Parameters:
     ///   - configuration: timings and URLs.
@@ -152,235 +203,378 @@ public struct ShardStateMachine: Sendable {
         self.configuration = configuration
         self.random = ShardRandom(seed: seed)
         if let session {
-            sessionID = session.sessionID
+            identity = SessionIdentity(sessionID: session.sessionID, resumeGatewayURL: session.resumeGatewayURL)
             sequence = session.sequence
-            resumeURL = session.resumeGatewayURL
         }
+        lastPersisted = session
     }
 
     /// The session a reconnect would resume, if any.
     public var session: GatewaySession? {
-        guard let sessionID, let resumeURL else { return nil }
-        return GatewaySession(sessionID: sessionID, sequence: sequence ?? 0, resumeGatewayURL: resumeURL)
+        guard let identity else { return nil }
+        return GatewaySession(sessionID: identity.sessionID, sequence: sequence ?? 0, resumeGatewayURL: identity.resumeGatewayURL)
     }
 
     /// The connection number events belong to, while one is open.
     public var currentConnection: Int? {
         switch state {
-        case .connecting(let c), .awaitingHello(let c), .handshaking(let c, _), .ready(let c, _), .closing(let c, _): c
-        default: nil
+        case .connecting(let c), .awaitingHello(let c), .handshaking(let c, _, _), .ready(let c, _), .closing(let c, _): c
+        case .idle, .waitingToReconnect, .stopped: nil
         }
     }
 
     /// Whether the shard stopped for good.
     public var isStopped: Bool { state == .stopped }
 
+    /// Whether READY or RESUMED arrived on the current connection (commands may go).
+    public var isReady: Bool {
+        if case .ready = state { return true }
+        return false
+    }
+
     /// Feeds one input; returns the actions to carry out, in order.
     public mutating func handle(_ input: Input, now: Duration) -> [Action] {
-        switch (input, state) {
-        case (_, .stopped):
-            return []
+        switch input {
+        case .start: start()
+        case .connected: connected()
+        case .connectFailed(let error): connectFailed(error)
+        case .hello(let interval): helloReceived(interval: interval)
+        case .heartbeatDue: heartbeatDue(now: now)
+        case .heartbeatAck: heartbeatAckReceived(now: now) + saveIfDue(now: now)
+        case .heartbeatRequested: heartbeatRequested(now: now)
+        case .handshakeSent: handshakeSent()
+        case .dispatch(let s): dispatchReceived(sequence: s) + saveIfDue(now: now)
+        case .ready(let id, let url): readyReceived(SessionIdentity(sessionID: id, resumeGatewayURL: url))
+        case .resumed: resumedReceived()
+        case .reconnectRequested: closeIfOpen(resume: true, delay: .zero, reason: .reconnectRequested)
+        case .invalidSession(let resumable): invalidSessionReceived(resumable: resumable)
+        case .sequenceBroken(let broken): closeIfOpen(resume: true, delay: nil, reason: .sequenceBroken(broken))
+        case .transportFailed(let failure): transportFailed(failure)
+        case .closed(let code): closed(code: code)
+        case .timeoutFired(let connection): timeoutFired(connection: connection)
+        case .reconnectDelayElapsed: reconnectDelayElapsed()
+        case .stop(let keep): stop(keepSession: keep)
+        case .commandSubmitted(let id): commandSubmitted(id: id, now: now)
+        case .commandWaitElapsed: commandWaitElapsed(now: now)
+        }
+    }
 
-        case (.stop(let keep), _):
-            if !keep { clearSession() }
-            if let connection = currentConnection, !isClosing {
-                state = .closing(connection: connection, then: .stop(nil))
-                return (keep ? [] : [.persistSession(nil)])
-                    + [.close(code: keep ? configuration.resumableCloseCode : 1000)]
-            }
-            if isClosing, let connection = currentConnection {
-                state = .closing(connection: connection, then: .stop(nil))
-                return []
-            }
-            state = .stopped
-            return (keep ? [] : [.persistSession(nil)]) + [.setStatus(.stopped(error: nil)), .stopped(nil)]
+    // MARK: Events
 
-        case (.start, .idle), (.reconnectDelayElapsed, .waitingToReconnect):
+    private mutating func start() -> [Action] {
+        switch state {
+        case .idle:
             return connect()
+        case .waitingToReconnect, .connecting, .awaitingHello, .handshaking, .ready, .closing, .stopped:
+            return []
+        }
+    }
 
-        case (.connected, .connecting(let connection)):
+    private mutating func connected() -> [Action] {
+        switch state {
+        case .connecting(let connection):
             state = .awaitingHello(connection: connection)
             return [.armHelloTimeout(after: configuration.helloTimeout, connection: connection)]
+        case .closing:
+            return []  // a stop came while connecting: the close is already queued for this socket
+        case .idle, .waitingToReconnect, .awaitingHello, .handshaking, .ready, .stopped:
+            return []
+        }
+    }
 
-        case (.connectFailed(let reason), .connecting):
-            return reconnect(resume: session != nil, delay: nil, reason: "connect failed: \(reason)", now: now)
+    private mutating func connectFailed(_ error: GatewayTransportError) -> [Action] {
+        switch state {
+        case .connecting:
+            return reconnect(resume: true, delay: nil, reason: .transport(.connect(error)), healthy: false)
+        case .closing(_, let plan):
+            // A socket asked to close while it was still connecting may never open at all.
+            return finishClose(plan)
+        case .idle, .waitingToReconnect, .awaitingHello, .handshaking, .ready, .stopped:
+            return []
+        }
+    }
 
-        case (.hello(let interval), .awaitingHello(let connection)):
-            heartbeatInterval = interval
-            awaitingAck = false
+    private mutating func helloReceived(interval: Duration) -> [Action] {
+        switch state {
+        case .awaitingHello(let connection):
             let first = interval * random.unitInterval()
-            let resuming = session != nil
-            state = .handshaking(connection: connection, resuming: resuming)
+            let heartbeat = Heartbeat(interval: interval)
             var actions: [Action] = [.startHeartbeating(interval: interval, firstBeatAfter: first)]
             if let session {
+                state = .handshaking(connection: connection, heartbeat: heartbeat, resuming: true)
                 actions += [.setStatus(.resuming), .sendResume(session)]
             } else {
+                state = .handshaking(connection: connection, heartbeat: heartbeat, resuming: false)
                 actions += [.setStatus(.identifying), .sendIdentify]
             }
             return actions
+        case .idle, .waitingToReconnect, .connecting, .handshaking, .ready, .closing, .stopped:
+            return []  // a second HELLO changes nothing
+        }
+    }
 
-        case (.handshakeSent, .handshaking(let connection, _)):
+    private mutating func handshakeSent() -> [Action] {
+        switch state {
+        case .handshaking(let connection, _, _):
             return [.armReadyTimeout(after: configuration.readyTimeout, connection: connection)]
-
-        case (.heartbeatDue, _) where isOpen:
-            guard heartbeatInterval != nil else { return [] }
-            if awaitingAck {
-                return closeAndReconnect(resume: true, delay: .zero, reason: "zombie connection: no heartbeat ACK")
-            }
-            awaitingAck = true
-            lastHeartbeatSentAt = now
-            return [.sendHeartbeat(sequence: sequence)]
-
-        case (.heartbeatRequested, _) where isOpen:
-            awaitingAck = true
-            lastHeartbeatSentAt = now
-            return [.sendHeartbeat(sequence: sequence)]
-
-        case (.heartbeatAck, _) where isOpen:
-            awaitingAck = false
-            guard let sent = lastHeartbeatSentAt else { return [] }
-            lastHeartbeatSentAt = nil
-            return [.recordLatency(now - sent)]
-
-        case (.dispatch(let s, _), _) where isOpen:
-            if let s { sequence = s }
+        case .idle, .waitingToReconnect, .connecting, .awaitingHello, .ready, .closing, .stopped:
             return []
+        }
+    }
 
-        case (.dispatch(let s, _), .closing) where sessionID != nil:
+    private mutating func heartbeatDue(now: Duration) -> [Action] {
+        switch state {
+        case .handshaking(let connection, var heartbeat, let resuming):
+            if heartbeat.awaitingAck { return closeIfOpen(resume: true, delay: .zero, reason: .zombie) }
+            heartbeat.awaitingAck = true
+            heartbeat.sentAt = now
+            state = .handshaking(connection: connection, heartbeat: heartbeat, resuming: resuming)
+            return [.sendHeartbeat(sequence: sequence)]
+        case .ready(let connection, var heartbeat):
+            if heartbeat.awaitingAck { return closeIfOpen(resume: true, delay: .zero, reason: .zombie) }
+            heartbeat.awaitingAck = true
+            heartbeat.sentAt = now
+            state = .ready(connection: connection, heartbeat: heartbeat)
+            return [.sendHeartbeat(sequence: sequence)]
+        case .idle, .waitingToReconnect, .connecting, .awaitingHello, .closing, .stopped:
+            return []
+        }
+    }
+
+    private mutating func heartbeatRequested(now: Duration) -> [Action] {
+        switch state {
+        case .handshaking(let connection, var heartbeat, let resuming):
+            heartbeat.awaitingAck = true
+            heartbeat.sentAt = now
+            state = .handshaking(connection: connection, heartbeat: heartbeat, resuming: resuming)
+            return [.sendHeartbeat(sequence: sequence)]
+        case .ready(let connection, var heartbeat):
+            heartbeat.awaitingAck = true
+            heartbeat.sentAt = now
+            state = .ready(connection: connection, heartbeat: heartbeat)
+            return [.sendHeartbeat(sequence: sequence)]
+        case .awaitingHello:
+            return [.sendHeartbeat(sequence: sequence)]  // before HELLO there is no beat to track
+        case .idle, .waitingToReconnect, .connecting, .closing, .stopped:
+            return []
+        }
+    }
+
+    private mutating func heartbeatAckReceived(now: Duration) -> [Action] {
+        func acknowledge(_ heartbeat: inout Heartbeat) -> [Action] {
+            heartbeat.awaitingAck = false
+            heartbeat.acknowledged = true
+            defer { heartbeat.sentAt = nil }
+            return heartbeat.sentAt.map { [.recordLatency(now - $0)] } ?? []
+        }
+        switch state {
+        case .handshaking(let connection, var heartbeat, let resuming):
+            let actions = acknowledge(&heartbeat)
+            state = .handshaking(connection: connection, heartbeat: heartbeat, resuming: resuming)
+            return actions
+        case .ready(let connection, var heartbeat):
+            let actions = acknowledge(&heartbeat)
+            state = .ready(connection: connection, heartbeat: heartbeat)
+            return actions
+        case .idle, .waitingToReconnect, .connecting, .awaitingHello, .closing, .stopped:
+            return []
+        }
+    }
+
+    private mutating func dispatchReceived(sequence s: Int) -> [Action] {
+        switch state {
+        case .awaitingHello, .handshaking, .ready:
+            sequence = s
+        case .closing:
             // Read from a socket already being closed (after op 7, op 9 true, a zombie…): the event
             // reached the user, so the RESUME must start after it, or the gateway replays it twice.
-            if let s { sequence = s }
+            // After op 9 false the session is gone and stays gone.
+            if identity != nil { sequence = s }
+        case .idle, .waitingToReconnect, .connecting, .stopped:
+            break
+        }
+        return []
+    }
+
+    private mutating func readyReceived(_ newIdentity: SessionIdentity) -> [Action] {
+        switch state {
+        case .handshaking(let connection, let heartbeat, _):
+            identity = newIdentity
+            failedResumes = 0
+            state = .ready(connection: connection, heartbeat: heartbeat)
+            return [persist(session), .setStatus(.ready)] + releaseCommands()
+        case .idle, .waitingToReconnect, .connecting, .awaitingHello, .ready, .closing, .stopped:
             return []
+        }
+    }
 
-        case (.ready(let id, let url), .handshaking(let connection, _)):
-            sessionID = id
-            resumeURL = url
+    private mutating func resumedReceived() -> [Action] {
+        switch state {
+        case .handshaking(let connection, let heartbeat, true):
             failedResumes = 0
-            state = .ready(connection: connection, since: now)
-            return [.persistSession(session), .setStatus(.ready)]
+            state = .ready(connection: connection, heartbeat: heartbeat)
+            return [persist(session), .setStatus(.ready)] + releaseCommands()
+        case .handshaking(_, _, false):
+            return []  // RESUMED without a RESUME
+        case .idle, .waitingToReconnect, .connecting, .awaitingHello, .ready, .closing, .stopped:
+            return []
+        }
+    }
 
-        case (.resumed, .handshaking(let connection, true)):
-            failedResumes = 0
-            state = .ready(connection: connection, since: now)
-            return [.persistSession(session), .setStatus(.ready)]
-
-        case (.reconnectRequested, _) where isOpen:
-            return closeAndReconnect(resume: true, delay: .zero, reason: "op 7 reconnect")
-
-        case (.invalidSession(let resumable), _) where isOpen:
-            if resumable && session != nil {
-                return closeAndReconnect(resume: true, delay: .zero, reason: "op 9 invalid session (resumable)")
+    private mutating func invalidSessionReceived(resumable: Bool) -> [Action] {
+        switch state {
+        case .awaitingHello, .handshaking, .ready:
+            if resumable && identity != nil {
+                return closeIfOpen(resume: true, delay: .zero, reason: .invalidSession(resumable: true))
             }
             clearSession()
             let delay = random.duration(in: configuration.invalidSessionDelay)
-            return [.persistSession(nil)]
-                + closeAndReconnect(resume: false, delay: delay, reason: "op 9 invalid session", code: 1000)
+            return [persist(nil)]
+                + closeIfOpen(resume: false, delay: delay, reason: .invalidSession(resumable: resumable), code: 1000)
+        case .idle, .waitingToReconnect, .connecting, .closing, .stopped:
+            return []
+        }
+    }
 
-        case (.transportFailed(let reason), _) where isOpen:
-            return closeAndReconnect(resume: true, delay: nil, reason: reason)
+    private mutating func transportFailed(_ failure: TransportFailure) -> [Action] {
+        // RFC 6455 §7.4.1: 1007 for a text message that is not valid UTF-8. Any code but 1000 and
+        // 1001 keeps the session resumable.
+        let code: UInt16? = failure == .invalidUTF8 ? 1007 : nil
+        return closeIfOpen(resume: true, delay: nil, reason: .transport(failure), code: code)
+    }
 
-        case (.timeoutFired(let fired), .awaitingHello(let connection)) where fired == connection:
-            return closeAndReconnect(resume: true, delay: nil, reason: "no HELLO within \(configuration.helloTimeout)")
+    private mutating func timeoutFired(connection fired: Int) -> [Action] {
+        switch state {
+        case .awaitingHello(let connection) where connection == fired:
+            return closeIfOpen(resume: true, delay: nil, reason: .helloTimeout)
+        case .handshaking(let connection, _, let resuming) where connection == fired:
+            return closeIfOpen(resume: true, delay: nil, reason: .readyTimeout(resuming: resuming))
+        case .idle, .waitingToReconnect, .connecting, .awaitingHello, .handshaking, .ready, .closing, .stopped:
+            return []  // a timer of an older connection, or one that is no longer waiting
+        }
+    }
 
-        case (.timeoutFired(let fired), .handshaking(let connection, let resuming)) where fired == connection:
-            return closeAndReconnect(
-                resume: true, delay: nil,
-                reason: "no \(resuming ? "RESUMED" : "READY") within \(configuration.readyTimeout)")
+    private mutating func closed(code: UInt16?) -> [Action] {
+        switch state {
+        case .closing(_, let plan):
+            return finishClose(plan)
+        case .awaitingHello, .handshaking, .ready:
+            return serverClosed(code: code)
+        case .idle, .waitingToReconnect, .connecting, .stopped:
+            return []
+        }
+    }
 
-        case (.connectFailed, .closing(_, let then)), (.closed, .closing(_, let then)):
-            // A socket asked to close while it was still connecting may never open at all.
-            let code: UInt16? = if case .closed(let code) = input { code } else { nil }
-            resetConnection()
-            switch then {
-            case .stop(let error):
-                state = .stopped
-                return [.setStatus(.stopped(error: error)), .stopped(error)]
-            case .reconnect(let resume, let delay, let reason):
-                return reconnect(resume: resume, delay: delay, reason: reason, now: now, closeCode: code)
-            }
+    private mutating func reconnectDelayElapsed() -> [Action] {
+        switch state {
+        case .waitingToReconnect:
+            return connect()
+        case .idle, .connecting, .awaitingHello, .handshaking, .ready, .closing, .stopped:
+            return []
+        }
+    }
 
-        case (.closed(let code), _) where isOpen:
-            return serverClosed(code: code, now: now)
-
-        default:
+    private mutating func stop(keepSession: Bool) -> [Action] {
+        var actions: [Action] = []
+        if !keepSession, state != .stopped {
+            clearSession()
+            actions.append(persist(nil))
+        }
+        switch state {
+        case .connecting(let connection), .awaitingHello(let connection), .handshaking(let connection, _, _),
+            .ready(let connection, _):
+            state = .closing(connection: connection, then: .stop(nil))
+            return actions + [.close(code: keepSession ? configuration.resumableCloseCode : 1000)]
+        case .closing(let connection, _):
+            state = .closing(connection: connection, then: .stop(nil))
+            return actions
+        case .idle, .waitingToReconnect:
+            state = .stopped
+            return actions + [.setStatus(.stopped(error: nil)), .stopped(nil)]
+        case .stopped:
             return []
         }
     }
 
     // MARK: Helpers
 
-    private var isOpen: Bool {
-        switch state {
-        case .awaitingHello, .handshaking, .ready: true
-        default: false
-        }
-    }
-
-    private var isClosing: Bool {
-        if case .closing = state { return true }
-        return false
-    }
-
     private mutating func clearSession() {
-        sessionID = nil
-        resumeURL = nil
+        identity = nil
         sequence = nil
         failedResumes = 0
-    }
-
-    private mutating func resetConnection() {
-        heartbeatInterval = nil
-        awaitingAck = false
-        lastHeartbeatSentAt = nil
     }
 
     private mutating func connect() -> [Action] {
         connectionCounter += 1
         state = .connecting(connection: connectionCounter)
-        let url = session?.resumeGatewayURL ?? configuration.gatewayURL
-        return [.setStatus(.connecting(attempt: backoffAttempts)), .connect(url: url, connection: connectionCounter)]
+        let url = identity?.resumeGatewayURL ?? configuration.gatewayURL
+        return [
+            .setStatus(.connecting(attempt: backoffAttempts)),
+            .connect(url: url, connection: connectionCounter, lastSequence: identity == nil ? nil : sequence),
+        ]
     }
 
-    /// Sends a close and decides what follows once the socket has ended.
-    private mutating func closeAndReconnect(
-        resume: Bool, delay: Duration?, reason: String, code: UInt16? = nil
+    /// Sends a close on an open socket and plans what follows once it has ended.
+    private mutating func closeIfOpen(
+        resume: Bool, delay: Duration?, reason: DisconnectReason, code: UInt16? = nil
     ) -> [Action] {
-        guard let connection = currentConnection else { return [] }
-        if case .handshaking(_, true) = state, resume { failedResumes += 1 }
-        state = .closing(connection: connection, then: .reconnect(resume: resume, delay: delay, reason: reason))
+        let connection: Int
+        var healthy = false
+        switch state {
+        case .awaitingHello(let c):
+            connection = c
+        case .handshaking(let c, _, let resuming):
+            connection = c
+            if resuming && resume { failedResumes += 1 }
+        case .ready(let c, let heartbeat):
+            connection = c
+            healthy = heartbeat.isAnswered
+        case .idle, .waitingToReconnect, .connecting, .closing, .stopped:
+            return []
+        }
+        state = .closing(connection: connection, then: .reconnect(resume: resume, delay: delay, reason: reason, healthy: healthy))
         return [.close(code: code ?? configuration.resumableCloseCode)]
     }
 
-    /// The server closed the socket (or it dropped) while it was open.
-    private mutating func serverClosed(code: UInt16?, now: Duration) -> [Action] {
-        if case .handshaking(_, true) = state { failedResumes += 1 }
-        let wasReady: Duration? = if case .ready(_, let since) = state { since } else { nil }
-        resetConnection()
-        let closeCode = code.map(GatewayCloseCode.init(rawValue:))
-        if let wasReady, now - wasReady >= configuration.stableConnection { backoffAttempts = 0 }
-        switch closeCode?.recovery {
-        case .fatal?:
+    private mutating func finishClose(_ plan: Plan) -> [Action] {
+        switch plan {
+        case .stop(let error):
             state = .stopped
-            let error = ShardError.fatalClose(closeCode!)
             return [.setStatus(.stopped(error: error)), .stopped(error)]
-        case .newSession?:
-            clearSession()
-            return [.persistSession(nil)]
-                + reconnect(resume: false, delay: nil, reason: "closed with \(code!)", now: now, closeCode: code)
-        default:
-            let reason = code.map { "closed with \($0)" } ?? "connection dropped"
-            return reconnect(resume: true, delay: nil, reason: reason, now: now, closeCode: code)
+        case .reconnect(let resume, let delay, let reason, let healthy):
+            return reconnect(resume: resume, delay: delay, reason: reason, healthy: healthy)
         }
     }
 
-    /// Plans the next connection: `delay` when given, else exponential backoff with full jitter.
-    private mutating func reconnect(
-        resume: Bool, delay: Duration?, reason: String, now: Duration, closeCode: UInt16? = nil
-    ) -> [Action] {
-        resetConnection()
+    /// The server closed the socket (or it dropped) while it was open.
+    private mutating func serverClosed(code: UInt16?) -> [Action] {
+        var healthy = false
+        switch state {
+        case .handshaking(_, _, true): failedResumes += 1
+        case .ready(_, let heartbeat): healthy = heartbeat.isAnswered
+        case .idle, .waitingToReconnect, .connecting, .awaitingHello, .handshaking, .closing, .stopped: break
+        }
+        guard let code else { return reconnect(resume: true, delay: nil, reason: .dropped, healthy: healthy) }
+        let closeCode = GatewayCloseCode(rawValue: code)
+        switch closeCode.recovery {
+        case .fatal:
+            state = .stopped
+            let error = ShardError.fatalClose(closeCode)
+            return [.setStatus(.stopped(error: error)), .stopped(error)]
+        case .newSession:
+            return reconnect(resume: false, delay: nil, reason: .serverClose(code: code), healthy: healthy)
+        case .resume:
+            return reconnect(resume: true, delay: nil, reason: .serverClose(code: code), healthy: healthy)
+        }
+    }
+
+    /// Plans the next connection: `delay` when given, else exponential backoff with full jitter,
+    /// whose count restarts after a healthy connection.
+    private mutating func reconnect(resume: Bool, delay: Duration?, reason: DisconnectReason, healthy: Bool) -> [Action] {
+        if healthy { backoffAttempts = 0 }
         var actions: [Action] = []
         if !resume || failedResumes >= configuration.resumeAttemptsBeforeIdentify {
-            if session != nil { actions.append(.persistSession(nil)) }
+            if identity != nil { actions.append(persist(nil)) }
             clearSession()
         }
         let wait: Duration
@@ -397,26 +591,5 @@ public struct ShardStateMachine: Sendable {
             return actions + connect()
         }
         return actions + [.scheduleReconnect(after: wait)]
-    }
-}
-
-/// SplitMix64: small, fast and seedable.
-struct ShardRandom: Sendable {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    mutating func unitInterval() -> Double { Double(next() >> 11) / Double(1 << 53) }
-
-    mutating func duration(in range: ClosedRange<Duration>) -> Duration {
-        range.lowerBound + (range.upperBound - range.lowerBound) * unitInterval()
     }
 }

@@ -12,8 +12,8 @@ public enum ShardStatus: Sendable, Equatable, CustomStringConvertible {
     case resuming
     /// READY or RESUMED received: events flow.
     case ready
-    /// Between connections, waiting to reconnect.
-    case disconnected(reason: String)
+    /// Between connections, waiting to reconnect, because of `reason`.
+    case disconnected(reason: DisconnectReason)
     /// Stopped for good; `error` is nil when it was asked to stop.
     case stopped(error: ShardError?)
 

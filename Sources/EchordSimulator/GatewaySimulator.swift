@@ -78,6 +78,7 @@ public final class GatewaySimulator: Sendable {
             let guildIDs = try await loop.submit {
                 core.value.port = port
                 core.value.startTrafficIfConfigured()
+                core.value.startChaosIfConfigured()
                 return core.value.world.guilds.map(\.id)
             }.get()
             logger.info("simulator listening", metadata: [
@@ -185,6 +186,14 @@ public final class GatewaySimulator: Sendable {
         try await onLoop { core in
             if case .manual = core.configuration.timeSource { core.advanceTime(by: nanoseconds) }
         }
+    }
+
+    /// The ledger's report: faults, sessions, resumes and identifies, the fate of every dispatch,
+    /// each shard's ready share and the rules the client broke (see ``ChaosReport``).
+    ///
+    /// - Throws: ``SimulatorError/shutDown`` after ``shutdown()``.
+    public func chaosReport() async throws -> ChaosReport {
+        try await onLoop { $0.chaosReport() }
     }
 
     /// Changes the traffic generator's rate (0 stops it).

@@ -138,6 +138,6 @@ extension SimulatorCore {
                         invalidatedSessionID: resumable ? nil : session.id)
         }
         record(.session("invalidated (resumable: \(resumable))"), connection: session.connection, session: session)
-        if !resumable { removeSession(session) }
+        if !resumable { removeSession(session, reason: .invalidSession) }
     }
 }

@@ -224,6 +224,8 @@ struct OutboundFrame {
     /// For an op 9 that ended a session: its id, so a RESUME of it is not blamed on a client that
     /// never got the op 9.
     var invalidatedSessionID: String?
+    /// A dispatch written again (or late) because a RESUME asked for it.
+    var isReplay = false
 
     /// What the frame weighs against the freeze limit.
     var byteCount: Int {

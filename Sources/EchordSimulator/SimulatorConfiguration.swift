@@ -83,6 +83,9 @@ public struct SimulatorConfiguration: Sendable {
     public var traffic: TrafficConfiguration = .init()
     /// A scripted scenario played for every session, or nil.
     public var scenario: SimulatorScenario? = nil
+    /// Faults injected on the simulator's own schedule (chaos mode), or nil. The ledger behind
+    /// ``GatewaySimulator/chaosReport()`` counts with or without it.
+    public var chaos: ChaosConfiguration? = nil
 
     /// How the simulator tells time.
     public var timeSource: SimulatorTimeSource = .realTime

@@ -102,6 +102,8 @@ extension SimulatorCore {
                 let since = Int(query["since"] ?? "") ?? 0
                 let limit = Int(query["limit"] ?? "") ?? 1000
                 return .json(.array(logEntries(since: since).prefix(limit).map(\.json)))
+            case "/chaos/report":
+                return .json(chaosReport().json)
             case "/violations":
                 let entries = logEntries(since: 0).filter { if case .violation = $0.kind { true } else { false } }
                 return .json(.array(entries.map(\.json)))

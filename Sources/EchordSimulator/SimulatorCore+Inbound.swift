@@ -92,12 +92,13 @@ extension SimulatorCore {
         record(.closedByClient(code: code), connection: conn)
         if let code, code == 1000 || code == 1001, let session = conn.session {
             record(.session("ended by client close \(code)"), connection: conn)
-            removeSession(session)
+            removeSession(session, reason: .clientClosed(code))
         }
         // Echo the close, as RFC 6455 asks (without a code when the client sent none, or one of the
         // codes that never go on the wire), then end the TCP connection.
         conn.phase = .closed
         conn.endLogged = true
+        ledger.connectionEnded(conn.id, now: now)
         conn.writeClose(code: code, reason: "")
     }
 
@@ -158,9 +159,15 @@ extension SimulatorCore {
         case nil, .null?:
             break
         case .number(let number)? where number.rounded() == number:
-            if let session = conn.session, Int(number) > session.sequence {
-                record(.violation(rule: "heartbeat seq \(number) is ahead of the session's \(session.sequence)",
-                                  closeCode: nil), connection: conn)
+            if let session = conn.session {
+                // A number no Int holds (1e300) is ahead of every session.
+                let acknowledged = Int(exactly: number) ?? Int.max
+                if acknowledged > session.sequence {
+                    record(.violation(rule: "heartbeat seq \(number) is ahead of the session's \(session.sequence)",
+                                      closeCode: nil), connection: conn)
+                } else {
+                    ledger.acknowledged(session, upTo: acknowledged)
+                }
             }
         default:
             violation("heartbeat d must be the last sequence number or null", on: conn, close: 4001)
@@ -261,6 +268,7 @@ extension SimulatorCore {
 
         let session = SimulatedSession(id: newSessionID(), token: token, botUserID: botUserID, identify: identify)
         addSession(session)
+        ledger.identified(session)
         conn.session = session
         conn.phase = .identified
         session.connection = conn
@@ -326,10 +334,11 @@ extension SimulatorCore {
         conn.session = session
         conn.phase = .identified
         record(.session("resumed from seq \(resume.sequence), replaying \(missed.count)"), connection: conn)
+        ledger.resumed(session, from: resume.sequence)
         for event in missed {
             transmit(OutboundFrame(
                 content: .message(event.bytes), session: session, opcode: 0, eventName: event.eventName,
-                sequence: event.sequence, text: serverText(event.bytes)), on: conn)
+                sequence: event.sequence, text: serverText(event.bytes), isReplay: true), on: conn)
         }
         dispatch("RESUMED", json: .object([]), to: session)
         scenarioSessionResumed(session)

@@ -39,6 +39,12 @@ extension SimulatorCore {
             record(.sent, connection: conn, session: frame.session, opcode: frame.opcode, eventName: frame.eventName,
                    sequence: frame.sequence, byteCount: bytes.count, text: frame.text)
             conn.write(bytes, framesPerCompressedMessage: configuration.zlibFramesPerMessage)
+            if let session = frame.session, let sequence = frame.sequence, frame.opcode == 0 {
+                ledger.written(session, sequence: sequence, replay: frame.isReplay)
+                if frame.eventName == "READY" || frame.eventName == "RESUMED" {
+                    ledger.ready(session.shardKey, connection: conn.id, resumed: frame.eventName == "RESUMED", now: now)
+                }
+            }
             switch frame.opcode {
             case 1?:
                 // The client owes a heartbeat from the moment op 1 is on the socket.
@@ -52,6 +58,7 @@ extension SimulatorCore {
             }
         case .close(let code, let reason):
             conn.endLogged = true
+            ledger.connectionEnded(conn.id, now: now)
             // The log shows a close frame without a code as 1005, as RFC 6455 reports it.
             record(.closedByServer(code: code ?? 1005, reason: code == nil ? "" : SimulatedConnection.closeReason(reason)),
                    connection: conn)

@@ -35,6 +35,10 @@ final class SimulatorCore {
     var scenarioSessions: [ScenarioKey: String] = [:]
     var traffic: TrafficGenerator
     var random: SplitMix64
+    /// Chaos mode's own generator (see `SimulatorCore+Chaos.swift`).
+    var chaosRandom: SplitMix64
+    /// What happened to every session's dispatches (see `ChaosLedger.swift`).
+    var ledger = ChaosLedger()
     private var messageCounter: UInt64 = 0
     private var timers = TimerQueue()
     private var wakeup: (due: Int64, task: Scheduled<Void>)?
@@ -66,6 +70,7 @@ final class SimulatorCore {
         self.sessionStartWindowEnd = configuration.sessionStartLimitResetMilliseconds * 1_000_000
         self.traffic = TrafficGenerator(configuration: configuration.traffic)
         self.random = SplitMix64(seed: configuration.world.seed)
+        self.chaosRandom = SplitMix64(seed: configuration.chaos?.seed ?? 0)
     }
 
     static func ms(_ milliseconds: Int64) -> Int64 { milliseconds * 1_000_000 }
@@ -136,7 +141,7 @@ final class SimulatorCore {
                 now >= expiry
             else { return }
             record(.session("expired"), connection: nil, session: session)
-            removeSession(session)
+            removeSession(session, reason: .expired)
         case .closeConnection(let id, let code, let reason):
             guard let conn = connections[id], conn.isOpen else { return }
             closeConnection(conn, code: code, reason: reason)
@@ -146,6 +151,10 @@ final class SimulatorCore {
             runScenarioStep(step, key: key)
         case .trafficTick:
             trafficTick()
+        case .chaosFault:
+            chaosFault()
+        case .chaosThaw(let id):
+            chaosThaw(id)
         }
     }
 
@@ -165,6 +174,7 @@ final class SimulatorCore {
         }
         switch kind {
         case .violation(let rule, let code):
+            ledger.brokenRule(rule)
             logger.notice(
                 "client broke a rule", metadata: ["rule": "\(rule)", "close": "\(code.map(String.init) ?? "-")",
                                                  "connection": "\(connection?.id ?? 0)"])
@@ -246,6 +256,7 @@ final class SimulatorCore {
             conn.endLogged = true
             record(.dropped, connection: conn)
         }
+        ledger.connectionEnded(conn.id, now: now)
         discardHeld(conn)
         connections[conn.id] = nil
         if let session = conn.session, session.connection === conn, sessions[session.id] != nil {
@@ -269,6 +280,10 @@ final class SimulatorCore {
     /// client, a RESUME of that session is not blamed on it.
     func closeConnection(_ conn: SimulatedConnection, code: UInt16, reason: String, invalidatedSessionID: String? = nil) {
         guard conn.isOpen else { return }
+        if let session = conn.session, SessionEndReason.sessionEndingCloseCodes.contains(code) {
+            // Discord's rules: after 4003, 4007 or 4009 the client must identify anew.
+            ledger.end(session.id, reason: .closed(code))
+        }
         if code == 1006 || code == 1015 {
             dropConnection(conn)
             return
@@ -283,6 +298,7 @@ final class SimulatorCore {
         guard !conn.endLogged else { return }
         conn.endLogged = true
         record(.dropped, connection: conn)
+        ledger.connectionEnded(conn.id, now: now)
         discardHeld(conn)
         conn.drop()
     }
@@ -307,6 +323,7 @@ final class SimulatorCore {
     /// Numbers a dispatch in `session`, keeps it for replay and sends it when the session is live.
     func dispatch(_ eventName: String, data: [UInt8], to session: SimulatedSession) {
         session.sequence += 1
+        ledger.produced(session)
         var bytes: [UInt8] = []
         bytes.reserveCapacity(data.count + eventName.utf8.count + 40)
         bytes.append(contentsOf: "{\"t\":\"".utf8)
@@ -337,8 +354,10 @@ final class SimulatorCore {
         shardCountsInUse[session.shardCount, default: 0] += 1
     }
 
-    func removeSession(_ session: SimulatedSession) {
+    /// Forgets `session` (it can no longer be resumed); the ledger closes its account with `reason`.
+    func removeSession(_ session: SimulatedSession, reason: SessionEndReason) {
         guard sessions.removeValue(forKey: session.id) != nil else { return }
+        ledger.end(session.id, reason: reason)
         sessionsByShard[session.shardKey]?[session.id] = nil
         if sessionsByShard[session.shardKey]?.isEmpty == true { sessionsByShard[session.shardKey] = nil }
         shardCountsInUse[session.shardCount, default: 1] -= 1

@@ -1,5 +1,6 @@
 import EchordModels
 import NIOCore
+import NIOWebSocket
 
 /// A fault the simulator can inject, through ``GatewaySimulator/inject(_:target:)`` or the HTTP
 /// control API.
@@ -35,6 +36,10 @@ public enum SimulatorFault: Sendable, Equatable {
     case restart
     /// Expire sessions: a connected one is closed with 4009, and none can be resumed any more.
     case expireSessions
+    /// Send `bytes` as they are in one text frame (or a binary one), bypassing transport
+    /// compression and the session's sequence numbers: hostile input for client tests (a forged
+    /// `s`, a dispatch without `t`, invalid UTF-8). Not offered by the HTTP control API.
+    case rawFrame(bytes: [UInt8], binary: Bool = false)
 
     /// The name used by the control API (`POST /control/<name>`).
     public var controlName: String {
@@ -51,6 +56,7 @@ public enum SimulatorFault: Sendable, Equatable {
         case .requestHeartbeat: "heartbeat-request"
         case .restart: "restart"
         case .expireSessions: "expire-sessions"
+        case .rawFrame: "raw"
         }
     }
 }
@@ -136,9 +142,12 @@ extension SimulatorCore {
                     closeConnection(conn, code: 4009, reason: "session expired", invalidatedSessionID: session.id)
                 }
                 record(.session("expired by fault"), connection: nil, session: session)
-                removeSession(session)
+                removeSession(session, reason: .closed(4009))
             }
             return targetedSessions.count
+        case .rawFrame(let bytes, let binary):
+            open.forEach { sendRawFrame(bytes, binary: binary, on: $0) }
+            return open.count
         }
     }
 
@@ -147,5 +156,16 @@ extension SimulatorCore {
         let targets = guildID.map { sessions(serving: $0) } ?? Array(sessions.values)
         for session in targets.sorted(by: { $0.id < $1.id }) { dispatch(eventName, data: data, to: session) }
         return targets.count
+    }
+}
+
+extension SimulatorCore {
+    /// Writes `bytes` in one frame on `conn`, as they are (see ``SimulatorFault/rawFrame(bytes:binary:)``).
+    func sendRawFrame(_ bytes: [UInt8], binary: Bool, on conn: SimulatedConnection) {
+        guard conn.isOpen, !conn.frozen else { return }
+        record(.sent, connection: conn, byteCount: bytes.count, text: "(raw frame)")
+        var buffer = conn.channel.allocator.buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        conn.channel.writeAndFlush(WebSocketFrame(fin: true, opcode: binary ? .binary : .text, data: buffer), promise: nil)
     }
 }

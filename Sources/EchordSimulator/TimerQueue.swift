@@ -7,6 +7,8 @@ enum SimulatorTimer {
     case httpRequestTimeout(channelID: Int)
     case scenario(ScenarioKey, ScenarioStep)
     case trafficTick
+    case chaosFault
+    case chaosThaw(connectionID: Int)
 }
 
 /// A min-heap of timers ordered by due time, then by insertion order, so timers due at the same

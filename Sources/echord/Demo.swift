@@ -14,14 +14,18 @@ struct Demo: AsyncParsableCommand {
 
     @Option(help: "Number of shards.") var shards = 4
     @Option(help: "Synthetic events per second from the simulator.") var rate: Double = 200
-    @Option(help: "Stop after this many seconds (exit status 0 when every shard reached ready).")
+    @Option(help: "Stop after this many seconds (exit status 0 when every shard reached ready and the simulator's ledger shows nothing lost that Discord's rules forbid).")
     var duration: Double?
+    @Option(help: "Chaos: faults per minute per shard the simulator injects on its own (0: off).") var chaos: Double = 5
+    @Option(help: "Seed of the chaos schedule.") var seed: UInt64 = 1
     @Option(help: "Transport compression: none, zlib-stream or zstd-stream.") var compress = GatewayCompression.zlibStream
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
         guard (1...256).contains(shards) else { throw ValidationError("--shards must be 1…256") }
         guard rate >= 0 else { throw ValidationError("--rate must be ≥ 0") }
+        guard chaos >= 0 && chaos.isFinite else { throw ValidationError("--chaos must be ≥ 0 faults per minute") }
+        if let duration, !(duration > 0) { throw ValidationError("--duration must be > 0") }
         guard compress.isAvailable else { throw ValidationError("zstd-stream needs echord built with --traits Zstd") }
     }
 
@@ -37,10 +41,12 @@ struct Demo: AsyncParsableCommand {
         configuration.identifyBucketMilliseconds = 1000
         configuration.heartbeatIntervalMilliseconds = 5000
         configuration.traffic.eventsPerSecond = rate
+        if chaos > 0 { configuration.chaos = ChaosConfiguration(faultsPerMinute: chaos, seed: seed) }
         let simulator = try await GatewaySimulator.start(configuration: configuration)
         let queue = LocalIdentifyQueue(maxConcurrency: configuration.maxConcurrency, interval: .seconds(1))
         let counters = NIOLockedValueBox([Int](repeating: 0, count: shards))
         let everReady = NIOLockedValueBox(Set<Int>())
+        let finalReport = NIOLockedValueBox<ChaosReport?>(nil)
         let token = BotToken("MTE5MTE2ODkxNDIyNzMzMTA3Mw.demo.echord")
         let fleet = (0..<shards).map { id in
             var shardConfiguration = ShardConfiguration(token: token, intents: [.guilds, .guildMessages, .guildMessageTyping, .messageContent, .guildMessageReactions])
@@ -51,7 +57,8 @@ struct Demo: AsyncParsableCommand {
             return Shard(configuration: shardConfiguration, identifyQueue: queue)
         }
         print("Echord demo: \(shards) shards against the embedded gateway simulator on \(simulator.baseURL) "
-              + "(\(configuration.world.guildCount) guilds, \(Int(rate)) events/s, \(compress)). Ctrl-C stops.")
+              + "(\(configuration.world.guildCount) guilds, \(Int(rate)) events/s, \(compress), "
+              + (chaos > 0 ? "chaos: \(String(format: "%g", chaos)) faults/min per shard, seed \(seed)" : "chaos off") + "). Ctrl-C stops.")
         let start = ContinuousClock.now
         let interactive = isatty(STDOUT_FILENO) != 0
         await withTaskGroup(of: Void.self) { group in
@@ -67,41 +74,34 @@ struct Demo: AsyncParsableCommand {
                 }
             }
             group.addTask {
-                var previous = [Int](repeating: 0, count: shards)
-                var lines = 0
+                var view = DemoLiveView(shardCount: shards, interactive: interactive)
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .seconds(1))
-                    let now = counters.withLockedValue { $0 }
-                    var table = ["shard  status                latency   events   events/s"]
-                    for shard in fleet {
-                        let id = shard.configuration.shardID
-                        let latency = shard.heartbeatLatency.map { String(format: "%.1f ms", Double($0.nanosecondsValue) / 1e6) } ?? "-"
-                        table.append(
-                            pad(String(id), 5, right: true) + "  " + pad("\(shard.status)", 20) + "  "
-                                + pad(latency, 8, right: true) + " " + pad(String(now[id]), 8, right: true) + " "
-                                + pad(String(now[id] - previous[id]), 10, right: true))
-                    }
-                    let total = now.reduce(0, +) - previous.reduce(0, +)
-                    let elapsed = start.duration(to: .now)
-                    table.append(String(format: "ready %d/%d   total events/s %d   uptime %.0f s",
-                                        fleet.filter { $0.status == .ready }.count, shards, total,
-                                        Double(elapsed.components.seconds)))
-                    if interactive && lines > 0 { print("\u{1B}[\(lines)A", terminator: "") }
-                    print(table.map { interactive ? $0 + "\u{1B}[K" : $0 }.joined(separator: "\n"))
-                    fflush(nil)
-                    lines = table.count
-                    previous = now
+                    guard let report = try? await simulator.chaosReport() else { continue }
+                    view.render(
+                        fleet: fleet, events: counters.withLockedValue { $0 }, report: report,
+                        uptime: start.duration(to: .now))
                 }
             }
             await waitForTermination(duration: duration)
+            // The ledger's verdict before the shards close their sessions.
+            let report = try? await simulator.chaosReport()
+            finalReport.withLockedValue { $0 = report }
             for shard in fleet { shard.stop() }
             try? await Task.sleep(for: .milliseconds(300))
             group.cancelAll()
         }
         try await simulator.shutdown()
         let ready = everReady.withLockedValue { $0.count }
-        print("\(ready) of \(shards) shards reached ready; \(counters.withLockedValue { $0.reduce(0, +) }) events received.")
-        if ready < shards { throw ExitCode(1) }
+        let events = counters.withLockedValue { $0.reduce(0, +) }
+        print("\(ready) of \(shards) shards reached ready; \(events) events received.")
+        guard let report = finalReport.withLockedValue({ $0 }) else { throw ExitCode(1) }
+        let survived = report.shards.map(\.faultsSurvived).reduce(0, +)
+        print("\(report.faultsInjected) faults, \(survived) survived; \(report.resumes) resumes, \(report.identifies) identifies "
+              + "(\(report.identifiesWhereResumePossible) where a RESUME was possible); simulator ledger: "
+              + "\(report.dispatchesDelivered) dispatches acknowledged, \(report.dispatchesInFlight) in flight, "
+              + "\(report.lostAllowed) lost as Discord's rules allow, \(report.lostForbidden) lost that they forbid.")
+        if ready < shards || !report.passed { throw ExitCode(1) }
     }
 }
 

@@ -23,7 +23,8 @@ struct Simulate: AsyncParsableCommand {
     @Option(help: "ms an identify bucket stays busy (Discord: 5000).") var identifyBucket: Int64 = 5000
     @Option(help: "Most guilds per shard before IDENTIFY gets 4011.") var maxGuildsPerShard = 2500
     @Option(help: "ms a session stays resumable after its socket drops.") var resumeWindow: Int64 = 180_000
-    @Option(help: "Synthetic events per second across all guilds (0: off).") var traffic: Double = 0
+    @Option(help: "Synthetic events per second across all guilds (default 0: off; 20 with --chaos).")
+    var traffic: Double?
     @Option(help: "Split each zlib-stream message into up to N WebSocket frames.") var zlibFrames = 1
     @Option(parsing: .upToNextOption, help: "Privileged intents NOT enabled for the app: members, presences, message_content.")
     var disablePrivileged: [String] = []
@@ -39,7 +40,20 @@ struct Simulate: AsyncParsableCommand {
     var tlsKey: String?
     @Option(help: ArgumentHelp("Write the certificate served (PEM) here, for clients to trust (e.g. echord listen --ca-file).", valueName: "file"))
     var tlsCertOut: String?
+    @Option(help: "Chaos mode: inject faults on the simulator's own schedule, RATE faults per minute per live session; print the ledger's report at the end.")
+    var chaos: Double?
+    @Option(help: "Seed of the chaos schedule (which session, which fault, when).") var seed: UInt64 = 1
+    @Option(parsing: .singleValue, help: "Faults chaos mode chooses from (comma-separated, repeatable; default all): \(ChaosFaultKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var chaosFaults: [String] = []
+    @Option(help: "Seconds after which chaos mode stops injecting (the report's window ends there).")
+    var chaosDuration: Double?
+    @Option(help: "Report format: text or json.") var format = ReportFormat.text
     @OptionGroup var logging: LoggingOptions
+
+    /// How the chaos report is printed.
+    enum ReportFormat: String, ExpressibleByArgument {
+        case text, json
+    }
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0…65535") }
@@ -48,12 +62,26 @@ struct Simulate: AsyncParsableCommand {
             throw ValidationError("--guilds and --members must be ≥ 0, --channels ≥ 1")
         }
         guard shards >= 1, maxConcurrency >= 1 else { throw ValidationError("--shards and --max-concurrency must be ≥ 1") }
-        guard traffic >= 0 else { throw ValidationError("--traffic must be ≥ 0") }
+        guard (traffic ?? 0) >= 0 else { throw ValidationError("--traffic must be ≥ 0") }
+        if let chaos, !(chaos >= 0 && chaos.isFinite) { throw ValidationError("--chaos must be ≥ 0 faults per minute") }
+        if let chaosDuration, !(chaosDuration > 0) { throw ValidationError("--chaos-duration must be > 0") }
+        _ = try chaosKinds()
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
         guard tlsCertOut == nil || usesTLS else { throw ValidationError("--tls-cert-out needs --tls") }
         for name in disablePrivileged where Self.privileged[name] == nil {
             throw ValidationError("unknown privileged intent '\(name)': use members, presences or message_content")
         }
+    }
+
+    /// The `--chaos-faults` kinds (empty: all).
+    func chaosKinds() throws -> [ChaosFaultKind] {
+        try chaosFaults.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }.map { name in
+                guard let kind = ChaosFaultKind(rawValue: name) else {
+                    throw ValidationError("unknown chaos fault '\(name)': use \(ChaosFaultKind.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                return kind
+            }
     }
 
     static let privileged: [String: GatewayIntents] = [
@@ -87,7 +115,12 @@ struct Simulate: AsyncParsableCommand {
         configuration.identifyBucketMilliseconds = identifyBucket
         configuration.maxGuildsPerShard = maxGuildsPerShard
         configuration.sessionResumeWindowMilliseconds = resumeWindow
-        configuration.traffic.eventsPerSecond = traffic
+        configuration.traffic.eventsPerSecond = traffic ?? (chaos != nil ? 20 : 0)
+        if let chaos {
+            configuration.chaos = ChaosConfiguration(
+                faultsPerMinute: chaos, seed: seed, faults: (try? chaosKinds()) ?? [],
+                durationMilliseconds: chaosDuration.map { Int64($0 * 1000) })
+        }
         configuration.zlibFramesPerMessage = zlibFrames
         configuration.acceptedTokens = Set(token)
         configuration.logServerPayloads = logServerPayloads
@@ -128,8 +161,21 @@ struct Simulate: AsyncParsableCommand {
               gateway  \(simulator.gatewayURL)?v=10&encoding=json[&compress=zlib-stream|zstd-stream]
               control  \(simulator.baseURL)/control   (e.g. curl\(curlTrust) -X POST '\(simulator.baseURL)/control/reconnect?shard=0')
             """)
+        if let chaos = simulator.configuration.chaos {
+            print("  chaos    \(chaos.faultsPerMinute) faults/min per session, seed \(chaos.seed), "
+                  + "\(chaos.kinds.map(\.rawValue).joined(separator: ",")); report: GET \(simulator.baseURL)/control/chaos/report")
+        }
         fflush(nil)  // a pipe (a script waiting for the URL) gets the banner now, not at exit
         await waitForTermination(duration: duration)
+        guard simulator.configuration.chaos != nil else {
+            try await simulator.shutdown()
+            return
+        }
+        let report = try await simulator.chaosReport()
         try await simulator.shutdown()
+        print(format == .json ? report.json.text : report.text)
+        fflush(nil)
+        // A soak run in a script fails when the client lost what Discord's rules forbid.
+        if !report.passed { throw ExitCode(1) }
     }
 }

@@ -28,7 +28,7 @@ struct MachineDriver {
         send(.connected)
         send(.hello(heartbeatInterval: interval))
         send(.handshakeSent)
-        send(.dispatch(sequence: 1, eventName: "READY"))
+        send(.dispatch(sequence: 1))
         send(.ready(sessionID: sessionID, resumeGatewayURL: "ws://resume"))
     }
 
@@ -37,7 +37,7 @@ struct MachineDriver {
 }
 
 extension ShardStateMachine.Action {
-    var connectURL: String? { if case .connect(let url, _) = self { url } else { nil } }
+    var connectURL: String? { if case .connect(let url, _, _) = self { url } else { nil } }
     var closeCode: UInt16? { if case .close(let code) = self { code } else { nil } }
     var reconnectDelay: Duration? { if case .scheduleReconnect(let d) = self { d } else { nil } }
     var isIdentify: Bool { self == .sendIdentify }
@@ -82,7 +82,7 @@ struct ShardStateMachineTests {
     func heartbeatsAndLatency() {
         var driver = MachineDriver()
         driver.connectUntilReady()
-        driver.send(.dispatch(sequence: 7, eventName: "MESSAGE_CREATE"))
+        driver.send(.dispatch(sequence: 7))
         #expect(driver.send(.heartbeatDue, after: .seconds(1)) == [.sendHeartbeat(sequence: 7)])
         #expect(driver.send(.heartbeatAck, after: .milliseconds(35)) == [.recordLatency(.milliseconds(35))])
         #expect(driver.send(.heartbeatDue, after: .seconds(40)) == [.sendHeartbeat(sequence: 7)])
@@ -105,7 +105,7 @@ struct ShardStateMachineTests {
         let actions = driver.send(.heartbeatDue, after: .seconds(40))
         #expect(actions == [.close(code: 4000)])
         let after = driver.completeClose()
-        #expect(after.contains(.recordReconnect(reason: "zombie connection: no heartbeat ACK")))
+        #expect(after.contains(.recordReconnect(reason: .zombie)))
         #expect(after.compactMap(\.connectURL) == ["ws://resume"])
         driver.send(.connected)
         let hello = driver.send(.hello(heartbeatInterval: .seconds(40)))
@@ -116,7 +116,7 @@ struct ShardStateMachineTests {
     func serverRequestsHeartbeat() {
         var driver = MachineDriver()
         driver.connectUntilReady()
-        driver.send(.dispatch(sequence: 3, eventName: nil))
+        driver.send(.dispatch(sequence: 3))
         #expect(driver.send(.heartbeatRequested) == [.sendHeartbeat(sequence: 3)])
     }
 
@@ -124,7 +124,7 @@ struct ShardStateMachineTests {
     func reconnectOpcode() {
         var driver = MachineDriver()
         driver.connectUntilReady()
-        driver.send(.dispatch(sequence: 5, eventName: nil))
+        driver.send(.dispatch(sequence: 5))
         #expect(driver.send(.reconnectRequested) == [.close(code: 4000)])
         let after = driver.completeClose()
         #expect(after.compactMap(\.connectURL) == ["ws://resume"])
@@ -141,9 +141,9 @@ struct ShardStateMachineTests {
         for fault in [ShardStateMachine.Input.reconnectRequested, .invalidSession(resumable: true)] {
             var driver = MachineDriver()
             driver.connectUntilReady()
-            driver.send(.dispatch(sequence: 5, eventName: nil))
+            driver.send(.dispatch(sequence: 5))
             #expect(driver.send(fault) == [.close(code: 4000)])
-            driver.send(.dispatch(sequence: 6, eventName: "MESSAGE_CREATE"))  // already delivered to the user
+            driver.send(.dispatch(sequence: 6))  // already delivered to the user
             _ = driver.completeClose()
             driver.send(.connected)
             #expect(driver.send(.hello(heartbeatInterval: .seconds(40))).compactMap(\.resumeSession).map(\.sequence) == [6])
@@ -152,7 +152,7 @@ struct ShardStateMachineTests {
         var driver = MachineDriver()
         driver.connectUntilReady()
         driver.send(.invalidSession(resumable: false))
-        driver.send(.dispatch(sequence: 2, eventName: "MESSAGE_CREATE"))
+        driver.send(.dispatch(sequence: 2))
         #expect(driver.machine.session == nil)
     }
 
@@ -209,7 +209,7 @@ struct ShardStateMachineTests {
     func resumableCodes(code: UInt16?) {
         var driver = MachineDriver()
         driver.connectUntilReady()
-        driver.send(.dispatch(sequence: 9, eventName: nil))
+        driver.send(.dispatch(sequence: 9))
         let actions = driver.send(.closed(code: code))
         #expect(!actions.contains(.persistSession(nil)))
         let delay = actions.compactMap(\.reconnectDelay).first ?? .zero
@@ -226,7 +226,8 @@ struct ShardStateMachineTests {
         driver.send(.connected)
         #expect(driver.send(.timeoutFired(connection: 1), after: .seconds(20)) == [.close(code: 4000)])
         let after = driver.completeClose()
-        #expect(after.contains { if case .recordReconnect(let reason) = $0 { reason.contains("HELLO") } else { false } })
+        #expect(after.contains(.recordReconnect(reason: .helloTimeout)))
+        #expect(after.contains(.setStatus(.disconnected(reason: .helloTimeout))))
     }
 
     @Test("no READY in time: close and reconnect; a stale timer of an old connection is ignored")
@@ -261,25 +262,27 @@ struct ShardStateMachineTests {
         #expect(driver.send(.hello(heartbeatInterval: .seconds(40))).contains(.sendIdentify))
     }
 
-    @Test("backoff ceilings double up to the cap, with full jitter, and reset after a stable connection")
+    @Test("backoff ceilings double up to the cap, with full jitter, and restart after a healthy connection")
     func backoff() {
         var driver = MachineDriver(seed: 7) { $0.backoffCap = .seconds(8) }
         driver.send(.start)
         var delays: [Duration] = []
         for _ in 0..<8 {
-            let actions = driver.send(.connectFailed(reason: "refused"))
+            let actions = driver.send(.connectFailed(.connectionFailed("refused")))
             let delay = actions.compactMap(\.reconnectDelay).first ?? .zero
             delays.append(delay)
             driver.send(.reconnectDelayElapsed, after: delay)
         }
         let ceilings: [Duration] = [.seconds(1), .seconds(2), .seconds(4), .seconds(8), .seconds(8), .seconds(8), .seconds(8), .seconds(8)]
         for (delay, ceiling) in zip(delays, ceilings) { #expect(delay >= .zero && delay < ceiling) }
-        // A connection that stays ready for a minute resets the backoff.
+        // A connection that reached READY and got a heartbeat ACK restarts the backoff at once.
         driver.send(.connected)
         driver.send(.hello(heartbeatInterval: .seconds(40)))
         driver.send(.handshakeSent)
         driver.send(.ready(sessionID: "s", resumeGatewayURL: "ws://resume"))
-        let actions = driver.send(.closed(code: nil), after: .seconds(61))
+        driver.send(.heartbeatDue, after: .seconds(1))
+        driver.send(.heartbeatAck)
+        let actions = driver.send(.closed(code: nil), after: .seconds(1))
         #expect((actions.compactMap(\.reconnectDelay).first ?? .zero) < .seconds(1))
     }
 
@@ -290,7 +293,7 @@ struct ShardStateMachineTests {
             var driver = MachineDriver(seed: seed) { $0.backoffCap = .seconds(8) }
             driver.send(.start)
             for attempt in 0..<6 {
-                let delay = driver.send(.connectFailed(reason: "refused")).compactMap(\.reconnectDelay).first ?? .zero
+                let delay = driver.send(.connectFailed(.connectionFailed("refused"))).compactMap(\.reconnectDelay).first ?? .zero
                 if attempt >= 3 { capped.append(delay) }
                 driver.send(.reconnectDelayElapsed, after: delay)
             }
@@ -313,7 +316,7 @@ struct ShardStateMachineTests {
         var driver = MachineDriver()
         driver.send(.start)
         #expect(driver.send(.stop(keepSession: true)) == [.close(code: 4000)])
-        #expect(driver.send(.connectFailed(reason: "refused")) == [.setStatus(.stopped(error: nil)), .stopped(nil)])
+        #expect(driver.send(.connectFailed(.connectionFailed("refused"))) == [.setStatus(.stopped(error: nil)), .stopped(nil)])
         #expect(driver.machine.isStopped)
     }
 

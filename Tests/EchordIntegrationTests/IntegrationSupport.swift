@@ -85,9 +85,31 @@ struct Harness {
             clock.advance(by: step)
             advanced += step
             try await Task.sleep(for: .milliseconds(15))
+            // While the shard connects or handshakes it waits on the network, not on the clock:
+            // time stands still until it is done, however slow the machine.
+            try await settled()
         }
         if try await condition() { return advanced }
         throw HarnessError.timedOut("condition not reached after \(advanced) of manual time")
+    }
+
+    /// Waits (real time, bounded) until the shard is not connecting or handshaking.
+    func settled(timeout: Duration = .seconds(20)) async throws {
+        try await eventually(timeout: timeout) {
+            switch shard.status {
+            case .connecting, .identifying, .resuming: false
+            case .idle, .ready, .disconnected, .stopped: true
+            }
+        }
+    }
+
+    /// Waits (real time, bounded) until the shard's clock has a deadline `within` from now (the
+    /// shard sleeps on its clock once, on its one timer) and returns how far ahead it is.
+    func deadline(within range: ClosedRange<Duration>, timeout: Duration = .seconds(20)) async throws -> Duration {
+        try await eventually(timeout: timeout) {
+            clock.nextDeadline.map { range.contains($0.offset - clock.now.offset) } ?? false
+        }
+        return try #require(clock.nextDeadline).offset - clock.now.offset
     }
 
     /// Waits (real time, bounded) until `condition` holds, without moving the clocks.

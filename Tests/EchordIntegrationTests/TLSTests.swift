@@ -201,9 +201,10 @@ struct TLSTests {
     func shardUntrusted() async throws {
         try await Harness.with(simulator: { $0.tls = .selfSigned }, shard: { $0.additionalTrustRoots = [] }) { harness, _ in
             try await harness.waitForStatus {
-                if case .disconnected(let reason) = $0 { reason.contains("TLS handshake failed") } else { false }
+                if case .disconnected(.transport(.connect(.tlsFailed))) = $0 { true } else { false }
             }
-            guard case .disconnected(let reason) = harness.shard.status else { return }
+            guard case .disconnected(let disconnect) = harness.shard.status else { return }
+            let reason = "\(disconnect)"
             #expect(reason.contains("not trusted"), "\(reason)")
             #expect(try await harness.connectionPaths().isEmpty, "no WebSocket was ever accepted")
             #expect(try await harness.clientFrames().isEmpty)
@@ -233,7 +234,7 @@ struct TLSTests {
         shard.stop()
         _ = await running.result
         try await silent.close()
-        #expect(status == .disconnected(reason: "connect failed: \(GatewayTransportError.handshakeTimedOut)"))
+        #expect(status == .disconnected(reason: .transport(.connect(.handshakeTimedOut))))
         #expect(accepted.withLockedValue { $0 } == 1)
     }
 
@@ -243,9 +244,10 @@ struct TLSTests {
         try await Harness.with(simulator: { $0.tls = .init(identity: .pem(certificateChain: certificate, privateKey: key)) }) { harness, _ in
             #expect(harness.shard.configuration.additionalTrustRoots == [.pem(certificate)])
             try await harness.waitForStatus {
-                if case .disconnected(let reason) = $0 { reason.contains("TLS handshake failed") } else { false }
+                if case .disconnected(.transport(.connect(.tlsFailed))) = $0 { true } else { false }
             }
-            guard case .disconnected(let reason) = harness.shard.status else { return }
+            guard case .disconnected(let disconnect) = harness.shard.status else { return }
+            let reason = "\(disconnect)"
             #expect(reason.contains("does not name 127.0.0.1"), "\(reason)")
             #expect(try await harness.connectionPaths().isEmpty)
         }
