@@ -143,6 +143,10 @@ enum GatewayTransport {
                     }
                 }
         } catch {
+            // The handshake timer starts in the channel initializer, before the TCP connect has
+            // completed: on a slow machine it can close the channel while connect is still pending
+            // (seen under AddressSanitizer), which fails the connect with "I/O on closed channel".
+            if timedOut.withLockedValue({ $0 }) { throw GatewayTransportError.handshakeTimedOut }
             throw GatewayTransportError.classify(error, during: "\(url.host):\(url.port)")
         }
         do {

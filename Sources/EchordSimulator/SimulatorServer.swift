@@ -96,7 +96,9 @@ func splitURI(_ uri: String) -> (path: String, query: [String: String], rawQuery
     let raw = String(uri[uri.index(after: mark)...])
     var query: [String: String] = [:]
     for item in raw.split(separator: "&") {
-        let parts = item.split(separator: "=", maxSplits: 1)
+        // Empty pieces kept: `?=` or `?=x` has an empty key (it trapped on `parts[0]`; found by
+        // Fuzz/FuzzSimulator, input in Fuzz/Regressions/simulator/).
+        let parts = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
         let key = String(parts[0]).removingPercentEncodingSafe
         query[key] = parts.count > 1 ? String(parts[1]).removingPercentEncodingSafe : ""
     }

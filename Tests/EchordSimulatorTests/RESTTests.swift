@@ -17,6 +17,18 @@ struct RESTTests {
         return json
     }
 
+    @Test("a query item with an empty key (`?=&a=1`) is answered, not a crash (found by the simulator fuzzer)")
+    func emptyQueryKey() async throws {
+        try await withSimulator { simulator in
+            let response = try await httpGet(port: simulator.port, path: "/api/v10/gateway?=&v=10&=x")
+            #expect(response.status == 200)
+            let json = try Self.object(response.body)
+            #expect(json["url"]?.stringValue == simulator.gatewayURL)
+            let gateway = try await httpGet(port: simulator.port, path: "/gateway?=&encoding=json")
+            #expect(gateway.status == 400, "a plain GET of the gateway path is a refused handshake")
+        }
+    }
+
     @Test("GET /gateway answers the gateway URL without a token")
     func gateway() async throws {
         try await withSimulator { simulator in

@@ -1,0 +1,1 @@
+// Only here so that SwiftPM builds the module of CFuzzerDriver.h.

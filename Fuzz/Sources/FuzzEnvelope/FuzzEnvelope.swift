@@ -1,0 +1,32 @@
+import CFuzzerDriver
+import Glibc
+import EchordGateway
+import EchordModels
+
+/// One gateway message as the shard reads it: the envelope scan (`op`, `s`, `t`, where `d` lies),
+/// then the typed decode of a dispatch's `d` by its `t`, and the payload validator on the whole
+/// message.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzEnvelope(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
+    guard let start, count > 0 else { return 0 }
+    let bytes = Array(UnsafeBufferPointer(start: start, count: count))
+    _ = PayloadValidator.validate(gatewayPayload: bytes)
+    guard let envelope = try? GatewayEnvelope(scanning: bytes) else { return 0 }
+    if let range = envelope.dataRange {
+        precondition(range.lowerBound >= 0 && range.upperBound <= bytes.count, "d range outside the message")
+    }
+    if let name = envelope.eventName {
+        _ = GatewayEvent(name: name, data: envelope.data)
+    }
+    return 0
+}
+
+/// The executable's entry point: libFuzzer's driver, with ``fuzzEnvelope(_:_:)`` as its callback.
+@main
+enum Main {
+    static func main() {
+        var argc = CommandLine.argc
+        var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+        exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzEnvelope))
+    }
+}
