@@ -41,7 +41,7 @@ struct ChaosCommandTests {
     func simulateChaosWithListen() async throws {
         let child = try ChildProcess(arguments: [
             "simulate", "--port", "0", "--shards", "2", "--max-concurrency", "2", "--identify-bucket", "0",
-            "--heartbeat-interval", "2000", "--chaos", "60", "--seed", "7", "--duration", "12", "--format", "json",
+            "--heartbeat-interval", "2000", "--chaos", "60", "--seed", "7", "--duration", "600", "--format", "json",
             "--log-level", "warning",
         ])
         var base = ""
@@ -56,7 +56,18 @@ struct ChaosCommandTests {
             token: BotToken(testToken), apiBaseURL: base + "/api/v10", shardCount: .automatic, compression: .zlibStream,
             intents: [.guilds, .guildMessages], events: nil, format: .json)
         let stop = StopSwitch()
-        let running = ListenTests.start(settings, sink: MemorySink(), stop: stop)
+        let sink = MemorySink()
+        let running = ListenTests.start(settings, sink: sink, stop: stop)
+        // Events, not the wall clock, decide when the run has seen enough: both shards READY and at
+        // least two recoveries (RESUMED, or READY again after a lost session) printed by listen.
+        // Then SIGTERM makes the simulator print its report (a loaded machine only makes this slower).
+        func count(_ name: String, shard: Int? = nil) throws -> Int {
+            try ListenTests.parsed(sink).filter { $0.t == name && (shard == nil || $0.shard == shard) }.count
+        }
+        try await eventually("both shards READY and two recoveries; listen printed:\n\(sink.text.suffix(2000))", timeout: .seconds(300)) {
+            try count("READY", shard: 0) >= 1 && count("READY", shard: 1) >= 1 && count("READY") + count("RESUMED") >= 4
+        }
+        child.terminate()
         let status = try await child.waitForExit()
         stop.raise()
         _ = try? await running.value
@@ -70,9 +81,9 @@ struct ChaosCommandTests {
         #expect(report["shards"]?.arrayCount == 2)
     }
 
-    @Test("echord --chaos 60 --duration 10: faults and recoveries in the live view, nothing lost, exit 0")
+    @Test("echord --chaos 60 --duration 20: faults and recoveries in the live view, nothing lost, exit 0")
     func demoWithChaos() async throws {
-        let child = try ChildProcess(arguments: ["--shards", "2", "--rate", "50", "--chaos", "60", "--duration", "10"])
+        let child = try ChildProcess(arguments: ["--shards", "2", "--rate", "50", "--chaos", "60", "--duration", "20"])
         let status = try await child.waitForExit()
         #expect(status == 0, "stderr: \(child.stderr)\nstdout: \(child.stdout)")
         #expect(child.stdout.contains("2 of 2 shards reached ready"))
