@@ -1,19 +1,13 @@
-/// SplitMix64: small, fast and seedable.
-struct ShardRandom: Sendable {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
+import EchordModels
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// The shard's seedable generator: EchordModels' SplitMix64, with the draws the machine needs.
+typealias ShardRandom = SplitMix64
 
+extension SplitMix64 {
     /// Uniform in [0, 1).
     mutating func unitInterval() -> Double { Double(next() >> 11) / Double(1 << 53) }
 
+    /// Uniform in `range`.
     mutating func duration(in range: ClosedRange<Duration>) -> Duration {
         range.lowerBound + (range.upperBound - range.lowerBound) * unitInterval()
     }
