@@ -252,16 +252,15 @@ public final class ShardManager: Sendable {
                 // A shard that must IDENTIFY starts only when the start window has room: a bot with
                 // thousands of shards holds a few queued shards at a time, not thousands.
                 if identifies ? !(await startup.enter()) : startup.isClosed { break }
-                let presence = state.withLockedValue { $0.presence }
-                let shard = makeShard(id: id, count: count, url: info.url, queue: queue, presence: presence, trustRoots: trustRoots)
-                let (stopRequested, newerPresence) = state.withLockedValue { state in
+                // Made and registered under one lock: a presence sent meanwhile is either in this
+                // shard's IDENTIFY or sent to it by `send`, never lost between the two.
+                let (shard, stopRequested) = state.withLockedValue { state in
+                    let shard = makeShard(
+                        id: id, count: count, url: info.url, queue: queue, presence: state.presence, trustRoots: trustRoots)
                     state.shards[id] = shard
-                    return (state.stopRequested, state.presence != presence ? state.presence : nil)
+                    return (shard, state.stopRequested)
                 }
                 if let keep = stopRequested { shard.stop(keepSession: keep) }
-                if let newerPresence {  // sent to every shard while this one was being made
-                    group.addTask { try? await shard.send(.updatePresence(newerPresence)) }
-                }
                 group.addTask { try await self.run(shard, holdingStartSlot: identifies) }
             }
             do {
