@@ -4,11 +4,15 @@ import EchordSimulator
 import Foundation
 import Testing
 
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
 @testable import echord
 
 /// `echord simulate --chaos` and the demo's chaos: the flags, and a short real-time run judged by
 /// the simulator's report.
-@Suite("echord chaos")
+@Suite("echord chaos", .timeLimit(.minutes(3)))
 struct ChaosCommandTests {
     @Test("simulate: --chaos, --seed, --chaos-faults (comma-separated, repeatable), --chaos-duration and --format parse")
     func simulateFlagsParse() throws {
@@ -64,8 +68,18 @@ struct ChaosCommandTests {
         func count(_ name: String, shard: Int? = nil) throws -> Int {
             try ListenTests.parsed(sink).filter { $0.t == name && (shard == nil || $0.shard == shard) }.count
         }
-        try await eventually("both shards READY and two recoveries; listen printed:\n\(sink.text.suffix(2000))", timeout: .seconds(300)) {
-            try count("READY", shard: 0) >= 1 && count("READY", shard: 1) >= 1 && count("READY") + count("RESUMED") >= 4
+        // Recoveries alone do not prove a fault (a slow machine can miss a heartbeat ACK): the
+        // simulator's own report must count one too.
+        let reportURL = try #require(URL(string: base + "/control/chaos/report"))
+        func faultsInjected() async throws -> Int {
+            let (data, _) = try await URLSession.shared.data(from: reportURL)
+            return JSONValue.parse(String(decoding: data, as: UTF8.self))?["faults"]?.intValue ?? 0
+        }
+        try await eventually("both shards READY, a fault and two recoveries; listen printed:\n\(sink.text.suffix(2000))", timeout: .seconds(300)) {
+            guard try count("READY", shard: 0) >= 1, try count("READY", shard: 1) >= 1,
+                try count("READY") + count("RESUMED") >= 4
+            else { return false }
+            return try await faultsInjected() >= 1
         }
         child.terminate()
         let status = try await child.waitForExit()
