@@ -7,7 +7,7 @@ import Testing
 
 @testable import echord
 
-@Suite("echord listen --cluster and echord cluster status")
+@Suite("echord listen --cluster and echord cluster status", .timeLimit(.minutes(3)))
 struct ClusterCommandTests {
     static let databaseURL = ProcessInfo.processInfo.environment["ECHORD_POSTGRES_TEST_URL"]
 

@@ -7,7 +7,7 @@ import Testing
 @testable import echord
 
 /// The built `echord` binary run as a subprocess: exit status and output.
-@Suite("echord commands (subprocess)")
+@Suite("echord commands (subprocess)", .timeLimit(.minutes(3)))
 struct CommandTests {
     @Test("echord (demo) --duration: every shard ready, exit 0")
     func demo() async throws {
@@ -191,7 +191,7 @@ struct CommandTests {
     }
 }
 
-@Suite("echord bench (in process)")
+@Suite("echord bench (in process)", .timeLimit(.minutes(3)))
 struct BenchTests {
     @Test("bench: every shard ready, a report with every figure")
     func bench() async throws {

@@ -11,7 +11,7 @@ import Testing
 @testable import echord
 
 /// `echord listen`, run in process against a simulator on 127.0.0.1 (real time).
-@Suite("echord listen")
+@Suite("echord listen", .timeLimit(.minutes(3)))
 struct ListenTests {
     /// A simulator for `shards` shards with no identify bucket wait.
     static func simulator(shards: Int = 2, _ configure: (inout SimulatorConfiguration) -> Void = { _ in }) async throws

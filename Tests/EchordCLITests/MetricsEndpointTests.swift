@@ -9,7 +9,7 @@ import FoundationNetworking
 
 @testable import echord
 
-@Suite("echord listen --metrics-port: the Prometheus endpoint")
+@Suite("echord listen --metrics-port: the Prometheus endpoint", .timeLimit(.minutes(3)))
 struct MetricsEndpointTests {
     @Test("GET /metrics answers the registry in Prometheus' text format; another path gets 404")
     func servesRegistry() async throws {

@@ -7,7 +7,7 @@ import Testing
 @testable import echord
 
 /// `echord simulate --tls` and `echord listen --ca-file`.
-@Suite("echord over TLS")
+@Suite("echord over TLS", .timeLimit(.minutes(3)))
 struct TLSCommandTests {
     /// A fresh temporary directory, removed by the caller.
     static func temporaryDirectory() throws -> URL {

@@ -3,7 +3,7 @@ import EchordModels
 import EchordSimulator
 import Testing
 
-@Suite("Commands issued while the shard is not ready")
+@Suite("Commands issued while the shard is not ready", .timeLimit(.minutes(3)))
 struct CommandWaitTests {
     @Test("a command sent while disconnected waits for RESUMED, then goes out on the new socket")
     func waitsForResume() async throws {

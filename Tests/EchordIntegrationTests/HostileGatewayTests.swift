@@ -5,7 +5,7 @@ import Testing
 
 /// A gateway that breaks the rules on purpose, with raw frames from the simulator: the shard's
 /// sequence checks, its UTF-8 check and what each one leads to, seen on the wire and in `events`.
-@Suite("Shard against a hostile gateway")
+@Suite("Shard against a hostile gateway", .timeLimit(.minutes(3)))
 struct HostileGatewayTests {
     enum Forgery: String, CaseIterable, Sendable, CustomTestStringConvertible {
         case gap, repeated, backwards

@@ -4,7 +4,7 @@ import EchordSimulator
 import Testing
 
 /// The real shard through a simulator freeze: a stalled connection delivers late, never skips.
-@Suite("Shard through a simulator freeze")
+@Suite("Shard through a simulator freeze", .timeLimit(.minutes(3)))
 struct ShardFreezeTests {
     @Test("a 2 s freeze under traffic, then a thaw: the shard sees every s in order, on the same connection",
           arguments: ShardIntegrationTests.compressions)

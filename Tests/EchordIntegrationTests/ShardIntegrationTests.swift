@@ -4,7 +4,7 @@ import EchordSimulator
 import Testing
 
 /// The shard client against the simulator over real sockets on 127.0.0.1. Both run on manual time.
-@Suite("Shard against the simulator")
+@Suite("Shard against the simulator", .timeLimit(.minutes(3)))
 struct ShardIntegrationTests {
     static var compressions: [GatewayCompression] { GatewayCompression.allCases.filter(\.isAvailable) }
 

@@ -73,7 +73,7 @@ struct ManagerHarness {
     }
 }
 
-@Suite("ShardManager against the simulator")
+@Suite("ShardManager against the simulator", .timeLimit(.minutes(3)))
 struct ShardManagerTests {
     @Test("32 shards, max_concurrency 4: every shard ready, one IDENTIFY per bucket per 5 s, in bucket order")
     func identifySchedule() async throws {

@@ -21,7 +21,7 @@ struct RecordingLogHandler: LogHandler {
     }
 }
 
-@Suite("The token never leaves the process")
+@Suite("The token never leaves the process", .timeLimit(.minutes(3)))
 struct TokenRedactionTests {
     @Test("trace logs of a whole session (IDENTIFY, op 7, RESUME, stop) never contain the token; errors and descriptions redact it")
     func traceLogs() async throws {

@@ -4,7 +4,7 @@ import EchordSimulator
 import Testing
 
 /// A connection that cannot be opened says why, in the shard's status.
-@Suite("Transport errors")
+@Suite("Transport errors", .timeLimit(.minutes(3)))
 struct TransportErrorTests {
     /// Waits for the shard's first disconnect and returns its transport error.
     static func firstConnectError(_ harness: Harness) async throws -> GatewayTransportError? {

@@ -6,7 +6,7 @@ import Testing
 
 /// Typed events from the simulator: every dispatch decodes, subscriptions filter before decoding,
 /// and bad or unknown payloads reach the user without costing the connection.
-@Suite("Typed events against the simulator")
+@Suite("Typed events against the simulator", .timeLimit(.minutes(3)))
 struct TypedEventTests {
     static let everyTrafficIntent: GatewayIntents = [
         .guilds, .guildMembers, .guildPresences, .guildMessages, .guildMessageReactions, .guildMessageTyping,

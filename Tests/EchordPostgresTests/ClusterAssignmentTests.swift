@@ -1,7 +1,7 @@
 import EchordPostgres
 import Testing
 
-@Suite("ClusterMember.assignment: balanced and stable")
+@Suite("ClusterMember.assignment: balanced and stable", .timeLimit(.minutes(3)))
 struct ClusterAssignmentTests {
     @Test("3 members share 12 shards 4/4/4; every shard exactly once")
     func balanced() {

@@ -4,7 +4,7 @@ import EchordSimulator
 import Foundation
 import Testing
 
-@Suite("Cluster mode: acknowledged checkpoints", .enabled(if: TestDatabase.available), .serialized)
+@Suite("Cluster mode: acknowledged checkpoints", .enabled(if: TestDatabase.available), .serialized, .timeLimit(.minutes(3)))
 struct ClusterCheckpointTests {
     @Test("with acknowledged checkpoints, a crash redelivers everything the bot had not acknowledged, though it was delivered")
     func unacknowledgedRedelivered() async throws {

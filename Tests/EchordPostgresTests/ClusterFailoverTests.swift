@@ -109,7 +109,7 @@ struct ClusterHarness {
 
 enum ClusterTestError: Error { case timedOut(String) }
 
-@Suite("Cluster mode: leases, failover that resumes, handover", .enabled(if: TestDatabase.available), .serialized)
+@Suite("Cluster mode: leases, failover that resumes, handover", .enabled(if: TestDatabase.available), .serialized, .timeLimit(.minutes(3)))
 struct ClusterFailoverTests {
     @Test("3 members share 12 shards 4/4/4; one dies without a goodbye: the others RESUME its shards, no IDENTIFY")
     func failoverResumes() async throws {

@@ -1,7 +1,7 @@
 import EchordPostgres
 import Testing
 
-@Suite("PostgresClusterConfiguration: URL, password and redaction")
+@Suite("PostgresClusterConfiguration: URL, password and redaction", .timeLimit(.minutes(3)))
 struct PostgresClusterConfigurationTests {
     @Test("a full URL is parsed; the password is kept but never described")
     func parsesURL() throws {

@@ -7,7 +7,7 @@ import Logging
 import NIOConcurrencyHelpers
 import Testing
 
-@Suite("PostgresIdentifyQueue across processes on a real PostgreSQL", .enabled(if: TestDatabase.available))
+@Suite("PostgresIdentifyQueue across processes on a real PostgreSQL", .enabled(if: TestDatabase.available), .timeLimit(.minutes(3)))
 struct PostgresIdentifyQueueTests {
     /// Three cluster handles (three pools, as three processes) on one bot key.
     static func withThreeProcesses<T: Sendable>(

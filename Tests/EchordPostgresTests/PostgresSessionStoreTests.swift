@@ -5,7 +5,7 @@ import Logging
 import PostgresNIO
 import Testing
 
-@Suite("PostgresSessionStore and the schema on a real PostgreSQL", .enabled(if: TestDatabase.available))
+@Suite("PostgresSessionStore and the schema on a real PostgreSQL", .enabled(if: TestDatabase.available), .timeLimit(.minutes(3)))
 struct PostgresSessionStoreTests {
     @Test("migrations are versioned and idempotent: three processes migrating at once apply every version once")
     func migrationsOnce() async throws {

@@ -7,7 +7,7 @@ import Testing
 
 /// The simulator's edge is as strict as Discord's: RFC 6455 handshakes and framing, a request
 /// timeout, bounded close reasons.
-@Suite("The edge: HTTP handshake, request timeout and RFC 6455 framing")
+@Suite("The edge: HTTP handshake, request timeout and RFC 6455 framing", .timeLimit(.minutes(3)))
 struct EdgeTests {
     static let validKey = "dGhlIHNhbXBsZSBub25jZQ=="
 

@@ -40,7 +40,7 @@ enum FaultRoute: String, CaseIterable, Sendable, CustomTestStringConvertible {
     }
 }
 
-@Suite("Fault injection through the Swift API and the HTTP control API")
+@Suite("Fault injection through the Swift API and the HTTP control API", .timeLimit(.minutes(3)))
 struct FaultTests {
     private static func event(_ n: Int) -> SimulatorJSON { .object([("n", .int(Int64(n)))]) }
 
@@ -313,7 +313,7 @@ struct FaultTests {
     }
 }
 
-@Suite("The HTTP control API")
+@Suite("The HTTP control API", .timeLimit(.minutes(3)))
 struct ControlAPITests {
     @Test("GET /control/sessions, /control/log and /control/violations return JSON arrays")
     func inspectionRoutes() async throws {

@@ -2,7 +2,7 @@ import EchordModels
 import EchordSimulator
 import Testing
 
-@Suite("IDENTIFY, READY and GUILD_CREATE over a real socket")
+@Suite("IDENTIFY, READY and GUILD_CREATE over a real socket", .timeLimit(.minutes(3)))
 struct IdentifyTests {
     @Test("HELLO carries the configured heartbeat interval and null s/t")
     func hello() async throws {

@@ -2,7 +2,7 @@ import EchordModels
 import EchordSimulator
 import Testing
 
-@Suite("REQUEST_GUILD_MEMBERS (op 8) and the other client commands (op 31, op 43, op 4)")
+@Suite("REQUEST_GUILD_MEMBERS (op 8) and the other client commands (op 31, op 43, op 4)", .timeLimit(.minutes(3)))
 struct MembersTests {
     /// GUILDS | GUILD_MEMBERS | GUILD_PRESENCES.
     static let memberIntents: UInt64 = 1 | 2 | 256

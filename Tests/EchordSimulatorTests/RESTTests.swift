@@ -2,7 +2,7 @@ import EchordModels
 import EchordSimulator
 import Testing
 
-@Suite("REST discovery under /api/v10")
+@Suite("REST discovery under /api/v10", .timeLimit(.minutes(3)))
 struct RESTTests {
     static let authorization = ("Authorization", "Bot \(TestGatewayClient.token)")
 

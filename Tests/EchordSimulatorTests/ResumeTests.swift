@@ -2,7 +2,7 @@ import EchordModels
 import EchordSimulator
 import Testing
 
-@Suite("RESUME: replay of missed dispatches, the resume URL, unknown and expired sessions, op 7")
+@Suite("RESUME: replay of missed dispatches, the resume URL, unknown and expired sessions, op 7", .timeLimit(.minutes(3)))
 struct ResumeTests {
     private static func event(_ n: Int) -> SimulatorJSON { .object([("n", .int(Int64(n)))]) }
 
