@@ -1,7 +1,7 @@
 /// Why a shard's connection ended (or could not start), as the state machine decided it.
 ///
-/// Carried by ``ShardStatus/disconnected(reason:)``, by the machine's
-/// ``ShardStateMachine/Action/recordReconnect(reason:)`` and, as ``metricLabel``, by the
+/// Carried by ``ShardStatus/disconnected(reason:)``, by
+/// the state machine's reconnect action and, as ``metricLabel``, by the
 /// `echord_gateway_reconnects_total{reason}` counter.
 public enum DisconnectReason: Sendable, Equatable, CustomStringConvertible {
     /// No heartbeat ACK arrived before the next beat was due: the connection is a zombie.
@@ -14,9 +14,9 @@ public enum DisconnectReason: Sendable, Equatable, CustomStringConvertible {
     case serverClose(code: UInt16)
     /// The TCP connection ended without a close frame.
     case dropped
-    /// No HELLO arrived within ``ShardStateMachine/Configuration/helloTimeout``.
+    /// No HELLO arrived within ``ShardConfiguration/helloTimeout``.
     case helloTimeout
-    /// No READY (or RESUMED, when `resuming`) within ``ShardStateMachine/Configuration/readyTimeout``.
+    /// No READY (or RESUMED, when `resuming`) within ``ShardConfiguration/readyTimeout``.
     case readyTimeout(resuming: Bool)
     /// The transport could not open the socket or cannot go on with it.
     case transport(TransportFailure)
@@ -76,7 +76,7 @@ public enum TransportFailure: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// How the gateway's `s` broke on a live session (see ``ShardStateMachine/SequenceGate``).
+/// How the gateway's `s` broke on a live session (found by the state machine's sequence gate).
 public enum SequenceBreak: Sendable, Equatable, CustomStringConvertible {
     /// `received` came after `last`, leaving out the numbers between.
     case gap(last: Int, received: Int)

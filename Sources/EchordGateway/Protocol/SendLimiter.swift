@@ -2,13 +2,13 @@
 ///
 /// A few slots are kept for heartbeats, so commands never delay them: commands may fill
 /// `limit - reservedForHeartbeats` slots of the window, heartbeats all of it.
-public struct SendLimiter: Sendable {
+package struct SendLimiter: Sendable {
     /// Frames allowed per window.
-    public let limit: Int
+    package let limit: Int
     /// The window.
-    public let window: Duration
+    package let window: Duration
     /// Slots commands may not take.
-    public let reservedForHeartbeats: Int
+    package let reservedForHeartbeats: Int
     private var sent: [Duration] = []
     private var head = 0
 
@@ -17,7 +17,7 @@ public struct SendLimiter: Sendable {
     ///   - window: the window (Discord: 60 s).
     ///   - reservedForHeartbeats: slots kept for heartbeats (3 covers a 41.25 s interval plus
     ///     answers to the server's op 1).
-    public init(limit: Int = 120, window: Duration = .seconds(60), reservedForHeartbeats: Int = 3) {
+    package init(limit: Int = 120, window: Duration = .seconds(60), reservedForHeartbeats: Int = 3) {
         precondition(limit > reservedForHeartbeats && reservedForHeartbeats >= 0)
         self.limit = limit
         self.window = window
@@ -33,13 +33,13 @@ public struct SendLimiter: Sendable {
     }
 
     /// Frames sent in the window ending at `now`.
-    public mutating func count(now: Duration) -> Int {
+    package mutating func count(now: Duration) -> Int {
         expire(now: now)
         return sent.count - head
     }
 
     /// How long a frame must wait before it may go: zero when it may go now.
-    public mutating func delay(isHeartbeat: Bool, now: Duration) -> Duration {
+    package mutating func delay(isHeartbeat: Bool, now: Duration) -> Duration {
         expire(now: now)
         let allowed = isHeartbeat ? limit : limit - reservedForHeartbeats
         let inWindow = sent.count - head
@@ -50,7 +50,7 @@ public struct SendLimiter: Sendable {
     }
 
     /// Records a frame sent at `now`.
-    public mutating func record(now: Duration) {
+    package mutating func record(now: Duration) {
         sent.append(now)
     }
 }

@@ -17,17 +17,17 @@ extension ShardStateMachine {
     /// - a dispatch without `t` (or with an empty one) is skipped with a warning; its `s` still
     ///   counts, so the stream stays contiguous;
     /// - the first dispatch of a new session (no last `s`) sets where the sequence starts.
-    public struct SequenceGate: Sendable, Equatable {
+    package struct SequenceGate: Sendable, Equatable {
         /// The last `s` that passed in order (nil before the first dispatch of a new session).
-        public private(set) var last: Int?
+        package private(set) var last: Int?
         /// Whether the sequence broke on this connection.
-        public private(set) var isBroken = false
+        package private(set) var isBroken = false
 
         /// A gate that expects `last + 1` next (any non-negative `s` when `last` is nil).
-        public init(last: Int?) { self.last = last }
+        package init(last: Int?) { self.last = last }
 
         /// What to do with one dispatch.
-        public enum Verdict: Sendable, Equatable {
+        package enum Verdict: Sendable, Equatable {
             /// In order: deliver it (if subscribed) and report ``Input/dispatch(sequence:)``.
             case accept(sequence: Int)
             /// In order but without an event name: do not deliver it; report its `s`; warn.
@@ -41,7 +41,7 @@ extension ShardStateMachine {
         }
 
         /// Checks one dispatch's `s` and `t`.
-        public mutating func check(sequence: Int?, eventName: String?) -> Verdict {
+        package mutating func check(sequence: Int?, eventName: String?) -> Verdict {
             if isBroken { return .dropAfterBreak }
             guard let sequence, sequence >= 0 else { return .skipInvalidSequence(sequence) }
             if let last {
@@ -66,7 +66,7 @@ extension ShardStateMachine {
 
     /// Whether a dispatch named `eventName` goes to the user: READY and RESUMED always do (the
     /// user sees every session start), others when `subscription` contains them.
-    public static func delivers(eventName: String, subscription: GatewayEventSubscription) -> Bool {
+    package static func delivers(eventName: String, subscription: GatewayEventSubscription) -> Bool {
         eventName == "READY" || eventName == "RESUMED" || subscription.contains(name: eventName)
     }
 }

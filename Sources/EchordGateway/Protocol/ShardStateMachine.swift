@@ -25,37 +25,37 @@ import EchordModels
 /// ``Configuration/backoffCap``, with full jitter. op 7, op 9 `true` and zombies reconnect at once.
 /// (A connection cut before its first beat counts as healthy: with Discord's 41.25 s interval and
 /// a fault every few seconds, waiting for an ACK would let the backoff grow across good resumes.)
-public struct ShardStateMachine: Sendable {
+package struct ShardStateMachine: Sendable {
     /// The timings and codes the machine uses.
-    public struct Configuration: Sendable {
+    package struct Configuration: Sendable {
         /// The gateway URL for IDENTIFY (without query).
-        public var gatewayURL: String
+        package var gatewayURL: String
         /// How long to wait for HELLO after the socket opens.
-        public var helloTimeout: Duration = .seconds(20)
+        package var helloTimeout: Duration = .seconds(20)
         /// How long to wait for READY or RESUMED after sending IDENTIFY or RESUME.
-        public var readyTimeout: Duration = .seconds(30)
+        package var readyTimeout: Duration = .seconds(30)
         /// The first backoff ceiling; each failed attempt in a row doubles it, up to ``backoffCap``.
-        public var backoffBase: Duration = .seconds(1)
+        package var backoffBase: Duration = .seconds(1)
         /// The largest backoff ceiling.
-        public var backoffCap: Duration = .seconds(60)
+        package var backoffCap: Duration = .seconds(60)
         /// The wait before a new IDENTIFY after op 9 `false` (random within the range).
-        public var invalidSessionDelay: ClosedRange<Duration> = .seconds(1)...(.seconds(5))
+        package var invalidSessionDelay: ClosedRange<Duration> = .seconds(1)...(.seconds(5))
         /// Failed resumes in a row before the shard gives up the session and identifies.
-        public var resumeAttemptsBeforeIdentify = 2
+        package var resumeAttemptsBeforeIdentify = 2
         /// The close code for closes the shard wants to resume after (anything but 1000/1001).
-        public var resumableCloseCode: UInt16 = 4000
+        package var resumableCloseCode: UInt16 = 4000
         /// How long a command submitted while the shard is not ready is held for READY or RESUMED.
-        public var commandWaitLimit: Duration = .seconds(30)
+        package var commandWaitLimit: Duration = .seconds(30)
         /// While events flow, the session is saved at the first dispatch or heartbeat ACK this long
         /// after the last check (besides READY, RESUMED, invalidation and stop).
-        public var sessionSaveInterval: Duration = .seconds(5)
+        package var sessionSaveInterval: Duration = .seconds(5)
 
         /// Discord's timings, identifying on `gatewayURL`.
-        public init(gatewayURL: String) { self.gatewayURL = gatewayURL }
+        package init(gatewayURL: String) { self.gatewayURL = gatewayURL }
     }
 
     /// What happened.
-    public enum Input: Sendable, Equatable {
+    package enum Input: Sendable, Equatable {
         /// Begin: connect (resuming when a session was restored).
         case start
         /// The socket opened.
@@ -105,7 +105,7 @@ public struct ShardStateMachine: Sendable {
     }
 
     /// What to do.
-    public enum Action: Sendable, Equatable {
+    package enum Action: Sendable, Equatable {
         /// Open a socket to `url` (add the query); `connection` numbers it. Check its dispatches
         /// with a ``SequenceGate`` starting after `lastSequence` (nil for a new session).
         case connect(url: String, connection: Int, lastSequence: Int?)
@@ -180,7 +180,7 @@ public struct ShardStateMachine: Sendable {
     }
 
     /// The rules and timings the machine runs with.
-    public let configuration: Configuration
+    package let configuration: Configuration
     private(set) var state: State = .idle
     private var connectionCounter = 0
     private var random: ShardRandom
@@ -193,13 +193,13 @@ public struct ShardStateMachine: Sendable {
     var lastPersisted: GatewaySession?
     var lastSaveCheck: Duration = .zero
     /// The last sequence number received in order (nil until the first dispatch of a session).
-    public private(set) var sequence: Int?
+    package private(set) var sequence: Int?
 
     /// - Parameters:
     ///   - configuration: timings and URLs.
     ///   - session: a session to resume (restored from a ``SessionStore``).
     ///   - seed: seeds heartbeat jitter and backoff; fixed in tests.
-    public init(configuration: Configuration, session: GatewaySession? = nil, seed: UInt64 = .random(in: .min ... .max)) {
+    package init(configuration: Configuration, session: GatewaySession? = nil, seed: UInt64 = .random(in: .min ... .max)) {
         self.configuration = configuration
         self.random = ShardRandom(seed: seed)
         if let session {
@@ -210,13 +210,13 @@ public struct ShardStateMachine: Sendable {
     }
 
     /// The session a reconnect would resume, if any.
-    public var session: GatewaySession? {
+    package var session: GatewaySession? {
         guard let identity else { return nil }
         return GatewaySession(sessionID: identity.sessionID, sequence: sequence ?? 0, resumeGatewayURL: identity.resumeGatewayURL)
     }
 
     /// The connection number events belong to, while one is open.
-    public var currentConnection: Int? {
+    package var currentConnection: Int? {
         switch state {
         case .connecting(let c), .awaitingHello(let c), .handshaking(let c, _, _), .ready(let c, _), .closing(let c, _): c
         case .idle, .waitingToReconnect, .stopped: nil
@@ -224,16 +224,16 @@ public struct ShardStateMachine: Sendable {
     }
 
     /// Whether the shard stopped for good.
-    public var isStopped: Bool { state == .stopped }
+    package var isStopped: Bool { state == .stopped }
 
     /// Whether READY or RESUMED arrived on the current connection (commands may go).
-    public var isReady: Bool {
+    package var isReady: Bool {
         if case .ready = state { return true }
         return false
     }
 
     /// Feeds one input; returns the actions to carry out, in order.
-    public mutating func handle(_ input: Input, now: Duration) -> [Action] {
+    package mutating func handle(_ input: Input, now: Duration) -> [Action] {
         switch input {
         case .start: start()
         case .connected: connected()

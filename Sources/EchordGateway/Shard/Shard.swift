@@ -11,7 +11,7 @@ import NIOCore
 /// tasks (in discarding task groups), reconnecting and resuming as the protocol asks, until
 /// ``stop(keepSession:)``, a fatal close code, or cancellation of the task that runs it (which
 /// closes with a resumable code and keeps the session). Every protocol rule lives in
-/// ``ShardStateMachine``; this type only does the I/O.
+/// the shard state machine (`ShardStateMachine`, package access); this type only does the I/O.
 ///
 /// ```swift
 /// let shard = Shard(configuration: .init(token: BotToken(token), intents: [.guilds, .guildMessages]))
