@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "EchordGateway", targets: ["EchordGateway"]),
         .library(name: "EchordSimulator", targets: ["EchordSimulator"]),
         .library(name: "EchordPostgres", targets: ["EchordPostgres"]),
+        .library(name: "EchordTesting", targets: ["EchordTesting"]),
         .executable(name: "echord", targets: ["echord"]),
     ],
     traits: [
@@ -105,16 +106,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // What tests of code built on Echord need: a manual clock.
+        .target(
+            name: "EchordTesting",
+            dependencies: [.product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
+        ),
         .target(name: "EchordTestSupport", path: "Tests/EchordTestSupport"),
         .testTarget(name: "EchordModelsTests", dependencies: ["EchordModels"]),
         .testTarget(
             name: "EchordGatewayTests",
-            dependencies: ["EchordGateway", "CZlib", .target(name: "CZstd", condition: .when(traits: ["Zstd"]))]
+            dependencies: ["EchordGateway", "EchordTesting", "CZlib", .target(name: "CZstd", condition: .when(traits: ["Zstd"]))]
         ),
         .testTarget(
             name: "EchordIntegrationTests",
             dependencies: [
-                "EchordGateway", "EchordSimulator", "EchordModels",
+                "EchordGateway", "EchordSimulator", "EchordModels", "EchordTesting",
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -26,7 +26,7 @@ GRAPHS="$(sed -n 's/^Files written to //p' "$OUT.dump.log" | tail -1)"
 rm -f "$OUT.dump.log"
 
 status=0
-for module in EchordModels EchordGateway EchordSimulator EchordPostgres; do
+for module in EchordModels EchordGateway EchordSimulator EchordPostgres EchordTesting; do
     mkdir -p "$OUT/symbol-graphs/$module"
     rm -f "$OUT/symbol-graphs/$module"/*.json
     # The module's own graph and the graphs of its extensions to other modules (Module@Other).
@@ -54,5 +54,6 @@ echo "== doc comments"
 python3 scripts/doc-coverage.py "$OUT"/symbol-graphs/EchordModels/EchordModels.symbols.json \
     "$OUT"/symbol-graphs/EchordGateway/EchordGateway.symbols.json \
     "$OUT"/symbol-graphs/EchordSimulator/EchordSimulator.symbols.json \
-    "$OUT"/symbol-graphs/EchordPostgres/EchordPostgres.symbols.json || status=1
+    "$OUT"/symbol-graphs/EchordPostgres/EchordPostgres.symbols.json \
+    "$OUT"/symbol-graphs/EchordTesting/EchordTesting.symbols.json || status=1
 exit $status

@@ -1,4 +1,5 @@
 import EchordGateway
+import EchordTesting
 import NIOConcurrencyHelpers
 import Testing
 

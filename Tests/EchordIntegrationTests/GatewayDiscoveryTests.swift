@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import EchordGateway
+import EchordTesting
 import EchordModels
 import EchordSimulator
 import Logging

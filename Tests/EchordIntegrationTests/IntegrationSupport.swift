@@ -1,4 +1,5 @@
 import EchordGateway
+import EchordTesting
 import EchordModels
 import EchordSimulator
 import Logging

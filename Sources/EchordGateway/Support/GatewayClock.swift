@@ -1,7 +1,5 @@
-import NIOConcurrencyHelpers
-
 /// The clock a shard waits on, as offsets from when the shard was made. Wraps any `Clock` whose
-/// durations are `Duration`: `ContinuousClock` in production, ``ManualClock`` in tests.
+/// durations are `Duration`: `ContinuousClock` in production, `ManualClock` (the `EchordTesting` library) in tests.
 public struct GatewayClock: Sendable {
     private let nowOffset: @Sendable () -> Duration
     private let sleepUntil: @Sendable (Duration) async throws -> Void
@@ -24,82 +22,4 @@ public struct GatewayClock: Sendable {
 
     /// Sleeps for `duration`.
     public func sleep(for duration: Duration) async throws { try await sleepUntil(now + duration) }
-}
-
-/// A clock that only moves when told to: tests drive heartbeats, timeouts and backoff without
-/// waiting for real time.
-public final class ManualClock: Clock, Sendable {
-    /// A point on the manual clock.
-    public struct Instant: InstantProtocol, Sendable {
-        /// Time since the clock was made.
-        public var offset: Duration
-        /// The instant `offset` after the clock's start.
-        public init(offset: Duration) { self.offset = offset }
-        public func advanced(by duration: Duration) -> Instant { Instant(offset: offset + duration) }
-        public func duration(to other: Instant) -> Duration { other.offset - offset }
-        public static func < (lhs: Instant, rhs: Instant) -> Bool { lhs.offset < rhs.offset }
-    }
-
-    private struct Sleeper {
-        let id: Int
-        let deadline: Instant
-        let continuation: CheckedContinuation<Void, Error>
-    }
-
-    private struct State {
-        var now = Instant(offset: .zero)
-        var sleepers: [Sleeper] = []
-        var nextID = 0
-    }
-
-    private let state = NIOLockedValueBox(State())
-
-    /// A clock at offset zero.
-    public init() {}
-
-    public var now: Instant { state.withLockedValue { $0.now } }
-    public var minimumResolution: Duration { .nanoseconds(1) }
-
-    /// The number of tasks sleeping on the clock.
-    public var sleeperCount: Int { state.withLockedValue { $0.sleepers.count } }
-
-    /// The earliest deadline a task sleeps until, if any.
-    public var nextDeadline: Instant? { state.withLockedValue { $0.sleepers.map(\.deadline).min() } }
-
-    public func sleep(until deadline: Instant, tolerance: Duration? = nil) async throws {
-        let id = state.withLockedValue { state -> Int in
-            state.nextID += 1
-            return state.nextID
-        }
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
-                let resumeNow: Bool = state.withLockedValue { state in
-                    if deadline <= state.now || Task.isCancelled { return true }
-                    state.sleepers.append(Sleeper(id: id, deadline: deadline, continuation: continuation))
-                    return false
-                }
-                if resumeNow { continuation.resume() }
-            }
-        } onCancel: {
-            let cancelled = state.withLockedValue { state -> Sleeper? in
-                guard let index = state.sleepers.firstIndex(where: { $0.id == id }) else { return nil }
-                return state.sleepers.remove(at: index)
-            }
-            cancelled?.continuation.resume(throwing: CancellationError())
-        }
-        try Task.checkCancellation()
-    }
-
-    /// Moves the clock forward by `duration` and wakes every sleeper whose deadline passed, in
-    /// deadline order.
-    public func advance(by duration: Duration) {
-        let due = state.withLockedValue { state -> [Sleeper] in
-            state.now = state.now.advanced(by: duration)
-            let now = state.now
-            let due = state.sleepers.filter { $0.deadline <= now }.sorted { $0.deadline < $1.deadline }
-            state.sleepers.removeAll { $0.deadline <= now }
-            return due
-        }
-        for sleeper in due { sleeper.continuation.resume() }
-    }
 }
