@@ -67,10 +67,11 @@ extension Shard {
                 loop.handle(.machine(.start, connection: nil))
             }
             for job in loop.takeSpawns() { group.addTask(operation: job) }
-            for await input in inputs {
+            // A shard stopped before it ran is stopped already: no input would ever come to end the loop.
+            var pending = inputs.makeAsyncIterator()
+            while !loop.machine.isStopped, let input = await pending.next() {
                 loop.handle(input)
                 for job in loop.takeSpawns() { group.addTask(operation: job) }
-                if loop.machine.isStopped { break }
             }
             if !loop.machine.isStopped {
                 // The task running the shard was cancelled: close with a resumable code, keep the session.
