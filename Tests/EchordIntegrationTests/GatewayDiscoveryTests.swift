@@ -154,6 +154,12 @@ struct GatewayDiscoveryTests {
         #expect(!lines.value.contains { $0.contains(Self.token) }, "a log line contains the token")
     }
 
+    /// The value of `call`, cancelling it when this test is cancelled (its time limit): a discovery
+    /// that backs off on a manual clock nobody moves then ends instead of holding the run.
+    func valueOf<T: Sendable>(_ call: Task<T, any Error>) async throws -> T {
+        try await withTaskCancellationHandler { try await call.value } onCancel: { call.cancel() }
+    }
+
     /// Waits until the client has made `count` requests and then either sleeps on the clock or has
     /// already sent the next request (full jitter may pick zero).
     func waitForBackoff(_ server: ScriptedHTTPServer, _ clock: ManualClock, after count: Int) async throws {
@@ -236,7 +242,7 @@ struct GatewayDiscoveryTests {
             try await Task.sleep(for: .milliseconds(100))
             #expect(server.requests.count == 1, "retried before retry_after passed")
             clock.advance(by: .milliseconds(100))
-            #expect(try await call.value == validInfo)
+            #expect(try await valueOf(call) == validInfo)
             #expect(server.requests.count == 2)
         }
     }
@@ -250,7 +256,7 @@ struct GatewayDiscoveryTests {
             #expect(clock.nextDeadline == ManualClock.Instant(offset: .seconds(3)))
             #expect(server.requests.count == 1)
             clock.advance(by: .seconds(3))
-            #expect(try await call.value == validInfo)
+            #expect(try await valueOf(call) == validInfo)
             #expect(server.requests.count == 2)
         }
     }
@@ -264,7 +270,7 @@ struct GatewayDiscoveryTests {
             try await eventually("the client waits on the clock") { clock.sleeperCount == 1 }
             #expect(clock.nextDeadline == ManualClock.Instant(offset: .milliseconds(1250)))
             clock.advance(by: .milliseconds(1250))
-            #expect(try await call.value == validInfo)
+            #expect(try await valueOf(call) == validInfo)
         }
         #expect(lines.value.contains { $0.hasPrefix("notice") && $0.contains("global rate limit") })
 
@@ -274,7 +280,7 @@ struct GatewayDiscoveryTests {
             try await eventually("the client waits on the clock") { clock.sleeperCount == 1 }
             clock.advance(by: .milliseconds(1250))
             await #expect(throws: GatewayDiscoveryError.rateLimited(retryAfter: .milliseconds(1250), global: true)) {
-                try await call.value
+                try await valueOf(call)
             }
             #expect(server.requests.count == 2)
         }
@@ -294,7 +300,7 @@ struct GatewayDiscoveryTests {
                 clock.advance(by: cap)
                 try await eventually("request \(count + 1)") { server.requests.count == count + 1 }
             }
-            #expect(try await call.value == validInfo)
+            #expect(try await valueOf(call) == validInfo)
             #expect(server.requests.count == 3)
         }
     }
@@ -320,7 +326,7 @@ struct GatewayDiscoveryTests {
             try await eventually("the call ends or waits to retry") { finished.value || clock.sleeperCount > 0 }
             #expect(clock.sleeperCount == 0, "still retrying after maxAttempts requests")
             if !finished.value { call.cancel() }
-            await #expect(throws: GatewayDiscoveryError.serverError(status: 500)) { try await call.value }
+            await #expect(throws: GatewayDiscoveryError.serverError(status: 500)) { try await valueOf(call) }
             #expect(server.requests.count == 5)
         }
     }
@@ -340,7 +346,7 @@ struct GatewayDiscoveryTests {
             try await eventually("the call ends or waits to retry") { finished.value || clock.sleeperCount > 0 }
             #expect(clock.sleeperCount == 0, "waiting to retry a 401")
             if !finished.value { call.cancel() }
-            await #expect(throws: GatewayDiscoveryError.unauthorized(message: "401: Unauthorized")) { try await call.value }
+            await #expect(throws: GatewayDiscoveryError.unauthorized(message: "401: Unauthorized")) { try await valueOf(call) }
             #expect(server.requests.count == 1)
         }
     }
