@@ -87,7 +87,7 @@ public final class ClusterMember: Service, Sendable {
     let keeper: LeaseKeeper
 
     /// Every dispatch of the shards this member runs, tagged by `shardID`, in order within a
-    /// shard (the manager's ``ShardManager/events``); ends when ``run()`` returns. Shards come and
+    /// shard (the manager's `events`); ends when ``run()`` returns. Shards come and
     /// go with their leases.
     ///
     /// Bounded (``Configuration-swift.struct/eventBufferCapacity``, default 8,192): when it is
