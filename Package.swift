@@ -143,7 +143,7 @@ let package = Package(
         .testTarget(
             name: "EchordPostgresTests",
             dependencies: [
-                "EchordPostgres", "EchordGateway", "EchordSimulator", "EchordModels",
+                "EchordPostgres", "EchordGateway", "EchordSimulator", "EchordModels", "EchordTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -3,6 +3,8 @@
 #
 #   scripts/postgres-test-server.sh start        # prints ECHORD_POSTGRES_TEST_URL=... and ECHORD_POSTGRES_TEST_DATA=...
 #   scripts/postgres-test-server.sh stop DIR     # stops the server of data directory DIR and deletes DIR
+#   scripts/postgres-test-server.sh halt DIR     # stops the server of DIR, keeping its data (an outage)
+#   scripts/postgres-test-server.sh resume DIR   # starts the halted server of DIR again, on its port
 #
 #   eval "$(scripts/postgres-test-server.sh start)"
 #   export ECHORD_POSTGRES_TEST_URL
@@ -63,6 +65,7 @@ start() {
     if as_server_user "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
         -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off" start >/dev/null 2>&1; then
       as_server_user "$bindir/psql" -h "$dir" -p "$port" -U echord -d postgres -q -c "CREATE DATABASE echord_test" >/dev/null
+      printf '%s\n' "$port" > "$dir/port"
       echo "ECHORD_POSTGRES_TEST_URL=postgres://echord:$password@127.0.0.1:$port/echord_test?sslmode=disable"
       echo "ECHORD_POSTGRES_TEST_DATA=$dir"
       return 0
@@ -84,8 +87,25 @@ stop() {
   esac
 }
 
+# halt DIR: the server of DIR stops (fast shutdown: its clients' connections end), its data kept.
+halt() {
+  local dir=${1:?usage: postgres-test-server.sh halt DIR}
+  as_server_user "$bindir/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null
+}
+
+# resume DIR: the halted server of DIR starts again, on the port it had.
+resume() {
+  local dir=${1:?usage: postgres-test-server.sh resume DIR}
+  local port
+  port=$(cat "$dir/port")
+  as_server_user "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off" start >/dev/null
+}
+
 case "${1:-}" in
   start) start ;;
   stop) shift; stop "$@" ;;
-  *) echo "usage: $0 start | stop DIR" >&2; exit 2 ;;
+  halt) shift; halt "$@" ;;
+  resume) shift; resume "$@" ;;
+  *) echo "usage: $0 start | stop DIR | halt DIR | resume DIR" >&2; exit 2 ;;
 esac

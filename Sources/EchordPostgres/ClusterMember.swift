@@ -9,6 +9,10 @@ import ServiceLifecycle
 /// takes the leases of its share of the shards, runs those shards, and gives them up or takes more
 /// as members join and leave.
 ///
+/// Its shards run in a `ShardManager` in cluster mode (``manager``): the member is the manager's
+/// `ShardOwnership`, so one bounded merged stream (``events``), the manager's `statuses`, `health`
+/// and `send(_:)` follow the shards as leases are won and lost.
+///
 /// - **Balance**: every member computes the same assignment from the live members
 ///   (``assignment(shardCount:members:)``: rendezvous hashing with a capacity of
 ///   ⌈count / members⌉), so each holds about count / members shards and a join or leave moves few.
@@ -49,6 +53,9 @@ public final class ClusterMember: Service, Sendable {
         /// What a shard's checkpoint records: the last dispatch delivered (the default), or the
         /// last one the bot acknowledged with ``ClusterMember/acknowledge(_:)``.
         public var checkpoints: CheckpointMode = .delivered
+        /// How many dispatches ``ClusterMember/events`` buffers before the shards wait for the
+        /// consumer (default 8,192).
+        public var eventBufferCapacity = 8192
         /// Adjusts each shard's configuration.
         public var perShard: (@Sendable (inout ShardConfiguration) -> Void)? = nil
 
@@ -73,96 +80,72 @@ public final class ClusterMember: Service, Sendable {
 
     /// The configuration.
     public let configuration: Configuration
-    /// Every dispatch of the shards this member runs, tagged by `shardID`; ends when ``run()``
-    /// returns. Shards come and go with their leases.
+    /// The ShardManager that runs this member's shards, in cluster mode: its ``events``,
+    /// `statuses`, `health` and `send(_:)` cover the shards this member holds now.
+    public let manager: ShardManager
+    /// Wins, renews, fences and hands over the leases; the manager's shard ownership.
+    let keeper: LeaseKeeper
+
+    /// Every dispatch of the shards this member runs, tagged by `shardID`, in order within a
+    /// shard (the manager's `events`); ends when ``run()`` returns. Shards come and
+    /// go with their leases.
     ///
-    /// Not yet bounded: each shard's buffer is, but this merged stream grows while its consumer
-    /// falls behind. Consume it promptly.
-    public let events: AsyncStream<GatewayDispatch>
-    let eventsContinuation: AsyncStream<GatewayDispatch>.Continuation
-    let cluster: PostgresCluster
-    let table: LeaseTable
-    let logger: Logger
-    let state = NIOLockedValueBox(State())
-
-    struct Held {
-        var lease: ShardLease
-        var shard: Shard
-        /// When the shard must stop unless the lease was renewed (local monotonic time).
-        var deadline: ContinuousClock.Instant
-        /// Stopping for a handover: release the lease once the shard has saved its session.
-        var handingOver = false
-        /// Stopped because the lease could not be renewed in time: do not release.
-        var fenced = false
-    }
-
-    /// The acknowledged position of one shard: its session and the last sequence handled.
-    struct Acknowledged: Equatable {
-        var sessionID: String
-        var sequence: Int
-    }
-
-    struct State {
-        var held: [Int: Held] = [:]
-        /// With ``CheckpointMode/acknowledged``: per shard, how far the bot has acknowledged.
-        var acknowledged: [Int: Acknowledged] = [:]
-        var stopRequested = false
-        var failovers = 0
-    }
+    /// Bounded (``Configuration-swift.struct/eventBufferCapacity``, default 8,192): when it is
+    /// full the shards stop reading their sockets until the consumer takes a dispatch, and one
+    /// whose heartbeat ACK cannot be read in time reconnects and RESUMEs; nothing is dropped.
+    /// Iterate it from one task.
+    public var events: ShardEvents { manager.events }
 
     /// A member of `cluster` (whose ``PostgresCluster/run()`` must be running).
     public init(cluster: PostgresCluster, configuration: Configuration, logger: Logger = Logger(label: "echord.cluster")) {
-        self.cluster = cluster
         self.configuration = configuration
-        self.table = LeaseTable(cluster: cluster)
-        self.logger = logger
-        (events, eventsContinuation) = AsyncStream.makeStream(of: GatewayDispatch.self, bufferingPolicy: .unbounded)
+        let keeper = LeaseKeeper(cluster: cluster, configuration: configuration, logger: logger)
+        self.keeper = keeper
+        var managerConfiguration = ShardManager.Configuration(token: configuration.token, intents: configuration.intents)
+        managerConfiguration.shardCount = .exactly(configuration.shardCount)
+        managerConfiguration.apiBaseURL = configuration.apiBaseURL
+        managerConfiguration.compression = configuration.compression
+        managerConfiguration.additionalTrustRoots = configuration.additionalTrustRoots
+        managerConfiguration.eventBufferCapacity = configuration.eventBufferCapacity
+        managerConfiguration.keepSessionsOnShutdown = true
+        let checkpointInterval = configuration.checkpointInterval
+        let perShard = configuration.perShard
+        managerConfiguration.perShard = { shard in
+            shard.sessionSaveInterval = checkpointInterval
+            perShard?(&shard)
+        }
+        self.manager = ShardManager(configuration: managerConfiguration, ownership: keeper, logger: logger)
     }
 
-    /// The shard ids this member runs now, sorted.
-    public var heldShards: [Int] { state.withLockedValue { $0.held.keys.sorted() } }
+    /// The shard ids this member runs now (their leases held), sorted.
+    public var heldShards: [Int] { keeper.state.withLockedValue { $0.held.keys.sorted() } }
     /// The shards this member runs now.
-    public var shards: [Int: Shard] { state.withLockedValue { $0.held.mapValues(\.shard) } }
+    public var shards: [Int: Shard] { keeper.state.withLockedValue { $0.held.mapValues(\.shard) } }
+    /// The status of every shard this member runs now (the manager's `statuses`).
+    public var statuses: [Int: ShardStatus] { manager.statuses }
+    /// Whether every shard this member runs is ready (false while it holds none), and which are
+    /// not (the manager's `health`).
+    public var health: (allReady: Bool, lagging: [Int: ShardStatus]) { manager.health }
+
+    /// Discovers the gateway, joins the cluster and runs this member's share of the shards until
+    /// ``stop()`` (or graceful shutdown), then hands every shard over and leaves. Cancellation ends
+    /// it without a goodbye: shards close with a resumable code, leases are left to expire. A
+    /// shard's fatal error (an invalid token, say) ends it with that error.
+    public func run() async throws {
+        try await manager.run()
+    }
 
     /// Leaves the cluster gracefully: every shard closes with 4000 and saves its sequence, then its
     /// lease is released for the others; ``run()`` returns after.
     public func stop() {
-        state.withLockedValue { $0.stopRequested = true }
-        cluster.notifications.post(cluster.topic("leases"))
+        manager.stop()
     }
 
     /// Records that the bot has handled `dispatch` (with ``CheckpointMode/acknowledged``): the
     /// shard's next checkpoint may move up to it. Call it in delivery order per shard; a READY
     /// starts the count again for its new session.
     public func acknowledge(_ dispatch: GatewayDispatch) {
-        guard let sequence = dispatch.sequence else { return }
-        if dispatch.name == "READY" {
-            guard case .ready(let ready) = dispatch.event else { return }
-            state.withLockedValue { $0.acknowledged[dispatch.shardID] = Acknowledged(sessionID: ready.sessionID, sequence: sequence) }
-            return
-        }
-        state.withLockedValue { state in
-            guard var position = state.acknowledged[dispatch.shardID] else { return }
-            position.sequence = max(position.sequence, sequence)
-            state.acknowledged[dispatch.shardID] = position
-        }
-    }
-
-    /// The session to store for `shardID`: as the shard reports it, or, with acknowledged
-    /// checkpoints, with the sequence cut back to what the bot acknowledged in that session (0 when
-    /// it has acknowledged nothing of it yet: a resume then replays the whole session).
-    func checkpoint(_ session: GatewaySession?, shardID: Int) -> GatewaySession? {
-        guard configuration.checkpoints == .acknowledged, var session else { return session }
-        let position = state.withLockedValue { $0.acknowledged[shardID] }
-        session.sequence = position?.sessionID == session.sessionID ? min(session.sequence, position?.sequence ?? 0) : 0
-        return session
-    }
-
-    /// A stored session read by a new holder: with acknowledged checkpoints, it is acknowledged up
-    /// to its stored sequence.
-    func resumed(_ session: GatewaySession?, shardID: Int) {
-        guard configuration.checkpoints == .acknowledged, let session else { return }
-        state.withLockedValue { $0.acknowledged[shardID] = Acknowledged(sessionID: session.sessionID, sequence: session.sequence) }
+        keeper.acknowledge(dispatch)
     }
 
     /// `host-pid-random`.

@@ -158,8 +158,8 @@ struct LeaseTable: Sendable {
 struct FencedSessionStore: SessionStore {
     let table: LeaseTable
     let lease: ShardLease
-    /// The member: its id, and its checkpoint mode (what sequence a save records).
-    let owner: ClusterMember
+    /// The member's leases: its id, and its checkpoint mode (what sequence a save records).
+    let owner: LeaseKeeper
     var member: String { owner.configuration.memberID }
 
     func session(shardID: Int, shardCount: Int) async throws -> GatewaySession? {

@@ -14,14 +14,16 @@ struct ClusterHarness {
     /// Every dispatch any member delivered, in delivery order.
     let delivered = NIOLockedValueBox<[(shard: Int, sequence: Int, name: String)]>([])
 
-    static func start(shards: Int) async throws -> ClusterHarness {
+    /// A simulator for `shards` shards; the members use `database` (default: the suites' server,
+    /// with a bot key of their own).
+    static func start(shards: Int, database: PostgresClusterConfiguration? = nil) async throws -> ClusterHarness {
         var simulatorConfiguration = SimulatorConfiguration()
         simulatorConfiguration.world.guildCount = shards * 2
         simulatorConfiguration.recommendedShards = shards
         simulatorConfiguration.maxConcurrency = 4
         simulatorConfiguration.identifyBucketMilliseconds = 200
         let simulator = try await GatewaySimulator.start(configuration: simulatorConfiguration, logger: TestDatabase.quietLogger)
-        return ClusterHarness(simulator: simulator, configuration: try TestDatabase.configuration(poolSize: 4))
+        return ClusterHarness(simulator: simulator, configuration: try database ?? TestDatabase.configuration(poolSize: 4))
     }
 
     func memberConfiguration(shards: Int, id: String) -> ClusterMember.Configuration {
@@ -132,6 +134,11 @@ struct ClusterFailoverTests {
         try await Task.sleep(for: .seconds(1))
         try await harness.simulator.setTraffic(eventsPerSecond: 0)
         #expect(survivors.map(\.member.heldShards.count) == [6, 6])
+        // Each survivor's manager (cluster mode) reports the shards it holds now, all ready.
+        for running in survivors {
+            #expect(running.member.health.allReady)
+            #expect(running.member.statuses.keys.sorted() == running.member.heldShards)
+        }
         #expect(try await harness.opcodes(2).count == 12, "no new IDENTIFY")
         #expect(try await harness.opcodes(6).count >= orphaned.count)
         // Every dispatch of every session delivered at least once, in order per holder; repeats only

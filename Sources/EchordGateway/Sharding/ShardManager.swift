@@ -53,6 +53,9 @@ public final class ShardManager: Sendable {
         /// ``ShardManager/defaultShardCountLimit`` (10,000), fits bots in up to some 10 million
         /// guilds; raise it for a larger bot. An ``ShardCount/exactly(_:)`` count is not checked.
         public var shardCountLimit = ShardManager.defaultShardCountLimit
+        /// How many dispatches ``ShardManager/events`` buffers (default 8,192) before the shards
+        /// wait for the consumer (see ``ShardManager/events``).
+        public var eventBufferCapacity = 8192
 
         /// A configuration with an automatic shard count and every shard in this process.
         public init(token: BotToken, intents: GatewayIntents) {
@@ -67,13 +70,23 @@ public final class ShardManager: Sendable {
     /// The configuration it runs with.
     public let configuration: Configuration
     /// Every dispatch of every shard, each tagged with its ``GatewayDispatch/shardID``; in order
-    /// within a shard. Ends when the manager stops.
+    /// within a shard. Ends when the manager stops. Iterate it from one task.
+    ///
+    /// Bounded, with back-pressure: it holds ``Configuration/eventBufferCapacity`` dispatches;
+    /// when it is full, every shard that has a dispatch to deliver stops reading its socket until
+    /// the consumer takes one (heartbeats go on). A consumer so slow that a heartbeat ACK cannot be
+    /// read in time makes that shard reconnect and RESUME: the gateway replays the rest, so
+    /// dispatches are delayed, never dropped. With a ``ShardOwnership`` (cluster mode) the same
+    /// holds for the shards as they come and go; what a shard delivered here before it stopped or
+    /// was handed over stays here, in order, for the consumer.
     public let events: ShardEvents
     let buffer: EventBuffer<GatewayDispatch>
     let sessionStore: any SessionStore
     let clock: GatewayClock
     let logger: Logger
     let identifyQueueOverride: (any IdentifyQueue)?
+    /// Cluster mode: what decides which shards run here (nil: ``Configuration/shardIDs``).
+    let ownership: (any ShardOwnership)?
     /// Bounds the shards starting at once; closed by ``stop()``, which ends every start-up wait.
     let startup = StartupGate()
     let state = NIOLockedValueBox(State())
@@ -88,6 +101,8 @@ public final class ShardManager: Sendable {
         var started = false
         /// The last presence sent to every shard, for the shards that start after it.
         var presence: PresenceUpdate?
+        /// With a ``ShardOwnership``: where its starts go, while it runs.
+        var ownedStarts: AsyncStream<OwnedStart>.Continuation?
     }
 
     /// - Parameters:
@@ -102,21 +117,49 @@ public final class ShardManager: Sendable {
         logger: Logger = Logger(label: "echord.manager")
     ) {
         self.configuration = configuration
-        self.buffer = EventBuffer(capacity: 8192)
+        self.buffer = EventBuffer(capacity: configuration.eventBufferCapacity)
         self.events = ShardEvents(buffer: buffer)
         self.sessionStore = sessionStore
         self.identifyQueueOverride = identifyQueue
+        self.ownership = nil
+        self.clock = clock
+        self.logger = logger
+    }
+
+    /// A manager in cluster mode: `ownership` decides which shards run here, and when (each with
+    /// the session store and identify queue it gives); ``Configuration/shardIDs`` is not used.
+    /// ``statuses``, ``health`` and ``shards`` cover the shards held now, and ``events`` merges
+    /// them as they come and go.
+    ///
+    /// - Parameters:
+    ///   - configuration: token, intents, the shard count (every member of a cluster must use the
+    ///     same), and what every shard runs with.
+    ///   - ownership: wins and loses shards (EchordPostgres's `ClusterMember`).
+    ///   - clock: the clock shards wait on.
+    ///   - logger: logs (never the token).
+    public init(
+        configuration: Configuration, ownership: any ShardOwnership, clock: GatewayClock = .continuous,
+        logger: Logger = Logger(label: "echord.manager")
+    ) {
+        self.configuration = configuration
+        self.buffer = EventBuffer(capacity: configuration.eventBufferCapacity)
+        self.events = ShardEvents(buffer: buffer)
+        self.sessionStore = InMemorySessionStore()
+        self.identifyQueueOverride = nil
+        self.ownership = ownership
         self.clock = clock
         self.logger = logger
     }
 
     /// The shards of this process started so far, by id (empty until ``run()`` has discovered the
-    /// count; shards start a few at a time, as their identify turns come near).
+    /// count; shards start a few at a time, as their identify turns come near). With a
+    /// ``ShardOwnership``: the shards running now.
     public var shards: [Int: Shard] { state.withLockedValue { $0.shards } }
     /// The bot's shard count, once known.
     public var shardCount: Int? { state.withLockedValue { $0.shardCount } }
 
-    /// The status of every shard of this process (``ShardStatus/idle`` for one not started yet).
+    /// The status of every shard of this process (``ShardStatus/idle`` for one not started yet);
+    /// with a ``ShardOwnership``, of the shards running now.
     public var statuses: [Int: ShardStatus] {
         let (ids, shards) = state.withLockedValue { ($0.shardIDs, $0.shards) }
         return Dictionary(uniqueKeysWithValues: ids.map { ($0, shards[$0]?.status ?? .idle) })
@@ -161,13 +204,15 @@ public final class ShardManager: Sendable {
     /// Stops every shard (see ``Configuration/keepSessionsOnShutdown``); ``run()`` returns once they
     /// have closed and saved their sessions. A stop also ends, at once, every wait of the start-up:
     /// discovery, the wait for the session start limit to reset, shards waiting to start or for their
-    /// identify turn (those hold no socket).
+    /// identify turn (those hold no socket). With a ``ShardOwnership``, the ownership gives its
+    /// shards up itself (a cluster member hands them over).
     public func stop() {
         let shards = state.withLockedValue { state -> [Shard] in
             state.stopRequested = configuration.keepSessionsOnShutdown
             return Array(state.shards.values)
         }
         startup.close()
+        guard ownership == nil else { return }
         for shard in shards { shard.stop(keepSession: configuration.keepSessionsOnShutdown) }
     }
 
@@ -210,6 +255,7 @@ public final class ShardManager: Sendable {
         case .exactly(let n): count = n
         }
         guard count >= 1 else { throw ShardManagerError.invalidShardSet(ids: configuration.shardIDs ?? [], count: count) }
+        if let ownership { return try await runOwned(by: ownership, gateway: info, count: count) }
         let ids = configuration.shardIDs?.sorted() ?? Array(0..<count)
         if configuration.shardIDs != nil {
             guard !ids.isEmpty, ids.allSatisfy({ (0..<count).contains($0) }), Set(ids).count == ids.count else {
@@ -256,7 +302,8 @@ public final class ShardManager: Sendable {
                 // shard's IDENTIFY or sent to it by `send`, never lost between the two.
                 let (shard, stopRequested) = state.withLockedValue { state in
                     let shard = makeShard(
-                        id: id, count: count, url: info.url, queue: queue, presence: state.presence, trustRoots: trustRoots)
+                        id: id, count: count, url: info.url, queue: queue, presence: state.presence, trustRoots: trustRoots,
+                        sessionStore: sessionStore)
                     state.shards[id] = shard
                     return (shard, state.stopRequested)
                 }
@@ -278,8 +325,9 @@ public final class ShardManager: Sendable {
     /// bucket has its next shard queued while one identifies.
     static func startWindow(maxConcurrency: Int) -> Int { 2 * max(1, maxConcurrency) }
 
-    private func makeShard(
-        id: Int, count: Int, url: String, queue: any IdentifyQueue, presence: PresenceUpdate?, trustRoots: [TLSTrustRoot]
+    func makeShard(
+        id: Int, count: Int, url: String, queue: any IdentifyQueue, presence: PresenceUpdate?, trustRoots: [TLSTrustRoot],
+        sessionStore: any SessionStore
     ) -> Shard {
         var shardConfiguration = ShardConfiguration(token: configuration.token, intents: configuration.intents)
         shardConfiguration.shardID = id
