@@ -30,6 +30,8 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Seconds to wait for every shard to be ready before measuring anyway.") var readyTimeout: Double = 180
     @Option(help: ArgumentHelp("REST base URL of a simulator already running (http://HOST:PORT/api/v10); default: start one as a child process.", valueName: "url"))
     var apiURL: String?
+    @Option(help: ArgumentHelp("For a heap profiler: print the RSS and exit at once at this point (idle: every shard ready and idle; traffic: after the traffic), so what is live shows as leaked.", valueName: "point"))
+    var exitAt: BenchExitPoint?
     @Option(help: "Output: text or json (one object).") var format = BenchFormat.text
     @OptionGroup var logging: LoggingOptions
 
@@ -52,7 +54,7 @@ struct Bench: AsyncParsableCommand {
         let settings = BenchSettings(
             shards: shards, duration: .milliseconds(Int64(duration * 1000)), rate: rate,
             compression: compress.compression, readyTimeout: .milliseconds(Int64(readyTimeout * 1000)),
-            trafficBytes: trafficBytes, settle: .milliseconds(Int64(settle * 1000)), apiBaseURL: apiURL)
+            trafficBytes: trafficBytes, settle: .milliseconds(Int64(settle * 1000)), apiBaseURL: apiURL, exitAt: exitAt)
         let report = try await bench(settings, logger: Logger(label: "echord.bench"))
         let sink = FileDescriptorSink()
         sink.write(line: format == .json ? report.json : report.text)
@@ -65,6 +67,9 @@ struct Bench: AsyncParsableCommand {
 }
 
 enum BenchFormat: String, ExpressibleByArgument, Sendable, CaseIterable { case text, json }
+
+/// Where `echord bench --exit-at` ends the process (for a heap profiler).
+enum BenchExitPoint: String, ExpressibleByArgument, Sendable, CaseIterable { case idle, traffic }
 
 struct BenchSettings: Sendable {
     var shards: Int
@@ -80,6 +85,8 @@ struct BenchSettings: Sendable {
     var apiBaseURL: String?
     /// The `echord` binary that serves the child simulator (default: this process's executable).
     var executable = "/proc/self/exe"
+    /// Exit the process at this point (for a heap profiler).
+    var exitAt: BenchExitPoint?
 }
 
 /// What `echord bench` measured (of the client process only).
@@ -209,10 +216,11 @@ func bench(_ settings: BenchSettings, logger: Logger) async throws -> BenchRepor
     }
 
     return try await withThrowingTaskGroup(of: Void.self) { group in
-        for manager in [first, rest] {
+        func start(_ manager: ShardManager) {
             group.addTask { try await manager.run() }
             group.addTask { for await _ in manager.events { received.withLockedValue { $0 += 1 } } }
         }
+        start(first)
         do {
             // The baseline: one shard, ready, with its traffic, idle.
             await waitUntil(timeout: settings.readyTimeout) { readyCount(first) == 1 }
@@ -221,11 +229,13 @@ func bench(_ settings: BenchSettings, logger: Logger) async throws -> BenchRepor
             let rssOne = residentMemoryBytes()
 
             // N-1 more shards, idle after READY.
+            start(rest)
             let restStarted = clock.now
             await waitUntil(timeout: settings.readyTimeout) { readyCount(rest) == n - 1 }
             let readyTime = restStarted.duration(to: clock.now)
             try? await Task.sleep(for: settings.settle)
             let rssIdle = residentMemoryBytes()
+            if settings.exitAt == .idle { exitForProfiler(child: child, rss: rssIdle, one: rssOne, shards: n) }
             let cpuBefore = cpuSeconds()
             let idleStart = clock.now
             try? await Task.sleep(for: settings.duration)
@@ -236,6 +246,7 @@ func bench(_ settings: BenchSettings, logger: Logger) async throws -> BenchRepor
             try await sendTraffic(sessions: n)
             try? await Task.sleep(for: settings.settle)
             let rssTraffic = residentMemoryBytes()
+            if settings.exitAt == .traffic { exitForProfiler(child: child, rss: rssTraffic, one: rssOne, shards: n) }
             let ready = readyCount(first) + readyCount(rest)
 
             // Throughput, with --rate.
@@ -275,6 +286,17 @@ func bench(_ settings: BenchSettings, logger: Logger) async throws -> BenchRepor
             throw error
         }
     }
+}
+
+/// Ends the process at once, shards still connected, so a heap profiler reports what is live as
+/// leaked; the child simulator is ended first.
+func exitForProfiler(child: SimulatorChild?, rss: Int?, one: Int?, shards: Int) -> Never {
+    if let rss, let one {
+        print("exiting for the profiler: RSS \(rss / 1024) KiB, \((rss - one) / (shards - 1) / 1024) KiB per shard over one shard")
+    }
+    fflush(nil)
+    child?.terminate()
+    exit(0)
 }
 
 /// JSON `d` objects of about 8 KiB each (words from a fixed generator, so each one differs and the
