@@ -174,14 +174,16 @@ extension MainLoop {
         connection?.turn = nil
         let written = write(bytes, opcode: 2, loggable: false)
         // The bucket's 5 s count from when the IDENTIFY is written: Discord times it when it arrives.
-        spawns.append { [queue = shard.identifyQueue] in
+        // Then the handshake counts as sent (the queue hears of it first, as before).
+        let id = handle.id
+        spawns.append { [queue = shard.identifyQueue, inputs] in
             if let written, (try? await written.get()) != nil {
                 await queue.identifySent(held)
             } else {
                 await queue.turnAbandoned(held)
             }
+            inputs.yield(.machine(.handshakeSent, connection: id))
         }
-        inputs.yield(.machine(.handshakeSent, connection: handle.id))
     }
 
     /// Writes queued commands while the send limiter has room; arms a deadline for the next slot.
