@@ -109,7 +109,7 @@ let package = Package(
         // What tests of code built on Echord need: a manual clock.
         .target(
             name: "EchordTesting",
-            dependencies: [.product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
+            dependencies: ["EchordGateway", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
         ),
         .target(name: "EchordTestSupport", path: "Tests/EchordTestSupport"),
         .testTarget(name: "EchordModelsTests", dependencies: ["EchordModels"]),

@@ -1,9 +1,10 @@
+import EchordGateway
 import NIOConcurrencyHelpers
 
 /// A clock that only moves when told to: tests drive heartbeats, timeouts and backoff without
 /// waiting for real time. Wrap it in a `GatewayClock` to hand it to a `Shard`, a `ShardManager` or
-/// an identify queue.
-public final class ManualClock: Clock, Sendable {
+/// an identify queue; it runs the shard's timers itself (see `CallbackClock`).
+public final class ManualClock: CallbackClock {
     /// A point on the manual clock.
     public struct Instant: InstantProtocol, Sendable {
         /// Time since the clock was made.
@@ -16,9 +17,20 @@ public final class ManualClock: Clock, Sendable {
     }
 
     private struct Sleeper {
+        enum Waker {
+            case task(CheckedContinuation<Void, Error>)
+            case callback(@Sendable () -> Void)
+        }
         let id: Int
         let deadline: Instant
-        let continuation: CheckedContinuation<Void, Error>
+        let waker: Waker
+
+        func wake() {
+            switch waker {
+            case .task(let continuation): continuation.resume()
+            case .callback(let body): body()
+            }
+        }
     }
 
     private struct State {
@@ -35,10 +47,10 @@ public final class ManualClock: Clock, Sendable {
     public var now: Instant { state.withLockedValue { $0.now } }
     public var minimumResolution: Duration { .nanoseconds(1) }
 
-    /// The number of tasks sleeping on the clock.
+    /// The number of tasks sleeping on the clock (and of callbacks a shard's timer scheduled on it).
     public var sleeperCount: Int { state.withLockedValue { $0.sleepers.count } }
 
-    /// The earliest deadline a task sleeps until, if any.
+    /// The earliest deadline a task sleeps until (or a scheduled callback waits for), if any.
     public var nextDeadline: Instant? { state.withLockedValue { $0.sleepers.map(\.deadline).min() } }
 
     public func sleep(until deadline: Instant, tolerance: Duration? = nil) async throws {
@@ -50,7 +62,7 @@ public final class ManualClock: Clock, Sendable {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
                 let resumeNow: Bool = state.withLockedValue { state in
                     if deadline <= state.now || Task.isCancelled { return true }
-                    state.sleepers.append(Sleeper(id: id, deadline: deadline, continuation: continuation))
+                    state.sleepers.append(Sleeper(id: id, deadline: deadline, waker: .task(continuation)))
                     return false
                 }
                 if resumeNow { continuation.resume() }
@@ -60,9 +72,26 @@ public final class ManualClock: Clock, Sendable {
                 guard let index = state.sleepers.firstIndex(where: { $0.id == id }) else { return nil }
                 return state.sleepers.remove(at: index)
             }
-            cancelled?.continuation.resume(throwing: CancellationError())
+            if case .task(let continuation) = cancelled?.waker { continuation.resume(throwing: CancellationError()) }
         }
         try Task.checkCancellation()
+    }
+
+    /// Runs `body` when the clock reaches `deadline` (at once if it has); an id for ``cancelScheduled(_:)``.
+    public func schedule(at deadline: Instant, _ body: @escaping @Sendable () -> Void) -> Int {
+        let (id, runNow) = state.withLockedValue { state -> (Int, Bool) in
+            state.nextID += 1
+            if deadline <= state.now { return (state.nextID, true) }
+            state.sleepers.append(Sleeper(id: state.nextID, deadline: deadline, waker: .callback(body)))
+            return (state.nextID, false)
+        }
+        if runNow { body() }
+        return id
+    }
+
+    /// Forgets a callback of ``schedule(at:_:)`` that has not run.
+    public func cancelScheduled(_ id: Int) {
+        state.withLockedValue { state in state.sleepers.removeAll { $0.id == id } }
     }
 
     /// Moves the clock forward by `duration` and wakes every sleeper whose deadline passed, in
@@ -75,6 +104,6 @@ public final class ManualClock: Clock, Sendable {
             state.sleepers.removeAll { $0.deadline <= now }
             return due
         }
-        for sleeper in due { sleeper.continuation.resume() }
+        for sleeper in due { sleeper.wake() }
     }
 }

@@ -170,38 +170,70 @@ struct CommandTests {
         #expect(child.stderr.contains("no token"))
     }
 
-    @Test("echord bench --format json: one object, every key, every shard ready, exit 0")
+    @Test("echord bench --format json: the simulator in a child process, one object, every key, every shard ready, exit 0")
     func benchJSON() async throws {
-        let child = try ChildProcess(arguments: ["bench", "--shards", "3", "--duration", "1", "--rate", "100", "--format", "json"])
+        let child = try ChildProcess(arguments: [
+            "bench", "--shards", "3", "--duration", "1", "--rate", "100", "--settle", "0.2", "--traffic-bytes", "20000",
+            "--format", "json",
+        ])
         let status = try await child.waitForExit()
         #expect(status == 0, "stderr: \(child.stderr)")
         let lines = child.stdout.split(separator: "\n")
         #expect(lines.count == 1)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(child.stdout.utf8)) as? [String: Any])
         for key in [
-            "shards", "shards_ready", "events", "events_per_second", "resident_memory_bytes", "memory_per_shard_bytes",
-            "cpu_seconds", "duration_seconds",
+            "shards", "shards_ready", "compression", "events", "events_per_second", "resident_memory_bytes", "memory_per_shard_bytes",
+            "resident_one_shard_bytes", "resident_after_traffic_bytes", "memory_per_shard_after_traffic_bytes",
+            "traffic_bytes_per_shard", "idle_cpu_seconds", "idle_seconds", "cpu_seconds", "duration_seconds",
         ] {
             #expect(object[key] != nil, "\(key)")
         }
         #expect(object["shards"] as? Int == 3)
         #expect(object["shards_ready"] as? Int == 3)
-        #expect((object["events"] as? Int).map { $0 >= 0 } == true)
+        #expect(object["compression"] as? String == "zlib-stream")
+        // The load phase ran (the simulator's traffic reached the shards).
+        #expect((object["events"] as? Int).map { $0 > 0 } == true)
         #expect(object["resident_memory_bytes"] is NSNull || (object["resident_memory_bytes"] as? Int).map { $0 > 0 } == true)
     }
 }
 
 @Suite("echord bench (in process)", .timeLimit(.minutes(3)))
 struct BenchTests {
-    @Test("bench: every shard ready, a report with every figure")
+    @Test("bench: the built echord simulate as the child, every shard ready, its traffic received, a report with every figure")
     func bench() async throws {
-        let report = try await echord.bench(
-            BenchSettings(shards: 2, duration: .milliseconds(500), rate: 50, compression: .zlibStream), logger: quietLogger)
+        var settings = BenchSettings(shards: 2, duration: .milliseconds(500), rate: 50, compression: .zlibStream)
+        settings.executable = try echordBinary()
+        settings.settle = .milliseconds(100)
+        settings.trafficBytes = 10_000
+        let report = try await echord.bench(settings, logger: quietLogger)
         #expect(report.shards == 2)
         #expect(report.shardsReady == 2)
-        #expect(report.cpuSeconds >= 0)
+        #expect(report.idleCPUSeconds >= 0 && report.loadCPUSeconds >= 0)
+        #expect(report.events > 0)
+        #expect(report.trafficBytesPerShard == 10_000)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(report.json.utf8)) as? [String: Any])
         #expect(object["shards_ready"] as? Int == 2)
-        #expect(report.text.contains("shards ready      2"))
+        #expect(report.text.contains("shards ready             2 ("))
+        #expect(report.text.contains("memory per shard, idle"))
+    }
+
+    @Test("bench --api-url: a simulator already running is used (no child is started: its path does not exist)")
+    func benchAgainstRunningSimulator() async throws {
+        var configuration = SimulatorConfiguration()
+        configuration.world.guildCount = 2
+        configuration.recommendedShards = 2
+        configuration.maxConcurrency = 2
+        configuration.identifyBucketMilliseconds = 100
+        let simulator = try await GatewaySimulator.start(configuration: configuration, logger: quietLogger)
+        var settings = BenchSettings(shards: 2, duration: .milliseconds(300), rate: 0, compression: .none)
+        settings.apiBaseURL = simulator.apiBaseURL
+        settings.executable = "/nonexistent/echord"  // never started
+        settings.settle = .milliseconds(100)
+        settings.trafficBytes = 9000
+        let report = try await echord.bench(settings, logger: quietLogger)
+        try await simulator.shutdown()
+        #expect(report.shardsReady == 2)
+        #expect(report.compression == .none)
+        #expect(report.events == 0)  // no load phase without --rate
     }
 }

@@ -103,6 +103,8 @@ struct ManagerStartupTests {
         #expect(try await Self.connections(simulator) == 0, "a socket opened before the identify turn")
         queue.grantNext()
         try await Self.eventually("ready") { shard.status == .ready }
+        // Reported by a short task once the write completed: it may come just after READY.
+        try await Self.eventually("the IDENTIFY reported") { !queue.reports.isEmpty }
         #expect(queue.reports == ["sent 0"])
         #expect(try await Self.connections(simulator) == 1)
         shard.stop()

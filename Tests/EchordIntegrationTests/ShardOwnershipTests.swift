@@ -129,6 +129,10 @@ struct ShardOwnershipTests {
         let lines = received.withLockedValue { $0 }
         #expect(Set(lines.filter { $0.name == "READY" }.map(\.shard)) == [0, 1, 2])
         #expect(harness.ownership.ended.withLockedValue { $0 }.sorted() == [0, 1, 2])
+        // The simulator logs a close once it has read it, which can be after run() returned here.
+        try await harness.eventually("every shard closed resumably (4000)") {
+            try await harness.simulator.log().filter { $0.kind == .closedByClient(code: 4000) }.count >= 3
+        }
         let closes = try await harness.simulator.log().filter { $0.kind == .closedByClient(code: 4000) }
         #expect(closes.count == 3, "every shard closed resumably")
         #expect(try await harness.simulator.violations().isEmpty)

@@ -3,30 +3,26 @@ import NIOConcurrencyHelpers
 
 /// Writes a shard's session to its ``SessionStore`` off the shard's main loop.
 ///
-/// The main loop hands over the session to save and goes on at once; one task writes, and when
-/// several sessions were handed over during a write only the newest is written next (saves are
+/// The main loop hands over the session to save and goes on at once. A writer runs only while
+/// there is something to write: ``submit(_:)`` says when one must be started (a short child task
+/// of the shard), and it ends once nothing is pending, so an idle shard keeps no task for saves.
+/// When several sessions are handed over during a write only the newest is written next (saves are
 /// coalesced). A slow store (``FileSessionStore`` syncs the file and its directory) so never holds
 /// up heartbeats or events.
 final class SessionSaver: Sendable {
-    private enum Step {
-        case save(GatewaySession?)
-        case wait
-        case end
-    }
-
     private struct State {
         /// The newest session not yet taken by the writer (`.some(nil)` deletes).
         var pending: GatewaySession??
-        var finished = false
-        var waiter: CheckedContinuation<Void, Never>?
+        /// A writer is running (``drain()``).
+        var writing = false
+        var lastSaved: GatewaySession?
     }
 
     private let store: any SessionStore
     private let shardID: Int
     private let shardCount: Int
     private let logger: Logger
-    private let initial: GatewaySession?
-    private let state = NIOLockedValueBox(State())
+    private let state: NIOLockedValueBox<State>
 
     /// - Parameter initial: the session the store holds already (restored at start).
     init(store: any SessionStore, shardID: Int, shardCount: Int, logger: Logger, initial: GatewaySession?) {
@@ -34,61 +30,61 @@ final class SessionSaver: Sendable {
         self.shardID = shardID
         self.shardCount = shardCount
         self.logger = logger
-        self.initial = initial
+        self.state = NIOLockedValueBox(State(lastSaved: initial))
     }
 
     /// Asks for `session` to be saved; replaces any session handed over but not yet written.
-    func submit(_ session: GatewaySession?) {
-        let waiter: CheckedContinuation<Void, Never>? = state.withLockedValue { state in
+    /// Returns true when the caller must run ``drain()`` (no writer is running).
+    func submit(_ session: GatewaySession?) -> Bool {
+        state.withLockedValue { state in
             state.pending = .some(session)
-            defer { state.waiter = nil }
-            return state.waiter
+            if state.writing { return false }
+            state.writing = true
+            return true
         }
-        waiter?.resume()
     }
 
-    /// Ends ``run()`` once what was submitted is written.
-    func finish() {
-        let waiter: CheckedContinuation<Void, Never>? = state.withLockedValue { state in
-            state.finished = true
-            defer { state.waiter = nil }
-            return state.waiter
-        }
-        waiter?.resume()
-    }
+    /// Whether a session waits to be written with no writer running (after a writer was cancelled).
+    var hasUnclaimedWork: Bool { state.withLockedValue { $0.pending != nil && !$0.writing } }
 
-    /// Writes submitted sessions until ``finish()``; a session equal to the last written is skipped.
-    func run() async {
-        var lastSaved = initial
+    /// Writes pending sessions until none is left; a session equal to the last written is skipped.
+    /// A write that fails because the writer's task was cancelled is left pending for the next
+    /// writer (the shard runs a last one, uncancelled, before `run()` returns).
+    func drain() async {
         while true {
-            let step: Step = state.withLockedValue { state in
-                if let pending = state.pending {
-                    state.pending = nil
-                    return .save(pending)
+            let next: (session: GatewaySession?, lastSaved: GatewaySession?)? = state.withLockedValue { state in
+                guard let pending = state.pending else {
+                    state.writing = false
+                    return nil
                 }
-                return state.finished ? .end : .wait
+                state.pending = nil
+                return (pending, state.lastSaved)
             }
-            switch step {
-            case .save(let session):
-                guard session != lastSaved else { continue }
-                do {
-                    try await store.save(session, shardID: shardID, shardCount: shardCount)
-                    lastSaved = session
-                } catch {
-                    logger.warning("session could not be saved", metadata: ["error": "\(error)"])
-                }
-            case .wait:
-                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                    let resumeNow = state.withLockedValue { state -> Bool in
-                        if state.pending != nil || state.finished { return true }
-                        state.waiter = continuation
-                        return false
+            guard let next else { return }
+            guard next.session != next.lastSaved else { continue }
+            do {
+                try await store.save(next.session, shardID: shardID, shardCount: shardCount)
+                state.withLockedValue { $0.lastSaved = next.session }
+            } catch {
+                if Task.isCancelled {
+                    state.withLockedValue { state in
+                        if state.pending == nil { state.pending = .some(next.session) }
+                        state.writing = false
                     }
-                    if resumeNow { continuation.resume() }
+                    return
                 }
-            case .end:
-                return
+                logger.warning("session could not be saved", metadata: ["error": "\(error)"])
             }
         }
+    }
+
+    /// Runs a writer for whatever is pending, if no writer runs (the last save of a shard).
+    func drainUnclaimed() async {
+        let claimed = state.withLockedValue { state -> Bool in
+            guard state.pending != nil, !state.writing else { return false }
+            state.writing = true
+            return true
+        }
+        if claimed { await drain() }
     }
 }

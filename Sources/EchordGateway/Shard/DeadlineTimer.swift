@@ -1,14 +1,13 @@
 import NIOConcurrencyHelpers
 
-/// The one timer of a shard: named deadlines (the next heartbeat, a HELLO or READY timeout, the
-/// reconnect backoff, the oldest held command's expiry), each reported to the main loop as an input
-/// when it passes, instead of a sleeping task per wait. (The send limiter's wait for a free slot,
-/// during a burst of commands, is the one other sleep of a shard.)
+/// The timers of a shard: named deadlines (the next heartbeat, a HELLO or READY timeout, the
+/// reconnect backoff, the oldest held command's expiry, the send limiter's next free slot), each
+/// reported to the main loop as an input when it passes.
 ///
-/// ``run(clock:inputs:)`` is one child task of the shard. It sleeps on the shard's clock until the
-/// earliest deadline (never more than one sleep at a time); setting an earlier deadline, cancelling
-/// one, or ``finish()`` wakes it to sleep again, or to end. Setting a name again replaces its
-/// deadline.
+/// No task waits for them: each armed deadline is one callback scheduled on the shard's clock
+/// (``GatewayClock/schedule(at:_:)``: a scheduled task on an event loop in production, the manual
+/// clock's list in tests). Setting a name again replaces its deadline; a callback that was replaced
+/// or cancelled before it ran reports nothing.
 final class DeadlineTimer: Sendable {
     /// What a deadline is for.
     enum Name: Hashable, Sendable {
@@ -20,104 +19,74 @@ final class DeadlineTimer: Sendable {
         case heartbeat
         /// The oldest command waiting for the shard to be ready.
         case commandExpiry
+        /// The send limiter's next free slot, while commands wait for one.
+        case sendPacing
     }
 
-    private struct Deadline {
-        var at: Duration
-        var fire: DriverInput
+    private struct Armed {
+        var generation: Int
+        var wake: GatewayClock.Wake?
     }
 
     private struct State {
-        var deadlines: [Name: Deadline] = [:]
-        /// Bumped by every change, so a sleeper knows its target may be stale.
-        var version = 0
+        var armed: [Name: Armed] = [:]
+        var generation = 0
         var finished = false
-        var waiter: CheckedContinuation<Void, Never>?
     }
 
-    private enum Step {
-        case sleep(until: Duration, version: Int)
-        case wait(version: Int)
-        case end
-    }
-
+    private let clock: GatewayClock
+    private let inputs: AsyncStream<DriverInput>.Continuation
     private let state = NIOLockedValueBox(State())
+
+    init(clock: GatewayClock, inputs: AsyncStream<DriverInput>.Continuation) {
+        self.clock = clock
+        self.inputs = inputs
+    }
 
     /// Reports `fire` when the clock reaches `at` (replacing any deadline named `name`).
     func set(_ name: Name, at: Duration, fire: DriverInput) {
-        change { $0.deadlines[name] = Deadline(at: at, fire: fire) }
+        let armed: (generation: Int, replaced: GatewayClock.Wake?)? = state.withLockedValue { state in
+            guard !state.finished else { return nil }
+            state.generation += 1
+            let replaced = state.armed.updateValue(Armed(generation: state.generation, wake: nil), forKey: name)
+            return (state.generation, replaced?.wake)
+        }
+        guard let armed else { return }
+        armed.replaced?.cancel()
+        // Scheduled outside the lock: a deadline already passed runs its callback at once.
+        let wake = clock.schedule(at: at) { [weak self] in self?.fire(name, generation: armed.generation, input: fire) }
+        let stale = state.withLockedValue { state -> Bool in
+            guard state.armed[name]?.generation == armed.generation else { return true }
+            state.armed[name]?.wake = wake
+            return false
+        }
+        if stale { wake.cancel() }
     }
 
     /// Forgets the deadline named `name`.
     func cancel(_ name: Name) {
-        change { $0.deadlines[name] = nil }
+        state.withLockedValue { $0.armed.removeValue(forKey: name)?.wake }?.cancel()
     }
 
-    /// Ends ``run(clock:inputs:)``.
+    /// Forgets every deadline; later ``set(_:at:fire:)`` calls do nothing.
     func finish() {
-        change { $0.finished = true }
+        let wakes = state.withLockedValue { state -> [GatewayClock.Wake] in
+            state.finished = true
+            defer { state.armed = [:] }
+            return state.armed.values.compactMap(\.wake)
+        }
+        wakes.forEach { $0.cancel() }
     }
 
-    private func change(_ body: (inout State) -> Void) {
-        let waiter: CheckedContinuation<Void, Never>? = state.withLockedValue { state in
-            body(&state)
-            state.version += 1
-            defer { state.waiter = nil }
-            return state.waiter
-        }
-        waiter?.resume()
-    }
+    /// Whether a deadline named `name` is armed.
+    func isArmed(_ name: Name) -> Bool { state.withLockedValue { $0.armed[name] != nil } }
 
-    /// Waits until the state changes after `version` (returns at once if it has).
-    private func changed(since version: Int) async {
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let resumeNow = state.withLockedValue { state -> Bool in
-                    if state.version != version || state.finished || Task.isCancelled { return true }
-                    state.waiter = continuation
-                    return false
-                }
-                if resumeNow { continuation.resume() }
-            }
-        } onCancel: {
-            let waiter: CheckedContinuation<Void, Never>? = state.withLockedValue { state in
-                defer { state.waiter = nil }
-                return state.waiter
-            }
-            waiter?.resume()
+    private func fire(_ name: Name, generation: Int, input: DriverInput) {
+        let current = state.withLockedValue { state -> Bool in
+            guard state.armed[name]?.generation == generation else { return false }
+            state.armed[name] = nil
+            return true
         }
-    }
-
-    /// Reports deadlines as they pass, until ``finish()`` or cancellation.
-    func run(clock: GatewayClock, inputs: AsyncStream<DriverInput>.Continuation) async {
-        while !Task.isCancelled {
-            let now = clock.now
-            var due: [DriverInput] = []
-            let step: Step = state.withLockedValue { state in
-                if state.finished { return .end }
-                for (name, deadline) in state.deadlines.sorted(by: { $0.value.at < $1.value.at }) where deadline.at <= now {
-                    due.append(deadline.fire)
-                    state.deadlines[name] = nil
-                }
-                if !due.isEmpty { state.version += 1 }
-                guard let earliest = state.deadlines.values.map(\.at).min() else { return .wait(version: state.version) }
-                return .sleep(until: earliest, version: state.version)
-            }
-            for input in due { inputs.yield(input) }
-            switch step {
-            case .end:
-                return
-            case .wait(let version):
-                await changed(since: version)
-            case .sleep(let until, let version):
-                // One sleep, abandoned when the deadlines change before it ends.
-                await withTaskGroup(of: Void.self) { group in
-                    group.addTask { try? await clock.sleep(until: until) }
-                    group.addTask { await self.changed(since: version) }
-                    await group.next()
-                    group.cancelAll()
-                }
-            }
-        }
+        if current { inputs.yield(input) }
     }
 }

@@ -12,12 +12,36 @@ final class EventBuffer<Element: Sendable>: Sendable {
         var head = 0
         var finished = false
         var consumer: CheckedContinuation<Element?, Never>?
-        var producers: [CheckedContinuation<Void, Never>] = []
+        var producers: [Producer] = []
         var count: Int { items.count - head }
     }
 
+    /// A producer waiting for room: a task in ``push(_:)``, or a channel handler's callback
+    /// (``offer(_:onRoom:)``).
+    private enum Producer {
+        case task(CheckedContinuation<Void, Never>)
+        case callback(@Sendable () -> Void)
+
+        func wake() {
+            switch self {
+            case .task(let continuation): continuation.resume()
+            case .callback(let body): body()
+            }
+        }
+    }
+
+    /// What ``offer(_:onRoom:)`` did with an event.
+    enum Offer: Equatable {
+        /// Buffered or handed to the waiting consumer.
+        case accepted
+        /// The buffer is full: the event was not taken; `onRoom` runs once there is room.
+        case full
+        /// The buffer was finished: the event is dropped (nobody will read it).
+        case finished
+    }
+
     private enum PushStep { case delivered(CheckedContinuation<Element?, Never>?), wait, finished }
-    private enum NextStep { case item(Element, CheckedContinuation<Void, Never>?), end, wait }
+    private enum NextStep { case item(Element, Producer?), end, wait }
 
     let capacity: Int
     private let state = NIOLockedValueBox(State())
@@ -53,12 +77,39 @@ final class EventBuffer<Element: Sendable>: Sendable {
                 await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                     let resumeNow = state.withLockedValue { state -> Bool in
                         if state.finished || state.count < capacity { return true }
-                        state.producers.append(continuation)
+                        state.producers.append(.task(continuation))
                         return false
                     }
                     if resumeNow { continuation.resume() }
                 }
             }
+        }
+    }
+
+    /// Adds an event without waiting: when the buffer is full the event is not taken and `onRoom`
+    /// runs (once, on the consumer's thread, or at ``finish()``) when the consumer has made room; the
+    /// caller offers the event again then. This is how a channel handler stops reading its socket
+    /// while the consumer is behind, without a task waiting.
+    func offer(_ element: Element, onRoom: @escaping @Sendable () -> Void) -> Offer {
+        let step: PushStep = state.withLockedValue { state in
+            if state.finished { return .finished }
+            if let consumer = state.consumer {
+                state.consumer = nil
+                return .delivered(consumer)
+            }
+            if state.count < capacity {
+                state.items.append(element)
+                return .delivered(nil)
+            }
+            state.producers.append(.callback(onRoom))
+            return .wait
+        }
+        switch step {
+        case .finished: return .finished
+        case .delivered(let consumer):
+            consumer?.resume(returning: element)
+            return .accepted
+        case .wait: return .full
         }
     }
 
@@ -72,7 +123,7 @@ final class EventBuffer<Element: Sendable>: Sendable {
             return (consumer, state.producers)
         }
         consumer?.resume(returning: nil)
-        producers.forEach { $0.resume() }
+        producers.forEach { $0.wake() }
     }
 
     /// The next event, or nil once finished and drained (or when the consumer's task is cancelled).
@@ -108,7 +159,7 @@ final class EventBuffer<Element: Sendable>: Sendable {
                 switch step {
                 case .item(let item, let producer):
                     continuation.resume(returning: item)
-                    producer?.resume()
+                    producer?.wake()
                 case .end: continuation.resume(returning: nil)
                 case .wait: break
                 }

@@ -9,13 +9,13 @@ enum DriverInput: Sendable {
     case machine(ShardStateMachine.Input, connection: Int?)
     /// A user command to send.
     case command(id: Int, bytes: [UInt8], opcode: Int)
-}
-
-/// The main loop's handle on its current socket.
-struct ConnectionHandle {
-    let id: Int
-    let commands: AsyncStream<ConnectionCommand>.Continuation
-    let channel: NIOLockedValueBox<NIOCore.Channel?>
+    /// The socket of connection `connection` is upgraded; its handler reports this before any frame.
+    case opened(NIOCore.Channel, connection: Int)
+    /// The wait for an identify turn of connection `connection` ended: the turn, or nil when none
+    /// was granted.
+    case identifyTurn(IdentifyTurn?, connection: Int)
+    /// The send limiter of connection `connection` has a free slot again.
+    case pump(connection: Int)
 }
 
 extension Shard {
@@ -46,7 +46,7 @@ extension Shard {
         machineConfiguration.backoffCap = configuration.backoffCap
         machineConfiguration.commandWaitLimit = configuration.commandWaitLimit
         machineConfiguration.sessionSaveInterval = configuration.sessionSaveInterval
-        let timer = DeadlineTimer()
+        let timer = DeadlineTimer(clock: clock, inputs: inputContinuation)
         let saver = SessionSaver(
             store: sessionStore, shardID: configuration.shardID, shardCount: configuration.shardCount, logger: logger,
             initial: restored)
@@ -57,10 +57,10 @@ extension Shard {
             shared.withLockedValue { $0.session = restored }
             logger.info("resuming a stored session", metadata: ["sequence": "\(restored.sequence)"])
         }
-        // Saves run beside the main loop, never in its way; the last one is written before run() returns.
-        async let saving: Void = saver.run()
-        let outcome: ShardError? = await withDiscardingTaskGroup { group in
-            group.addTask { [clock] in await timer.run(clock: clock, inputs: inputContinuation) }
+        // The shard's one long-lived task is this one. Its children are short: an identify wait, a
+        // connect, a session save; they end on their own and the discarding group keeps none of them.
+        // The socket is read by its channel handler and the timers are callbacks on the clock.
+        let (outcome, lastChannel): (ShardError?, NIOCore.Channel?) = await withDiscardingTaskGroup { group in
             if let keep = alreadyStopped {
                 loop.handle(.machine(.stop(keepSession: keep), connection: nil))
             } else {
@@ -80,11 +80,14 @@ extension Shard {
                 setStatus(.stopped(error: nil))
             }
             timer.finish()
+            let channel = loop.finishConnection()
+            for job in loop.takeSpawns() { group.addTask(operation: job) }
             group.cancelAll()
-            return loop.stopError
+            return (loop.stopError, channel)
         }
-        saver.finish()
-        await saving
+        // The last save is written before run() returns (also when a writer was cancelled).
+        await saver.drainUnclaimed()
+        try? await lastChannel?.closeFuture.get()
         inputContinuation.finish()
         if ownsBuffer { buffer.finish() }
         let waiters = shared.withLockedValue { state -> [CheckedContinuation<Void, Error>] in
@@ -104,7 +107,7 @@ struct MainLoop {
     let inputs: AsyncStream<DriverInput>.Continuation
     let saver: SessionSaver
     let timer: DeadlineTimer
-    /// Child tasks to start in the shard's task group.
+    /// Child tasks to start in the shard's task group (short ones: an identify wait, a connect, a save).
     var spawns: [@Sendable () async -> Void] = []
     var connection: ConnectionHandle?
     /// The bytes of commands the machine has not sent or expired yet, by id.
@@ -132,10 +135,12 @@ struct MainLoop {
         case .machine(let input, let id):
             if let id, id != machine.currentConnection { return }  // a late input of an old socket
             if case .closed = input, let connection, connection.id == id {
-                connection.commands.finish()
-                self.connection = nil
+                dropConnection()
                 timer.cancel(.handshake)
                 stopHeartbeat()
+            }
+            if case .connectFailed = input, let connection, connection.id == id {
+                dropConnection()
             }
             if case .heartbeatDue = input, var beat = heartbeat, beat.connection == id {
                 // The next beat, one interval after this one was due (not after it was handled).
@@ -150,6 +155,12 @@ struct MainLoop {
         case .command(let id, let bytes, let opcode):
             commands[id] = (bytes, opcode)
             perform(machine.handle(.commandSubmitted(id: id), now: now))
+        case .opened(let channel, let id):
+            opened(channel, id: id)
+        case .identifyTurn(let turn, let id):
+            turnEnded(turn, id: id)
+        case .pump(let id):
+            if connection?.id == id { pump() }
         }
     }
 
@@ -163,19 +174,21 @@ struct MainLoop {
                 heartbeat = (connection.id, interval, now + first)
                 timer.set(.heartbeat, at: now + first, fire: .machine(.heartbeatDue, connection: connection.id))
             case .sendHeartbeat(let sequence):
-                connection?.commands.yield(.heartbeat(GatewayCodec.heartbeat(sequence: sequence)))
+                write(GatewayCodec.heartbeat(sequence: sequence), opcode: 1, loggable: true)
             case .sendIdentify:
                 do {
-                    let bytes = try GatewayCodec.encode(.identify, shard.configuration.identify)
-                    connection?.commands.yield(.identify(bytes))
+                    sendIdentify(try GatewayCodec.encode(.identify, shard.configuration.identify))
                 } catch {
                     logger.error("IDENTIFY could not be encoded", metadata: ["error": "\(error)"])
                 }
             case .sendResume(let session):
                 let resume = Resume(token: shard.configuration.token, sessionID: session.sessionID, sequence: session.sequence)
-                if let bytes = try? GatewayCodec.encode(.resume, resume) { connection?.commands.yield(.resume(bytes)) }
+                if let bytes = try? GatewayCodec.encode(.resume, resume), let connection, !connection.closed {
+                    write(bytes, opcode: 6, loggable: false)
+                    inputs.yield(.machine(.handshakeSent, connection: connection.id))
+                }
             case .close(let code):
-                connection?.commands.yield(.close(code: code))
+                close(code: code)
             case .armHelloTimeout(let after, let id), .armReadyTimeout(let after, let id):
                 timer.set(.handshake, at: now + after, fire: .machine(.timeoutFired(connection: id), connection: id))
             case .scheduleReconnect(let after):
@@ -196,8 +209,9 @@ struct MainLoop {
                 logger.info("connection lost", metadata: ["reason": "\("\(reason)".escapedForLog())", "kind": "\(reason.metricLabel)"])
             case .sendCommand(let id):
                 guard let command = commands.removeValue(forKey: id) else { break }
-                if let connection {
-                    connection.commands.yield(.command(id: id, bytes: command.bytes, opcode: command.opcode))
+                if connection != nil, connection?.closed == false {
+                    connection?.queued.append((id, command.bytes, command.opcode))
+                    pump()
                 } else {
                     inputs.yield(.command(id: id, bytes: command.bytes, opcode: command.opcode))
                 }
@@ -213,8 +227,7 @@ struct MainLoop {
             case .stopped(let error):
                 stopError = error
                 save(machine.session)
-                connection?.commands.finish()
-                connection = nil
+                close(code: nil)
                 if let error { logger.error("shard stopped", metadata: ["error": "\(error)"]) }
                 for id in commands.keys { shard.completeCommand(id, with: GatewayCommandError.shardStopped) }
                 commands = [:]
@@ -224,49 +237,22 @@ struct MainLoop {
         }
     }
 
-    /// Publishes the session and hands it to the saver (the write happens off this loop).
-    func save(_ session: GatewaySession?) {
+    /// Publishes the session and hands it to the saver (the write happens off this loop, in a
+    /// short child task started only when no write is under way).
+    mutating func save(_ session: GatewaySession?) {
         shard.shared.withLockedValue { $0.session = session }
-        saver.submit(session)
+        if saver.submit(session) {
+            spawns.append { [saver] in await saver.drain() }
+        }
     }
 
-    private mutating func stopHeartbeat() {
+    mutating func stopHeartbeat() {
         heartbeat = nil
         timer.cancel(.heartbeat)
-    }
-
-    private mutating func startConnection(url: String, id: Int, lastSequence: Int?) {
-        connection?.commands.finish()
-        stopHeartbeat()
-        let (commands, continuation) = AsyncStream.makeStream(of: ConnectionCommand.self)
-        let channel = NIOLockedValueBox<NIOCore.Channel?>(nil)
-        connection = ConnectionHandle(id: id, commands: continuation, channel: channel)
-        guard let parsed = GatewayURL(url) else {
-            inputs.yield(.machine(.connectFailed(.invalidURL(url.escapedForLog(limit: 200))), connection: id))
-            return
-        }
-        let runner = ConnectionRunner(
-            shard: shard, url: parsed, id: id, inputs: inputs, selfCommands: continuation, channel: channel,
-            lastSequence: lastSequence)
-        // No session to resume: the socket opens once the identify queue grants the turn.
-        let identifies = machine.session == nil
-        spawns.append { await runner.run(commands: commands, identifies: identifies) }
     }
 
     mutating func takeSpawns() -> [@Sendable () async -> Void] {
         defer { spawns = [] }
         return spawns
-    }
-
-    /// Closes the socket at once (the shard is going away).
-    func closeNow(code: UInt16) {
-        guard let connection else { return }
-        connection.commands.finish()
-        if let channel = connection.channel.withLockedValue({ $0 }) {
-            var buffer = channel.allocator.buffer(capacity: 2)
-            buffer.writeInteger(code)
-            channel.writeAndFlush(WebSocketFrameFactory.close(buffer), promise: nil)
-            channel.close(promise: nil)
-        }
     }
 }

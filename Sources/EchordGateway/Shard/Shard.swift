@@ -6,9 +6,11 @@ import NIOCore
 
 /// One resilient gateway connection.
 ///
-/// `run()` owns the connection: its socket's reader and writer, the shard's one deadline timer
-/// (heartbeats, HELLO/READY timeouts, backoff, held commands) and its session saver run as child
-/// tasks (in discarding task groups), reconnecting and resuming as the protocol asks, until
+/// `run()` owns the connection: the task that calls it is the shard's one long-lived task. The
+/// socket is read by a channel handler (inflate, scan, hand on), the timers (heartbeats, HELLO/READY
+/// timeouts, backoff, held commands, send pacing) are deadlines on the clock, and the short jobs (an
+/// identify wait, a connect, a session save) run as child tasks of a discarding task group that
+/// keeps none once finished. It reconnects and resumes as the protocol asks, until
 /// ``stop(keepSession:)``, a fatal close code, or cancellation of the task that runs it (which
 /// closes with a resumable code and keeps the session). Every protocol rule lives in
 /// the shard state machine (`ShardStateMachine`, package access); this type only does the I/O.
@@ -57,6 +59,8 @@ public final class Shard: Sendable {
         var commandWaiters: [Int: CheckedContinuation<Void, Error>] = [:]
         var statusWatchers: [Int: AsyncStream<ShardStatus>.Continuation] = [:]
         var nextWatcherID = 0
+        /// Run once at the first ready, disconnected or stopped status (see ``Shard/whenSettled(_:)``).
+        var settledCallbacks: [@Sendable () -> Void] = []
     }
 
     /// - Parameters:
@@ -162,11 +166,32 @@ public final class Shard: Sendable {
         if let error { waiter?.resume(throwing: error) } else { waiter?.resume() }
     }
 
-    func setStatus(_ status: ShardStatus) {
-        let watchers: [AsyncStream<ShardStatus>.Continuation] = shared.withLockedValue { state in
-            state.status = status
-            return Array(state.statusWatchers.values)
+    /// Runs `body` once the shard is first ready, disconnected or stopped (at once if it is): its
+    /// first connection attempt has ended. A callback, so a caller waiting for that keeps no task.
+    func whenSettled(_ body: @escaping @Sendable () -> Void) {
+        let now: Bool = shared.withLockedValue { state in
+            if Self.isSettled(state.status) { return true }
+            state.settledCallbacks.append(body)
+            return false
         }
+        if now { body() }
+    }
+
+    private static func isSettled(_ status: ShardStatus) -> Bool {
+        switch status {
+        case .ready, .disconnected, .stopped: true
+        default: false
+        }
+    }
+
+    func setStatus(_ status: ShardStatus) {
+        let (watchers, settled) = shared.withLockedValue { state -> ([AsyncStream<ShardStatus>.Continuation], [@Sendable () -> Void]) in
+            state.status = status
+            var settled: [@Sendable () -> Void] = []
+            if Self.isSettled(status), !state.settledCallbacks.isEmpty { swap(&settled, &state.settledCallbacks) }
+            return (Array(state.statusWatchers.values), settled)
+        }
+        settled.forEach { $0() }
         for watcher in watchers {
             watcher.yield(status)
             if case .stopped = status { watcher.finish() }
@@ -193,7 +218,6 @@ struct ShardMetrics: Sendable {
     let events: Counter
     let bytesIn: Counter
     let bytesOut: Counter
-    let decodeFailures: Counter
     let latency: Metrics.Timer
 
     init(shardID: Int) {
@@ -202,8 +226,12 @@ struct ShardMetrics: Sendable {
         events = Counter(label: "echord_gateway_events_total", dimensions: dimensions)
         bytesIn = Counter(label: "echord_gateway_bytes_in_total", dimensions: dimensions)
         bytesOut = Counter(label: "echord_gateway_bytes_out_total", dimensions: dimensions)
-        decodeFailures = Counter(label: "echord_gateway_decode_failures_total", dimensions: dimensions)
         latency = Metrics.Timer(label: "echord_gateway_heartbeat_latency", dimensions: dimensions)
+    }
+
+    /// Messages that could not be decoded (rare: made on use, not kept per shard).
+    var decodeFailures: Counter {
+        Counter(label: "echord_gateway_decode_failures_total", dimensions: [("shard", String(shardID))])
     }
 
     /// Reconnects by reason (a small fixed set of reasons, so the label stays low-cardinality).

@@ -292,7 +292,8 @@ public final class ShardManager: Sendable {
         // Resuming shards first (they need no identify turn), then the others in id order, so each
         // bucket's queue is served in order.
         let order = resuming.isEmpty ? ids : resuming.sorted() + ids.filter { !resuming.contains($0) }
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        // A discarding group: a shard's task that ends is freed at once, never kept for a `next()`.
+        try await withThrowingDiscardingTaskGroup { group in
             for id in order {
                 let identifies = !resuming.contains(id)
                 // A shard that must IDENTIFY starts only when the start window has room: a bot with
@@ -308,15 +309,16 @@ public final class ShardManager: Sendable {
                     return (shard, state.stopRequested)
                 }
                 if let keep = stopRequested { shard.stop(keepSession: keep) }
-                group.addTask { try await self.run(shard, holdingStartSlot: identifies) }
-            }
-            do {
-                try await group.waitForAll()
-            } catch {
-                logger.error("a shard stopped with an error; stopping the others", metadata: ["error": "\(error)"])
-                startup.close()
-                state.withLockedValue { Array($0.shards.values) }.forEach { $0.stop(keepSession: true) }
-                throw error
+                group.addTask {
+                    do {
+                        try await self.run(shard, holdingStartSlot: identifies)
+                    } catch {
+                        self.logger.error("a shard stopped with an error; stopping the others", metadata: ["error": "\(error)"])
+                        self.startup.close()
+                        self.state.withLockedValue { Array($0.shards.values) }.forEach { $0.stop(keepSession: true) }
+                        throw error
+                    }
+                }
             }
         }
     }
@@ -350,19 +352,15 @@ public final class ShardManager: Sendable {
     private func run(_ shard: Shard, holdingStartSlot: Bool) async throws {
         do {
             guard holdingStartSlot else { return try await shard.run() }
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { [startup] in
-                    watching: for await status in shard.statusUpdates() {
-                        switch status {
-                        case .ready, .disconnected, .stopped: break watching
-                        default: continue
-                        }
-                    }
-                    startup.leave()
-                }
-                try await shard.run()
-                group.cancelAll()
+            // A status callback, not a watching task: the slot is left at the first ready,
+            // disconnected or stopped status, or when run() ends, whichever comes first (once).
+            let left = NIOLockedValueBox(false)
+            let leave: @Sendable () -> Void = { [startup] in
+                if left.withLockedValue({ done in defer { done = true }; return !done }) { startup.leave() }
             }
+            defer { leave() }
+            shard.whenSettled(leave)
+            try await shard.run()
         } catch {
             startup.close()
             throw error

@@ -73,19 +73,29 @@ public enum GatewayTransportError: Error, Sendable, Equatable, CustomStringConve
 /// that arrive with the `101` forwarded, since HELLO often does), and frame aggregation up to
 /// ``GatewayTransportConfiguration/maxMessageSize``.
 enum GatewayTransport {
-    typealias WebSocket = NIOAsyncChannel<WebSocketFrame, WebSocketFrame>
-
     private enum Upgrade: Sendable {
-        case upgraded(WebSocket)
+        case upgraded(Channel)
         /// Not upgraded: the response's status arrives once the upgrade handler passes the
         /// response on (see ``RefusalRecorder``).
         case refused(status: EventLoopFuture<Int>, channel: Channel)
     }
 
+    /// Most reads per wake-up of a gateway channel. NIO's pool keeps one receive buffer per read of
+    /// a wake-up, at the size the allocator last asked for, for the channel's life; a gateway socket
+    /// carries a message now and then, not a stream, so one read per wake-up keeps one buffer.
+    static let maxMessagesPerRead: UInt = 1
+    /// The receive buffer: small while idle (a heartbeat ACK is a few dozen bytes), growing for a
+    /// burst up to 4 KiB. The pooled buffer keeps the size it grew to, so the cap is what an idle
+    /// channel keeps after traffic; a large READY or GUILD_CREATE takes more reads, not more memory.
+    static let receiveAllocator = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 4096)
+
+    /// Opens the WebSocket and hands its channel to `upgraded` (on the event loop, once the
+    /// upgrade is done, with the frame aggregator in place) to add its handler; returns the channel.
     static func connect(
         to url: GatewayURL, compression: GatewayCompression, configuration: GatewayTransportConfiguration,
-        trustRoots: [TLSTrustRoot] = [], group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
-    ) async throws -> WebSocket {
+        trustRoots: [TLSTrustRoot] = [], group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        upgraded: @escaping @Sendable (Channel) throws -> Void
+    ) async throws -> Channel {
         let tls: NIOSSLContext? = url.secure ? try SharedTLS.context(trusting: trustRoots) : nil
         let tlsFailure = NIOLockedValueBox<String?>(nil)
         let timedOut = NIOLockedValueBox(false)
@@ -98,6 +108,8 @@ enum GatewayTransport {
             upgrade = try await ClientBootstrap(group: group)
                 .connectTimeout(.nanoseconds(Int64(configuration.connectTimeout.nanoseconds)))
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelOption(.maxMessagesPerRead, value: maxMessagesPerRead)
+                .channelOption(.recvAllocator, value: receiveAllocator)
                 .connect(host: url.host, port: url.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         if let tls {
@@ -111,7 +123,8 @@ enum GatewayTransport {
                                         NIOWebSocketFrameAggregator(
                                             minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 1 << 16,
                                             maxAccumulatedFrameSize: maxMessage))
-                                    return .upgraded(try WebSocket(wrappingChannelSynchronously: channel))
+                                    try upgraded(channel)
+                                    return .upgraded(channel)
                                 }
                             })
                         var headers = HTTPHeaders()

@@ -4,206 +4,176 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOWebSocket
 
-/// What the main loop asks of the current socket.
-enum ConnectionCommand: Sendable {
-    case heartbeat([UInt8])
-    case identify([UInt8])
-    case identifyGranted([UInt8])
-    /// The wait for the identify turn ended (granted or not) before the socket opened.
-    case identifyTurnWaitEnded
-    case resume([UInt8])
-    case command(id: Int, bytes: [UInt8], opcode: Int)
-    case pump
-    case close(code: UInt16)
-}
-
 enum WebSocketFrameFactory {
     static func close(_ data: ByteBuffer) -> WebSocketFrame {
         WebSocketFrame(fin: true, opcode: .connectionClose, maskKey: .random(), data: data)
     }
 }
 
-/// One socket of a shard: connects, then reads (reader child task) and writes (this task) until the
-/// main loop finishes its command stream.
-struct ConnectionRunner: Sendable {
-    let shard: Shard
-    let url: GatewayURL
-    let id: Int
-    let inputs: AsyncStream<DriverInput>.Continuation
-    let selfCommands: AsyncStream<ConnectionCommand>.Continuation
-    let channel: NIOLockedValueBox<NIOCore.Channel?>
-    /// Where the connection's sequence check starts (nil for a new session).
-    let lastSequence: Int?
-    /// The identify turn this socket holds until its IDENTIFY is written (then reported sent) or
-    /// the socket ends without one (then reported abandoned).
-    let turn = NIOLockedValueBox<IdentifyTurn?>(nil)
+/// The receive side of one socket of a shard, in the channel's pipeline: it inflates each message,
+/// scans its envelope, passes dispatches through the connection's sequence gate into the shard's
+/// event buffer, and hands protocol inputs to the shard's main loop. No task reads the socket.
+///
+/// When the event buffer is full the handler stops asking the channel to read (and queues the few
+/// frames already read) until the consumer makes room: the shard stops reading its socket, as
+/// before, and heartbeats go on (they are written by the main loop). The compression context is
+/// made with the first compressed message. The first thing it reports is ``DriverInput/opened(_:connection:)``,
+/// before any frame.
+final class ShardChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
 
-    var logger: Logger { shard.logger }
+    /// A dispatch the buffer had no room for, and the inputs to report once it is in.
+    private struct Pending {
+        var dispatch: GatewayDispatch
+        var then: [ShardStateMachine.Input]
+    }
+
+    private enum Outcome { case next, failed, paused }
+
+    private let shard: Shard
+    private let id: Int
+    private let inputs: AsyncStream<DriverInput>.Continuation
+    private var gate: ShardStateMachine.SequenceGate
+    /// After a transport failure the socket is closing: nothing more is read from it.
+    private var failed = false
+    /// The end (a close frame, or the channel's) was reported.
+    private var endReported = false
+    private var inactive = false
+    private var zlib: ZlibStreamInflater?
+    #if Zstd
+    private var zstd: ZstdStreamInflater?
+    #endif
+    private var pending: Pending?
+    private var queued = CircularBuffer<WebSocketFrame>(initialCapacity: 0)
+    /// A read the channel asked for while paused.
+    private var readWanted = false
+    private var context: ChannelHandlerContext?
+
+    private var logger: Logger { shard.logger }
+
+    init(shard: Shard, id: Int, inputs: AsyncStream<DriverInput>.Continuation, lastSequence: Int?) {
+        self.shard = shard
+        self.id = id
+        self.inputs = inputs
+        self.gate = ShardStateMachine.SequenceGate(last: lastSequence)
+    }
 
     private func input(_ input: ShardStateMachine.Input) {
         inputs.yield(.machine(input, connection: id))
     }
 
-    /// - Parameter identifies: the socket will IDENTIFY (no session to resume), so it opens only once
-    ///   the identify queue grants the turn: a queued shard holds no socket.
-    func run(commands: AsyncStream<ConnectionCommand>, identifies: Bool) async {
-        if identifies {
-            guard await waitForIdentifyTurn(commands) else {
-                input(.connectFailed(.connectionFailed("no identify turn")))
-                return
-            }
-        }
-        let socket: GatewayTransport.WebSocket
-        do {
-            socket = try await GatewayTransport.connect(
-                to: url, compression: shard.configuration.compression, configuration: shard.configuration.transport,
-                trustRoots: shard.configuration.additionalTrustRoots)
-        } catch {
-            await abandonTurn()
-            let failure = error as? GatewayTransportError ?? .connectionFailed("\(error)")
-            if case .tlsFailed = failure {
-                // Not a network blip: a configuration problem the operator must see.
-                logger.warning("TLS handshake failed; the shard keeps retrying", metadata: [
-                    "url": "\("\(url)".escapedForLog())", "error": "\("\(failure)".escapedForLog())",
-                ])
-            }
-            input(.connectFailed(failure))
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        inputs.yield(.opened(context.channel, connection: id))
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        if pending != nil || !queued.isEmpty {
+            queued.append(frame)
             return
         }
-        channel.withLockedValue { $0 = socket.channel }
-        logger.debug("connected", metadata: ["url": "\("\(url)".escapedForLog())", "connection": "\(id)"])
-        input(.connected)
-        do {
-            try await socket.executeThenClose { inbound, outbound in
-                await withDiscardingTaskGroup { group in
-                    group.addTask { await read(inbound, outbound: outbound) }
-                    var writer = Writer(runner: self, outbound: outbound, channel: socket.channel)
-                    for await command in commands {
-                        await writer.handle(command, spawn: { group.addTask(operation: $0) })
-                    }
-                    group.cancelAll()
-                }
-            }
-        } catch {
-            logger.debug("socket ended", metadata: ["error": "\(error)"])
-        }
-        await abandonTurn()
+        if handle(frame, context: context) == .paused { return }
     }
 
-    // MARK: Identify turn
-
-    /// Waits for the identify turn, unless the main loop closes this connection first (a stop):
-    /// true once the turn is held in ``turn``.
-    private func waitForIdentifyTurn(_ commands: AsyncStream<ConnectionCommand>) async -> Bool {
-        let shardID = shard.configuration.shardID
-        var closed = false
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { [queue = shard.identifyQueue, turn, selfCommands, logger] in
-                do {
-                    let granted = try await queue.waitForTurn(shardID: shardID)
-                    turn.withLockedValue { $0 = granted }
-                } catch {
-                    logger.debug("identify wait ended", metadata: ["error": "\(error)"])
-                }
-                selfCommands.yield(.identifyTurnWaitEnded)
-            }
-            closed = true  // also when the main loop ends the command stream
-            waiting: for await command in commands {
-                switch command {
-                case .identifyTurnWaitEnded:
-                    closed = false
-                    break waiting
-                case .close:
-                    break waiting
-                case .command(let id, let bytes, let opcode):
-                    inputs.yield(.command(id: id, bytes: bytes, opcode: opcode))  // for the next socket
-                default:
-                    break  // nothing else is sent before the socket opens
-                }
-            }
-            group.cancelAll()
+    func read(context: ChannelHandlerContext) {
+        if pending != nil {
+            readWanted = true
+            return
         }
-        // The waiting task has ended: a turn granted after all is handed back.
-        if closed {
-            await abandonTurn()
-            return false
-        }
-        return turn.withLockedValue { $0 } != nil
+        context.read()
     }
 
-    /// Gives the held identify turn back unused, if one is held.
-    private func abandonTurn() async {
-        guard let held = turn.withLockedValue({ state -> IdentifyTurn? in defer { state = nil }; return state }) else { return }
-        await shard.identifyQueue.turnAbandoned(held)
+    func channelInactive(context: ChannelHandlerContext) {
+        inactive = true
+        if pending == nil && queued.isEmpty { reportEnd(code: nil) }
+        context.fireChannelInactive()
     }
 
-    // MARK: Reading
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        logger.debug("read failed", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
+    }
 
-    private func read(_ inbound: NIOAsyncChannelInboundStream<WebSocketFrame>, outbound: NIOAsyncChannelOutboundWriter<WebSocketFrame>) async {
+    private func reportEnd(code: UInt16?) {
+        guard !endReported else { return }
+        endReported = true
+        input(.closed(code: code))
+    }
+
+    // MARK: Frames
+
+    private func handle(_ frame: WebSocketFrame, context: ChannelHandlerContext) -> Outcome {
+        guard !endReported else { return .next }  // nothing after the server's close frame
+        switch frame.opcode {
+        case .text, .binary:
+            guard !failed else { return .next }
+            var data = frame.unmaskedData
+            let bytes = data.readBytes(length: data.readableBytes) ?? []
+            shard.metrics.bytesIn.increment(by: Int64(bytes.count))
+            if frame.opcode == .text && !bytes.isValidUTF8 {
+                // RFC 6455 §8.1: a text frame that is not UTF-8 fails the connection (1007).
+                failed = true
+                logger.error("text frame with invalid UTF-8", metadata: ["bytes": "\(bytes.count)"])
+                input(.transportFailed(.invalidUTF8))
+                return .failed
+            }
+            let message: [UInt8]?
+            do {
+                message = try inflate(bytes)
+            } catch {
+                // The compression context is unusable: the socket must go.
+                failed = true
+                logger.error("transport decompression failed", metadata: ["error": "\(error)"])
+                input(.transportFailed(.decompression("\(error)")))
+                return .failed
+            }
+            guard let message else { return .next }
+            let outcome = process(message)
+            if outcome == .failed { failed = true }
+            return outcome
+        case .connectionClose:
+            var data = frame.unmaskedData
+            let code = data.readInteger(as: UInt16.self)
+            logger.debug("server closed", metadata: ["code": "\(code.map(String.init) ?? "none")"])
+            reportEnd(code: code)
+        case .ping:
+            context.writeAndFlush(
+                wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, maskKey: .random(), data: frame.unmaskedData)), promise: nil)
+        default:
+            break
+        }
+        return .next
+    }
+
+    /// The message of `bytes`: inflated with the connection's context (made on first use), or
+    /// `bytes` without compression; nil while a message is incomplete.
+    private func inflate(_ bytes: [UInt8]) throws -> [UInt8]? {
         let configuration = shard.configuration
-        let zlib: ZlibStreamInflater? =
-            configuration.compression == .zlibStream ? ZlibStreamInflater(maxMessageSize: configuration.maxDecompressedMessageSize) : nil
+        switch configuration.compression {
+        case .zlibStream:
+            let zlib = self.zlib ?? ZlibStreamInflater(maxMessageSize: configuration.maxDecompressedMessageSize)
+            self.zlib = zlib
+            return try zlib.feed(bytes)
         #if Zstd
-        let zstd: ZstdStreamInflater? =
-            configuration.compression == .zstdStream ? ZstdStreamInflater(maxMessageSize: configuration.maxDecompressedMessageSize) : nil
+        case .zstdStream:
+            let zstd = self.zstd ?? ZstdStreamInflater(maxMessageSize: configuration.maxDecompressedMessageSize)
+            self.zstd = zstd
+            return try zstd.feed(bytes)
         #endif
-        var gate = ShardStateMachine.SequenceGate(last: lastSequence)
-        var failed = false
-        do {
-            for try await frame in inbound {
-                switch frame.opcode {
-                case .text, .binary:
-                    // After a transport failure the socket is closing: nothing more is read from it.
-                    guard !failed else { continue }
-                    var data = frame.unmaskedData
-                    let bytes = data.readBytes(length: data.readableBytes) ?? []
-                    shard.metrics.bytesIn.increment(by: Int64(bytes.count))
-                    if frame.opcode == .text && !bytes.isValidUTF8 {
-                        // RFC 6455 §8.1: a text frame that is not UTF-8 fails the connection (1007).
-                        failed = true
-                        logger.error("text frame with invalid UTF-8", metadata: ["bytes": "\(bytes.count)"])
-                        input(.transportFailed(.invalidUTF8))
-                        continue
-                    }
-                    let message: [UInt8]?
-                    do {
-                        if let zlib {
-                            message = try zlib.feed(bytes)
-                        } else {
-                            #if Zstd
-                            message = try zstd.map { try $0.feed(bytes) } ?? bytes
-                            #else
-                            message = bytes
-                            #endif
-                        }
-                    } catch {
-                        // The compression context is unusable: the socket must go.
-                        failed = true
-                        logger.error("transport decompression failed", metadata: ["error": "\(error)"])
-                        input(.transportFailed(.decompression("\(error)")))
-                        continue
-                    }
-                    if let message, !(await process(message, gate: &gate)) { failed = true }
-                case .connectionClose:
-                    var data = frame.unmaskedData
-                    let code = data.readInteger(as: UInt16.self)
-                    logger.debug("server closed", metadata: ["code": "\(code.map(String.init) ?? "none")"])
-                    input(.closed(code: code))
-                    return
-                case .ping:
-                    try? await outbound.write(WebSocketFrame(fin: true, opcode: .pong, maskKey: .random(), data: frame.unmaskedData))
-                default:
-                    break
-                }
-            }
-        } catch {
-            logger.debug("read failed", metadata: ["error": "\(error)"])
+        default:
+            return bytes
         }
-        input(.closed(code: nil))
     }
 
-    /// Decodes one message and reports it; returns false when the connection cannot go on.
-    private func process(_ message: [UInt8], gate: inout ShardStateMachine.SequenceGate) async -> Bool {
+    /// Decodes one message and reports it.
+    private func process(_ message: [UInt8]) -> Outcome {
         let inbound: GatewayInbound
         do {
             inbound = try GatewayInbound(decoding: message)
@@ -214,11 +184,11 @@ struct ConnectionRunner: Sendable {
                 logger.warning("undecodable gateway message skipped", metadata: [
                     "error": "\(error)", "bytes": "\(message.count)",
                 ])
-                return true
+                return .next
             case .hello, .ready:
                 logger.error("gateway message unusable", metadata: ["error": "\(error)"])
                 input(.transportFailed(.unreadableMessage(error.description)))
-                return false
+                return .failed
             }
         }
         if logger.logLevel <= .trace {
@@ -227,15 +197,18 @@ struct ConnectionRunner: Sendable {
         }
         switch inbound {
         case .dispatch(let envelope):
-            let accepted = await deliver(envelope, gate: &gate)
-            if accepted, envelope.eventName == "RESUMED" {
-                logger.info("resumed", metadata: ["sequence": "\(envelope.sequence.map(String.init) ?? "-")"])
-                input(.resumed)
+            if envelope.eventName == "RESUMED" {
+                return deliver(envelope) {
+                    logger.info("resumed", metadata: ["sequence": "\(envelope.sequence.map(String.init) ?? "-")"])
+                    return [.resumed]
+                }
             }
+            return deliver(envelope) { [] }
         case .ready(let envelope, let sessionID, let resumeGatewayURL):
-            guard await deliver(envelope, gate: &gate) else { return true }
-            logger.info("ready", metadata: ["session": "\(sessionID.escapedForLog())"])
-            input(.ready(sessionID: sessionID, resumeGatewayURL: resumeGatewayURL))
+            return deliver(envelope) {
+                logger.info("ready", metadata: ["session": "\(sessionID.escapedForLog())"])
+                return [.ready(sessionID: sessionID, resumeGatewayURL: resumeGatewayURL)]
+            }
         case .heartbeatRequest:
             input(.heartbeatRequested)
         case .reconnect:
@@ -249,159 +222,73 @@ struct ConnectionRunner: Sendable {
         case .unexpected(let opcode):
             logger.debug("unexpected opcode ignored", metadata: ["op": "\(opcode.rawValue)"])
         }
-        return true
+        return .next
     }
 
     /// Passes a dispatch through the connection's sequence gate, to the user when subscribed, and
-    /// reports it; returns whether it was accepted in order.
-    @discardableResult
-    private func deliver(_ envelope: GatewayEnvelope, gate: inout ShardStateMachine.SequenceGate) async -> Bool {
+    /// reports it, then what `accepted` returns (only when it was accepted in order). Paused when
+    /// the buffer is full: the rest happens once it has room.
+    private func deliver(_ envelope: GatewayEnvelope, accepted: () -> [ShardStateMachine.Input]) -> Outcome {
         shard.metrics.events.increment()
         switch gate.check(sequence: envelope.sequence, eventName: envelope.eventName) {
         case .accept(let sequence):
+            let then = [ShardStateMachine.Input.dispatch(sequence: sequence)] + accepted()
             if ShardStateMachine.delivers(eventName: envelope.eventName ?? "", subscription: shard.configuration.eventSubscription) {
-                await shard.buffer.push(GatewayDispatch(shardID: shard.configuration.shardID, envelope: envelope))
+                let dispatch = GatewayDispatch(shardID: shard.configuration.shardID, envelope: envelope)
+                if !offer(Pending(dispatch: dispatch, then: then)) { return .paused }
             }
-            input(.dispatch(sequence: sequence))
-            return true
+            then.forEach(input)
         case .acceptWithoutName(let sequence):
             logger.warning("dispatch without an event name skipped", metadata: ["sequence": "\(sequence)"])
             input(.dispatch(sequence: sequence))
-            return false
         case .skipInvalidSequence(let sequence):
             logger.warning("dispatch with a missing or negative sequence skipped", metadata: [
                 "sequence": "\(sequence.map(String.init) ?? "null")", "event": "\((envelope.eventName ?? "-").escapedForLog())",
             ])
-            return false
         case .broken(let broken):
             logger.warning("dispatch sequence broken: resuming from the last contiguous one", metadata: [
                 "break": "\(broken)", "event": "\((envelope.eventName ?? "-").escapedForLog())",
             ])
             input(.sequenceBroken(broken))
-            return false
         case .dropAfterBreak:
             logger.debug("dispatch after a sequence break dropped (it will be replayed)", metadata: [
                 "sequence": "\(envelope.sequence.map(String.init) ?? "null")",
             ])
-            return false
         }
+        return .next
     }
 
-    // MARK: Writing
+    // MARK: Back-pressure
 
-    /// The write side of one socket: heartbeats at once, commands through the send limiter.
-    struct Writer {
-        let runner: ConnectionRunner
-        let outbound: NIOAsyncChannelOutboundWriter<WebSocketFrame>
-        let channel: NIOCore.Channel
-        var limiter = SendLimiter()
-        var queued: [(id: Int, bytes: [UInt8], opcode: Int)] = []
-        var pumpScheduled = false
-        var closed = false
-
-        var shard: Shard { runner.shard }
-        var clock: GatewayClock { shard.clock }
-
-        mutating func handle(_ command: ConnectionCommand, spawn: (@escaping @Sendable () async -> Void) -> Void) async {
-            guard !closed else {
-                // The socket is going: hand commands back to the main loop for the next one.
-                if case .command(let id, let bytes, let opcode) = command {
-                    runner.inputs.yield(.command(id: id, bytes: bytes, opcode: opcode))
-                }
-                return
-            }
-            switch command {
-            case .heartbeat(let bytes):
-                await write(bytes, opcode: 1, loggable: true)
-            case .identify(let bytes):
-                if runner.turn.withLockedValue({ $0 }) != nil {
-                    await handle(.identifyGranted(bytes), spawn: spawn)
-                    return
-                }
-                // Not granted before connecting (this socket was meant to resume): wait now.
-                let shardID = shard.configuration.shardID
-                spawn { [queue = shard.identifyQueue, runner] in
-                    do {
-                        let granted = try await queue.waitForTurn(shardID: shardID)
-                        runner.turn.withLockedValue { $0 = granted }
-                        runner.selfCommands.yield(.identifyGranted(bytes))
-                    } catch {
-                        runner.logger.debug("identify wait ended", metadata: ["error": "\(error)"])
-                    }
-                }
-            case .identifyGranted(let bytes):
-                let held = runner.turn.withLockedValue { state -> IdentifyTurn? in defer { state = nil }; return state }
-                let written = await write(bytes, opcode: 2, loggable: false)
-                // The bucket's 5 s count from now: Discord times the IDENTIFY when it arrives.
-                if let held {
-                    if written { await shard.identifyQueue.identifySent(held) } else { await shard.identifyQueue.turnAbandoned(held) }
-                }
-                runner.input(.handshakeSent)
-            case .identifyTurnWaitEnded:
-                break
-            case .resume(let bytes):
-                await write(bytes, opcode: 6, loggable: false)
-                runner.input(.handshakeSent)
-            case .command(let id, let bytes, let opcode):
-                queued.append((id, bytes, opcode))
-                await pump(spawn: spawn)
-            case .pump:
-                pumpScheduled = false
-                await pump(spawn: spawn)
-            case .close(let code):
-                closed = true
-                var buffer = channel.allocator.buffer(capacity: 2)
-                buffer.writeInteger(code)
-                runner.logger.debug("closing", metadata: ["code": "\(code)"])
-                // Not awaited: a zombie socket may never drain. The close ends the reader, which
-                // reports the end to the main loop.
-                channel.writeAndFlush(WebSocketFrameFactory.close(buffer), promise: nil)
-                channel.close(promise: nil)
-                // Commands still waiting for the send limit go to the next connection.
-                for command in queued { runner.inputs.yield(.command(id: command.id, bytes: command.bytes, opcode: command.opcode)) }
-                queued = []
-            }
+    /// Offers the dispatch to the event buffer; false when it is full (then it is kept, and reading
+    /// stops until the buffer calls back).
+    private func offer(_ item: Pending) -> Bool {
+        guard let eventLoop = context?.eventLoop else { return true }
+        let handler = NIOLoopBound(self, eventLoop: eventLoop)
+        let result = shard.buffer.offer(item.dispatch) {
+            eventLoop.execute { handler.value.roomAvailable() }
         }
-
-        private mutating func pump(spawn: (@escaping @Sendable () async -> Void) -> Void) async {
-            while let first = queued.first {
-                let delay = limiter.delay(isHeartbeat: false, now: clock.now)
-                if delay > .zero {
-                    if !pumpScheduled {
-                        pumpScheduled = true
-                        spawn { [clock, selfCommands = runner.selfCommands] in
-                            if (try? await clock.sleep(for: delay)) != nil { selfCommands.yield(.pump) }
-                        }
-                    }
-                    return
-                }
-                queued.removeFirst()
-                if await write(first.bytes, opcode: first.opcode, loggable: true) {
-                    shard.completeCommand(first.id, with: nil)
-                } else {
-                    runner.inputs.yield(.command(id: first.id, bytes: first.bytes, opcode: first.opcode))
-                }
-            }
+        if result == .full {
+            pending = item
+            return false
         }
+        return true
+    }
 
-        @discardableResult
-        private mutating func write(_ bytes: [UInt8], opcode: Int, loggable: Bool) async -> Bool {
-            limiter.record(now: clock.now)
-            var buffer = channel.allocator.buffer(capacity: bytes.count)
-            buffer.writeBytes(bytes)
-            if runner.logger.logLevel <= .trace {
-                runner.logger.trace("-> op=\(opcode)", metadata: [
-                    "payload": "\(loggable ? String(decoding: bytes, as: UTF8.self) : "<contains the token: not logged>")",
-                ])
-            }
-            do {
-                try await outbound.write(WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: buffer))
-                shard.metrics.bytesOut.increment(by: Int64(bytes.count))
-                return true
-            } catch {
-                runner.logger.debug("write failed", metadata: ["error": "\(error)"])
-                return false
-            }
+    /// The buffer has room: the held dispatch goes in, then the queued frames, then reading resumes.
+    private func roomAvailable() {
+        guard let held = pending, let context else { return }
+        pending = nil
+        guard offer(held) else { return }
+        held.then.forEach(input)
+        while pending == nil, let frame = queued.popFirst() {
+            _ = handle(frame, context: context)
+        }
+        guard pending == nil else { return }
+        if inactive { reportEnd(code: nil) }
+        if readWanted {
+            readWanted = false
+            context.read()
         }
     }
 }
@@ -412,4 +299,3 @@ extension Array where Element == UInt8 {
         !transcode(makeIterator(), from: UTF8.self, to: UTF32.self, stoppingOnError: true, into: { _ in })
     }
 }
-
