@@ -114,7 +114,7 @@ let package = Package(
         .testTarget(
             name: "EchordIntegrationTests",
             dependencies: [
-                "EchordGateway", "EchordSimulator", "EchordModels",
+                "EchordGateway", "EchordSimulator", "EchordModels", "EchordTestSupport",
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -137,7 +137,7 @@ let package = Package(
         .testTarget(
             name: "EchordPostgresTests",
             dependencies: [
-                "EchordPostgres", "EchordGateway", "EchordSimulator", "EchordModels",
+                "EchordPostgres", "EchordGateway", "EchordSimulator", "EchordModels", "EchordTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -4,6 +4,7 @@ import Glibc
 import EchordGateway
 import EchordModels
 import EchordSimulator
+import EchordTestSupport
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -110,7 +111,7 @@ final class ScriptedHTTPServer: Sendable {
 
 /// Waits (real time, bounded) until `condition` holds.
 private func eventually(_ what: String, timeout: Duration = .seconds(10), _ condition: () -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
+    let deadline = ContinuousClock.now + TestTime.bound(timeout)
     while !condition() {
         guard ContinuousClock.now < deadline else { throw HarnessError.timedOut(what) }
         try await Task.sleep(for: .milliseconds(5))

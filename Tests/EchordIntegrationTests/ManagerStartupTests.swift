@@ -1,6 +1,7 @@
 import EchordGateway
 import EchordModels
 import EchordSimulator
+import EchordTestSupport
 import Logging
 import NIOConcurrencyHelpers
 import ServiceLifecycleTestKit
@@ -75,7 +76,7 @@ struct ManagerStartupTests {
 
     /// Waits (real time, bounded) for `condition`, without moving any clock.
     static func eventually(_ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + timeout
+        let deadline = ContinuousClock.now + TestTime.bound(timeout)
         while ContinuousClock.now < deadline {
             if try await condition() { return }
             try await Task.sleep(for: .milliseconds(10))

@@ -1,5 +1,6 @@
 import EchordGateway
 import EchordModels
+import EchordTestSupport
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
@@ -36,7 +37,7 @@ struct TLSTests {
         try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { try await body() }
             group.addTask {
-                try await Task.sleep(for: timeout)
+                try await Task.sleep(for: TestTime.bound(timeout))
                 return nil
             }
             let first = try await group.next()!

@@ -1,6 +1,7 @@
 import EchordGateway
 import EchordModels
 import EchordSimulator
+import EchordTestSupport
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
@@ -59,7 +60,7 @@ final class AsyncTestQueue<Element: Sendable>: Sendable {
             }
             guard let id else { return }
             timer = Task {
-                try? await Task.sleep(for: timeout)
+                try? await Task.sleep(for: TestTime.bound(timeout))
                 let expired = self.state.withLockedValue { state -> CheckedContinuation<Element?, Error>? in
                     guard let waiter = state.waiter, waiter.id == id else { return nil }
                     state.waiter = nil
