@@ -142,7 +142,7 @@ struct GatewayDiscoveryTests {
         let clock = ManualClock()
         let discovery = GatewayDiscovery(
             apiBaseURL: server.apiBaseURL, token: BotToken(Self.token), clock: GatewayClock(clock),
-            maxAttempts: maxAttempts, requestTimeout: requestTimeout,
+            maxAttempts: maxAttempts, connectTimeout: TestTime.bound(.seconds(10)), requestTimeout: TestTime.bound(requestTimeout),
             logger: Logger(label: "echord.test") { _ in RecordingLogHandler(lines: lines) })
         do {
             try await body(server, discovery, clock)
@@ -404,7 +404,7 @@ struct GatewayDiscoveryTests {
         let plain = try await ScriptedHTTPServer.start([.json(200, validBody)])
         let tls = GatewayDiscovery(
             apiBaseURL: "https://127.0.0.1:\(plain.port)/api/v10", token: BotToken(Self.token), maxAttempts: 1,
-            requestTimeout: .seconds(10))
+            connectTimeout: TestTime.bound(.seconds(10)), requestTimeout: TestTime.bound(.seconds(10)))
         // NIOSSL reports the failed handshake as a handshake error (the server does not speak TLS)
         // or, under load, as I/O on the channel the server already closed: a connection failure.
         await #expect {

@@ -224,7 +224,7 @@ struct TLSTests {
         let port = try #require(silent.localAddress?.port)
         var configuration = ShardConfiguration(token: BotToken(Harness.token), intents: .guilds)
         configuration.gatewayURL = "\(scheme)://127.0.0.1:\(port)/gateway"
-        configuration.transport.handshakeTimeout = .milliseconds(300)
+        configuration.transport.handshakeTimeout = TestTime.bound(.milliseconds(300))
         // Backoff on a manual clock that never moves: one attempt, then the status stays put.
         let shard = Shard(configuration: configuration, clock: GatewayClock(ManualClock()), logger: Self.quiet)
         let running = Task { try await shard.run() }

@@ -316,6 +316,7 @@ func connectWebSocket(
     makeHandler: @escaping @Sendable () -> any ChannelInboundHandler & Sendable
 ) async throws -> NIOCore.Channel {
     let upgraded = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .connectTimeout(.seconds(Int64(10 * TestTime.scale)))
         .connect(host: "127.0.0.1", port: port) { channel in
             channel.eventLoop.makeCompletedFuture {
                 let upgrader = NIOTypedWebSocketClientUpgrader<Bool>(
