@@ -128,7 +128,7 @@ private let validInfo = GatewayBotInfo(
 
 // MARK: - Tests
 
-@Suite("GatewayDiscovery", .timeLimit(.minutes(1)))
+@Suite("GatewayDiscovery", .timeLimit(.minutes(TestTime.scale)))
 struct GatewayDiscoveryTests {
     static let token = "MTE5MTE2ODkxNDIyNzMzMTA3Mw.fake.x"
 

@@ -55,7 +55,7 @@ final class GatedIdentifyQueue: IdentifyQueue {
 
 /// Start-up of shards and managers: no socket before the identify turn, a bounded shard count, and
 /// a stop that ends every stage.
-@Suite("Start-up: identify turns, the shard count bound, stop at every stage", .timeLimit(.minutes(2)))
+@Suite("Start-up: identify turns, the shard count bound, stop at every stage", .timeLimit(.minutes(2 * TestTime.scale)))
 struct ManagerStartupTests {
     static var quiet: Logger {
         var logger = Logger(label: "echord.test")
