@@ -120,7 +120,7 @@ let package = Package(
         .testTarget(
             name: "EchordIntegrationTests",
             dependencies: [
-                "EchordGateway", "EchordSimulator", "EchordModels", "EchordTesting",
+                "EchordGateway", "EchordSimulator", "EchordModels", "EchordTesting", "EchordTestSupport",
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -13,26 +13,28 @@ let package = Package(
     targets: [
         // Declares libFuzzer's LLVMFuzzerRunDriver for the harnesses' entry points.
         .target(name: "CFuzzerDriver"),
+        // The harnesses' shared entry point: runFuzzer(_:) starts libFuzzer's driver.
+        .target(name: "FuzzSupport", dependencies: ["CFuzzerDriver"]),
         .executableTarget(
             name: "FuzzInflater",
-            dependencies: ["CFuzzerDriver", .product(name: "EchordGateway", package: "Echord")]
+            dependencies: ["FuzzSupport", .product(name: "EchordGateway", package: "Echord")]
         ),
         .executableTarget(
             name: "FuzzEnvelope",
             dependencies: [
-                "CFuzzerDriver",
+                "FuzzSupport",
                 .product(name: "EchordGateway", package: "Echord"),
                 .product(name: "EchordModels", package: "Echord"),
             ]
         ),
         .executableTarget(
             name: "FuzzEventDecode",
-            dependencies: ["CFuzzerDriver", .product(name: "EchordModels", package: "Echord")]
+            dependencies: ["FuzzSupport", .product(name: "EchordModels", package: "Echord")]
         ),
         .executableTarget(
             name: "FuzzSimulator",
             dependencies: [
-                "CFuzzerDriver",
+                "FuzzSupport",
                 .product(name: "EchordSimulator", package: "Echord"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -53,6 +53,21 @@ seeds() {
   python3 scripts/fuzz-seeds.py "$fixtures" Sources/EchordModels/Generated/GatewayEvent.swift "$work/seeds"
 }
 
+# Prints the input a failed run wrote (libFuzzer's "Test unit written to PATH"): the command that
+# replays it, and its bytes (base64, up to 4 KiB: -max_len) so that a CI log alone reproduces it.
+reproducer() {
+  local exe=$1 log=$2 artifact
+  artifact=$(grep -Eo "Test unit written to [^ ]+" "$log" | tail -n 1 | sed 's/^Test unit written to //' || true)
+  if [ -z "$artifact" ] || [ ! -f "$artifact" ]; then
+    echo "no reproducer was written (the log's last lines follow)" >&2
+    tail -n 30 "$log" >&2
+    return
+  fi
+  echo "reproduce with: $exe $artifact" >&2
+  echo "the input ($(wc -c <"$artifact") bytes, base64; base64 -d > crash to rebuild it):" >&2
+  base64 -w 76 "$artifact" >&2
+}
+
 run() {
   local seconds=${1:-60}
   shift || true
@@ -88,6 +103,7 @@ run() {
     if [ "$status" -ne 0 ]; then
       echo "$harness: the fuzzer found a crash (see $log)" >&2
       grep -E "==ERROR|Fatal error|Test unit written|SUMMARY" "$log" | head -n 20 >&2
+      reproducer "$exe" "$log"
       failed=1
     fi
   done

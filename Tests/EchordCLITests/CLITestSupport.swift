@@ -33,7 +33,7 @@ var quietLogger: Logger {
 func eventually(
     _ what: @autoclosure () -> String, timeout: Duration = .seconds(60), _ condition: () async throws -> Bool
 ) async throws {
-    let deadline = ContinuousClock.now + timeout
+    let deadline = ContinuousClock.now + TestTime.bound(timeout)
     while ContinuousClock.now < deadline {
         if try await condition() { return }
         try await Task.sleep(for: .milliseconds(10))
@@ -170,7 +170,7 @@ final class ChildProcess: Sendable {
             }
             let pid = self.pid
             group.addTask {
-                try await Task.sleep(for: timeout)
+                try await Task.sleep(for: TestTime.bound(timeout))
                 kill(pid, SIGKILL)  // the waiter above then returns too
                 return nil
             }

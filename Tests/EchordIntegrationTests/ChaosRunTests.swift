@@ -2,6 +2,7 @@ import EchordGateway
 import EchordTesting
 import EchordModels
 import EchordSimulator
+import EchordTestSupport
 import Logging
 import Testing
 
@@ -56,7 +57,7 @@ struct ChaosRunTests {
             var now: Duration = .zero
             // The chaos window, then 20 s for the last faults to play out.
             while now < .seconds(Self.chaosSeconds + 20) {
-                let deadline = ContinuousClock.now + .seconds(60)
+                let deadline = ContinuousClock.now + TestTime.bound(.seconds(60))
                 while !shards.allSatisfy({ waitsOnTime($0.status) }) {
                     guard ContinuousClock.now < deadline else {
                         throw HarnessError.timedOut("shards never settled at \(now): \(shards.map(\.status))")

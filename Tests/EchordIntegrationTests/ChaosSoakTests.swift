@@ -2,6 +2,7 @@ import EchordGateway
 import EchordTesting
 import EchordModels
 import EchordSimulator
+import EchordTestSupport
 import Logging
 import Testing
 
@@ -110,7 +111,7 @@ struct ChaosSoakTests {
         }
         /// Waits (real time, bounded) until no shard is connecting or handshaking.
         func settle() async throws {
-            let deadline = ContinuousClock.now + .seconds(60)
+            let deadline = ContinuousClock.now + TestTime.bound(.seconds(60))
             while !shards.allSatisfy({ isWaitingOnTime($0.status) }) {
                 guard ContinuousClock.now < deadline else {
                     throw HarnessError.timedOut("shards never settled: \(shards.map(\.status))")
@@ -119,7 +120,7 @@ struct ChaosSoakTests {
             }
         }
         func waitForDisconnects(_ targets: [Int], above before: [Int], after fault: String) async throws {
-            let deadline = ContinuousClock.now + .seconds(60)
+            let deadline = ContinuousClock.now + TestTime.bound(.seconds(60))
             while !targets.allSatisfy({ disconnects[$0].value > before[$0] }) {
                 guard ContinuousClock.now < deadline else {
                     for entry in try await simulator.log().suffix(40) { print("SIMLOG \(entry)") }
@@ -182,7 +183,7 @@ struct ChaosSoakTests {
         try await simulator.setTraffic(eventsPerSecond: 0)
         for id in 0..<Self.shardCount { _ = try await waitForStatus(shards[id]) { $0 == .ready } }
         try await simulator.dispatch(eventName: "ECHORD_END", data: .object([]))
-        let endDeadline = ContinuousClock.now + .seconds(60)
+        let endDeadline = ContinuousClock.now + TestTime.bound(.seconds(60))
         while !collectors.allSatisfy({ $0.count(of: "ECHORD_END") == 1 }), ContinuousClock.now < endDeadline {
             try await Task.sleep(for: .milliseconds(10))
         }
@@ -229,7 +230,7 @@ struct ChaosSoakTests {
     }
 
     func waitForStatus(_ shard: Shard, _ predicate: @escaping @Sendable (ShardStatus) -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(60)
+        let deadline = ContinuousClock.now + TestTime.bound(.seconds(60))
         while !predicate(shard.status) {
             guard ContinuousClock.now < deadline else { throw HarnessError.timedOut("status \(shard.status)") }
             try await Task.sleep(for: .milliseconds(5))

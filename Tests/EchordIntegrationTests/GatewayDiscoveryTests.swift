@@ -5,6 +5,7 @@ import EchordGateway
 import EchordTesting
 import EchordModels
 import EchordSimulator
+import EchordTestSupport
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -111,7 +112,7 @@ final class ScriptedHTTPServer: Sendable {
 
 /// Waits (real time, bounded) until `condition` holds.
 private func eventually(_ what: String, timeout: Duration = .seconds(10), _ condition: () -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
+    let deadline = ContinuousClock.now + TestTime.bound(timeout)
     while !condition() {
         guard ContinuousClock.now < deadline else { throw HarnessError.timedOut(what) }
         try await Task.sleep(for: .milliseconds(5))
@@ -128,7 +129,7 @@ private let validInfo = GatewayBotInfo(
 
 // MARK: - Tests
 
-@Suite("GatewayDiscovery", .timeLimit(.minutes(1)))
+@Suite("GatewayDiscovery", .timeLimit(.minutes(TestTime.scale)))
 struct GatewayDiscoveryTests {
     static let token = "MTE5MTE2ODkxNDIyNzMzMTA3Mw.fake.x"
 
@@ -142,7 +143,7 @@ struct GatewayDiscoveryTests {
         let clock = ManualClock()
         let discovery = GatewayDiscovery(
             apiBaseURL: server.apiBaseURL, token: BotToken(Self.token), clock: GatewayClock(clock),
-            maxAttempts: maxAttempts, requestTimeout: requestTimeout,
+            maxAttempts: maxAttempts, connectTimeout: TestTime.bound(.seconds(10)), requestTimeout: TestTime.bound(requestTimeout),
             logger: Logger(label: "echord.test") { _ in RecordingLogHandler(lines: lines) })
         do {
             try await body(server, discovery, clock)
@@ -410,7 +411,7 @@ struct GatewayDiscoveryTests {
         let plain = try await ScriptedHTTPServer.start([.json(200, validBody)])
         let tls = GatewayDiscovery(
             apiBaseURL: "https://127.0.0.1:\(plain.port)/api/v10", token: BotToken(Self.token), maxAttempts: 1,
-            requestTimeout: .seconds(10))
+            connectTimeout: TestTime.bound(.seconds(10)), requestTimeout: TestTime.bound(.seconds(10)))
         // NIOSSL reports the failed handshake as a handshake error (the server does not speak TLS)
         // or, under load, as I/O on the channel the server already closed: a connection failure.
         await #expect {

@@ -2,6 +2,7 @@ import EchordGateway
 import EchordTesting
 import EchordModels
 import EchordSimulator
+import EchordTestSupport
 import Logging
 import Testing
 
@@ -63,7 +64,7 @@ struct Harness {
                 return false
             }
             group.addTask {
-                try await Task.sleep(for: timeout)
+                try await Task.sleep(for: TestTime.bound(timeout))
                 return false
             }
             let matched = try await group.next() ?? false
@@ -115,7 +116,7 @@ struct Harness {
 
     /// Waits (real time, bounded) until `condition` holds, without moving the clocks.
     func eventually(timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + timeout
+        let deadline = ContinuousClock.now + TestTime.bound(timeout)
         while ContinuousClock.now < deadline {
             if try await condition() { return }
             try await Task.sleep(for: .milliseconds(10))

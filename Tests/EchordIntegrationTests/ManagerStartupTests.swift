@@ -2,6 +2,7 @@ import EchordGateway
 import EchordTesting
 import EchordModels
 import EchordSimulator
+import EchordTestSupport
 import Logging
 import NIOConcurrencyHelpers
 import ServiceLifecycleTestKit
@@ -55,7 +56,7 @@ final class GatedIdentifyQueue: IdentifyQueue {
 
 /// Start-up of shards and managers: no socket before the identify turn, a bounded shard count, and
 /// a stop that ends every stage.
-@Suite("Start-up: identify turns, the shard count bound, stop at every stage", .timeLimit(.minutes(2)))
+@Suite("Start-up: identify turns, the shard count bound, stop at every stage", .timeLimit(.minutes(2 * TestTime.scale)))
 struct ManagerStartupTests {
     static var quiet: Logger {
         var logger = Logger(label: "echord.test")
@@ -76,7 +77,7 @@ struct ManagerStartupTests {
 
     /// Waits (real time, bounded) for `condition`, without moving any clock.
     static func eventually(_ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + timeout
+        let deadline = ContinuousClock.now + TestTime.bound(timeout)
         while ContinuousClock.now < deadline {
             if try await condition() { return }
             try await Task.sleep(for: .milliseconds(10))

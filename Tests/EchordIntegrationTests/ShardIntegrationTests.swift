@@ -2,6 +2,7 @@ import EchordGateway
 import EchordTesting
 import EchordModels
 import EchordSimulator
+import EchordTestSupport
 import Testing
 
 /// The shard client against the simulator over real sockets on 127.0.0.1. Both run on manual time.
@@ -253,7 +254,7 @@ struct ShardIntegrationTests {
         let events = EventCollector(second)
         let secondRun = Task { try await second.run() }
         for try await status in second.statusUpdates() where status == .ready { break }
-        let deadline = ContinuousClock.now + .seconds(20)
+        let deadline = ContinuousClock.now + TestTime.bound(.seconds(20))
         while events.count(of: "RESUMED") < 1 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
         #expect(events.names == ["WHILE_AWAY", "RESUMED"])
         second.stop()

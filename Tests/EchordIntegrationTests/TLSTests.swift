@@ -1,6 +1,7 @@
 import EchordGateway
 import EchordTesting
 import EchordModels
+import EchordTestSupport
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
@@ -37,7 +38,7 @@ struct TLSTests {
         try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { try await body() }
             group.addTask {
-                try await Task.sleep(for: timeout)
+                try await Task.sleep(for: TestTime.bound(timeout))
                 return nil
             }
             let first = try await group.next()!
@@ -224,7 +225,7 @@ struct TLSTests {
         let port = try #require(silent.localAddress?.port)
         var configuration = ShardConfiguration(token: BotToken(Harness.token), intents: .guilds)
         configuration.gatewayURL = "\(scheme)://127.0.0.1:\(port)/gateway"
-        configuration.transport.handshakeTimeout = .milliseconds(300)
+        configuration.transport.handshakeTimeout = TestTime.bound(.milliseconds(300))
         // Backoff on a manual clock that never moves: one attempt, then the status stays put.
         let shard = Shard(configuration: configuration, clock: GatewayClock(ManualClock()), logger: Self.quiet)
         let running = Task { try await shard.run() }

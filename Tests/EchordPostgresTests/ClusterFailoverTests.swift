@@ -2,6 +2,7 @@ import EchordGateway
 import EchordModels
 import EchordPostgres
 import EchordSimulator
+import EchordTestSupport
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
@@ -84,7 +85,7 @@ struct ClusterHarness {
 
     /// Waits (bounded, real time) until `condition` holds.
     func eventually(_ what: String, timeout: Duration = .seconds(90), _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + timeout
+        let deadline = ContinuousClock.now + TestTime.bound(timeout)
         while try await !condition() {
             guard ContinuousClock.now < deadline else { throw ClusterTestError.timedOut(what) }
             try await Task.sleep(for: .milliseconds(100))

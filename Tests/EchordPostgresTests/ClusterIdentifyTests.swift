@@ -2,6 +2,7 @@ import EchordGateway
 import EchordModels
 import EchordPostgres
 import EchordSimulator
+import EchordTestSupport
 import Foundation
 import Logging
 import Testing
@@ -42,7 +43,7 @@ struct ClusterIdentifyTests {
                         }
                         try await withThrowingTaskGroup(of: Void.self) { group in
                             for manager in managers { group.addTask { try await manager.run() } }
-                            let deadline = ContinuousClock.now + .seconds(120)
+                            let deadline = ContinuousClock.now + TestTime.bound(.seconds(120))
                             while !managers.allSatisfy({ $0.health.allReady && $0.statuses.count == 8 }) {
                                 guard ContinuousClock.now < deadline else {
                                     Issue.record("not all ready: \(managers.map(\.statuses))")

@@ -1,5 +1,6 @@
 import EchordModels
 import EchordSimulator
+import EchordTestSupport
 import NIOWebSocket
 import Testing
 
@@ -114,7 +115,7 @@ struct CloseCodeTests {
         _ simulator: GatewaySimulator, sessionID: String, timeout: Duration = .seconds(20)
     ) async throws -> SimulatorSessionInfo? {
         let clock = ContinuousClock()
-        let deadline = clock.now + timeout
+        let deadline = clock.now + TestTime.bound(timeout)
         while true {
             let session = try await simulator.sessions().first { $0.id == sessionID }
             guard let session else { return nil }

@@ -1,5 +1,6 @@
 import EchordModels
 import EchordSimulator
+import EchordTestSupport
 import Foundation
 import Testing
 
@@ -114,7 +115,7 @@ func waitForCondition(
     _ what: String, timeout: Duration = .seconds(20), _ condition: () async throws -> Bool
 ) async throws {
     let clock = ContinuousClock()
-    let deadline = clock.now + timeout
+    let deadline = clock.now + TestTime.bound(timeout)
     while !(try await condition()) {
         guard clock.now < deadline else { throw TestClientError.timedOut(what) }
         try await Task.sleep(for: .milliseconds(5))

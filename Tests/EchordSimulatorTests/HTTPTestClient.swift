@@ -1,3 +1,4 @@
+import EchordTestSupport
 import Foundation
 import NIOCore
 import NIOPosix
@@ -94,6 +95,7 @@ func openRawTCP(port: Int, sending request: [UInt8]) async throws -> (channel: N
     let loop = MultiThreadedEventLoopGroup.singleton.next()
     let promise = loop.makePromise(of: [UInt8].self)
     let channel = try await ClientBootstrap(group: loop)
+        .connectTimeout(.seconds(Int64(10 * TestTime.scale)))
         .channelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHandler(RawResponseCollector(promise: promise))

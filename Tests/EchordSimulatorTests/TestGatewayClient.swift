@@ -1,6 +1,7 @@
 import EchordGateway
 import EchordModels
 import EchordSimulator
+import EchordTestSupport
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
@@ -59,7 +60,7 @@ final class AsyncTestQueue<Element: Sendable>: Sendable {
             }
             guard let id else { return }
             timer = Task {
-                try? await Task.sleep(for: timeout)
+                try? await Task.sleep(for: TestTime.bound(timeout))
                 let expired = self.state.withLockedValue { state -> CheckedContinuation<Element?, Error>? in
                     guard let waiter = state.waiter, waiter.id == id else { return nil }
                     state.waiter = nil
@@ -315,6 +316,7 @@ func connectWebSocket(
     makeHandler: @escaping @Sendable () -> any ChannelInboundHandler & Sendable
 ) async throws -> NIOCore.Channel {
     let upgraded = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .connectTimeout(.seconds(Int64(10 * TestTime.scale)))
         .connect(host: "127.0.0.1", port: port) { channel in
             channel.eventLoop.makeCompletedFuture {
                 let upgrader = NIOTypedWebSocketClientUpgrader<Bool>(

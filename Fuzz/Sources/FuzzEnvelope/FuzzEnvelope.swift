@@ -1,5 +1,4 @@
-import CFuzzerDriver
-import Glibc
+import FuzzSupport
 import EchordGateway
 import EchordModels
 
@@ -25,8 +24,6 @@ public func fuzzEnvelope(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
 @main
 enum Main {
     static func main() {
-        var argc = CommandLine.argc
-        var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-        exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzEnvelope))
+        runFuzzer(fuzzEnvelope)
     }
 }

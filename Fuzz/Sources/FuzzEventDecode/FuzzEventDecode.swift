@@ -1,5 +1,4 @@
-import CFuzzerDriver
-import Glibc
+import FuzzSupport
 import EchordModels
 
 private let kinds = GatewayEventKind.allCases
@@ -21,8 +20,6 @@ public func fuzzEventDecode(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CIn
 @main
 enum Main {
     static func main() {
-        var argc = CommandLine.argc
-        var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-        exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzEventDecode))
+        runFuzzer(fuzzEventDecode)
     }
 }

@@ -1,5 +1,4 @@
-import CFuzzerDriver
-import Glibc
+import FuzzSupport
 import EchordGateway
 
 /// The zlib-stream inflater. The first byte picks how the rest is cut into WebSocket messages:
@@ -52,8 +51,6 @@ public func fuzzInflater(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
 @main
 enum Main {
     static func main() {
-        var argc = CommandLine.argc
-        var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-        exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzInflater))
+        runFuzzer(fuzzInflater)
     }
 }

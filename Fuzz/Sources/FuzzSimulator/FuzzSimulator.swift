@@ -1,6 +1,5 @@
-import CFuzzerDriver
+import FuzzSupport
 @_spi(Fuzzing) import EchordSimulator
-import Glibc
 import NIOCore
 import NIOEmbedded
 
@@ -98,8 +97,6 @@ private func maskedTextFrame(_ payload: ArraySlice<UInt8>) -> [UInt8] {
 @main
 enum Main {
     static func main() {
-        var argc = CommandLine.argc
-        var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-        exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzSimulator))
+        runFuzzer(fuzzSimulator)
     }
 }
