@@ -191,7 +191,22 @@ final class LeaseKeeper: ShardOwnership {
     /// stored session if there is one. When it ends while its lease is still good (a handover),
     /// the lease is released.
     private func start(_ lease: ShardLease, deadline: ContinuousClock.Instant, in shards: OwnedShards, queue: PostgresIdentifyQueue) async {
-        let store = FencedSessionStore(table: table, lease: lease, owner: self)
+        // The stored session, read here with a time limit: a read that never answered would keep
+        // the shard from starting while its lease is renewed. Unread, the lease goes back.
+        let stored: GatewaySession?
+        do {
+            let count = configuration.shardCount
+            stored = try await bounded("read the session of shard \(lease.shardID)") { [table] in
+                try await PostgresSessionStore(cluster: table.cluster).session(shardID: lease.shardID, shardCount: count)
+            }
+        } catch {
+            logger.warning("could not read the shard's session; giving the lease back", metadata: [
+                "shard": "\(lease.shardID)", "reason": "\(error)",
+            ])
+            try? await release(lease)
+            return
+        }
+        let store = FencedSessionStore(table: table, lease: lease, owner: self, stored: stored)
         // The shard may end before it is recorded below: whichever of the two comes first (under
         // the state lock) sets this, so the end of a shard never recorded leaves nothing behind.
         let settled = NIOLockedValueBox(false)

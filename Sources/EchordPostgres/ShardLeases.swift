@@ -153,17 +153,19 @@ struct LeaseTable: Sendable {
     }
 }
 
-/// The session store a cluster member gives one shard: reads like ``PostgresSessionStore``, writes
-/// only while the member still holds the shard's lease with its epoch.
+/// The session store a cluster member gives one shard: it answers the session the member read
+/// (bounded in time) when it took the lease, and writes only while the member still holds the
+/// shard's lease with its epoch.
 struct FencedSessionStore: SessionStore {
     let table: LeaseTable
     let lease: ShardLease
     /// The member's leases: its id, and its checkpoint mode (what sequence a save records).
     let owner: LeaseKeeper
+    /// The stored session read when the lease was taken.
+    let stored: GatewaySession?
     var member: String { owner.configuration.memberID }
 
     func session(shardID: Int, shardCount: Int) async throws -> GatewaySession? {
-        let stored = try await PostgresSessionStore(cluster: table.cluster).session(shardID: shardID, shardCount: shardCount)
         owner.resumed(stored, shardID: shardID)
         return stored
     }
