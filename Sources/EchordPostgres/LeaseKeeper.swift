@@ -258,11 +258,12 @@ final class LeaseKeeper: ShardOwnership {
         try await bounded("release a lease") { [table] in try await table.release(member: me, lease: lease) }
     }
 
-    /// A database call of the member, given at most half a lease TTL: a call that never answers
-    /// (see ``PostgresCluster/withTimeLimit(_:_:_:)``) must not hold the lease loop, a stop or a
-    /// handover; the next tick tries again.
+    /// A database call of the member, given at most one lease TTL: a call that never answers (see
+    /// ``PostgresCluster/withTimeLimit(_:_:_:)``) must not hold the lease loop, a stop or a handover
+    /// for good; the next tick tries again. (Generous, so that a loaded machine's slow answers
+    /// are waited for: meanwhile the watchdog still stops shards whose leases were not renewed.)
     private func bounded<T: Sendable>(_ operation: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await cluster.withTimeLimit(configuration.leaseTTL / 2, operation, body)
+        try await cluster.withTimeLimit(configuration.leaseTTL, operation, body)
     }
 
     /// Graceful leave: every shard closes with 4000 and saves; each lease is released as its shard

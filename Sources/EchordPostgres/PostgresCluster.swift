@@ -135,6 +135,27 @@ public final class PostgresCluster: Service, Sendable {
         }
     }
 
+    /// Runs `body` as a child task and reports failure after `limit`, but returns only once `body`
+    /// has ended too (it is cancelled then): a checkpoint save, so that a handover releases the
+    /// lease only after a slow save has landed. A query that never returns holds it (see
+    /// ``withTimeLimit(_:_:_:)`` for the calls that must not wait).
+    func withTimeLimitAwaitingBody<T: Sendable>(
+        _ limit: Duration, _ operation: String, _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else {
+                throw PostgresClusterError.databaseFailed(operation: operation, reason: "no answer within \(limit)")
+            }
+            return value
+        }
+    }
+
     /// Runs `body` but gives up after `limit`: a database that does not answer (down, or behind a
     /// dead connection) must not hold a shard or the lease loop for longer than that.
     ///
@@ -142,7 +163,8 @@ public final class PostgresCluster: Service, Sendable {
     /// connection at the moment the server closed it can stay unanswered for good, and it ignores
     /// cancellation (seen when PostgreSQL restarted under load: a member's heartbeat never
     /// returned). A child task would hold this call, and the member, until then. On timeout the
-    /// task is cancelled and left: it ends with its query, or holds that one query's memory.
+    /// task is left to finish on its own (not cancelled, so a write that was only slow still
+    /// lands): it ends with its query, or holds that one query's memory.
     func withTimeLimit<T: Sendable>(
         _ limit: Duration, _ operation: String, _ body: @escaping @Sendable () async throws -> T
     ) async throws -> T {
@@ -154,7 +176,7 @@ public final class PostgresCluster: Service, Sendable {
                 outcome.finish(.failure(error))
             }
         }
-        defer { work.cancel() }
+        _ = work  // never cancelled: a slow write still lands (a save is fenced by its epoch)
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { try await outcome.value() }
             group.addTask {

@@ -175,7 +175,7 @@ struct FencedSessionStore: SessionStore {
         // A shard waits for its saves: bounded, so that a database outage never keeps a shard from
         // stopping before its lease ends (the checkpoint is then older: at least once still holds).
         let (table, member, lease) = (self.table, self.member, self.lease)
-        let saved = try await table.cluster.withTimeLimit(owner.configuration.leaseTTL / 10, "save the session of shard \(shardID)") {
+        let saved = try await table.cluster.withTimeLimitAwaitingBody(owner.configuration.leaseTTL / 10, "save the session of shard \(shardID)") {
             try await table.fencedSave(session, member: member, lease: lease, shardCount: shardCount)
         }
         guard saved else {
