@@ -129,7 +129,7 @@ final class LeaseKeeper: ShardOwnership {
         let me = configuration.memberID
         // Join, then wait a third of the TTL before taking leases, so that members started together
         // see each other and do not take every shard only to hand most of them over.
-        _ = try? await table.heartbeat(member: me, ttl: ttl)
+        _ = try? await bounded("heartbeat") { [table] in try await table.heartbeat(member: me, ttl: ttl) }
         await cluster.notifications.wait(for: "join", atMost: ttl / 3)
         while !Task.isCancelled {
             if shards.isStopRequested {
@@ -138,12 +138,12 @@ final class LeaseKeeper: ShardOwnership {
             }
             let tickStart = ContinuousClock.now
             do {
-                let members = try await table.heartbeat(member: me, ttl: ttl)
+                let members = try await bounded("heartbeat") { [table] in try await table.heartbeat(member: me, ttl: ttl) }
                 let desired = Set(ClusterMember.assignment(shardCount: configuration.shardCount, members: members)[me] ?? [])
                 // Renew what we hold (also what we are handing over: until its shard has saved).
                 let leases = state.withLockedValue { $0.held.values.filter { !$0.fenced }.map(\.lease) }
                 let renewStart = ContinuousClock.now
-                let renewed = try await table.renew(member: me, leases: leases, ttl: ttl)
+                let renewed = try await bounded("renew leases") { [table] in try await table.renew(member: me, leases: leases, ttl: ttl) }
                 ClusterMetrics.record(ClusterMetrics.renewLatency, since: renewStart)
                 let deadline = tickStart + ttl - ttl / 4
                 let (lost, moving) = state.withLockedValue { state -> ([Shard], [Shard]) in
@@ -174,8 +174,10 @@ final class LeaseKeeper: ShardOwnership {
                 }
                 let held = Set(state.withLockedValue { $0.held.keys })
                 for id in desired.subtracting(held).sorted() where !shards.isStopRequested {
-                    guard let lease = try await table.acquire(member: me, shardID: id, shardCount: configuration.shardCount, ttl: ttl)
-                    else { continue }
+                    let count = configuration.shardCount
+                    guard let lease = try await bounded("acquire a lease", { [table] in
+                        try await table.acquire(member: me, shardID: id, shardCount: count, ttl: ttl)
+                    }) else { continue }
                     await start(lease, deadline: deadline, in: shards, queue: queue)
                 }
             } catch let error as PostgresClusterError {
@@ -189,7 +191,22 @@ final class LeaseKeeper: ShardOwnership {
     /// stored session if there is one. When it ends while its lease is still good (a handover),
     /// the lease is released.
     private func start(_ lease: ShardLease, deadline: ContinuousClock.Instant, in shards: OwnedShards, queue: PostgresIdentifyQueue) async {
-        let store = FencedSessionStore(table: table, lease: lease, owner: self)
+        // The stored session, read here with a time limit: a read that never answered would keep
+        // the shard from starting while its lease is renewed. Unread, the lease goes back.
+        let stored: GatewaySession?
+        do {
+            let count = configuration.shardCount
+            stored = try await bounded("read the session of shard \(lease.shardID)") { [table] in
+                try await PostgresSessionStore(cluster: table.cluster).session(shardID: lease.shardID, shardCount: count)
+            }
+        } catch {
+            logger.warning("could not read the shard's session; giving the lease back", metadata: [
+                "shard": "\(lease.shardID)", "reason": "\(error)",
+            ])
+            try? await release(lease)
+            return
+        }
+        let store = FencedSessionStore(table: table, lease: lease, owner: self, stored: stored)
         // The shard may end before it is recorded below: whichever of the two comes first (under
         // the state lock) sets this, so the end of a shard never recorded leaves nothing behind.
         let settled = NIOLockedValueBox(false)
@@ -198,7 +215,7 @@ final class LeaseKeeper: ShardOwnership {
         }
         guard let shard else {
             // Not started (the manager is stopping): give the lease back at once.
-            try? await table.release(member: configuration.memberID, lease: lease)
+            try? await release(lease)
             return
         }
         let (count, endedEarly) = state.withLockedValue { state -> (Int, Bool) in
@@ -231,8 +248,22 @@ final class LeaseKeeper: ShardOwnership {
         ClusterMetrics.shardsHeld.record(count)
         // A shard that stopped while its lease was still good saved its session: hand over now.
         if release && !Task.isCancelled {
-            try? await table.release(member: configuration.memberID, lease: lease)
+            try? await self.release(lease)
         }
+    }
+
+    /// Gives `lease` up (bounded, like every database call of the member).
+    private func release(_ lease: ShardLease) async throws {
+        let me = configuration.memberID
+        try await bounded("release a lease") { [table] in try await table.release(member: me, lease: lease) }
+    }
+
+    /// A database call of the member, given at most one lease TTL: a call that never answers (see
+    /// ``PostgresCluster/withTimeLimit(_:_:_:)``) must not hold the lease loop, a stop or a handover
+    /// for good; the next tick tries again. (Generous, so that a loaded machine's slow answers
+    /// are waited for: meanwhile the watchdog still stops shards whose leases were not renewed.)
+    private func bounded<T: Sendable>(_ operation: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await cluster.withTimeLimit(configuration.leaseTTL, operation, body)
     }
 
     /// Graceful leave: every shard closes with 4000 and saves; each lease is released as its shard
@@ -246,7 +277,8 @@ final class LeaseKeeper: ShardOwnership {
         while !state.withLockedValue({ $0.held.isEmpty }) {
             try await Task.sleep(for: .milliseconds(20))
         }
-        try? await table.leave(member: configuration.memberID)
+        let me = configuration.memberID
+        try? await bounded("leave the cluster") { [table] in try await table.leave(member: me) }
         logger.info("left the cluster", metadata: ["member": "\(configuration.memberID)"])
     }
 }

@@ -135,13 +135,50 @@ public final class PostgresCluster: Service, Sendable {
         }
     }
 
-    /// Runs `body` but gives up after `limit`: a database that does not answer (down, or behind a
-    /// dead connection) must not hold a shard for longer than that. `body` is cancelled then.
-    func withTimeLimit<T: Sendable>(
+    /// Runs `body` as a child task and reports failure after `limit`, but returns only once `body`
+    /// has ended too (it is cancelled then): a checkpoint save, so that a handover releases the
+    /// lease only after a slow save has landed. A query that never returns holds it (see
+    /// ``withTimeLimit(_:_:_:)`` for the calls that must not wait).
+    func withTimeLimitAwaitingBody<T: Sendable>(
         _ limit: Duration, _ operation: String, _ body: @escaping @Sendable () async throws -> T
     ) async throws -> T {
         try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else {
+                throw PostgresClusterError.databaseFailed(operation: operation, reason: "no answer within \(limit)")
+            }
+            return value
+        }
+    }
+
+    /// Runs `body` but gives up after `limit`: a database that does not answer (down, or behind a
+    /// dead connection) must not hold a shard or the lease loop for longer than that.
+    ///
+    /// `body` runs in a task of its own, not a child task: a PostgresNIO query written on a pooled
+    /// connection at the moment the server closed it can stay unanswered for good, and it ignores
+    /// cancellation (seen when PostgreSQL restarted under load: a member's heartbeat never
+    /// returned). A child task would hold this call, and the member, until then. On timeout the
+    /// task is left to finish on its own (not cancelled, so a write that was only slow still
+    /// lands): it ends with its query, or holds that one query's memory.
+    func withTimeLimit<T: Sendable>(
+        _ limit: Duration, _ operation: String, _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        let outcome = Outcome<T>()
+        let work = Task {
+            do {
+                outcome.finish(.success(try await body()))
+            } catch {
+                outcome.finish(.failure(error))
+            }
+        }
+        _ = work  // never cancelled: a slow write still lands (a save is fenced by its epoch)
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await outcome.value() }
             group.addTask {
                 try await Task.sleep(for: limit)
                 return nil
@@ -216,5 +253,50 @@ public final class PostgresCluster: Service, Sendable {
     /// committed).
     func notify(_ topic: String) async throws {
         try await client.query("SELECT pg_notify(\(Self.channel), \(self.topic(topic)))")
+    }
+}
+
+/// The result of work that may never end, awaited by whoever asks for it: ``value()`` returns once
+/// ``finish(_:)`` was called, or throws `CancellationError` when the waiting task is cancelled
+/// (the work goes on; see ``PostgresCluster/withTimeLimit(_:_:_:)``).
+final class Outcome<T: Sendable>: Sendable {
+    private struct State {
+        var result: Result<T, any Error>?
+        var waiter: CheckedContinuation<T, any Error>?
+        var cancelled = false
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    func finish(_ result: Result<T, any Error>) {
+        let waiter = state.withLockedValue { state -> CheckedContinuation<T, any Error>? in
+            guard case .none = state.result else { return nil }
+            state.result = result
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(with: result)
+    }
+
+    /// One waiter at a time.
+    func value() async throws -> T {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+                let now = state.withLockedValue { state -> Result<T, any Error>? in
+                    if let result = state.result { return result }
+                    if state.cancelled { return .failure(CancellationError()) }
+                    state.waiter = continuation
+                    return nil
+                }
+                if let now { continuation.resume(with: now) }
+            }
+        } onCancel: {
+            let waiter = state.withLockedValue { state -> CheckedContinuation<T, any Error>? in
+                state.cancelled = true
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume(throwing: CancellationError())
+        }
     }
 }

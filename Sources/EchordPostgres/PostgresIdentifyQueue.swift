@@ -95,7 +95,43 @@ public final class PostgresIdentifyQueue: Sendable {
         }
         while true {
             try Task.checkCancellation()
-            let attempt = try await cluster.perform("claim identify bucket \(bucket)") { () -> Attempt in
+            let attempt: Attempt
+            do {
+                attempt = try await claim()
+            } catch {
+                // The claim may have committed before the error (a cancellation while its answer
+                // was read): give the hold back, or the bucket stays held until the hold limit.
+                giveBack(turn, bucket: bucket)
+                throw error
+            }
+            if attempt.claimed && Task.isCancelled {
+                giveBack(turn, bucket: bucket)
+                throw CancellationError()
+            }
+            if attempt.claimed {
+                if attempt.started || attempt.startLimitResetIn == nil {
+                    ClusterMetrics.identifyWaits.increment()
+                    ClusterMetrics.record(ClusterMetrics.identifyWaitTime, since: waitStart)
+                    return turn
+                }
+                // No session start left for the bot: give the bucket back and wait for the reset.
+                await release(turn, bucket: bucket, sent: false)
+                let wait = max(1, attempt.startLimitResetIn ?? 1)
+                cluster.logger.warning("session start limit exhausted for the bot; waiting for the reset", metadata: [
+                    "shard": "\(shardID)", "reset_in_seconds": "\(Int(wait))",
+                ])
+                await cluster.notifications.wait(for: "never", atMost: .seconds(wait))
+                continue
+            }
+            // Held by another turn: until it is reported (NOTIFY) or its hold expires. Busy: for
+            // the time the database computed (a NOTIFY wakes early; the claim then simply retries).
+            let wait = attempt.heldFor.map { max($0, attempt.busyFor) } ?? attempt.busyFor
+            await cluster.notifications.wait(
+                for: cluster.topic("identify/\(bucket)"), atMost: .milliseconds(Int64(wait * 1000) + 5))
+        }
+
+        func claim() async throws -> Attempt {
+            try await cluster.perform("claim identify bucket \(bucket)") { () -> Attempt in
                 let rows = try await cluster.client.query(
                     """
                     WITH claim AS (
@@ -129,27 +165,14 @@ public final class PostgresIdentifyQueue: Sendable {
                 }
                 return Attempt(claimed: false, started: false, startLimitResetIn: nil, busyFor: 0, heldFor: nil)
             }
-            if attempt.claimed {
-                if attempt.started || attempt.startLimitResetIn == nil {
-                    ClusterMetrics.identifyWaits.increment()
-                    ClusterMetrics.record(ClusterMetrics.identifyWaitTime, since: waitStart)
-                    return turn
-                }
-                // No session start left for the bot: give the bucket back and wait for the reset.
-                await release(turn, bucket: bucket, sent: false)
-                let wait = max(1, attempt.startLimitResetIn ?? 1)
-                cluster.logger.warning("session start limit exhausted for the bot; waiting for the reset", metadata: [
-                    "shard": "\(shardID)", "reset_in_seconds": "\(Int(wait))",
-                ])
-                await cluster.notifications.wait(for: "never", atMost: .seconds(wait))
-                continue
-            }
-            // Held by another turn: until it is reported (NOTIFY) or its hold expires. Busy: for
-            // the time the database computed (a NOTIFY wakes early; the claim then simply retries).
-            let wait = attempt.heldFor.map { max($0, attempt.busyFor) } ?? attempt.busyFor
-            await cluster.notifications.wait(
-                for: cluster.topic("identify/\(bucket)"), atMost: .milliseconds(Int64(wait * 1000) + 5))
         }
+    }
+
+    /// Gives turn number `turn`'s hold of `bucket` back, if it has one, from a task of its own: the
+    /// caller's task is cancelled (a query from it would not even get a connection). One such task
+    /// per wait that ended by cancellation or error.
+    private func giveBack(_ turn: UInt64, bucket: Int) {
+        Task { await self.release(turn, bucket: bucket, sent: false) }
     }
 
     /// The `holder` value of turn number `turn` of this queue.
@@ -160,7 +183,15 @@ public final class PostgresIdentifyQueue: Sendable {
     /// (after whatever wait the previous IDENTIFY left). Other processes' waiters are notified.
     /// A failure is logged: the hold then expires on its own after ``holdLimit``, which is never
     /// shorter than ``interval``, so the bucket cannot be granted early.
+    ///
+    /// The report runs in a task of its own: the caller is often a shard that is stopping, whose
+    /// task is cancelled, and the pool refuses a cancelled task a connection; the bucket would then
+    /// stay held until the hold limit (seen as a 60 s stall of a cluster's start-up).
     func release(_ turn: UInt64, bucket: Int, sent: Bool) async {
+        await Task { await self.report(turn, bucket: bucket, sent: sent) }.value
+    }
+
+    private func report(_ turn: UInt64, bucket: Int, sent: Bool) async {
         let token = holderToken(turn)
         let botKey = cluster.configuration.botKey
         let seconds = Self.seconds(interval)

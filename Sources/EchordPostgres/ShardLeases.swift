@@ -153,17 +153,19 @@ struct LeaseTable: Sendable {
     }
 }
 
-/// The session store a cluster member gives one shard: reads like ``PostgresSessionStore``, writes
-/// only while the member still holds the shard's lease with its epoch.
+/// The session store a cluster member gives one shard: it answers the session the member read
+/// (bounded in time) when it took the lease, and writes only while the member still holds the
+/// shard's lease with its epoch.
 struct FencedSessionStore: SessionStore {
     let table: LeaseTable
     let lease: ShardLease
     /// The member's leases: its id, and its checkpoint mode (what sequence a save records).
     let owner: LeaseKeeper
+    /// The stored session read when the lease was taken.
+    let stored: GatewaySession?
     var member: String { owner.configuration.memberID }
 
     func session(shardID: Int, shardCount: Int) async throws -> GatewaySession? {
-        let stored = try await PostgresSessionStore(cluster: table.cluster).session(shardID: shardID, shardCount: shardCount)
         owner.resumed(stored, shardID: shardID)
         return stored
     }
@@ -173,7 +175,7 @@ struct FencedSessionStore: SessionStore {
         // A shard waits for its saves: bounded, so that a database outage never keeps a shard from
         // stopping before its lease ends (the checkpoint is then older: at least once still holds).
         let (table, member, lease) = (self.table, self.member, self.lease)
-        let saved = try await table.cluster.withTimeLimit(owner.configuration.leaseTTL / 10, "save the session of shard \(shardID)") {
+        let saved = try await table.cluster.withTimeLimitAwaitingBody(owner.configuration.leaseTTL / 10, "save the session of shard \(shardID)") {
             try await table.fencedSave(session, member: member, lease: lease, shardCount: shardCount)
         }
         guard saved else {
