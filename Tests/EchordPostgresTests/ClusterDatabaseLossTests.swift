@@ -7,12 +7,7 @@ import Testing
 
 @Suite("Cluster mode: a member that loses the database", .enabled(if: TestDatabase.available), .serialized, .timeLimit(.minutes(3)))
 struct ClusterDatabaseLossTests {
-    // Disabled until fixed: in about 2 of 10 full-suite runs on a loaded 2-core machine the test never
-    // ends after the keeper's stop (its members' tasks do not return; no task is runnable), which held
-    // a whole CI run for 25 minutes. Issue 13 stays open for it.
-    @Test(
-        "a member cut off from the database stops its shards before its leases end; the other resumes them, no shard runs twice",
-        .disabled("hangs intermittently after the keeper's stop under load; see issue 13"))
+    @Test("a member cut off from the database stops its shards before its leases end; the other resumes them, no shard runs twice")
     func cutOffMemberStopsFirst() async throws {
         let harness = try await ClusterHarness.start(shards: 4)
         // The member to cut off logs in as a role of its own, so that the test can lock it out.
