@@ -5,7 +5,7 @@ import NIOPosix
 /// The clock a shard waits on, as offsets from when the shard was made. Wraps any `Clock` whose
 /// durations are `Duration`: `ContinuousClock` in production, `ManualClock` (the `EchordTesting` library) in tests.
 ///
-/// Besides sleeping, the clock runs callbacks at deadlines (``schedule(at:_:)``), which is how a
+/// Besides sleeping, the clock runs callbacks at deadlines (`schedule(at:_:)`, internal), which is how a
 /// shard keeps its timers without a task per wait: on an event loop of NIO's shared group for
 /// `ContinuousClock`, on the clock itself for a ``CallbackClock`` such as `EchordTesting`'s `ManualClock`.
 public struct GatewayClock: Sendable {
