@@ -177,18 +177,8 @@ public final class PostgresCluster: Service, Sendable {
             }
         }
         _ = work  // never cancelled: a slow write still lands (a save is fenced by its epoch)
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await outcome.value() }
-            group.addTask {
-                try await Task.sleep(for: limit)
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let value = first else {
-                throw PostgresClusterError.databaseFailed(operation: operation, reason: "no answer within \(limit)")
-            }
-            return value
-        }
+        // Only the wait for the outcome is raced against the limit (and cancelled), not the query.
+        return try await withTimeLimitAwaitingBody(limit, operation) { try await outcome.value() }
     }
 
     /// `error` as a ``PostgresClusterError`` (our own errors and cancellation pass through, also
