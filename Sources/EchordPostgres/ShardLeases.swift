@@ -172,10 +172,13 @@ struct FencedSessionStore: SessionStore {
 
     func save(_ session: GatewaySession?, shardID: Int, shardCount: Int) async throws {
         let session = owner.checkpoint(session, shardID: shardID)
-        // A shard waits for its saves: bounded, so that a database outage never keeps a shard from
-        // stopping before its lease ends (the checkpoint is then older: at least once still holds).
+        // A shard waits for its saves, for up to half a lease TTL: a slow save under load still lands
+        // before a handover releases the lease, while a query the database never answers (it went
+        // down as the save was written; such a query ignores cancellation) is left behind, so an
+        // outage never keeps a stopping shard from ending (the checkpoint is then older: at least
+        // once still holds; a late write is fenced by the lease's epoch).
         let (table, member, lease) = (self.table, self.member, self.lease)
-        let saved = try await table.cluster.withTimeLimitAwaitingBody(owner.configuration.leaseTTL / 10, "save the session of shard \(shardID)") {
+        let saved = try await table.cluster.withTimeLimit(owner.configuration.leaseTTL / 2, "save the session of shard \(shardID)") {
             try await table.fencedSave(session, member: member, lease: lease, shardCount: shardCount)
         }
         guard saved else {
