@@ -94,6 +94,16 @@ final class LeaseKeeper: ShardOwnership {
         return session
     }
 
+    /// A save of shard `shardID` was not confirmed (it failed, or the database did not answer in
+    /// time and the write may still land): a shard being handed over then leaves its lease to
+    /// expire instead of releasing it, so that the next holder reads the session only after the
+    /// write had a lease's time to land, and resumes instead of identifying.
+    func saveUnconfirmed(shardID: Int) {
+        state.withLockedValue { state in
+            if state.held[shardID]?.handingOver == true { state.held[shardID]?.fenced = true }
+        }
+    }
+
     /// A stored session read by a new holder: with acknowledged checkpoints, it is acknowledged up
     /// to its stored sequence.
     func resumed(_ session: GatewaySession?, shardID: Int) {

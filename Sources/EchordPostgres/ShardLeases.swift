@@ -178,8 +178,16 @@ struct FencedSessionStore: SessionStore {
         // outage never keeps a stopping shard from ending (the checkpoint is then older: at least
         // once still holds; a late write is fenced by the lease's epoch).
         let (table, member, lease) = (self.table, self.member, self.lease)
-        let saved = try await table.cluster.withTimeLimit(owner.configuration.leaseTTL / 2, "save the session of shard \(shardID)") {
-            try await table.fencedSave(session, member: member, lease: lease, shardCount: shardCount)
+        let saved: Bool
+        do {
+            saved = try await table.cluster.withTimeLimit(owner.configuration.leaseTTL / 2, "save the session of shard \(shardID)") {
+                try await table.fencedSave(session, member: member, lease: lease, shardCount: shardCount)
+            }
+        } catch is CancellationError {
+            throw CancellationError()  // the shard's task ends; the write itself goes on
+        } catch {
+            owner.saveUnconfirmed(shardID: shardID)
+            throw error
         }
         guard saved else {
             throw PostgresClusterError.leaseLost(shardID: shardID, epoch: lease.epoch)

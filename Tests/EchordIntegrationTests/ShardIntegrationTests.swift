@@ -259,6 +259,13 @@ struct ShardIntegrationTests {
         #expect(events.names == ["WHILE_AWAY", "RESUMED"])
         second.stop()
         try await secondRun.value
+        // The simulator logs a close once it has read it, which can be after run() returned here.
+        let closed = ContinuousClock.now + TestTime.bound(.seconds(20))
+        while try await simulator.log().filter({ if case .closedByClient = $0.kind { true } else { false } }).count < 2,
+            ContinuousClock.now < closed
+        {
+            try await Task.sleep(for: .milliseconds(10))
+        }
         let log = try await simulator.log()
         let closes: [UInt16] = log.compactMap { if case .closedByClient(let code) = $0.kind { code } else { nil } }
         #expect(closes == [4000, 1000])
