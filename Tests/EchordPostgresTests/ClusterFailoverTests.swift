@@ -144,6 +144,15 @@ struct ClusterFailoverTests {
         #expect(try await harness.opcodes(6).count >= orphaned.count)
         // Every dispatch of every session delivered at least once, in order per holder; repeats only
         // of what came after the last saved sequence.
+        // The last dispatches written before the traffic stopped may still be on their way.
+        func allSeen() async throws -> Bool {
+            let delivered = harness.delivered.withLockedValue { $0 }
+            return try await harness.simulator.sessions().allSatisfy { session in
+                Set(delivered.filter { $0.shard == session.shardID && $0.sequence > 0 }.map(\.sequence))
+                    == Set(1...max(1, session.sequence))
+            }
+        }
+        try? await harness.eventually("every dispatch delivered", timeout: .seconds(30)) { try await allSeen() }
         let sessions = try await harness.simulator.sessions()
         let delivered = harness.delivered.withLockedValue { $0 }
         for session in sessions {
