@@ -26,44 +26,41 @@ import ServiceLifecycle
 ///   others take them and RESUME from the stored sessions (no IDENTIFY). A graceful ``stop()`` or a
 ///   rebalance closes each moved shard with 4000, saves its exact sequence, then releases the lease.
 public final class ClusterMember: Service, Sendable {
-    /// What a member runs.
+    /// What a member runs: a `ShardConfiguration` template every shard starts from, and what the
+    /// cluster decides (shard count, leases, identify interval, checkpoints).
     public struct Configuration: Sendable {
-        /// The bot token.
-        public var token: BotToken
-        /// The gateway intents.
-        public var intents: GatewayIntents
+        /// The template every shard starts from (the manager's `ShardManager.Configuration.shard`):
+        /// token, intents, compression, trust roots (also for discovery), timeouts and event
+        /// subscription. Its `sessionSaveInterval` is the checkpoint interval: how often a shard
+        /// checkpoints its sequence while events flow (5 s by default; after a crash, at most about
+        /// this much is delivered again). Its `eventBufferCapacity` bounds ``ClusterMember/events``.
+        public var shard: ShardConfiguration
         /// The bot's shard count (the same in every member).
         public var shardCount: Int
         /// The HTTP API base for `GET /gateway/bot`.
         public var apiBaseURL: String = "https://discord.com/api/v10"
-        /// Transport compression of the shards.
-        public var compression: GatewayCompression = .preferred
         /// How long a lease lasts unless renewed (renewed every third of it). Default 10 s.
         public var leaseTTL: Duration = .seconds(10)
         /// How long an identify bucket stays busy after an IDENTIFY was written.
         public var identifyInterval: Duration = .milliseconds(5500)
         /// This member's id (default: host name, process id and a random suffix).
         public var memberID: String = ClusterMember.defaultMemberID()
-        /// Certificate authorities trusted besides the system's, for discovery and the shards.
-        public var additionalTrustRoots: [TLSTrustRoot] = []
-        /// How often a shard checkpoints its sequence while events flow (its
-        /// `ShardConfiguration.sessionSaveInterval`): after a crash, at most about this much is
-        /// delivered again.
-        public var checkpointInterval: Duration = .seconds(5)
         /// What a shard's checkpoint records: the last dispatch delivered (the default), or the
         /// last one the bot acknowledged with ``ClusterMember/acknowledge(_:)``.
         public var checkpoints: CheckpointMode = .delivered
-        /// How many dispatches ``ClusterMember/events`` buffers before the shards wait for the
-        /// consumer (default 8,192).
-        public var eventBufferCapacity = 8192
-        /// Adjusts each shard's configuration.
+        /// Adjusts each shard's configuration, made from ``shard``, before it starts.
         public var perShard: (@Sendable (inout ShardConfiguration) -> Void)? = nil
 
-        /// A configuration with the defaults above.
-        public init(token: BotToken, intents: GatewayIntents, shardCount: Int) {
-            self.token = token
-            self.intents = intents
+        /// A configuration whose shards start from `shard`, with the defaults above.
+        public init(shard: ShardConfiguration, shardCount: Int) {
+            self.shard = shard
             self.shardCount = shardCount
+        }
+
+        /// A configuration whose shards start from `ShardConfiguration(token:intents:)`, with the
+        /// defaults above.
+        public init(token: BotToken, intents: GatewayIntents, shardCount: Int) {
+            self.init(shard: ShardConfiguration(token: token, intents: intents), shardCount: shardCount)
         }
     }
 
@@ -90,7 +87,7 @@ public final class ClusterMember: Service, Sendable {
     /// shard (the manager's `events`); ends when ``run()`` returns. Shards come and
     /// go with their leases.
     ///
-    /// Bounded (``Configuration-swift.struct/eventBufferCapacity``, default 8,192): when it is
+    /// Bounded (the template's `eventBufferCapacity`, default 4,096): when it is
     /// full the shards stop reading their sockets until the consumer takes a dispatch, and one
     /// whose heartbeat ACK cannot be read in time reconnects and RESUMEs; nothing is dropped.
     /// Iterate it from one task.
@@ -101,19 +98,11 @@ public final class ClusterMember: Service, Sendable {
         self.configuration = configuration
         let keeper = LeaseKeeper(cluster: cluster, configuration: configuration, logger: logger)
         self.keeper = keeper
-        var managerConfiguration = ShardManager.Configuration(token: configuration.token, intents: configuration.intents)
+        var managerConfiguration = ShardManager.Configuration(shard: configuration.shard)
         managerConfiguration.shardCount = .exactly(configuration.shardCount)
         managerConfiguration.apiBaseURL = configuration.apiBaseURL
-        managerConfiguration.compression = configuration.compression
-        managerConfiguration.additionalTrustRoots = configuration.additionalTrustRoots
-        managerConfiguration.eventBufferCapacity = configuration.eventBufferCapacity
         managerConfiguration.keepSessionsOnShutdown = true
-        let checkpointInterval = configuration.checkpointInterval
-        let perShard = configuration.perShard
-        managerConfiguration.perShard = { shard in
-            shard.sessionSaveInterval = checkpointInterval
-            perShard?(&shard)
-        }
+        managerConfiguration.perShard = configuration.perShard
         self.manager = ShardManager(configuration: managerConfiguration, ownership: keeper, logger: logger)
     }
 

@@ -191,7 +191,7 @@ func bench(_ settings: BenchSettings, logger: Logger) async throws -> BenchRepor
         configuration.apiBaseURL = apiBaseURL
         configuration.shardCount = .exactly(n)
         configuration.shardIDs = ids
-        configuration.compression = settings.compression
+        configuration.shard.compression = settings.compression
         configuration.keepSessionsOnShutdown = false
         return ShardManager(configuration: configuration, logger: logger)
     }

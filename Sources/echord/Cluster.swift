@@ -94,16 +94,11 @@ func listenCluster(
     until stop: @escaping @Sendable () async -> Void
 ) async throws -> ListenSummary {
     let cluster = try PostgresCluster(configuration: clusterSettings.database, logger: logger)
-    var configuration = ClusterMember.Configuration(
-        token: settings.token, intents: settings.intents, shardCount: clusterSettings.shardCount)
+    var configuration = ClusterMember.Configuration(shard: settings.shard, shardCount: clusterSettings.shardCount)
+    configuration.shard.sessionSaveInterval = clusterSettings.checkpointInterval
     configuration.apiBaseURL = settings.apiBaseURL
-    configuration.compression = settings.compression
-    configuration.additionalTrustRoots = settings.trustRoots
     configuration.leaseTTL = clusterSettings.leaseTTL
-    configuration.checkpointInterval = clusterSettings.checkpointInterval
     let member = ClusterMember(cluster: cluster, configuration: configuration, logger: logger)
-    let filter = settings.events
-    let format = settings.format
     return try await withThrowingTaskGroup(of: ListenSummary?.self) { group in
         group.addTask { try await cluster.run(); return nil }
         group.addTask {
@@ -115,14 +110,7 @@ func listenCluster(
             }
             defer { stopper.cancel() }
             async let running: Void = member.run()
-            var summary = ListenSummary(received: 0, printed: 0)
-            for await dispatch in member.events {
-                summary.received += 1
-                if let filter, !filter.contains(dispatch.name) { continue }
-                summary.printed += 1
-                sink.write(format == .json ? jsonLine(dispatch) : prettyLine(dispatch))
-                sink.flush()
-            }
+            let summary = await printDispatches(member.events, settings: settings, sink: sink)
             try await running
             return summary
         }

@@ -165,6 +165,14 @@ struct ListenSettings: Sendable {
     var shardCountLimit = ShardManager.defaultShardCountLimit
     /// Extra CAs to trust (`--ca-file`).
     var trustRoots: [TLSTrustRoot] = []
+
+    /// The configuration every shard starts from: token, intents, compression, trusted CAs.
+    var shard: ShardConfiguration {
+        var shard = ShardConfiguration(token: token, intents: intents)
+        shard.compression = compression
+        shard.additionalTrustRoots = trustRoots
+        return shard
+    }
 }
 
 /// How `echord listen` prints dispatches.
@@ -190,11 +198,9 @@ func listen(
     configureShard: (@Sendable (inout ShardConfiguration) -> Void)? = nil,
     until stop: @escaping @Sendable () async -> Void
 ) async throws -> ListenSummary {
-    var configuration = ShardManager.Configuration(token: settings.token, intents: settings.intents)
+    var configuration = ShardManager.Configuration(shard: settings.shard)
     configuration.apiBaseURL = settings.apiBaseURL
     configuration.shardCount = settings.shardCount
-    configuration.compression = settings.compression
-    configuration.additionalTrustRoots = settings.trustRoots
     configuration.keepSessionsOnShutdown = false  // nothing resumes these sessions: end them (close 1000)
     configuration.perShard = configureShard
     configuration.shardCountLimit = settings.shardCountLimit
@@ -208,21 +214,8 @@ func listen(
         manager.stop()
     }
     defer { stopper.cancel() }
-    let filter = settings.events
-    let format = settings.format
     // The merged stream ends when run() returns, after the last buffered dispatch.
-    async let consumed: ListenSummary = {
-        var summary = ListenSummary(received: 0, printed: 0)
-        for await dispatch in manager.events {
-            summary.received += 1
-            if let filter, !filter.contains(dispatch.name) { continue }
-            summary.printed += 1
-            sink.write(format == .json ? jsonLine(dispatch) : prettyLine(dispatch))
-            sink.flush()
-        }
-        sink.flush()
-        return summary
-    }()
+    async let consumed = printDispatches(manager.events, settings: settings, sink: sink)
     let outcome = await withTaskCancellationHandler {
         await running.result
     } onCancel: {
@@ -230,6 +223,21 @@ func listen(
     }
     let summary = await consumed
     if case .failure(let error) = outcome { throw error }
+    return summary
+}
+
+/// Writes each dispatch of `events` that `settings.events` lets through to `sink` in
+/// `settings.format` (flushed per dispatch) until the stream ends; returns what it saw.
+func printDispatches(_ events: ShardEvents, settings: ListenSettings, sink: any LineSink) async -> ListenSummary {
+    var summary = ListenSummary(received: 0, printed: 0)
+    for await dispatch in events {
+        summary.received += 1
+        if let filter = settings.events, !filter.contains(dispatch.name) { continue }
+        summary.printed += 1
+        sink.write(settings.format == .json ? jsonLine(dispatch) : prettyLine(dispatch))
+        sink.flush()
+    }
+    sink.flush()
     return summary
 }
 

@@ -170,7 +170,7 @@ struct ManagerStartupTests {
         let clock = ManualClock()
         var configuration = ShardManager.Configuration(token: BotToken(Harness.token), intents: [.guilds])
         configuration.apiBaseURL = simulator.apiBaseURL
-        configuration.compression = .none
+        configuration.shard.compression = .none
         configuration.shardCountLimit = 1_000_000
         configuration.perShard = {
             $0.helloTimeout = .seconds(600)

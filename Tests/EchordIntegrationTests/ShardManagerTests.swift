@@ -37,8 +37,8 @@ struct ManagerHarness {
         let clock = ManualClock()
         var configuration = ShardManager.Configuration(token: BotToken(Harness.token), intents: [.guilds, .guildMessages])
         configuration.apiBaseURL = simulator.apiBaseURL
-        configuration.compression = .zlibStream
-        if let pem = simulator.certificatePEM { configuration.additionalTrustRoots = [.pem(pem)] }
+        configuration.shard.compression = .zlibStream
+        if let pem = simulator.certificatePEM { configuration.shard.additionalTrustRoots = [.pem(pem)] }
         configuration.shardIDs = shardIDs
         // Manual time runs far ahead of real time here (250 ms per step); the protocol timeouts must
         // not fire because a busy 2-core machine takes a few real milliseconds per frame.
@@ -130,6 +130,53 @@ struct ShardManagerTests {
         harness.manager.stop()
         try await running.value
         try await harness.simulator.shutdown()
+    }
+
+    @Test("the manager honours its shard template's eventBufferCapacity: at 2, a stalled consumer holds the shard at 2 dispatches, then gets every one in order")
+    func templateBufferCapacity() async throws {
+        var quiet = Logger(label: "echord.test")
+        quiet.logLevel = .critical
+        var simulatorConfiguration = SimulatorConfiguration()
+        simulatorConfiguration.identifyBucketMilliseconds = 0
+        let simulator = try await GatewaySimulator.start(configuration: simulatorConfiguration, logger: quiet)
+        var template = ShardConfiguration(token: BotToken(Harness.token), intents: [.guilds])
+        template.compression = .none
+        template.eventBufferCapacity = 2
+        if let pem = simulator.certificatePEM { template.additionalTrustRoots = [.pem(pem)] }
+        var configuration = ShardManager.Configuration(shard: template)
+        configuration.apiBaseURL = simulator.apiBaseURL
+        configuration.shardCount = .exactly(1)
+        let manager = ShardManager(configuration: configuration, logger: quiet)
+        #expect(manager.configuration.shard.eventBufferCapacity == 2)
+        let running = Task { try await manager.run() }
+        try await ManagerStartupTests.eventually("the shard ready") { manager.health.allReady }
+        var iterator = manager.events.makeAsyncIterator()
+        var sequences: [Int] = []
+        /// Dispatches the shard has put into the merged stream that the consumer has not taken.
+        func buffered() -> Int { (manager.shards[0]?.session?.sequence ?? 0) - (sequences.last ?? 0) }
+
+        for n in 0..<40 {
+            try await simulator.dispatch(eventName: "ECHORD_TEST", data: .object([("n", .int(Int64(n)))]))
+        }
+        try await ManagerStartupTests.eventually("every dispatch written by the simulator") {
+            try await simulator.log().filter { $0.kind == .sent && $0.eventName == "ECHORD_TEST" }.count == 40
+        }
+        try await ManagerStartupTests.eventually("the merged stream full") { buffered() >= 2 }
+        // The consumer takes nothing: the shard stays at the template's capacity (the default of
+        // 4,096 would take all 40 dispatches, already on the wire, within milliseconds).
+        for _ in 0..<25 {
+            let held = buffered()
+            #expect(held <= 2)
+            if held > 2 { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let total = try #require(try await simulator.sessions().first?.sequence)
+        while sequences.count < total, let dispatch = await iterator.next() { sequences.append(dispatch.sequence ?? -1) }
+        #expect(sequences == Array(1...total))
+        #expect(try await simulator.violations().isEmpty)
+        manager.stop()
+        try await running.value
+        try await simulator.shutdown()
     }
 
     @Test("stopped and started again with the same file store, every shard resumes: no IDENTIFY, nothing lost or repeated")

@@ -68,10 +68,10 @@ struct OwnershipHarness {
         simulator = try await GatewaySimulator.start(configuration: simulatorConfiguration, logger: quiet)
         var configuration = ShardManager.Configuration(token: BotToken(Harness.token), intents: [.guilds, .guildMessages])
         configuration.apiBaseURL = simulator.apiBaseURL
-        configuration.compression = .none
+        configuration.shard.compression = .none
         configuration.shardCount = .exactly(shards)
-        configuration.eventBufferCapacity = eventBufferCapacity
-        if let pem = simulator.certificatePEM { configuration.additionalTrustRoots = [.pem(pem)] }
+        configuration.shard.eventBufferCapacity = eventBufferCapacity
+        if let pem = simulator.certificatePEM { configuration.shard.additionalTrustRoots = [.pem(pem)] }
         manager = ShardManager(configuration: configuration, ownership: ownership, logger: quiet)
     }
 
@@ -200,7 +200,7 @@ struct ShardOwnershipTests {
         }
         let harness = try await OwnershipHarness(shards: 1)
         var configuration = harness.manager.configuration
-        configuration.eventBufferCapacity = 16
+        configuration.shard.eventBufferCapacity = 16
         let manager = ShardManager(configuration: configuration, ownership: Failing())
         await #expect(throws: Lost.self) { try await manager.run() }
         #expect(manager.shards.isEmpty)

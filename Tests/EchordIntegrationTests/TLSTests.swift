@@ -291,7 +291,7 @@ struct TLSTests {
 
         var managerConfiguration = ShardManager.Configuration(token: BotToken(Harness.token), intents: .guilds)
         managerConfiguration.apiBaseURL = simulator.apiBaseURL
-        managerConfiguration.additionalTrustRoots = [.pem("not a certificate")]
+        managerConfiguration.shard.additionalTrustRoots = [.pem("not a certificate")]
         let manager = ShardManager(configuration: managerConfiguration, logger: Self.quiet)
         await #expect(throws: TLSTrustRootError.noCertificate(source: "PEM text")) { try await manager.run() }
 

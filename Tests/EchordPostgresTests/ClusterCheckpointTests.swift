@@ -12,7 +12,7 @@ struct ClusterCheckpointTests {
         let acknowledger = ClusterHarness.Acknowledger()
         let first = try harness.startMember(shards: 2, id: "ack-a", acknowledger: acknowledger) {
             $0.checkpoints = .acknowledged
-            $0.checkpointInterval = .milliseconds(200)
+            $0.shard.sessionSaveInterval = .milliseconds(200)
         }
         try await harness.eventually("2 shards ready") { harness.allReady([first], shards: 2) }
         try await harness.simulator.setTraffic(eventsPerSecond: 40)

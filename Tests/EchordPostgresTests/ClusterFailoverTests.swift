@@ -30,7 +30,7 @@ struct ClusterHarness {
     func memberConfiguration(shards: Int, id: String) -> ClusterMember.Configuration {
         var configuration = ClusterMember.Configuration(token: BotToken(ClusterIdentifyTests.token), intents: [.guilds, .guildMessages], shardCount: shards)
         configuration.apiBaseURL = simulator.apiBaseURL
-        configuration.compression = .none
+        configuration.shard.compression = .none
         configuration.leaseTTL = .seconds(2)
         configuration.identifyInterval = .milliseconds(400)
         configuration.memberID = id

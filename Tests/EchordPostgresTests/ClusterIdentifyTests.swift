@@ -33,7 +33,7 @@ struct ClusterIdentifyTests {
                         let managers = [a, b, c].enumerated().map { index, cluster in
                             var managerConfiguration = ShardManager.Configuration(token: BotToken(Self.token), intents: [.guilds])
                             managerConfiguration.apiBaseURL = simulator.apiBaseURL
-                            managerConfiguration.compression = .none
+                            managerConfiguration.shard.compression = .none
                             managerConfiguration.shardCount = .exactly(24)
                             managerConfiguration.shardIDs = Array(stride(from: index, to: 24, by: 3))
                             return ShardManager(

@@ -27,7 +27,7 @@ struct ClusterRestartTests {
         let members = try ["r-a", "r-b", "r-c"].map { id in
             try harness.startMember(shards: shards, id: id) {
                 $0.leaseTTL = .seconds(3)
-                $0.checkpointInterval = .milliseconds(500)
+                $0.shard.sessionSaveInterval = .milliseconds(500)
             }
         }
         func balancedAndReady() -> Bool {

@@ -20,29 +20,35 @@ public final class ShardManager: Sendable {
         case exactly(Int)
     }
 
-    /// Everything the manager needs.
+    /// Everything the manager needs: a ``ShardConfiguration`` template that every shard starts
+    /// from, and what only the manager decides (the shard count and set, discovery, shutdown).
+    ///
+    /// ```swift
+    /// var configuration = ShardManager.Configuration(token: token, intents: [.guilds, .guildMessages])
+    /// configuration.shard.compression = .zlibStream      // every shard, and the merged stream's
+    /// configuration.shard.eventBufferCapacity = 16_384   // capacity, come from the template
+    /// configuration.shardIDs = Array(0..<8)              // the manager's own settings
+    /// ```
     public struct Configuration: Sendable {
-        /// The bot token.
-        public var token: BotToken
-        /// The intents every shard identifies with (``perShard`` may change them).
-        public var intents: GatewayIntents
+        /// The template every shard starts from: token, intents, presence, compression, trust
+        /// roots, timeouts, backoff, session save interval and event subscription. The manager
+        /// sets each shard's ``ShardConfiguration/shardID``, ``ShardConfiguration/shardCount`` and
+        /// ``ShardConfiguration/gatewayURL`` (from `GET /gateway/bot`) itself, then applies
+        /// ``perShard``. Its ``ShardConfiguration/additionalTrustRoots`` also serve discovery
+        /// (`https://`); a root that cannot be loaded makes ``ShardManager/run()`` throw
+        /// ``TLSTrustRootError`` before any request. Its ``ShardConfiguration/eventBufferCapacity``
+        /// is the capacity of the one merged stream, ``ShardManager/events`` (the shards deliver
+        /// straight into it and have no buffer of their own).
+        public var shard: ShardConfiguration
         /// The bot's shard count.
         public var shardCount: ShardCount = .automatic
         /// The shard ids this process runs (nil: all of them), so one bot can span processes.
         public var shardIDs: [Int]? = nil
         /// The REST base for `GET /gateway/bot`.
         public var apiBaseURL: String = "https://discord.com/api/v10"
-        /// Certificate authorities trusted besides the system's roots, for discovery (`https://`) and
-        /// every shard (`wss://`); all of them share one TLS context. A root that cannot be loaded
-        /// makes ``ShardManager/run()`` throw ``TLSTrustRootError`` before any request.
-        public var additionalTrustRoots: [TLSTrustRoot] = []
-        /// Transport compression for every shard.
-        public var compression: GatewayCompression = .preferred
-        /// The presence every shard identifies with.
-        public var presence: PresenceUpdate? = nil
-        /// The dispatches delivered to ``ShardManager/events`` (see ``ShardConfiguration/eventSubscription``).
-        public var eventSubscription: GatewayEventSubscription = .all
-        /// Adjusts one shard's configuration (intents, presence, timings) before it starts.
+        /// Adjusts one shard's configuration (intents, presence, timings), made from ``shard``,
+        /// before it starts. Its event buffer capacity is not used: every shard delivers into
+        /// ``ShardManager/events``.
         public var perShard: (@Sendable (inout ShardConfiguration) -> Void)? = nil
         /// Whether a graceful shutdown keeps the sessions resumable (close 4000 and save them) or
         /// ends them (close 1000).
@@ -53,14 +59,17 @@ public final class ShardManager: Sendable {
         /// ``ShardManager/defaultShardCountLimit`` (10,000), fits bots in up to some 10 million
         /// guilds; raise it for a larger bot. An ``ShardCount/exactly(_:)`` count is not checked.
         public var shardCountLimit = ShardManager.defaultShardCountLimit
-        /// How many dispatches ``ShardManager/events`` buffers (default 8,192) before the shards
-        /// wait for the consumer (see ``ShardManager/events``).
-        public var eventBufferCapacity = 8192
 
-        /// A configuration with an automatic shard count and every shard in this process.
+        /// A configuration whose shards start from `shard`, with an automatic shard count and every
+        /// shard in this process.
+        public init(shard: ShardConfiguration) {
+            self.shard = shard
+        }
+
+        /// A configuration whose shards start from `ShardConfiguration(token:intents:)` (Discord's
+        /// defaults), with an automatic shard count and every shard in this process.
         public init(token: BotToken, intents: GatewayIntents) {
-            self.token = token
-            self.intents = intents
+            self.init(shard: ShardConfiguration(token: token, intents: intents))
         }
     }
 
@@ -72,7 +81,8 @@ public final class ShardManager: Sendable {
     /// Every dispatch of every shard, each tagged with its ``GatewayDispatch/shardID``; in order
     /// within a shard. Ends when the manager stops. Iterate it from one task.
     ///
-    /// Bounded, with back-pressure: it holds ``Configuration/eventBufferCapacity`` dispatches;
+    /// Bounded, with back-pressure: it holds the template's ``ShardConfiguration/eventBufferCapacity``
+    /// dispatches (``Configuration/shard``);
     /// when it is full, every shard that has a dispatch to deliver stops reading its socket until
     /// the consumer takes one (heartbeats go on). A consumer so slow that a heartbeat ACK cannot be
     /// read in time makes that shard reconnect and RESUME: the gateway replays the rest, so
@@ -117,7 +127,7 @@ public final class ShardManager: Sendable {
         logger: Logger = Logger(label: "echord.manager")
     ) {
         self.configuration = configuration
-        self.buffer = EventBuffer(capacity: configuration.eventBufferCapacity)
+        self.buffer = EventBuffer(capacity: configuration.shard.eventBufferCapacity)
         self.events = ShardEvents(buffer: buffer)
         self.sessionStore = sessionStore
         self.identifyQueueOverride = identifyQueue
@@ -142,7 +152,7 @@ public final class ShardManager: Sendable {
         logger: Logger = Logger(label: "echord.manager")
     ) {
         self.configuration = configuration
-        self.buffer = EventBuffer(capacity: configuration.eventBufferCapacity)
+        self.buffer = EventBuffer(capacity: configuration.shard.eventBufferCapacity)
         self.events = ShardEvents(buffer: buffer)
         self.sessionStore = InMemorySessionStore()
         self.identifyQueueOverride = nil
@@ -233,10 +243,10 @@ public final class ShardManager: Sendable {
             state.started = true
         }
         defer { buffer.finish() }
-        let trustRoots = configuration.additionalTrustRoots
+        let trustRoots = configuration.shard.additionalTrustRoots
         if !trustRoots.isEmpty { _ = try SharedTLS.context(trusting: trustRoots) }  // a bad CA file fails here, once
         let discovery = GatewayDiscovery(
-            apiBaseURL: configuration.apiBaseURL, token: configuration.token, clock: clock,
+            apiBaseURL: configuration.apiBaseURL, token: configuration.shard.token, clock: clock,
             additionalTrustRoots: trustRoots, logger: logger)
         guard let info = try await startup.unlessClosed({ try await discovery.gatewayBot() }) else {
             logger.info("stopped during gateway discovery")
@@ -303,8 +313,7 @@ public final class ShardManager: Sendable {
                 // shard's IDENTIFY or sent to it by `send`, never lost between the two.
                 let (shard, stopRequested) = state.withLockedValue { state in
                     let shard = makeShard(
-                        id: id, count: count, url: info.url, queue: queue, presence: state.presence, trustRoots: trustRoots,
-                        sessionStore: sessionStore)
+                        id: id, count: count, url: info.url, queue: queue, presence: state.presence, sessionStore: sessionStore)
                     state.shards[id] = shard
                     return (shard, state.stopRequested)
                 }
@@ -328,17 +337,14 @@ public final class ShardManager: Sendable {
     static func startWindow(maxConcurrency: Int) -> Int { 2 * max(1, maxConcurrency) }
 
     func makeShard(
-        id: Int, count: Int, url: String, queue: any IdentifyQueue, presence: PresenceUpdate?, trustRoots: [TLSTrustRoot],
+        id: Int, count: Int, url: String, queue: any IdentifyQueue, presence: PresenceUpdate?,
         sessionStore: any SessionStore
     ) -> Shard {
-        var shardConfiguration = ShardConfiguration(token: configuration.token, intents: configuration.intents)
+        var shardConfiguration = configuration.shard
         shardConfiguration.shardID = id
         shardConfiguration.shardCount = count
         shardConfiguration.gatewayURL = url
-        shardConfiguration.compression = configuration.compression
-        shardConfiguration.presence = presence ?? configuration.presence
-        shardConfiguration.eventSubscription = configuration.eventSubscription
-        shardConfiguration.additionalTrustRoots = trustRoots
+        if let presence { shardConfiguration.presence = presence }  // the last one sent to every shard
         configuration.perShard?(&shardConfiguration)
         // Every shard delivers straight into the merged buffer: no forwarding task, no second copy.
         return Shard(

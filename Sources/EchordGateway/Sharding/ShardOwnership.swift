@@ -109,7 +109,7 @@ extension ShardManager {
         let presence = state.withLockedValue { $0.presence }
         let shard = makeShard(
             id: id, count: owned.shardCount, url: owned.gateway.url, queue: identifyQueue, presence: presence,
-            trustRoots: configuration.additionalTrustRoots, sessionStore: sessionStore)
+            sessionStore: sessionStore)
         let registered = state.withLockedValue { state -> (stop: Bool?, Void)? in
             guard let starts = state.ownedStarts, state.shards[id] == nil else { return nil }
             let start = OwnedStart(shard: shard, onEnd: onEnd, presence: state.presence != presence ? state.presence : nil)

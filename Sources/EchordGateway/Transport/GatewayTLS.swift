@@ -6,13 +6,13 @@ import NIOSSL
 /// A certificate authority to trust for `https://` and `wss://` connections, besides the system's
 /// trust roots: a private CA, a test server's self-signed certificate, a TLS-inspecting proxy.
 ///
-/// Give it in ``ShardConfiguration/additionalTrustRoots`` or
-/// ``ShardManager/Configuration/additionalTrustRoots``:
+/// Give it in ``ShardConfiguration/additionalTrustRoots`` (for a manager, in its template
+/// ``ShardManager/Configuration/shard``, which also serves discovery):
 ///
 /// ```swift
 /// var configuration = ShardManager.Configuration(token: token, intents: .nonPrivileged)
 /// configuration.apiBaseURL = "https://127.0.0.1:8443/api/v10"
-/// configuration.additionalTrustRoots = [.pemFile("/etc/echord/simulator-ca.pem")]
+/// configuration.shard.additionalTrustRoots = [.pemFile("/etc/echord/simulator-ca.pem")]
 /// ```
 ///
 /// The system roots stay trusted, and hostname verification stays on: the server's certificate
