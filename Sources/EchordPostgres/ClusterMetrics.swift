@@ -1,3 +1,4 @@
+import EchordModels
 import Metrics
 
 /// The swift-metrics instruments of cluster mode (any backend: `echord listen --metrics-port`
@@ -21,7 +22,6 @@ enum ClusterMetrics {
 
     /// Records the time since `start` (monotonic) on `timer`.
     static func record(_ timer: Timer, since start: ContinuousClock.Instant) {
-        let (seconds, attoseconds) = (ContinuousClock.now - start).components
-        timer.recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        timer.recordNanoseconds((ContinuousClock.now - start).nanoseconds)
     }
 }

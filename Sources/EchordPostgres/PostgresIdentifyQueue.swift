@@ -1,4 +1,5 @@
 import EchordGateway
+import EchordModels
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
@@ -51,7 +52,7 @@ public final class PostgresIdentifyQueue: Sendable {
     /// `remaining` starts are left, and the count resets to `total` after `resetAfter`.
     public func recordSessionStartLimit(total: Int, remaining: Int, resetAfter: Duration) async throws {
         let botKey = cluster.configuration.botKey
-        let seconds = Self.seconds(resetAfter)
+        let seconds = resetAfter.seconds
         try await cluster.perform("record the session start limit") {
             try await cluster.client.query(
                 """
@@ -85,7 +86,7 @@ public final class PostgresIdentifyQueue: Sendable {
         let turn = counter.withLockedValue { $0 += 1; return $0 }
         let waitStart = ContinuousClock.now
         let token = holderToken(turn)
-        let hold = Self.seconds(holdLimit)
+        let hold = holdLimit.seconds
         try await cluster.perform("create identify bucket \(bucket)") {
             try await cluster.client.query(
                 """
@@ -194,7 +195,7 @@ public final class PostgresIdentifyQueue: Sendable {
     private func report(_ turn: UInt64, bucket: Int, sent: Bool) async {
         let token = holderToken(turn)
         let botKey = cluster.configuration.botKey
-        let seconds = Self.seconds(interval)
+        let seconds = interval.seconds
         do {
             try await cluster.perform("report identify turn of bucket \(bucket)") {
                 if sent {
@@ -228,10 +229,5 @@ public final class PostgresIdentifyQueue: Sendable {
         var startLimitResetIn: Double?
         var busyFor: Double
         var heldFor: Double?
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        let (seconds, attoseconds) = duration.components
-        return Double(seconds) + Double(attoseconds) / 1e18
     }
 }

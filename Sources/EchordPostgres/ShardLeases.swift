@@ -1,4 +1,5 @@
 import EchordGateway
+import EchordModels
 import PostgresNIO
 
 /// A shard lease held by one member: the shard, and the fencing epoch that every write made on the
@@ -20,7 +21,7 @@ struct LeaseTable: Sendable {
 
     /// Marks `member` alive until `ttl` from the database's now; returns the live members, sorted.
     func heartbeat(member: String, ttl: Duration) async throws -> [String] {
-        let seconds = PostgresIdentifyQueue.seconds(ttl)
+        let seconds = ttl.seconds
         return try await cluster.perform("heartbeat") {
             try await cluster.client.query(
                 """
@@ -43,7 +44,7 @@ struct LeaseTable: Sendable {
     /// extended (a lease missing from the answer was lost).
     func renew(member: String, leases: [ShardLease], ttl: Duration) async throws -> Set<ShardLease> {
         guard !leases.isEmpty else { return [] }
-        let seconds = PostgresIdentifyQueue.seconds(ttl)
+        let seconds = ttl.seconds
         let shards = leases.map(\.shardID)
         let epochs = leases.map(\.epoch)
         return try await cluster.perform("renew leases") {
@@ -64,7 +65,7 @@ struct LeaseTable: Sendable {
     /// Takes the lease of `shardID` for `member` if nobody holds it or its lease ended: the epoch
     /// is raised. Returns the lease, or nil when another member holds it.
     func acquire(member: String, shardID: Int, shardCount: Int, ttl: Duration) async throws -> ShardLease? {
-        let seconds = PostgresIdentifyQueue.seconds(ttl)
+        let seconds = ttl.seconds
         return try await cluster.perform("acquire the lease of shard \(shardID)") {
             let rows = try await cluster.client.query(
                 """

@@ -181,8 +181,7 @@ public final class GatewaySimulator: Sendable {
     ///
     /// - Throws: ``SimulatorError/shutDown`` after ``shutdown()``.
     public func advanceTime(by duration: Duration) async throws {
-        let (seconds, attoseconds) = duration.components
-        let nanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        let nanoseconds = duration.nanoseconds
         try await onLoop { core in
             if case .manual = core.configuration.timeSource { core.advanceTime(by: nanoseconds) }
         }

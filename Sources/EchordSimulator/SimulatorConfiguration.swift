@@ -97,6 +97,22 @@ public struct SimulatorConfiguration: Sendable {
 
     /// A configuration with Discord's defaults and a world of one guild.
     public init() {}
+
+    /// A sharded bot's gateway: `GET /gateway/bot` recommends `shards` (``recommendedShards``) for a
+    /// world of `guilds` guilds, with `maxConcurrency` identify buckets, each busy for
+    /// `identifyBucketMilliseconds` after an IDENTIFY (0: identifies never wait); Discord's
+    /// defaults otherwise.
+    ///
+    /// ```swift
+    /// let simulator = try await GatewaySimulator.start(
+    ///     configuration: SimulatorConfiguration(shards: 2, guilds: 4, maxConcurrency: 2, identifyBucketMilliseconds: 0))
+    /// ```
+    public init(shards: Int, guilds: Int, maxConcurrency: Int = 1, identifyBucketMilliseconds: Int64 = 5_000) {
+        self.recommendedShards = shards
+        self.world.guildCount = guilds
+        self.maxConcurrency = maxConcurrency
+        self.identifyBucketMilliseconds = identifyBucketMilliseconds
+    }
 }
 
 /// The guilds, channels and members the simulator serves.

@@ -272,7 +272,7 @@ func bench(_ settings: BenchSettings, logger: Logger) async throws -> BenchRepor
                 guard let total, let rssOne else { return nil }
                 return (total - rssOne) / (n - 1)
             }
-            func seconds(_ duration: Duration) -> Double { Double(duration.nanosecondsValue) / 1e9 }
+            func seconds(_ duration: Duration) -> Double { duration.seconds }
             return BenchReport(
                 shards: n, shardsReady: ready, compression: settings.compression, residentOneShardBytes: rssOne,
                 residentIdleBytes: rssIdle, residentAfterTrafficBytes: rssTraffic, memoryPerShardIdleBytes: perShard(rssIdle),

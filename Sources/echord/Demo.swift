@@ -107,13 +107,6 @@ struct Demo: AsyncParsableCommand {
 
 extension GatewayCompression: ExpressibleByArgument {}
 
-extension Duration {
-    var nanosecondsValue: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-    }
-}
-
 /// `text` padded with spaces to `width` (on the left when `right`).
 func pad(_ text: String, _ width: Int, right: Bool = false) -> String {
     let fill = String(repeating: " ", count: max(0, width - text.count))

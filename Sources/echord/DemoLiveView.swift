@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import EchordGateway
+import EchordModels
 import EchordSimulator
 import Foundation
 
@@ -41,7 +42,7 @@ struct DemoLiveView {
         for shard in fleet {
             let id = shard.configuration.shardID
             let figures = report.shards.first { $0.shardID == id && $0.shardCount == fleet.count }
-            let latency = shard.heartbeatLatency.map { String(format: "%.1f ms", Double($0.nanosecondsValue) / 1e6) } ?? "-"
+            let latency = shard.heartbeatLatency.map { String(format: "%.1f ms", Double($0.nanoseconds) / 1e6) } ?? "-"
             table.append(
                 pad(String(id), 5, right: true) + "  " + pad(String("\(shard.status)".prefix(20)), 20) + "  " + pad(latency, 8, right: true)
                     + " " + pad(String(events[id]), 8, right: true) + " " + pad(String(events[id] - previous[id]), 9, right: true)

@@ -37,12 +37,9 @@ struct ClusterCommandTests {
     @Test("a cluster member prints its shards' dispatches; cluster status shows its leases, then its checkpoints after the handover",
           .enabled(if: databaseURL != nil))
     func listenAndStatus() async throws {
-        var simulatorConfiguration = SimulatorConfiguration()
-        simulatorConfiguration.world.guildCount = 4
-        simulatorConfiguration.recommendedShards = 2
-        simulatorConfiguration.maxConcurrency = 2
-        simulatorConfiguration.identifyBucketMilliseconds = 0
-        let simulator = try await GatewaySimulator.start(configuration: simulatorConfiguration, logger: quietLogger)
+        let simulator = try await GatewaySimulator.start(
+            configuration: SimulatorConfiguration(shards: 2, guilds: 4, maxConcurrency: 2, identifyBucketMilliseconds: 0),
+            logger: quietLogger)
         var database = try PostgresClusterConfiguration(url: try #require(Self.databaseURL))
         database.botKey = "cli-\(UUID().uuidString.prefix(8))"
         let settings = ListenSettings(

@@ -219,12 +219,9 @@ struct BenchTests {
 
     @Test("bench --api-url: a simulator already running is used (no child is started: its path does not exist)")
     func benchAgainstRunningSimulator() async throws {
-        var configuration = SimulatorConfiguration()
-        configuration.world.guildCount = 2
-        configuration.recommendedShards = 2
-        configuration.maxConcurrency = 2
-        configuration.identifyBucketMilliseconds = 100
-        let simulator = try await GatewaySimulator.start(configuration: configuration, logger: quietLogger)
+        let simulator = try await GatewaySimulator.start(
+            configuration: SimulatorConfiguration(shards: 2, guilds: 2, maxConcurrency: 2, identifyBucketMilliseconds: 100),
+            logger: quietLogger)
         var settings = BenchSettings(shards: 2, duration: .milliseconds(300), rate: 0, compression: .none)
         settings.apiBaseURL = simulator.apiBaseURL
         settings.executable = "/nonexistent/echord"  // never started

@@ -19,12 +19,9 @@ struct ClusterIdentifyTests {
 
     @Test("3 processes (own managers and pools) share 24 shards at max_concurrency 4: no bucket broken")
     func threeManagersNeverBreakABucket() async throws {
-        var simulatorConfiguration = SimulatorConfiguration()
-        simulatorConfiguration.world.guildCount = 48
-        simulatorConfiguration.recommendedShards = 24
-        simulatorConfiguration.maxConcurrency = 4
-        simulatorConfiguration.identifyBucketMilliseconds = 1000
-        let simulator = try await GatewaySimulator.start(configuration: simulatorConfiguration, logger: TestDatabase.quietLogger)
+        let simulator = try await GatewaySimulator.start(
+            configuration: SimulatorConfiguration(shards: 24, guilds: 48, maxConcurrency: 4, identifyBucketMilliseconds: 1000),
+            logger: TestDatabase.quietLogger)
         let configuration = try TestDatabase.configuration()
         do {
             try await TestDatabase.withCluster(configuration) { a in

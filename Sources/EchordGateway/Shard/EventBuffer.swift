@@ -56,24 +56,10 @@ final class EventBuffer<Element: Sendable>: Sendable {
     @discardableResult
     func push(_ element: Element) async -> Bool {
         while true {
-            let step: PushStep = state.withLockedValue { state in
-                if state.finished { return .finished }
-                if let consumer = state.consumer {
-                    state.consumer = nil
-                    return .delivered(consumer)
-                }
-                if state.count < capacity {
-                    state.items.append(element)
-                    return .delivered(nil)
-                }
-                return .wait
-            }
-            switch step {
+            switch deliver(element, waitingWhenFull: nil) {
             case .finished: return false
-            case .delivered(let consumer):
-                consumer?.resume(returning: element)
-                return true
-            case .wait:
+            case .accepted: return true
+            case .full:
                 await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                     let resumeNow = state.withLockedValue { state -> Bool in
                         if state.finished || state.count < capacity { return true }
@@ -91,6 +77,13 @@ final class EventBuffer<Element: Sendable>: Sendable {
     /// caller offers the event again then. This is how a channel handler stops reading its socket
     /// while the consumer is behind, without a task waiting.
     func offer(_ element: Element, onRoom: @escaping @Sendable () -> Void) -> Offer {
+        deliver(element, waitingWhenFull: .callback(onRoom))
+    }
+
+    /// The one delivery step of ``push(_:)`` and ``offer(_:onRoom:)``: hands `element` to the
+    /// waiting consumer, or buffers it while there is room; when the buffer is full, registers
+    /// `producer` (if any) to be woken once there is room, under the same lock.
+    private func deliver(_ element: Element, waitingWhenFull producer: Producer?) -> Offer {
         let step: PushStep = state.withLockedValue { state in
             if state.finished { return .finished }
             if let consumer = state.consumer {
@@ -101,7 +94,7 @@ final class EventBuffer<Element: Sendable>: Sendable {
                 state.items.append(element)
                 return .delivered(nil)
             }
-            state.producers.append(.callback(onRoom))
+            if let producer { state.producers.append(producer) }
             return .wait
         }
         switch step {

@@ -1,3 +1,4 @@
+import EchordModels
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix

@@ -215,15 +215,6 @@ final class RefusalRecorder: ChannelInboundHandler, RemovableChannelHandler {
     }
 }
 
-extension Duration {
-    /// Whole nanoseconds (saturating at `Int64.max`).
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        let (product, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        return overflow ? .max : product + attoseconds / 1_000_000_000
-    }
-}
-
 extension String {
     var isIPAddress: Bool {
         (try? SocketAddress(ipAddress: self, port: 0)) != nil
