@@ -1,73 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
 import NIOWebSocket
-
-/// Transport settings of a shard's connection.
-public struct GatewayTransportConfiguration: Sendable {
-    /// How long the TCP (and TLS) connect may take.
-    public var connectTimeout: Duration = .seconds(10)
-    /// How long the WebSocket upgrade may take once connected (NIO has no timeout of its own).
-    public var handshakeTimeout: Duration = .seconds(10)
-    /// The largest WebSocket message accepted (READY and GUILD_CREATE can be several MiB).
-    public var maxMessageSize: Int = 32 << 20
-
-    /// The defaults: 10 s to connect, 10 s to upgrade, 32 MiB messages.
-    public init() {}
-}
-
-/// Why a connection could not be opened or used.
-public enum GatewayTransportError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// The URL is not a `ws://` or `wss://` URL.
-    case invalidURL(String)
-    /// The server answered the upgrade request without upgrading (status).
-    case upgradeRefused(status: Int)
-    /// The WebSocket upgrade took longer than the handshake timeout.
-    case handshakeTimedOut
-    /// The TCP connection was not established within the connect timeout.
-    case connectTimedOut
-    /// The peer reset the connection during the handshake.
-    case connectionReset
-    /// The connection failed (described: refused, unreachable, DNS, …).
-    case connectionFailed(String)
-    /// The TLS handshake failed: the certificate is not trusted, does not name the host, or the
-    /// server spoke no TLS (described). The connection was never used.
-    case tlsFailed(String)
-
-    public var description: String {
-        switch self {
-        case .invalidURL(let url): "not a ws:// or wss:// URL: \(url)"
-        case .upgradeRefused(let status): "the server refused the WebSocket upgrade (HTTP \(status))"
-        case .handshakeTimedOut: "the WebSocket handshake timed out"
-        case .connectTimedOut: "the TCP connection timed out"
-        case .connectionReset: "the connection was reset during the handshake"
-        case .connectionFailed(let what): "connection failed: \(what)"
-        case .tlsFailed(let what): "TLS handshake failed: \(what)"
-        }
-    }
-
-    /// The error as a transport error, saying what happened where NIO's error allows it.
-    static func classify(_ error: any Error, during phase: String) -> GatewayTransportError {
-        if let error = error as? GatewayTransportError { return error }
-        if let error = error as? ChannelError, case .connectTimeout = error { return .connectTimedOut }
-        if let error = error as? IOError, error.errnoCode == ECONNRESET { return .connectionReset }
-        if let error = error as? NIOConnectionError {
-            let timedOut = error.connectionErrors.contains {
-                if let channelError = $0.error as? ChannelError, case .connectTimeout = channelError { true } else { false }
-            }
-            if timedOut { return .connectTimedOut }
-            if let first = error.connectionErrors.first { return .connectionFailed("\(phase): \(first.error)") }
-        }
-        return .connectionFailed("\(phase): \(error)")
-    }
-}
 
 /// Opens gateway WebSockets on SwiftNIO: TCP, TLS for `wss`, the HTTP/1.1 upgrade (with the bytes
 /// that arrive with the `101` forwarded, since HELLO often does), and frame aggregation up to
@@ -181,36 +117,6 @@ enum GatewayTransport {
                 throw GatewayTransportError.tlsFailed("\(url.host):\(url.port): \(reason)")
             }
             throw GatewayTransportError.classify(error, during: "WebSocket handshake with \(url.host):\(url.port)")
-        }
-    }
-}
-
-/// Added after a refused upgrade: reads the status of the response the upgrade handler passes on.
-final class RefusalRecorder: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPClientResponsePart
-    let promise: EventLoopPromise<Int>
-    private var done = false
-
-    init(promise: EventLoopPromise<Int>) { self.promise = promise }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !done, case .head(let head) = unwrapInboundIn(data) else { return }
-        done = true
-        promise.succeed(Int(head.status.code))
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        if !done {
-            done = true
-            promise.fail(ChannelError.eof)
-        }
-        context.fireChannelInactive()
-    }
-
-    func handlerRemoved(context: ChannelHandlerContext) {
-        if !done {
-            done = true
-            promise.fail(ChannelError.eof)
         }
     }
 }
