@@ -1,0 +1,12 @@
+/// A shard's dispatches, in order (see ``Shard/events``).
+public struct ShardEvents: AsyncSequence, Sendable {
+    public typealias Element = GatewayDispatch
+    let buffer: EventBuffer<GatewayDispatch>
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let buffer: EventBuffer<GatewayDispatch>
+        public mutating func next() async -> GatewayDispatch? { await buffer.next() }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(buffer: buffer) }
+}
