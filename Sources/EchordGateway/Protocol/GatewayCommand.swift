@@ -1,5 +1,4 @@
 import EchordModels
-import Foundation
 
 /// A command a bot sends through a shard.
 public enum GatewayCommand: Sendable, Equatable {
@@ -49,54 +48,5 @@ public enum GatewayCommand: Sendable, Equatable {
         case .requestChannelInfo(let body): bytes = try GatewayCodec.encode(opcode, body)
         }
         return bytes
-    }
-}
-
-/// Why a command was not sent.
-public enum GatewayCommandError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// The encoded command is larger than Discord accepts (the gateway would close with 4002).
-    case tooLarge(size: Int, limit: Int)
-    /// The shard was not ready within the wait for commands issued while it was disconnected.
-    case notConnected(waited: Duration)
-    /// The shard stopped before the command could be sent.
-    case shardStopped
-    /// The command could not be encoded (described).
-    case encodingFailed(String)
-
-    public var description: String {
-        switch self {
-        case .tooLarge(let size, let limit): "command of \(size) bytes is over the gateway's \(limit)-byte limit"
-        case .notConnected(let waited): "the shard was not ready within \(waited)"
-        case .shardStopped: "the shard stopped"
-        case .encodingFailed(let what): "the command could not be encoded: \(what)"
-        }
-    }
-}
-
-/// Encodes what clients send.
-public enum GatewayCodec {
-    /// The largest frame Discord accepts from a client.
-    public static let maxClientFrameSize = 4096
-
-    /// `{"op":N,"d":…}` with a size check.
-    public static func encode<Body: Encodable & Sendable>(_ opcode: GatewayOpcode, _ body: Body) throws -> [UInt8] {
-        let payload = GatewayPayload(opcode: opcode, data: body)
-        let bytes: [UInt8]
-        do {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.withoutEscapingSlashes]
-            bytes = [UInt8](try encoder.encode(payload))
-        } catch {
-            throw GatewayCommandError.encodingFailed("\(error)")
-        }
-        guard bytes.count <= maxClientFrameSize else {
-            throw GatewayCommandError.tooLarge(size: bytes.count, limit: maxClientFrameSize)
-        }
-        return bytes
-    }
-
-    /// A heartbeat: `{"op":1,"d":seq}`.
-    public static func heartbeat(sequence: Int?) -> [UInt8] {
-        Array("{\"op\":1,\"d\":\(sequence.map(String.init) ?? "null")}".utf8)
     }
 }
