@@ -116,7 +116,7 @@ public final class ShardManager: Sendable {
     }
 
     /// - Parameters:
-    ///   - configuration: token, intents, shard count and set.
+    ///   - configuration: the shard template (token, intents, …), the shard count and set.
     ///   - sessionStore: where sessions are kept across restarts (a `FileSessionStore` for one machine).
     ///   - identifyQueue: grants IDENTIFYs; by default a local queue sized by `max_concurrency`.
     ///   - clock: the clock shards wait on.
@@ -142,8 +142,8 @@ public final class ShardManager: Sendable {
     /// them as they come and go.
     ///
     /// - Parameters:
-    ///   - configuration: token, intents, the shard count (every member of a cluster must use the
-    ///     same), and what every shard runs with.
+    ///   - configuration: the shard template every shard runs with (token, intents, …) and the
+    ///     shard count (every member of a cluster must use the same).
     ///   - ownership: wins and loses shards (EchordPostgres's `ClusterMember`).
     ///   - clock: the clock shards wait on.
     ///   - logger: logs (never the token).
