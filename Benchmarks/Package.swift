@@ -6,17 +6,20 @@ let package = Package(
     name: "EchordBenchmarks",
     platforms: [.macOS(.v14)],
     dependencies: [
-        .package(name: "Echord", path: "..")
+        .package(name: "Echord", path: ".."),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
+        // zlib itself, for the bare z_stream loop ReceivePath measures Echord's inflater against.
+        .systemLibrary(name: "CBareZlib"),
         .executableTarget(
             name: "ReceivePath",
             dependencies: [
+                "CBareZlib",
                 .product(name: "EchordGateway", package: "Echord"),
-                .product(name: "EchordSimulator", package: "Echord"),
                 .product(name: "EchordModels", package: "Echord"),
-            ],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"])]
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
         .target(name: "CMallocCounter"),
         .executableTarget(

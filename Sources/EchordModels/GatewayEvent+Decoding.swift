@@ -16,7 +16,13 @@ extension GatewayEvent {
     /// name gives ``unknown(name:data:)`` and a payload that does not decode gives
     /// ``failed(_:)``, both with the raw bytes.
     public init(name: String, data: UnsafeRawBufferPointer) {
-        guard let kind = GatewayEventKind(name: name) else {
+        self.init(kind: GatewayEventKind(name: name), name: name, data: data)
+    }
+
+    /// ``init(name:data:)-(_,UnsafeRawBufferPointer)`` for a dispatch whose kind was looked up
+    /// already (nil: a name Echord does not know).
+    package init(kind: GatewayEventKind?, name: String, data: UnsafeRawBufferPointer) {
+        guard let kind else {
             self = .unknown(name: name, data: Array(data))
             return
         }

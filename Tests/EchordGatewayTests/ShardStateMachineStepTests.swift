@@ -1,4 +1,4 @@
-@testable import EchordGateway
+@_spi(EchordInternals) @testable import EchordGateway
 import EchordModels
 import Testing
 

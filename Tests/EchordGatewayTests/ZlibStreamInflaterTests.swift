@@ -1,5 +1,5 @@
 import CZlib
-import EchordGateway
+@_spi(EchordInternals) import EchordGateway
 import Foundation
 import Testing
 

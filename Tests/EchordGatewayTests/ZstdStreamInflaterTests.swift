@@ -1,6 +1,7 @@
 #if Zstd
 import CZstd
-import EchordGateway
+@_spi(EchordInternals) import EchordGateway
+import NIOCore
 import Testing
 
 /// A zstd-stream compressor as Discord runs it: one context per connection, each message flushed
@@ -55,6 +56,20 @@ struct ZstdStreamInflaterTests {
         let compressed = compressor.compress([UInt8](repeating: 0x61, count: 10_000_000))
         #expect(compressed.count < 10_000)
         #expect(throws: InflaterError.messageTooLarge(limit: 100_000)) { try inflater.feed(compressed) }
+    }
+
+    @Test("two connections on one thread share the scratch buffer without seeing each other's bytes")
+    func sharedScratch() throws {
+        let (compressorA, inflaterA) = (TestZstdCompressor(), ZstdStreamInflater())
+        let (compressorB, inflaterB) = (TestZstdCompressor(), ZstdStreamInflater())
+        for n in 0..<20 {
+            let a = Array(String(repeating: "a\(n) ", count: 20_000 / (n + 1)).utf8)
+            let b = Array(#"{"op":11,"n":\#(n)}"#.utf8)
+            let inflatedA = try inflaterA.feed(ByteBufferAllocator().buffer(bytes: compressorA.compress(a)))
+            let inflatedB = try inflaterB.feed(ByteBufferAllocator().buffer(bytes: compressorB.compress(b)))
+            #expect(inflatedA == a)
+            #expect(inflatedB == b)
+        }
     }
 
     @Test("garbage is a corrupt-stream error, not a crash")

@@ -1,4 +1,4 @@
-import EchordGateway
+@_spi(EchordInternals) import EchordGateway
 import EchordModels
 import EchordSimulator
 import EchordTestSupport

@@ -1,5 +1,5 @@
 import FuzzSupport
-import EchordGateway
+@_spi(EchordInternals) import EchordGateway
 import EchordModels
 
 /// One gateway message as the shard reads it: the envelope scan (`op`, `s`, `t`, where `d` lies),

@@ -1,5 +1,5 @@
 import FuzzSupport
-import EchordGateway
+@_spi(EchordInternals) import EchordGateway
 
 /// The zlib-stream inflater. The first byte picks how the rest is cut into WebSocket messages:
 /// 0 = after every `00 00 FF FF` flush marker (as Discord sends them), otherwise chunks of

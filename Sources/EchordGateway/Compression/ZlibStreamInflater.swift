@@ -1,34 +1,19 @@
 import CZlib
 
-/// Errors of transport decompression.
-public enum InflaterError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// zlib rejected the stream (`code` is zlib's return code, `message` its explanation).
-    case corruptStream(code: Int32, message: String)
-    /// One message inflated past the configured cap: a decompression bomb or a misconfiguration.
-    case messageTooLarge(limit: Int)
-    /// Buffered compressed input passed the cap without a flush marker.
-    case pendingInputTooLarge(limit: Int)
-
-    public var description: String {
-        switch self {
-        case .corruptStream(let code, let message): "corrupt zlib stream (\(code)): \(message)"
-        case .messageTooLarge(let limit): "a message inflated past the \(limit)-byte limit"
-        case .pendingInputTooLarge(let limit): "over \(limit) compressed bytes arrived without a Z_SYNC_FLUSH marker"
-        }
-    }
-}
-
 /// Inflates a `compress=zlib-stream` connection: one zlib context for the connection's lifetime,
 /// fed WebSocket messages until one ends with the `00 00 ff ff` flush marker, which completes a
 /// gateway message.
 ///
-/// Create a new inflater for every connection: the stream cannot be resumed across sockets. The
-/// output buffer is reused between messages; the decompressed size of one message is capped so a
-/// decompression bomb becomes ``InflaterError/messageTooLarge(limit:)`` instead of unbounded growth.
-public final class ZlibStreamInflater {
+/// A frame that holds a whole message (Discord's usual case) is inflated straight from the
+/// received bytes; only a message split over several frames is buffered until its marker arrives.
+/// Output goes into the thread's shared ``InflateScratch``, then into the message's own storage.
+/// The decompressed size of one message is capped, so a decompression bomb becomes
+/// ``InflaterError/messageTooLarge(limit:)`` instead of unbounded growth.
+@_spi(EchordInternals)
+public final class ZlibStreamInflater: GatewayInflater {
     private var stream = z_stream()
+    /// The compressed frames of a message split over several frames (empty otherwise).
     private var pending: [UInt8] = []
-    private var output: [UInt8]
     /// The most bytes one inflated message may have.
     public let maxMessageSize: Int
     private var failed: InflaterError?
@@ -37,7 +22,6 @@ public final class ZlibStreamInflater {
     ///   GUILD_CREATE payloads are a few MiB).
     public init(maxMessageSize: Int = 64 << 20) {
         self.maxMessageSize = maxMessageSize
-        self.output = [UInt8](repeating: 0, count: 16 << 10)
         let status = echord_inflateInit2(&stream, 15)
         precondition(status == Z_OK, "inflateInit2 failed with \(status): out of memory")
     }
@@ -52,17 +36,13 @@ public final class ZlibStreamInflater {
     ///
     /// - Throws: ``InflaterError``; after an error the stream is unusable and every later call
     ///   throws the same error (reconnect with a new inflater).
-    public func feed<Bytes: Collection>(_ bytes: Bytes) throws -> [UInt8]? where Bytes.Element == UInt8 {
+    public func feed(_ bytes: UnsafeRawBufferPointer) throws -> [UInt8]? {
         if let failed { throw failed }
-        let complete: Bool
-        if pending.isEmpty, bytes.count >= 4, Self.endsWithMarker(bytes) {
-            complete = true
-            pending.append(contentsOf: bytes)
-        } else {
-            pending.append(contentsOf: bytes)
-            complete = pending.count >= 4 && Self.endsWithMarker(pending)
+        if pending.isEmpty && Self.endsWithMarker(bytes) {
+            return try inflateCatching(bytes)
         }
-        guard complete else {
+        pending.append(contentsOf: bytes)
+        guard pending.withUnsafeBytes(Self.endsWithMarker) else {
             if pending.count > maxMessageSize {
                 pending = []
                 failed = .pendingInputTooLarge(limit: maxMessageSize)
@@ -70,61 +50,61 @@ public final class ZlibStreamInflater {
             }
             return nil
         }
-        defer { pending.removeAll(keepingCapacity: pending.capacity <= 1 << 20) }
+        // The split message is whole: inflate it and let its frames go (nothing stays resident).
+        defer { pending = [] }
+        return try pending.withUnsafeBytes { try inflateCatching($0) }
+    }
+
+    private static func endsWithMarker(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let count = bytes.count
+        return count >= 4 && bytes[count - 4] == 0x00 && bytes[count - 3] == 0x00 && bytes[count - 2] == 0xFF
+            && bytes[count - 1] == 0xFF
+    }
+
+    private func inflateCatching(_ input: UnsafeRawBufferPointer) throws -> [UInt8] {
         do {
-            return try inflatePending()
+            return try inflateMessage(input)
         } catch let error as InflaterError {
             failed = error
             throw error
         }
     }
 
-    private static func endsWithMarker<C: Collection>(_ bytes: C) -> Bool where C.Element == UInt8 {
-        var index = bytes.index(bytes.endIndex, offsetBy: -4)
-        for expected in flushMarker {
-            if bytes[index] != expected { return false }
-            index = bytes.index(after: index)
+    /// Inflates one whole message (its compressed bytes end with the flush marker).
+    private func inflateMessage(_ input: UnsafeRawBufferPointer) throws -> [UInt8] {
+        let scratch = InflateScratch.current
+        stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: UInt8.self))
+        stream.avail_in = uInt(input.count)
+        defer {
+            stream.next_in = nil
+            stream.next_out = nil
+            scratch.shrinkIfGrown()
         }
-        return true
-    }
-
-    private func inflatePending() throws -> [UInt8] {
         var produced = 0
-        let result: InflaterError? = pending.withUnsafeMutableBufferPointer { input in
-            stream.next_in = input.baseAddress
-            stream.avail_in = uInt(input.count)
-            defer {
-                stream.next_in = nil
-                stream.next_out = nil
+        while true {
+            var room = min(scratch.memory.count, maxMessageSize)
+            if produced == room {
+                guard room < maxMessageSize else { throw InflaterError.messageTooLarge(limit: maxMessageSize) }
+                scratch.grow(keeping: produced, limit: maxMessageSize)
+                room = min(scratch.memory.count, maxMessageSize)
             }
-            while true {
-                if produced == output.count {
-                    guard output.count < maxMessageSize else { return .messageTooLarge(limit: maxMessageSize) }
-                    output.append(contentsOf: repeatElement(0, count: min(output.count, maxMessageSize - output.count)))
+            stream.next_out = scratch.memory.baseAddress!.assumingMemoryBound(to: UInt8.self) + produced
+            stream.avail_out = uInt(room - produced)
+            let status = inflate(&stream, Z_SYNC_FLUSH)
+            produced = room - Int(stream.avail_out)
+            switch status {
+            case Z_OK, Z_BUF_ERROR:
+                // Done when all input is consumed and the output did not fill up.
+                if stream.avail_in == 0 && stream.avail_out > 0 { return scratch.takeMessage(count: produced) }
+                if status == Z_BUF_ERROR && stream.avail_out > 0 {
+                    throw InflaterError.corruptStream(code: status, message: "no progress possible")
                 }
-                let status: Int32 = output.withUnsafeMutableBufferPointer { out in
-                    stream.next_out = out.baseAddress! + produced
-                    stream.avail_out = uInt(out.count - produced)
-                    let status = inflate(&stream, Z_SYNC_FLUSH)
-                    produced = out.count - Int(stream.avail_out)
-                    return status
-                }
-                switch status {
-                case Z_OK, Z_BUF_ERROR:
-                    // Done when all input is consumed and the output did not fill up.
-                    if stream.avail_in == 0 && stream.avail_out > 0 { return nil }
-                    if status == Z_BUF_ERROR && stream.avail_out > 0 {
-                        return .corruptStream(code: status, message: "no progress possible")
-                    }
-                case Z_STREAM_END:
-                    return nil
-                default:
-                    let message = stream.msg.map { String(cString: $0) } ?? "zlib error"
-                    return .corruptStream(code: status, message: message)
-                }
+            case Z_STREAM_END:
+                return scratch.takeMessage(count: produced)
+            default:
+                let message = stream.msg.map { String(cString: $0) } ?? "zlib error"
+                throw InflaterError.corruptStream(code: status, message: message)
             }
         }
-        if let result { throw result }
-        return Array(output[0..<produced])
     }
 }

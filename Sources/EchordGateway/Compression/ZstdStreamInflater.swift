@@ -19,9 +19,12 @@ public enum ZstdSupport {
 /// Decompresses a `compress=zstd-stream` connection: one `ZSTD_DCtx` for the connection's
 /// lifetime; each WebSocket message holds exactly one gateway message, inside a zstd frame that
 /// stays open across messages.
-public final class ZstdStreamInflater {
+///
+/// Reads the received bytes in place and decompresses into the thread's shared ``InflateScratch``,
+/// then into the message's own storage.
+@_spi(EchordInternals)
+public final class ZstdStreamInflater: GatewayInflater {
     private let context: OpaquePointer
-    private var output: [UInt8]
     /// The most bytes one decompressed message may have.
     public let maxMessageSize: Int
     private var failed: InflaterError?
@@ -30,7 +33,6 @@ public final class ZstdStreamInflater {
     public init(maxMessageSize: Int = 64 << 20) {
         self.maxMessageSize = maxMessageSize
         self.context = ZSTD_createDCtx()
-        self.output = [UInt8](repeating: 0, count: 16 << 10)
     }
 
     deinit { ZSTD_freeDCtx(context) }
@@ -38,34 +40,37 @@ public final class ZstdStreamInflater {
     /// Decompresses one WebSocket message into one gateway message.
     ///
     /// - Throws: ``InflaterError``; after an error every later call throws it again.
-    public func feed(_ bytes: [UInt8]) throws -> [UInt8] {
+    public func feed(_ bytes: UnsafeRawBufferPointer) throws -> [UInt8]? {
         if let failed { throw failed }
-        var produced = 0
-        let error: InflaterError? = bytes.withUnsafeBytes { input in
-            var inBuffer = ZSTD_inBuffer(src: input.baseAddress, size: input.count, pos: 0)
-            while true {
-                if produced == output.count {
-                    guard output.count < maxMessageSize else { return .messageTooLarge(limit: maxMessageSize) }
-                    output.append(contentsOf: repeatElement(0, count: min(output.count, maxMessageSize - output.count)))
-                }
-                let code: Int = output.withUnsafeMutableBytes { out in
-                    var outBuffer = ZSTD_outBuffer(dst: out.baseAddress! + produced, size: out.count - produced, pos: 0)
-                    let code = ZSTD_decompressStream(context, &outBuffer, &inBuffer)
-                    produced += outBuffer.pos
-                    return code
-                }
-                if ZSTD_isError(code) != 0 {
-                    return .corruptStream(code: -1, message: "zstd: " + String(cString: ZSTD_getErrorName(code)))
-                }
-                // Done once the input is consumed and the output did not fill (no data left inside).
-                if inBuffer.pos == inBuffer.size && produced < output.count { return nil }
-            }
-        }
-        if let error {
+        do {
+            return try decompress(bytes)
+        } catch let error as InflaterError {
             failed = error
             throw error
         }
-        return Array(output[0..<produced])
+    }
+
+    private func decompress(_ input: UnsafeRawBufferPointer) throws -> [UInt8] {
+        let scratch = InflateScratch.current
+        defer { scratch.shrinkIfGrown() }
+        var inBuffer = ZSTD_inBuffer(src: input.baseAddress, size: input.count, pos: 0)
+        var produced = 0
+        while true {
+            var room = min(scratch.memory.count, maxMessageSize)
+            if produced == room {
+                guard room < maxMessageSize else { throw InflaterError.messageTooLarge(limit: maxMessageSize) }
+                scratch.grow(keeping: produced, limit: maxMessageSize)
+                room = min(scratch.memory.count, maxMessageSize)
+            }
+            var outBuffer = ZSTD_outBuffer(dst: scratch.memory.baseAddress! + produced, size: room - produced, pos: 0)
+            let code = ZSTD_decompressStream(context, &outBuffer, &inBuffer)
+            produced += outBuffer.pos
+            if ZSTD_isError(code) != 0 {
+                throw InflaterError.corruptStream(code: -1, message: "zstd: " + String(cString: ZSTD_getErrorName(code)))
+            }
+            // Done once the input is consumed and the output did not fill (no data left inside).
+            if inBuffer.pos == inBuffer.size && produced < room { return scratch.takeMessage(count: produced) }
+        }
     }
 }
 #endif

@@ -1,9 +1,15 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import EchordModels
 
 /// A gateway message whose envelope (`op`, `s`, `t`) has been read without decoding `d`.
 ///
 /// The scanner reads only what routing needs; `d` stays as bytes until somebody asks for it, so a
 /// dispatch nobody subscribed to costs a scan, never a decode.
+@_spi(EchordInternals)
 public struct GatewayEnvelope: Sendable {
     /// `op`.
     public let opcode: GatewayOpcode
@@ -22,12 +28,25 @@ public struct GatewayEnvelope: Sendable {
         return bytes[dataRange]
     }
 
+    private static let nullJSON: [UInt8] = Array("null".utf8)
+
+    /// Calls `body` with the raw JSON of `d` in place (`null` when absent).
+    func withData<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        guard let dataRange else { return Self.nullJSON.withUnsafeBytes(body) }
+        return bytes.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[dataRange])) }
+    }
+
     /// Reads the envelope of one gateway message.
     ///
     /// - Throws: ``GatewayDecodingError`` when the message is not a JSON object with an integer `op`.
     public init(scanning bytes: [UInt8]) throws(GatewayDecodingError) {
-        var scanner = EnvelopeScanner(bytes)
-        let fields = try scanner.scanEnvelope()
+        let scanned = bytes.withUnsafeBufferPointer { buffer in
+            Result { () throws(GatewayDecodingError) in
+                var scanner = EnvelopeScanner(buffer)
+                return try scanner.scanEnvelope()
+            }
+        }
+        let fields = try scanned.get()
         guard let op = fields.op else { throw .missingOpcode }
         self.opcode = GatewayOpcode(rawValue: op)
         self.sequence = fields.s
@@ -38,6 +57,7 @@ public struct GatewayEnvelope: Sendable {
 }
 
 /// Why a gateway message could not be read.
+@_spi(EchordInternals)
 public enum GatewayDecodingError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Not a JSON object, or malformed JSON at `offset`.
     case malformed(offset: Int, reason: String)
@@ -52,12 +72,12 @@ public enum GatewayDecodingError: Error, Sendable, Equatable, CustomStringConver
     }
 }
 
-/// A string-aware byte scanner over one top-level JSON object.
+/// A string-aware byte scanner over one top-level JSON object (strings are skipped with `memchr`).
 struct EnvelopeScanner {
-    private let bytes: [UInt8]
+    private let bytes: UnsafeBufferPointer<UInt8>
     private var index = 0
 
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
     private func fail(_ reason: String) -> GatewayDecodingError { .malformed(offset: index, reason: reason) }
 
@@ -153,7 +173,7 @@ struct EnvelopeScanner {
         let raw = bytes[start..<(index - 1)]
         if !escaped { return String(decoding: raw, as: UTF8.self) }
         // Event names never need escapes; decode them properly anyway.
-        var copy = EnvelopeScanner(Array(bytes[(start - 1)..<index]))
+        var copy = EnvelopeScanner(UnsafeBufferPointer(rebasing: bytes[(start - 1)..<index]))
         return try copy.decodeEscapedString()
     }
 
@@ -227,22 +247,29 @@ struct EnvelopeScanner {
         }
     }
 
-    private mutating func skipStringBody() throws(GatewayDecodingError) {
-        var escaped = false
-        try skipStringBody(sawEscape: &escaped)
+    /// Moves past the closing quote of a string whose opening quote was consumed, and tells
+    /// whether the string has escape sequences.
+    private mutating func skipStringBody(sawEscape: inout Bool) throws(GatewayDecodingError) {
+        let start = index
+        try skipStringBody()
+        if let base = bytes.baseAddress, memchr(base + start, Int32(UInt8(ascii: "\\")), index - 1 - start) != nil {
+            sawEscape = true
+        }
     }
 
-    /// Moves past the closing quote of a string whose opening quote was consumed.
-    private mutating func skipStringBody(sawEscape: inout Bool) throws(GatewayDecodingError) {
+    /// Moves past the closing quote of a string whose opening quote was consumed: `memchr` finds
+    /// each quote, and the backslashes before it tell whether it is escaped.
+    private mutating func skipStringBody() throws(GatewayDecodingError) {
+        guard let base = bytes.baseAddress else { throw fail("unterminated string") }
         while index < bytes.count {
-            let byte = bytes[index]
-            index += 1
-            if byte == UInt8(ascii: "\"") { return }
-            if byte == UInt8(ascii: "\\") {
-                sawEscape = true
-                index += 1
-            }
+            guard let found = memchr(base + index, Int32(UInt8(ascii: "\"")), bytes.count - index) else { break }
+            let quote = UnsafePointer<UInt8>(found.assumingMemoryBound(to: UInt8.self)) - base
+            var backslashes = 0
+            while quote - 1 - backslashes >= index, base[quote - 1 - backslashes] == UInt8(ascii: "\\") { backslashes += 1 }
+            index = quote + 1
+            if backslashes % 2 == 0 { return }
         }
+        index = bytes.count
         throw fail("unterminated string")
     }
 

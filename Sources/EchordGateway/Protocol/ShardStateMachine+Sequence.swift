@@ -69,4 +69,13 @@ extension ShardStateMachine {
     package static func delivers(eventName: String, subscription: GatewayEventSubscription) -> Bool {
         eventName == "READY" || eventName == "RESUMED" || subscription.contains(name: eventName)
     }
+
+    /// ``delivers(eventName:subscription:)`` for a dispatch whose kind is already looked up.
+    static func delivers(_ dispatch: GatewayDispatch, subscription: GatewayEventSubscription) -> Bool {
+        switch dispatch.kind {
+        case .ready?, .resumed?: true
+        case let kind?: subscription.contains(kind)
+        case nil: subscription.includesUnknown
+        }
+    }
 }

@@ -17,7 +17,7 @@ final class EventBuffer<Element: Sendable>: Sendable {
     }
 
     /// A producer waiting for room: a task in ``push(_:)``, or a channel handler's callback
-    /// (``offer(_:onRoom:)``).
+    /// (``offer(_:deferringWake:onRoom:)``).
     private enum Producer {
         case task(CheckedContinuation<Void, Never>)
         case callback(@Sendable () -> Void)
@@ -30,7 +30,7 @@ final class EventBuffer<Element: Sendable>: Sendable {
         }
     }
 
-    /// What ``offer(_:onRoom:)`` did with an event.
+    /// What ``offer(_:deferringWake:onRoom:)`` did with an event.
     enum Offer: Equatable {
         /// Buffered or handed to the waiting consumer.
         case accepted
@@ -50,6 +50,9 @@ final class EventBuffer<Element: Sendable>: Sendable {
 
     /// The number of buffered events.
     var count: Int { state.withLockedValue { $0.count } }
+
+    /// Whether a consumer is suspended in ``next()``, waiting for an event.
+    var hasWaitingConsumer: Bool { state.withLockedValue { $0.consumer != nil } }
 
     /// Adds an event, waiting while the buffer is full. Returns false when the buffer was finished
     /// (the event is dropped: nobody will read it).
@@ -76,17 +79,21 @@ final class EventBuffer<Element: Sendable>: Sendable {
     /// runs (once, on the consumer's thread, or at ``finish()``) when the consumer has made room; the
     /// caller offers the event again then. This is how a channel handler stops reading its socket
     /// while the consumer is behind, without a task waiting.
-    func offer(_ element: Element, onRoom: @escaping @Sendable () -> Void) -> Offer {
-        deliver(element, waitingWhenFull: .callback(onRoom))
+    ///
+    /// With `deferringWake`, a waiting consumer is not woken for this event: the caller calls
+    /// ``wakeConsumer()`` once it has offered a read's worth, so a burst costs the consumer one
+    /// wake-up (one thread hand-over), not one per event.
+    func offer(_ element: Element, deferringWake: Bool = false, onRoom: @escaping @Sendable () -> Void) -> Offer {
+        deliver(element, deferringWake: deferringWake, waitingWhenFull: .callback(onRoom))
     }
 
-    /// The one delivery step of ``push(_:)`` and ``offer(_:onRoom:)``: hands `element` to the
-    /// waiting consumer, or buffers it while there is room; when the buffer is full, registers
-    /// `producer` (if any) to be woken once there is room, under the same lock.
-    private func deliver(_ element: Element, waitingWhenFull producer: Producer?) -> Offer {
+    /// The one delivery step of ``push(_:)`` and ``offer(_:deferringWake:onRoom:)``: hands `element`
+    /// to the waiting consumer (unless `deferringWake`), or buffers it while there is room; when the
+    /// buffer is full, registers `producer` (if any) to be woken once there is room, under the same lock.
+    private func deliver(_ element: Element, deferringWake: Bool = false, waitingWhenFull producer: Producer?) -> Offer {
         let step: PushStep = state.withLockedValue { state in
             if state.finished { return .finished }
-            if let consumer = state.consumer {
+            if !deferringWake, let consumer = state.consumer {
                 state.consumer = nil
                 return .delivered(consumer)
             }
@@ -106,8 +113,38 @@ final class EventBuffer<Element: Sendable>: Sendable {
         }
     }
 
+    /// Hands a waiting consumer the oldest buffered event (offered with `deferringWake`).
+    func wakeConsumer() {
+        let woken: (CheckedContinuation<Element?, Never>, Element, Producer?)? = state.withLockedValue { state in
+            guard let consumer = state.consumer, state.count > 0 else { return nil }
+            state.consumer = nil
+            let (item, producer) = Self.take(&state)
+            return (consumer, item, producer)
+        }
+        guard let (consumer, item, producer) = woken else { return }
+        consumer.resume(returning: item)
+        producer?.wake()
+    }
+
+    /// Takes the oldest event (there is one) and the producer to wake for the room it leaves.
+    private static func take(_ state: inout State) -> (Element, Producer?) {
+        let item = state.items[state.head]
+        state.head += 1
+        if state.head == state.items.count {
+            // Drained: release the delivered events (they hold whole messages).
+            state.items.removeAll(keepingCapacity: state.items.count <= 64)
+            state.head = 0
+        } else if state.head > 64 && state.head * 2 > state.items.count {
+            state.items.removeFirst(state.head)
+            state.head = 0
+        }
+        let producer = state.producers.isEmpty ? nil : state.producers.removeFirst()
+        return (item, producer)
+    }
+
     /// Ends the stream: the consumer gets what is buffered, then nil; waiting producers return.
     func finish() {
+        wakeConsumer()
         let (consumer, producers) = state.withLockedValue { state in
             state.finished = true
             let consumer = state.count == 0 ? state.consumer : nil
@@ -123,21 +160,19 @@ final class EventBuffer<Element: Sendable>: Sendable {
     ///
     /// - Precondition: no other task is waiting in `next()` (one consumer at a time).
     func next() async -> Element? {
-        await withTaskCancellationHandler {
+        // An event already buffered is taken without suspending.
+        let buffered: (Element, Producer?)? = state.withLockedValue { state in
+            state.count > 0 ? Self.take(&state) : nil
+        }
+        if let (item, producer) = buffered {
+            producer?.wake()
+            return item
+        }
+        return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Element?, Never>) in
                 let step: NextStep = state.withLockedValue { state in
                     if state.count > 0 {
-                        let item = state.items[state.head]
-                        state.head += 1
-                        if state.head == state.items.count {
-                            // Drained: release the delivered events (they hold whole messages).
-                            state.items.removeAll(keepingCapacity: state.items.count <= 64)
-                            state.head = 0
-                        } else if state.head > 64 && state.head * 2 > state.items.count {
-                            state.items.removeFirst(state.head)
-                            state.head = 0
-                        }
-                        let producer = state.producers.isEmpty ? nil : state.producers.removeFirst()
+                        let (item, producer) = Self.take(&state)
                         return .item(item, producer)
                     }
                     if state.finished || Task.isCancelled { return .end }

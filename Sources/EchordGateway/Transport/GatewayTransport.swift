@@ -23,7 +23,9 @@ enum GatewayTransport {
     /// The receive buffer: small while idle (a heartbeat ACK is a few dozen bytes), growing for a
     /// burst up to 4 KiB. The pooled buffer keeps the size it grew to, so the cap is what an idle
     /// channel keeps after traffic; a large READY or GUILD_CREATE takes more reads, not more memory.
-    static let receiveAllocator = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 4096)
+    static let receiveAllocator = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: receiveReadLimit)
+    /// The most bytes one read of a gateway socket takes (the receive allocator's cap).
+    static let receiveReadLimit = 4096
 
     /// Opens the WebSocket and hands its channel to `upgraded` (on the event loop, once the
     /// upgrade is done, with the frame aggregator in place) to add its handler; returns the channel.

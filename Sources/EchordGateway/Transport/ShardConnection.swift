@@ -17,8 +17,13 @@ enum WebSocketFrameFactory {
 /// When the event buffer is full the handler stops asking the channel to read (and queues the few
 /// frames already read) until the consumer makes room: the shard stops reading its socket, as
 /// before, and heartbeats go on (they are written by the main loop). The compression context is
-/// made with the first compressed message. The first thing it reports is ``DriverInput/opened(_:connection:)``,
-/// before any frame.
+/// made with the first data frame (one ``GatewayInflater`` for the connection, whatever the
+/// compression). The first thing it reports is ``DriverInput/opened(_:connection:)``, before any frame.
+///
+/// The `s` of accepted dispatches reaches the main loop once per read (at `channelReadComplete`), or
+/// before any other input of this socket, and a consumer waiting for events is woken once per read,
+/// not once per event: a burst of dispatches costs the main loop one input and the consumer one
+/// wake-up.
 final class ShardChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = WebSocketFrame
     typealias OutboundIn = WebSocketFrame
@@ -27,6 +32,7 @@ final class ShardChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// A dispatch the buffer had no room for, and the inputs to report once it is in.
     private struct Pending {
         var dispatch: GatewayDispatch
+        var sequence: Int
         var then: [ShardStateMachine.Input]
     }
 
@@ -41,15 +47,22 @@ final class ShardChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The end (a close frame, or the channel's) was reported.
     private var endReported = false
     private var inactive = false
-    private var zlib: ZlibStreamInflater?
-    #if Zstd
-    private var zstd: ZstdStreamInflater?
-    #endif
+    /// The connection's transport decompression, made with the first data frame.
+    private var inflater: (any GatewayInflater)?
+    /// The newest `s` accepted and not yet reported to the main loop.
+    private var unreportedSequence: Int?
+    /// Events were offered since the read began: the waiting consumer is woken at its end.
+    private var readEndScheduled = false
+    private var callbacks: (roomAvailable: @Sendable () -> Void, endOfRead: () -> Void)?
     private var pending: Pending?
     private var queued = CircularBuffer<WebSocketFrame>(initialCapacity: 0)
     /// A read the channel asked for while paused.
     private var readWanted = false
     private var context: ChannelHandlerContext?
+    /// Without a channel (``ReceivePathHarness``): the loop the handler runs on, and what asks for
+    /// the next read once a paused handler has room again.
+    private var detachedLoop: (any EventLoop)?
+    private var resumeReading: (() -> Void)?
 
     private var logger: Logger { shard.logger }
 
@@ -61,7 +74,15 @@ final class ShardChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func input(_ input: ShardStateMachine.Input) {
+        reportSequence()
         inputs.yield(.machine(input, connection: id))
+    }
+
+    /// Tells the main loop the newest accepted `s`, if it has not heard of it yet.
+    private func reportSequence() {
+        guard let sequence = unreportedSequence else { return }
+        unreportedSequence = nil
+        inputs.yield(.machine(.dispatch(sequence: sequence), connection: id))
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -71,6 +92,7 @@ final class ShardChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        callbacks = nil  // they hold the handler
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -80,6 +102,20 @@ final class ShardChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         if handle(frame, context: context) == .paused { return }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        endOfRead()
+        context.fireChannelReadComplete()
+    }
+
+    /// The end of a read: the main loop hears the newest `s`, a waiting consumer gets the events.
+    private func endOfRead() {
+        reportSequence()
+        if readEndScheduled {
+            readEndScheduled = false
+            shard.buffer.wakeConsumer()
+        }
     }
 
     func read(context: ChannelHandlerContext) {
@@ -92,6 +128,7 @@ final class ShardChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         inactive = true
+        endOfRead()
         if pending == nil && queued.isEmpty { reportEnd(code: nil) }
         context.fireChannelInactive()
     }
@@ -109,24 +146,24 @@ final class ShardChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     // MARK: Frames
 
-    private func handle(_ frame: WebSocketFrame, context: ChannelHandlerContext) -> Outcome {
+    private func handle(_ frame: WebSocketFrame, context: ChannelHandlerContext?) -> Outcome {
         guard !endReported else { return .next }  // nothing after the server's close frame
         switch frame.opcode {
         case .text, .binary:
             guard !failed else { return .next }
-            var data = frame.unmaskedData
-            let bytes = data.readBytes(length: data.readableBytes) ?? []
-            shard.metrics.bytesIn.increment(by: Int64(bytes.count))
-            if frame.opcode == .text && !bytes.isValidUTF8 {
+            let data = frame.unmaskedData
+            shard.metrics.bytesIn.increment(by: Int64(data.readableBytes))
+            if frame.opcode == .text && !data.readableBytesView.isValidUTF8 {
                 // RFC 6455 §8.1: a text frame that is not UTF-8 fails the connection (1007).
                 failed = true
-                logger.error("text frame with invalid UTF-8", metadata: ["bytes": "\(bytes.count)"])
+                logger.error("text frame with invalid UTF-8", metadata: ["bytes": "\(data.readableBytes)"])
                 input(.transportFailed(.invalidUTF8))
                 return .failed
             }
             let message: [UInt8]?
             do {
-                message = try inflate(bytes)
+                // The frame's bytes are read where NIO put them.
+                message = try connectionInflater().feed(data)
             } catch {
                 // The compression context is unusable: the socket must go.
                 failed = true
@@ -144,7 +181,7 @@ final class ShardChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
             logger.debug("server closed", metadata: ["code": "\(code.map(String.init) ?? "none")"])
             reportEnd(code: code)
         case .ping:
-            context.writeAndFlush(
+            context?.writeAndFlush(
                 wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, maskKey: .random(), data: frame.unmaskedData)), promise: nil)
         default:
             break
@@ -152,24 +189,13 @@ final class ShardChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
         return .next
     }
 
-    /// The message of `bytes`: inflated with the connection's context (made on first use), or
-    /// `bytes` without compression; nil while a message is incomplete.
-    private func inflate(_ bytes: [UInt8]) throws -> [UInt8]? {
+    /// The connection's inflater (made on first use): one per connection, chosen by its compression.
+    private func connectionInflater() -> any GatewayInflater {
+        if let inflater { return inflater }
         let configuration = shard.configuration
-        switch configuration.compression {
-        case .zlibStream:
-            let zlib = self.zlib ?? ZlibStreamInflater(maxMessageSize: configuration.maxDecompressedMessageSize)
-            self.zlib = zlib
-            return try zlib.feed(bytes)
-        #if Zstd
-        case .zstdStream:
-            let zstd = self.zstd ?? ZstdStreamInflater(maxMessageSize: configuration.maxDecompressedMessageSize)
-            self.zstd = zstd
-            return try zstd.feed(bytes)
-        #endif
-        default:
-            return bytes
-        }
+        let made = GatewayInflaters.make(for: configuration.compression, maxMessageSize: configuration.maxDecompressedMessageSize)
+        inflater = made
+        return made
     }
 
     /// Decodes one message and reports it.
@@ -232,15 +258,16 @@ final class ShardChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
         shard.metrics.events.increment()
         switch gate.check(sequence: envelope.sequence, eventName: envelope.eventName) {
         case .accept(let sequence):
-            let then = [ShardStateMachine.Input.dispatch(sequence: sequence)] + accepted()
-            if ShardStateMachine.delivers(eventName: envelope.eventName ?? "", subscription: shard.configuration.eventSubscription) {
-                let dispatch = GatewayDispatch(shardID: shard.configuration.shardID, envelope: envelope)
-                if !offer(Pending(dispatch: dispatch, then: then)) { return .paused }
+            let then = accepted()
+            // The kind is looked up once, for the subscription and for the consumer's decode.
+            let dispatch = GatewayDispatch(shardID: shard.configuration.shardID, envelope: envelope)
+            if ShardStateMachine.delivers(dispatch, subscription: shard.configuration.eventSubscription) {
+                if !offer(Pending(dispatch: dispatch, sequence: sequence, then: then)) { return .paused }
             }
-            then.forEach(input)
+            dispatchAccepted(sequence, then: then)
         case .acceptWithoutName(let sequence):
             logger.warning("dispatch without an event name skipped", metadata: ["sequence": "\(sequence)"])
-            input(.dispatch(sequence: sequence))
+            unreportedSequence = sequence
         case .skipInvalidSequence(let sequence):
             logger.warning("dispatch with a missing or negative sequence skipped", metadata: [
                 "sequence": "\(sequence.map(String.init) ?? "null")", "event": "\((envelope.eventName ?? "-").escapedForLog())",
@@ -258,15 +285,51 @@ final class ShardChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
         return .next
     }
 
+    /// Records an accepted dispatch's `s` (reported with the read's others), then reports `then`.
+    private func dispatchAccepted(_ sequence: Int, then: [ShardStateMachine.Input]) {
+        unreportedSequence = sequence
+        then.forEach(input)
+    }
+
+    // MARK: Without a channel
+
+    /// One read's frames handed over as NIO does on a socket (each frame, then the read's end), on
+    /// `eventLoop`, without a channel (``ReceivePathHarness``). Returns false when the handler
+    /// paused on a full event buffer: it calls `resume` once it wants the next read.
+    func readWithoutChannel(_ frames: [WebSocketFrame], on eventLoop: any EventLoop, resume: @escaping () -> Void) -> Bool {
+        detachedLoop = eventLoop
+        for frame in frames {
+            if pending != nil || !queued.isEmpty {
+                queued.append(frame)
+            } else {
+                _ = handle(frame, context: nil)
+            }
+        }
+        endOfRead()  // channelReadComplete
+        guard pending != nil else { return true }
+        readWanted = true
+        resumeReading = resume
+        return false
+    }
+
+    /// The end of a run without a channel: what handlerRemoved does.
+    func detach() {
+        callbacks = nil
+        detachedLoop = nil
+        resumeReading = nil
+    }
+
     // MARK: Back-pressure
 
     /// Offers the dispatch to the event buffer; false when it is full (then it is kept, and reading
     /// stops until the buffer calls back).
     private func offer(_ item: Pending) -> Bool {
-        guard let eventLoop = context?.eventLoop else { return true }
-        let handler = NIOLoopBound(self, eventLoop: eventLoop)
-        let result = shard.buffer.offer(item.dispatch) {
-            eventLoop.execute { handler.value.roomAvailable() }
+        guard let callbacks = loopCallbacks() else { return true }
+        let result = shard.buffer.offer(item.dispatch, deferringWake: true, onRoom: callbacks.roomAvailable)
+        if result == .accepted && !readEndScheduled {
+            // channelReadComplete ends the read; this runs after it on the loop should none come.
+            readEndScheduled = true
+            callbacks.endOfRead()
         }
         if result == .full {
             pending = item
@@ -275,25 +338,40 @@ final class ShardChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
         return true
     }
 
+    /// What the event buffer and the loop call back (made once per connection, not per event; they
+    /// hold the handler until it is removed from the pipeline).
+    private func loopCallbacks() -> (roomAvailable: @Sendable () -> Void, endOfRead: () -> Void)? {
+        if let callbacks { return callbacks }
+        guard let eventLoop = context?.eventLoop ?? detachedLoop else { return nil }
+        let handler = NIOLoopBound(self, eventLoop: eventLoop)
+        let made: (roomAvailable: @Sendable () -> Void, endOfRead: () -> Void) = (
+            { eventLoop.execute { handler.value.roomAvailable() } },
+            { eventLoop.execute { handler.value.endOfRead() } }
+        )
+        callbacks = made
+        return made
+    }
+
     /// The buffer has room: the held dispatch goes in, then the queued frames, then reading resumes.
     private func roomAvailable() {
-        guard let held = pending, let context else { return }
+        guard let held = pending, context != nil || detachedLoop != nil else { return }
         pending = nil
         guard offer(held) else { return }
-        held.then.forEach(input)
+        dispatchAccepted(held.sequence, then: held.then)
         while pending == nil, let frame = queued.popFirst() {
             _ = handle(frame, context: context)
         }
+        endOfRead()
         guard pending == nil else { return }
         if inactive { reportEnd(code: nil) }
         if readWanted {
             readWanted = false
-            context.read()
+            if let context { context.read() } else { resumeReading?() }
         }
     }
 }
 
-extension Array where Element == UInt8 {
+extension Sequence where Element == UInt8 {
     /// Whether the bytes are well-formed UTF-8.
     var isValidUTF8: Bool {
         !transcode(makeIterator(), from: UTF8.self, to: UTF32.self, stoppingOnError: true, into: { _ in })

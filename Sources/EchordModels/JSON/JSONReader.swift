@@ -209,6 +209,7 @@ public struct JSONReader {
     public mutating func readString() throws -> String {
         try expect(UInt8(ascii: "\""), "a string")
         let start = offset
+        skipPlainStringBytes()
         while offset < count {
             let byte = base[offset]
             if byte == UInt8(ascii: "\"") {
@@ -227,6 +228,7 @@ public struct JSONReader {
     public mutating func withStringBytes<Result>(_ body: (UnsafeBufferPointer<UInt8>) throws -> Result) throws -> Result {
         try expect(UInt8(ascii: "\""), "a string")
         let start = offset
+        skipPlainStringBytes()
         while offset < count {
             let byte = base[offset]
             if byte == UInt8(ascii: "\"") {
@@ -241,6 +243,24 @@ public struct JSONReader {
             offset += 1
         }
         throw JSONDecodingError(.unexpectedEnd, offset: offset)
+    }
+
+    /// Moves past the bytes of a string that need no look (not `"`, `\` or a control character),
+    /// eight at a time, stopping at the word that holds the first one that does.
+    @inline(__always)
+    mutating func skipPlainStringBytes() {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        while count - offset >= 8 {
+            let word = UnsafeRawPointer(base + offset).loadUnaligned(as: UInt64.self)
+            let quote = word ^ (ones &* 0x22)
+            let backslash = word ^ (ones &* 0x5C)
+            // A byte of zero (after the xor) or below 0x20 sets its high bit here (borrows can set
+            // others too, but only in a word that has such a byte).
+            let found = ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- ones &* 0x20) & ~word)
+            if found & highs != 0 { return }
+            offset += 8
+        }
     }
 
     /// Skips a string whose opening quote is consumed.
