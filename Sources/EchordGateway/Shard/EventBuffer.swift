@@ -61,7 +61,8 @@ final class EventBuffer<Element: Sendable>: Sendable {
         while true {
             let step: PushStep = state.withLockedValue { state in
                 if state.finished { return .finished }
-                if let consumer = state.consumer {
+                // Straight to a waiting consumer only when nothing offered earlier waits for it.
+                if state.count == 0, let consumer = state.consumer {
                     state.consumer = nil
                     return .delivered(consumer)
                 }
@@ -74,7 +75,7 @@ final class EventBuffer<Element: Sendable>: Sendable {
             switch step {
             case .finished: return false
             case .delivered(let consumer):
-                consumer?.resume(returning: element)
+                if let consumer { consumer.resume(returning: element) } else { wakeConsumer() }
                 return true
             case .wait:
                 await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
@@ -100,7 +101,7 @@ final class EventBuffer<Element: Sendable>: Sendable {
     func offer(_ element: Element, deferringWake: Bool = false, onRoom: @escaping @Sendable () -> Void) -> Offer {
         let step: PushStep = state.withLockedValue { state in
             if state.finished { return .finished }
-            if !deferringWake, let consumer = state.consumer {
+            if !deferringWake, state.count == 0, let consumer = state.consumer {
                 state.consumer = nil
                 return .delivered(consumer)
             }
@@ -114,7 +115,11 @@ final class EventBuffer<Element: Sendable>: Sendable {
         switch step {
         case .finished: return .finished
         case .delivered(let consumer):
-            consumer?.resume(returning: element)
+            if let consumer {
+                consumer.resume(returning: element)
+            } else if !deferringWake {
+                wakeConsumer()  // a consumer waiting behind events offered with a deferred wake
+            }
             return .accepted
         case .wait: return .full
         }
