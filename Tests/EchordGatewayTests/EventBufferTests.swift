@@ -70,4 +70,16 @@ struct EventBufferTests {
         #expect(second == 2)
         #expect(end == nil)
     }
+
+    @Test("an event offered with an immediate wake, behind ones whose wake was deferred, reaches the consumer after them")
+    func orderKeptAcrossWakeModes() async throws {
+        let buffer = EventBuffer<Int>(capacity: 4)
+        let consumer = Task { (await buffer.next(), await buffer.next()) }
+        try await waitForWaitingConsumer(buffer)
+        #expect(buffer.offer(1, deferringWake: true) {} == .accepted)
+        #expect(buffer.offer(2) {} == .accepted)
+        let (first, second) = await consumer.value
+        #expect(first == 1)
+        #expect(second == 2)
+    }
 }

@@ -93,7 +93,7 @@ final class EventBuffer<Element: Sendable>: Sendable {
     private func deliver(_ element: Element, deferringWake: Bool = false, waitingWhenFull producer: Producer?) -> Offer {
         let step: PushStep = state.withLockedValue { state in
             if state.finished { return .finished }
-            if !deferringWake, let consumer = state.consumer {
+            if !deferringWake, state.count == 0, let consumer = state.consumer {
                 state.consumer = nil
                 return .delivered(consumer)
             }
@@ -107,7 +107,11 @@ final class EventBuffer<Element: Sendable>: Sendable {
         switch step {
         case .finished: return .finished
         case .delivered(let consumer):
-            consumer?.resume(returning: element)
+            if let consumer {
+                consumer.resume(returning: element)
+            } else if !deferringWake {
+                wakeConsumer()  // a consumer waiting behind events offered with a deferred wake
+            }
             return .accepted
         case .wait: return .full
         }
