@@ -19,8 +19,7 @@ struct ClusterCheckpointTests {
         try await Task.sleep(for: .seconds(1))
         // The bot stops acknowledging (its handler is stuck); dispatches are still delivered and
         // checkpoints still taken, every 200 ms.
-        acknowledger.enabled.withLockedValue { $0 = false }
-        let acknowledged = acknowledger.last.withLockedValue { $0 }
+        let acknowledged = acknowledger.stop()
         try await Task.sleep(for: .seconds(1.5))
         let deliveredBeyond = harness.delivered.withLockedValue { lines in
             lines.filter { $0.sequence > (acknowledged[$0.shard] ?? .max) }.count

@@ -49,9 +49,27 @@ struct ClusterHarness {
 
     /// Acknowledgements: while `enabled`, the consumer acknowledges every dispatch it records and
     /// notes the last sequence acknowledged per shard.
+    /// The bot's acknowledgements: the check, the acknowledgement and its record happen under one
+    /// lock, so what ``stop()`` returns is exactly what was acknowledged.
     final class Acknowledger: Sendable {
-        let enabled = NIOLockedValueBox(true)
-        let last = NIOLockedValueBox<[Int: Int]>([:])
+        private let state = NIOLockedValueBox((enabled: true, last: [Int: Int]()))
+
+        /// Acknowledges through `acknowledge` and records `sequence`, unless stopped.
+        func acknowledge(shard: Int, sequence: Int, _ acknowledge: () -> Void) {
+            state.withLockedValue { state in
+                guard state.enabled else { return }
+                acknowledge()
+                state.last[shard] = sequence
+            }
+        }
+
+        /// Stops acknowledging; returns the last sequence acknowledged per shard.
+        func stop() -> [Int: Int] {
+            state.withLockedValue { state in
+                state.enabled = false
+                return state.last
+            }
+        }
     }
 
     func startMember(
@@ -70,9 +88,8 @@ struct ClusterHarness {
                 group.addTask {
                     for await dispatch in member.events {
                         delivered.withLockedValue { $0.append((dispatch.shardID, dispatch.sequence ?? -1, dispatch.name)) }
-                        if let acknowledger, acknowledger.enabled.withLockedValue({ $0 }), let sequence = dispatch.sequence {
-                            member.acknowledge(dispatch)
-                            acknowledger.last.withLockedValue { $0[dispatch.shardID] = sequence }
+                        if let acknowledger, let sequence = dispatch.sequence {
+                            acknowledger.acknowledge(shard: dispatch.shardID, sequence: sequence) { member.acknowledge(dispatch) }
                         }
                     }
                 }
