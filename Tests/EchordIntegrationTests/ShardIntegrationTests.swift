@@ -6,7 +6,7 @@ import EchordTestSupport
 import Testing
 
 /// The shard client against the simulator over real sockets on 127.0.0.1. Both run on manual time.
-@Suite("Shard against the simulator", .timeLimit(.minutes(3)))
+@Suite("Shard against the simulator", .timeLimit(.minutes(3 * TestTime.scale)))
 struct ShardIntegrationTests {
     static var compressions: [GatewayCompression] { GatewayCompression.allCases.filter(\.isAvailable) }
 

@@ -1,6 +1,7 @@
 import EchordGateway
 import EchordModels
 import EchordSimulator
+import EchordTestSupport
 import Logging
 import NIOConcurrencyHelpers
 import Testing
@@ -85,7 +86,7 @@ struct OwnershipHarness {
     }
 }
 
-@Suite("ShardManager in cluster mode: a shard ownership", .timeLimit(.minutes(3)))
+@Suite("ShardManager in cluster mode: a shard ownership", .timeLimit(.minutes(3 * TestTime.scale)))
 struct ShardOwnershipTests {
     @Test("shards come and go as the ownership wins and loses them: statuses, health, commands and the merged stream follow")
     func shardsComeAndGo() async throws {

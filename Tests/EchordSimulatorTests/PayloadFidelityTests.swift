@@ -1,11 +1,12 @@
 import EchordModels
 import EchordSimulator
+import EchordTestSupport
 import Foundation
 import Testing
 
 /// Every kind of payload the simulator sends goes through `PayloadValidator`: no undocumented key,
 /// no `null` in a field Discord does not mark nullable, no missing required key, the right JSON types.
-@Suite("Payload fidelity: what the simulator sends is exactly what Discord documents", .timeLimit(.minutes(3)))
+@Suite("Payload fidelity: what the simulator sends is exactly what Discord documents", .timeLimit(.minutes(3 * TestTime.scale)))
 struct PayloadFidelityTests {
     /// GUILDS, GUILD_MEMBERS, GUILD_VOICE_STATES, GUILD_PRESENCES, GUILD_MESSAGES,
     /// GUILD_MESSAGE_REACTIONS, GUILD_MESSAGE_TYPING, MESSAGE_CONTENT.
