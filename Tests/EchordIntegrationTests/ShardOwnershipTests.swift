@@ -78,7 +78,7 @@ struct OwnershipHarness {
 
     /// Waits (real time, bounded) until `condition` holds.
     func eventually(_ what: String, timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + timeout
+        let deadline = ContinuousClock.now + TestTime.bound(timeout)
         while try await !condition() {
             guard ContinuousClock.now < deadline else { throw HarnessError.timedOut("\(what); statuses \(manager.statuses)") }
             try await Task.sleep(for: .milliseconds(20))

@@ -261,7 +261,7 @@ struct RateLimitTests {
 
             // Wait (bounded) for the server to let go of the old connection, then resume.
             let clock = ContinuousClock()
-            let deadline = clock.now + .seconds(20)
+            let deadline = clock.now + TestTime.bound(.seconds(20))
             while try await simulator.sessions().first?.connectionID != nil, clock.now < deadline {
                 try await Task.sleep(for: .milliseconds(5))
             }
