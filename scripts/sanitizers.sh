@@ -9,7 +9,8 @@
 # ECHORD_POSTGRES_TEST_URL is already set.
 # Everything runs 5–15× slower under a sanitizer, so the tests' real-time bounds on event waits
 # (never protocol time, which is on the injected clock) are multiplied by ECHORD_TEST_TIME_SCALE
-# (Tests/EchordTestSupport/TestTime.swift; default here 10 for thread, 4 for address).
+# (Tests/EchordTestSupport/TestTime.swift; default here 10 for thread, 4 for address), and at most
+# 3 tests run at once (SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH, default here 3).
 # ThreadSanitizer reads scripts/tsan-suppressions.txt: each entry names a report inside a
 # dependency and why it is not a race in Echord.
 set -euo pipefail
@@ -32,6 +33,9 @@ if [ -z "${ECHORD_POSTGRES_TEST_URL:-}" ]; then
   trap 'bash scripts/postgres-test-server.sh stop "$ECHORD_POSTGRES_TEST_DATA"' EXIT
 fi
 
+# Every test at once (plain swift test) starves a 2-core machine under a sanitizer.
+export SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH=${SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH:-3}
+
 failed=0
 for sanitizer in "${sanitizers[@]}"; do
   case "$sanitizer" in
@@ -39,7 +43,7 @@ for sanitizer in "${sanitizers[@]}"; do
     thread) scratch=.build-tsan; scale=${ECHORD_TEST_TIME_SCALE:-10} ;;
   esac
   log=${TMPDIR:-/tmp}/echord-sanitize-$sanitizer
-  echo "== swift test --sanitize=$sanitizer (scratch path $scratch, ECHORD_TEST_TIME_SCALE=$scale, $runs run(s))"
+  echo "== swift test --sanitize=$sanitizer (scratch path $scratch, ECHORD_TEST_TIME_SCALE=$scale, width $SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH, $runs run(s))"
   start=$(date +%s)
   if ! swift build --build-tests --sanitize="$sanitizer" --scratch-path "$scratch" >"$log.build.log" 2>&1; then
     grep -E "error:" "$log.build.log" | head -n 40

@@ -1,6 +1,7 @@
 import EchordGateway
 import EchordModels
 import EchordSimulator
+import EchordTestSupport
 import Foundation
 import Testing
 
@@ -12,7 +13,7 @@ import FoundationNetworking
 
 /// `echord simulate --chaos` and the demo's chaos: the flags, and a short real-time run judged by
 /// the simulator's report.
-@Suite("echord chaos", .timeLimit(.minutes(3)))
+@Suite("echord chaos", .timeLimit(.minutes(3 * TestTime.scale)))
 struct ChaosCommandTests {
     @Test("simulate: --chaos, --seed, --chaos-faults (comma-separated, repeatable), --chaos-duration and --format parse")
     func simulateFlagsParse() throws {

@@ -2,12 +2,13 @@ import EchordGateway
 import EchordModels
 import EchordPostgres
 import EchordSimulator
+import EchordTestSupport
 import Foundation
 import Testing
 
 @testable import echord
 
-@Suite("echord listen --cluster and echord cluster status", .timeLimit(.minutes(3)))
+@Suite("echord listen --cluster and echord cluster status", .timeLimit(.minutes(3 * TestTime.scale)))
 struct ClusterCommandTests {
     static let databaseURL = ProcessInfo.processInfo.environment["ECHORD_POSTGRES_TEST_URL"]
 

@@ -1,13 +1,14 @@
 import EchordGateway
 import EchordModels
 import EchordSimulator
+import EchordTestSupport
 import Foundation
 import Testing
 
 @testable import echord
 
 /// The built `echord` binary run as a subprocess: exit status and output.
-@Suite("echord commands (subprocess)", .timeLimit(.minutes(3)))
+@Suite("echord commands (subprocess)", .timeLimit(.minutes(3 * TestTime.scale)))
 struct CommandTests {
     @Test("echord (demo) --duration: every shard ready, exit 0")
     func demo() async throws {
@@ -197,7 +198,7 @@ struct CommandTests {
     }
 }
 
-@Suite("echord bench (in process)", .timeLimit(.minutes(3)))
+@Suite("echord bench (in process)", .timeLimit(.minutes(3 * TestTime.scale)))
 struct BenchTests {
     @Test("bench: the built echord simulate as the child, every shard ready, its traffic received, a report with every figure")
     func bench() async throws {

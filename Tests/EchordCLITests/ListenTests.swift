@@ -1,6 +1,7 @@
 import EchordGateway
 import EchordModels
 import EchordSimulator
+import EchordTestSupport
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
@@ -11,7 +12,7 @@ import Testing
 @testable import echord
 
 /// `echord listen`, run in process against a simulator on 127.0.0.1 (real time).
-@Suite("echord listen", .timeLimit(.minutes(3)))
+@Suite("echord listen", .timeLimit(.minutes(3 * TestTime.scale)))
 struct ListenTests {
     /// A simulator for `shards` shards with no identify bucket wait.
     static func simulator(shards: Int = 2, _ configure: (inout SimulatorConfiguration) -> Void = { _ in }) async throws

@@ -1,3 +1,4 @@
+import EchordTestSupport
 import Foundation
 import NIOCore
 import Prometheus
@@ -9,7 +10,7 @@ import FoundationNetworking
 
 @testable import echord
 
-@Suite("echord listen --metrics-port: the Prometheus endpoint", .timeLimit(.minutes(3)))
+@Suite("echord listen --metrics-port: the Prometheus endpoint", .timeLimit(.minutes(3 * TestTime.scale)))
 struct MetricsEndpointTests {
     @Test("GET /metrics answers the registry in Prometheus' text format; another path gets 404")
     func servesRegistry() async throws {

@@ -1,5 +1,6 @@
 import EchordGateway
 import EchordModels
+import EchordTestSupport
 import Foundation
 import Testing
 
@@ -7,7 +8,7 @@ import Testing
 @testable import echord
 
 /// `echord simulate --tls` and `echord listen --ca-file`.
-@Suite("echord over TLS", .timeLimit(.minutes(3)))
+@Suite("echord over TLS", .timeLimit(.minutes(3 * TestTime.scale)))
 struct TLSCommandTests {
     /// A fresh temporary directory, removed by the caller.
     static func temporaryDirectory() throws -> URL {

@@ -10,7 +10,7 @@ import Testing
 /// scheduler picks the faults (every kind it has) and its ledger judges the run. Time moves only
 /// when every shard waits on the clock (ready, or sleeping out a backoff); while a shard connects or
 /// handshakes the test waits for its status instead.
-@Suite("Chaos run judged by the simulator's ledger", .timeLimit(.minutes(3)))
+@Suite("Chaos run judged by the simulator's ledger", .timeLimit(.minutes(3 * TestTime.scale)))
 struct ChaosRunTests {
     static let shardCount = 4
     static let step: Duration = .milliseconds(100)

@@ -10,7 +10,7 @@ import Testing
 /// (every 5 s per shard) under steady traffic. Time moves only when every shard waits on the clock
 /// (ready, or sleeping out a backoff); while a shard connects or handshakes the test waits for its
 /// status instead, so the figures do not depend on how fast the machine is.
-@Suite("Chaos soak", .timeLimit(.minutes(3)))
+@Suite("Chaos soak", .timeLimit(.minutes(3 * TestTime.scale)))
 struct ChaosSoakTests {
     enum Mix: String, CaseIterable, Sendable, CustomTestStringConvertible {
         /// Faults after which a RESUME is always possible.

@@ -1,9 +1,10 @@
 import EchordGateway
 import EchordModels
 import EchordSimulator
+import EchordTestSupport
 import Testing
 
-@Suite("Commands issued while the shard is not ready", .timeLimit(.minutes(3)))
+@Suite("Commands issued while the shard is not ready", .timeLimit(.minutes(3 * TestTime.scale)))
 struct CommandWaitTests {
     @Test("a command sent while disconnected waits for RESUMED, then goes out on the new socket")
     func waitsForResume() async throws {

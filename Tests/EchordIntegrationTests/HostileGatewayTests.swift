@@ -1,11 +1,12 @@
 import EchordGateway
 import EchordModels
 import EchordSimulator
+import EchordTestSupport
 import Testing
 
 /// A gateway that breaks the rules on purpose, with raw frames from the simulator: the shard's
 /// sequence checks, its UTF-8 check and what each one leads to, seen on the wire and in `events`.
-@Suite("Shard against a hostile gateway", .timeLimit(.minutes(3)))
+@Suite("Shard against a hostile gateway", .timeLimit(.minutes(3 * TestTime.scale)))
 struct HostileGatewayTests {
     enum Forgery: String, CaseIterable, Sendable, CustomTestStringConvertible {
         case gap, repeated, backwards

@@ -1,10 +1,11 @@
 import EchordGateway
 import EchordModels
 import EchordSimulator
+import EchordTestSupport
 import Testing
 
 /// The real shard through a simulator freeze: a stalled connection delivers late, never skips.
-@Suite("Shard through a simulator freeze", .timeLimit(.minutes(3)))
+@Suite("Shard through a simulator freeze", .timeLimit(.minutes(3 * TestTime.scale)))
 struct ShardFreezeTests {
     @Test("a 2 s freeze under traffic, then a thaw: the shard sees every s in order, on the same connection",
           arguments: ShardIntegrationTests.compressions)

@@ -6,7 +6,7 @@ import EchordTestSupport
 import Testing
 
 /// The shard client against the simulator over real sockets on 127.0.0.1. Both run on manual time.
-@Suite("Shard against the simulator", .timeLimit(.minutes(3)))
+@Suite("Shard against the simulator", .timeLimit(.minutes(3 * TestTime.scale)))
 struct ShardIntegrationTests {
     static var compressions: [GatewayCompression] { GatewayCompression.allCases.filter(\.isAvailable) }
 
@@ -242,7 +242,7 @@ struct ShardIntegrationTests {
         for try await status in first.statusUpdates() where status == .ready { break }
         // The GUILD_CREATE after READY may come in a later read: stop once it has been handled, so
         // the session saved is past it (otherwise the resume replays it, as it should).
-        let handled = ContinuousClock.now + .seconds(20)
+        let handled = ContinuousClock.now + TestTime.bound(.seconds(20))
         while (first.session?.sequence ?? 0) < 2 && ContinuousClock.now < handled { try await Task.sleep(for: .milliseconds(10)) }
         first.stop(keepSession: true)
         try await firstRun.value

@@ -1,4 +1,5 @@
 import EchordGateway
+import EchordTestSupport
 import EchordTesting
 import EchordModels
 import EchordSimulator
@@ -74,7 +75,7 @@ struct ManagerHarness {
     }
 }
 
-@Suite("ShardManager against the simulator", .timeLimit(.minutes(3)))
+@Suite("ShardManager against the simulator", .timeLimit(.minutes(3 * TestTime.scale)))
 struct ShardManagerTests {
     @Test("32 shards, max_concurrency 4: every shard ready, one IDENTIFY per bucket per 5 s, in bucket order")
     func identifySchedule() async throws {

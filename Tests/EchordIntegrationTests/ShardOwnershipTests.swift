@@ -1,6 +1,7 @@
 import EchordGateway
 import EchordModels
 import EchordSimulator
+import EchordTestSupport
 import Logging
 import NIOConcurrencyHelpers
 import Testing
@@ -77,7 +78,7 @@ struct OwnershipHarness {
 
     /// Waits (real time, bounded) until `condition` holds.
     func eventually(_ what: String, timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + timeout
+        let deadline = ContinuousClock.now + TestTime.bound(timeout)
         while try await !condition() {
             guard ContinuousClock.now < deadline else { throw HarnessError.timedOut("\(what); statuses \(manager.statuses)") }
             try await Task.sleep(for: .milliseconds(20))
@@ -85,7 +86,7 @@ struct OwnershipHarness {
     }
 }
 
-@Suite("ShardManager in cluster mode: a shard ownership", .timeLimit(.minutes(3)))
+@Suite("ShardManager in cluster mode: a shard ownership", .timeLimit(.minutes(3 * TestTime.scale)))
 struct ShardOwnershipTests {
     @Test("shards come and go as the ownership wins and loses them: statuses, health, commands and the merged stream follow")
     func shardsComeAndGo() async throws {

@@ -1,4 +1,5 @@
 import EchordGateway
+import EchordTestSupport
 import EchordTesting
 import EchordModels
 import EchordSimulator
@@ -139,7 +140,7 @@ private let quietLogger: Logger = {
 }()
 
 private func eventuallyTrue(timeout: Duration = .seconds(20), _ condition: () -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
+    let deadline = ContinuousClock.now + TestTime.bound(timeout)
     while ContinuousClock.now < deadline {
         if condition() { return }
         try await Task.sleep(for: .milliseconds(10))

@@ -1,5 +1,6 @@
 import EchordGateway
 import EchordModels
+import EchordTestSupport
 import EchordTesting
 import Logging
 import Testing
@@ -7,7 +8,7 @@ import Testing
 /// A stop that comes before `run()` (a ShardManager stopping while it makes a shard): `run()`
 /// must return at once. It used to wait for an input that never came, holding the manager's
 /// `run()` and, under load, the whole test run.
-@Suite("A shard stopped before it runs", .timeLimit(.minutes(3)))
+@Suite("A shard stopped before it runs", .timeLimit(.minutes(3 * TestTime.scale)))
 struct StopBeforeRunTests {
     @Test("stop() then run(): run() returns without connecting, the status is stopped", arguments: [false, true])
     func stopThenRun(keepSession: Bool) async throws {

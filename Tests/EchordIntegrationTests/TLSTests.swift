@@ -13,7 +13,7 @@ import Testing
 
 /// The client's TLS path (`https://` discovery, `wss://` gateway and resume URLs) against a TLS
 /// simulator, trusted through `additionalTrustRoots`, with verification always on.
-@Suite("TLS: https and wss against the simulator", .timeLimit(.minutes(3)))
+@Suite("TLS: https and wss against the simulator", .timeLimit(.minutes(3 * TestTime.scale)))
 struct TLSTests {
     /// A TLS simulator (manual time) with `identity`, or a certificate made at start.
     static func simulator(

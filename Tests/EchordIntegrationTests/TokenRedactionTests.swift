@@ -1,4 +1,5 @@
 import EchordGateway
+import EchordTestSupport
 import EchordTesting
 import EchordModels
 import EchordSimulator
@@ -22,7 +23,7 @@ struct RecordingLogHandler: LogHandler {
     }
 }
 
-@Suite("The token never leaves the process", .timeLimit(.minutes(3)))
+@Suite("The token never leaves the process", .timeLimit(.minutes(3 * TestTime.scale)))
 struct TokenRedactionTests {
     @Test("trace logs of a whole session (IDENTIFY, op 7, RESUME, stop) never contain the token; errors and descriptions redact it")
     func traceLogs() async throws {

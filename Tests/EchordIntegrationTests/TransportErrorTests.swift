@@ -1,10 +1,11 @@
 import EchordGateway
 import EchordModels
 import EchordSimulator
+import EchordTestSupport
 import Testing
 
 /// A connection that cannot be opened says why, in the shard's status.
-@Suite("Transport errors", .timeLimit(.minutes(3)))
+@Suite("Transport errors", .timeLimit(.minutes(3 * TestTime.scale)))
 struct TransportErrorTests {
     /// Waits for the shard's first disconnect and returns its transport error.
     static func firstConnectError(_ harness: Harness) async throws -> GatewayTransportError? {

@@ -1,12 +1,13 @@
 import EchordGateway
 import EchordModels
 import EchordSimulator
+import EchordTestSupport
 import Foundation
 import Testing
 
 /// Typed events from the simulator: every dispatch decodes, subscriptions filter before decoding,
 /// and bad or unknown payloads reach the user without costing the connection.
-@Suite("Typed events against the simulator", .timeLimit(.minutes(3)))
+@Suite("Typed events against the simulator", .timeLimit(.minutes(3 * TestTime.scale)))
 struct TypedEventTests {
     static let everyTrafficIntent: GatewayIntents = [
         .guilds, .guildMembers, .guildPresences, .guildMessages, .guildMessageReactions, .guildMessageTyping,

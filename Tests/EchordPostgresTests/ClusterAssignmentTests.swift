@@ -1,7 +1,8 @@
 import EchordPostgres
+import EchordTestSupport
 import Testing
 
-@Suite("ClusterMember.assignment: balanced and stable", .timeLimit(.minutes(3)))
+@Suite("ClusterMember.assignment: balanced and stable", .timeLimit(.minutes(3 * TestTime.scale)))
 struct ClusterAssignmentTests {
     @Test("3 members share 12 shards 4/4/4; every shard exactly once")
     func balanced() {

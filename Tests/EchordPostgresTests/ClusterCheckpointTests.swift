@@ -1,10 +1,11 @@
 import EchordGateway
 import EchordPostgres
 import EchordSimulator
+import EchordTestSupport
 import Foundation
 import Testing
 
-@Suite("Cluster mode: acknowledged checkpoints", .enabled(if: TestDatabase.available), .serialized, .timeLimit(.minutes(3)))
+@Suite("Cluster mode: acknowledged checkpoints", .enabled(if: TestDatabase.available), .serialized, .timeLimit(.minutes(3 * TestTime.scale)))
 struct ClusterCheckpointTests {
     @Test("with acknowledged checkpoints, a crash redelivers everything the bot had not acknowledged, though it was delivered")
     func unacknowledgedRedelivered() async throws {

@@ -1,11 +1,12 @@
 import EchordGateway
 import EchordPostgres
 import EchordSimulator
+import EchordTestSupport
 import Foundation
 import PostgresNIO
 import Testing
 
-@Suite("Cluster mode: a member that loses the database", .enabled(if: TestDatabase.available), .serialized, .timeLimit(.minutes(3)))
+@Suite("Cluster mode: a member that loses the database", .enabled(if: TestDatabase.available), .serialized, .timeLimit(.minutes(3 * TestTime.scale)))
 struct ClusterDatabaseLossTests {
     @Test("a member cut off from the database stops its shards before its leases end; the other resumes them, no shard runs twice")
     func cutOffMemberStopsFirst() async throws {

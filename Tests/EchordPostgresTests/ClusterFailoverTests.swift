@@ -31,7 +31,11 @@ struct ClusterHarness {
         var configuration = ClusterMember.Configuration(token: BotToken(ClusterIdentifyTests.token), intents: [.guilds, .guildMessages], shardCount: shards)
         configuration.apiBaseURL = simulator.apiBaseURL
         configuration.shard.compression = .none
-        configuration.leaseTTL = .seconds(2)
+        // The lease is the real time a member has to renew it: a member that cannot within it (a
+        // slow or sanitized run) must give up its shards, and a shard taken over before its first
+        // session save is identified again. The tests assert no lease is lost, so the lease grows
+        // with the machine's slowness like the tests' other real-time bounds.
+        configuration.leaseTTL = TestTime.bound(.seconds(2))
         configuration.identifyInterval = .milliseconds(400)
         configuration.memberID = id
         return configuration
@@ -122,6 +126,15 @@ struct ClusterHarness {
         try await opcodes(2).compactMap { ClusterIdentifyTests.shardID(inIdentify: $0.text) }
     }
 
+    /// The simulator's session log (created, resumed, taken over, ended), one line each: what a
+    /// failed count of IDENTIFYs prints.
+    func sessionHistory() async throws -> String {
+        try await simulator.log().compactMap { entry -> String? in
+            guard case .session(let what) = entry.kind else { return nil }
+            return "\(entry.timeMilliseconds) ms, shard \(entry.shardID.map(String.init) ?? "-"), connection \(entry.connectionID): \(what)"
+        }.joined(separator: "\n")
+    }
+
     func opcodes(_ opcode: Int) async throws -> [SimulatorLogEntry] {
         try await simulator.log().filter { $0.kind == .received && $0.opcode == opcode }
     }
@@ -129,7 +142,7 @@ struct ClusterHarness {
 
 enum ClusterTestError: Error { case timedOut(String) }
 
-@Suite("Cluster mode: leases, failover that resumes, handover", .enabled(if: TestDatabase.available), .serialized, .timeLimit(.minutes(3)))
+@Suite("Cluster mode: leases, failover that resumes, handover", .enabled(if: TestDatabase.available), .serialized, .timeLimit(.minutes(3 * TestTime.scale)))
 struct ClusterFailoverTests {
     @Test("3 members share 12 shards 4/4/4; one dies without a goodbye: the others RESUME its shards, no IDENTIFY")
     func failoverResumes() async throws {
@@ -138,7 +151,8 @@ struct ClusterFailoverTests {
         try await harness.eventually("12 shards ready over 3 members") {
             harness.allReady(members, shards: 12) && members.map(\.member.heldShards.count) == [4, 4, 4]
         }
-        #expect(try await harness.opcodes(2).count == 12)
+        let startHistory = try await harness.sessionHistory()
+        #expect(try await harness.opcodes(2).count == 12, "\(startHistory)")
         try await harness.simulator.setTraffic(eventsPerSecond: 40)
         try await Task.sleep(for: .seconds(1))
         let victim = members[0]
@@ -157,7 +171,8 @@ struct ClusterFailoverTests {
             #expect(running.member.health.allReady)
             #expect(running.member.statuses.keys.sorted() == running.member.heldShards)
         }
-        #expect(try await harness.opcodes(2).count == 12, "no new IDENTIFY")
+        let history = try await harness.sessionHistory()
+        #expect(try await harness.opcodes(2).count == 12, "no new IDENTIFY: \(history)")
         #expect(try await harness.opcodes(6).count >= orphaned.count)
         // Every dispatch of every session delivered at least once, in order per holder; repeats only
         // of what came after the last saved sequence.

@@ -7,7 +7,7 @@ import Foundation
 import Logging
 import Testing
 
-@Suite("Identifies of several ShardManagers through PostgreSQL, against the simulator", .enabled(if: TestDatabase.available), .timeLimit(.minutes(3)))
+@Suite("Identifies of several ShardManagers through PostgreSQL, against the simulator", .enabled(if: TestDatabase.available), .timeLimit(.minutes(3 * TestTime.scale)))
 struct ClusterIdentifyTests {
     static let token = "MTE5MTE2ODkxNDIyNzMzMTA3Mw.fake.echord-postgres"
 

@@ -1,13 +1,14 @@
 import EchordGateway
 import EchordPostgres
 import EchordSimulator
+import EchordTestSupport
 import Foundation
 import Testing
 
 /// PostgreSQL stopped and started again under a cluster at work. The test runs its own server
 /// (``OwnPostgresServer``): the suites sharing `ECHORD_POSTGRES_TEST_URL` run at the same time and
 /// must never see it go down.
-@Suite("Cluster mode: PostgreSQL restarted under load", .enabled(if: TestDatabase.available), .serialized, .timeLimit(.minutes(8)))
+@Suite("Cluster mode: PostgreSQL restarted under load", .enabled(if: TestDatabase.available), .serialized, .timeLimit(.minutes(8 * TestTime.scale)))
 struct ClusterRestartTests {
     @Test("PostgreSQL down longer than a lease, then a quick restart: members stop their shards in time, the cluster takes them back and RESUMEs, no shard ever on two sockets")
     func restartUnderLoad() async throws {
@@ -26,7 +27,7 @@ struct ClusterRestartTests {
         let harness = try await ClusterHarness.start(shards: shards, database: try server.configuration())
         let members = try ["r-a", "r-b", "r-c"].map { id in
             try harness.startMember(shards: shards, id: id) {
-                $0.leaseTTL = .seconds(3)
+                $0.leaseTTL = TestTime.bound(.seconds(3))  // see ClusterHarness.memberConfiguration
                 $0.shard.sessionSaveInterval = .milliseconds(500)
             }
         }
@@ -79,7 +80,8 @@ struct ClusterRestartTests {
         try await harness.eventually("every dispatch delivered") { try await missing().isEmpty }
         #expect(try await missing().isEmpty)
         #expect(try await harness.simulator.sessions().count == shards, "one session per shard: no new session")
-        #expect(try await harness.opcodes(2).count == shards, "no IDENTIFY after the first ones: every shard resumed")
+        let history = try await harness.sessionHistory()
+        #expect(try await harness.opcodes(2).count == shards, "no IDENTIFY after the first ones: every shard resumed; \(history)")
 
         let log = try await harness.simulator.log()
         #expect(Self.overlappingSockets(log).isEmpty, "a shard ran on two sockets at once: \(Self.overlappingSockets(log))")

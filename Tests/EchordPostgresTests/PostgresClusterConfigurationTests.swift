@@ -1,7 +1,8 @@
 import EchordPostgres
+import EchordTestSupport
 import Testing
 
-@Suite("PostgresClusterConfiguration: URL, password and redaction", .timeLimit(.minutes(3)))
+@Suite("PostgresClusterConfiguration: URL, password and redaction", .timeLimit(.minutes(3 * TestTime.scale)))
 struct PostgresClusterConfigurationTests {
     @Test("a full URL is parsed; the password is kept but never described")
     func parsesURL() throws {

@@ -2,12 +2,13 @@ import EchordGateway
 import EchordModels
 import EchordSimulator
 import EchordPostgres
+import EchordTestSupport
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import Testing
 
-@Suite("PostgresIdentifyQueue across processes on a real PostgreSQL", .enabled(if: TestDatabase.available), .timeLimit(.minutes(3)))
+@Suite("PostgresIdentifyQueue across processes on a real PostgreSQL", .enabled(if: TestDatabase.available), .timeLimit(.minutes(3 * TestTime.scale)))
 struct PostgresIdentifyQueueTests {
     /// Three cluster handles (three pools, as three processes) on one bot key.
     static func withThreeProcesses<T: Sendable>(

@@ -1,11 +1,12 @@
 import EchordGateway
 import EchordPostgres
+import EchordTestSupport
 import Foundation
 import Logging
 import PostgresNIO
 import Testing
 
-@Suite("PostgresSessionStore and the schema on a real PostgreSQL", .enabled(if: TestDatabase.available), .timeLimit(.minutes(3)))
+@Suite("PostgresSessionStore and the schema on a real PostgreSQL", .enabled(if: TestDatabase.available), .timeLimit(.minutes(3 * TestTime.scale)))
 struct PostgresSessionStoreTests {
     @Test("migrations are versioned and idempotent: three processes migrating at once apply every version once")
     func migrationsOnce() async throws {

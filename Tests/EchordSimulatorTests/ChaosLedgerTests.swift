@@ -1,11 +1,12 @@
 import EchordModels
 import EchordSimulator
+import EchordTestSupport
 import Foundation
 import Testing
 
 /// The ledger behind the chaos report, checked with a scripted client: what it counts as written,
 /// replayed, delivered and lost, and that it catches a client that identifies where it could resume.
-@Suite("Chaos ledger and report", .timeLimit(.minutes(3)))
+@Suite("Chaos ledger and report", .timeLimit(.minutes(3 * TestTime.scale)))
 struct ChaosLedgerTests {
     private static let marker: SimulatorJSON = .object([("n", 1)])
 

@@ -6,7 +6,7 @@ import Testing
 
 /// Every gateway close code the simulator sends (spec §3, §5, §12), each provoked over a real
 /// socket, checked both on the wire (the close frame the client got) and in the simulator's log.
-@Suite("Close codes over a real socket", .timeLimit(.minutes(3)))
+@Suite("Close codes over a real socket", .timeLimit(.minutes(3 * TestTime.scale)))
 struct CloseCodeTests {
     // MARK: Helpers
 

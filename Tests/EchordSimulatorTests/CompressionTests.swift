@@ -63,7 +63,7 @@ final class RawWebSocketClient: Sendable {
     func close() async { try? await channel.close() }
 }
 
-@Suite("Transport compression: none, zlib-stream and zstd-stream", .timeLimit(.minutes(3)))
+@Suite("Transport compression: none, zlib-stream and zstd-stream", .timeLimit(.minutes(3 * TestTime.scale)))
 struct CompressionTests {
     static let identify = "{\"op\":2,\"d\":{\"token\":\"\(TestGatewayClient.token)\",\"intents\":33281,\"compress\":true,"
         + "\"properties\":{\"os\":\"linux\",\"browser\":\"echord-tests\",\"device\":\"echord-tests\"}}}"

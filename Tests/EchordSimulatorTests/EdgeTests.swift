@@ -1,5 +1,6 @@
 import EchordModels
 import EchordSimulator
+import EchordTestSupport
 import Logging
 import NIOCore
 import NIOWebSocket
@@ -7,7 +8,7 @@ import Testing
 
 /// The simulator's edge is as strict as Discord's: RFC 6455 handshakes and framing, a request
 /// timeout, bounded close reasons.
-@Suite("The edge: HTTP handshake, request timeout and RFC 6455 framing", .timeLimit(.minutes(3)))
+@Suite("The edge: HTTP handshake, request timeout and RFC 6455 framing", .timeLimit(.minutes(3 * TestTime.scale)))
 struct EdgeTests {
     static let validKey = "dGhlIHNhbXBsZSBub25jZQ=="
 

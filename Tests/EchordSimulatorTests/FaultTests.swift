@@ -1,5 +1,6 @@
 import EchordModels
 import EchordSimulator
+import EchordTestSupport
 import Foundation
 import Testing
 
@@ -40,7 +41,7 @@ enum FaultRoute: String, CaseIterable, Sendable, CustomTestStringConvertible {
     }
 }
 
-@Suite("Fault injection through the Swift API and the HTTP control API", .timeLimit(.minutes(3)))
+@Suite("Fault injection through the Swift API and the HTTP control API", .timeLimit(.minutes(3 * TestTime.scale)))
 struct FaultTests {
     private static func event(_ n: Int) -> SimulatorJSON { .object([("n", .int(Int64(n)))]) }
 
@@ -313,7 +314,7 @@ struct FaultTests {
     }
 }
 
-@Suite("The HTTP control API", .timeLimit(.minutes(3)))
+@Suite("The HTTP control API", .timeLimit(.minutes(3 * TestTime.scale)))
 struct ControlAPITests {
     @Test("GET /control/sessions, /control/log and /control/violations return JSON arrays")
     func inspectionRoutes() async throws {

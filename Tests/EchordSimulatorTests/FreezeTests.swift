@@ -1,11 +1,12 @@
 import EchordModels
 import EchordSimulator
+import EchordTestSupport
 import Testing
 
 /// A freeze behaves like a stalled TCP connection: frames wait and arrive late, or the connection
 /// dies; nothing is skipped in the middle of a live stream, and the client is only blamed for what
 /// it did with what it actually got.
-@Suite("Freeze and thaw, as a network would do them", .timeLimit(.minutes(3)))
+@Suite("Freeze and thaw, as a network would do them", .timeLimit(.minutes(3 * TestTime.scale)))
 struct FreezeTests {
     private static func event(_ n: Int) -> SimulatorJSON { .object([("n", .int(Int64(n)))]) }
 

@@ -1,8 +1,9 @@
 import EchordModels
 import EchordSimulator
+import EchordTestSupport
 import Testing
 
-@Suite("IDENTIFY, READY and GUILD_CREATE over a real socket", .timeLimit(.minutes(3)))
+@Suite("IDENTIFY, READY and GUILD_CREATE over a real socket", .timeLimit(.minutes(3 * TestTime.scale)))
 struct IdentifyTests {
     @Test("HELLO carries the configured heartbeat interval and null s/t")
     func hello() async throws {

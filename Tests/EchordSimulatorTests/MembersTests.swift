@@ -1,8 +1,9 @@
 import EchordModels
 import EchordSimulator
+import EchordTestSupport
 import Testing
 
-@Suite("REQUEST_GUILD_MEMBERS (op 8) and the other client commands (op 31, op 43, op 4)", .timeLimit(.minutes(3)))
+@Suite("REQUEST_GUILD_MEMBERS (op 8) and the other client commands (op 31, op 43, op 4)", .timeLimit(.minutes(3 * TestTime.scale)))
 struct MembersTests {
     /// GUILDS | GUILD_MEMBERS | GUILD_PRESENCES.
     static let memberIntents: UInt64 = 1 | 2 | 256

@@ -1,11 +1,12 @@
 import EchordModels
 import EchordSimulator
+import EchordTestSupport
 import Foundation
 import Testing
 
 /// Every kind of payload the simulator sends goes through `PayloadValidator`: no undocumented key,
 /// no `null` in a field Discord does not mark nullable, no missing required key, the right JSON types.
-@Suite("Payload fidelity: what the simulator sends is exactly what Discord documents", .timeLimit(.minutes(3)))
+@Suite("Payload fidelity: what the simulator sends is exactly what Discord documents", .timeLimit(.minutes(3 * TestTime.scale)))
 struct PayloadFidelityTests {
     /// GUILDS, GUILD_MEMBERS, GUILD_VOICE_STATES, GUILD_PRESENCES, GUILD_MESSAGES,
     /// GUILD_MESSAGE_REACTIONS, GUILD_MESSAGE_TYPING, MESSAGE_CONTENT.
@@ -162,7 +163,11 @@ struct PayloadFidelityTests {
             let (sessionID, afterGuilds, _) = try await client.identifyAndReadGuilds(intents: Self.allIntents)
             try await simulator.advanceTime(by: .milliseconds(2500))
             #expect(try await client.nextPayload().op == 1)
+            let mark = (try await simulator.log().last?.index ?? -1) + 1
             try await client.heartbeat(afterGuilds)
+            // The answer schedules the next message at the simulator's now: only once the simulator
+            // has read it does the 1 ms step reach that message (the send completes on write).
+            try await simulator.waitForLogEntry(timeout: TestTime.bound(.seconds(30)), since: mark) { $0.kind == .received && $0.opcode == 1 }
             try await simulator.advanceTime(by: .milliseconds(1))
             let before = try await client.nextPayload()
             #expect(before.data?["content"] == .string("before-reconnect"))

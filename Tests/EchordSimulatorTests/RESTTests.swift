@@ -1,8 +1,9 @@
 import EchordModels
 import EchordSimulator
+import EchordTestSupport
 import Testing
 
-@Suite("REST discovery under /api/v10", .timeLimit(.minutes(3)))
+@Suite("REST discovery under /api/v10", .timeLimit(.minutes(3 * TestTime.scale)))
 struct RESTTests {
     static let authorization = ("Authorization", "Bot \(TestGatewayClient.token)")
 

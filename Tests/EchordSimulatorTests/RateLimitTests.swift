@@ -1,12 +1,13 @@
 import EchordModels
 import EchordSimulator
+import EchordTestSupport
 import Foundation
 import Testing
 
 /// The gateway's rate limits (spec §5.1, §6): 120 frames per 60 s per connection (4008), identify
 /// buckets (`shard_id % max_concurrency`, one IDENTIFY per bucket per 5 s → op 9) and the session
 /// start limit (op 9, visible in `GET /gateway/bot`). Time is manual throughout.
-@Suite("Rate limits over a real socket", .timeLimit(.minutes(3)))
+@Suite("Rate limits over a real socket", .timeLimit(.minutes(3 * TestTime.scale)))
 struct RateLimitTests {
     // MARK: Helpers
 
@@ -260,7 +261,7 @@ struct RateLimitTests {
 
             // Wait (bounded) for the server to let go of the old connection, then resume.
             let clock = ContinuousClock()
-            let deadline = clock.now + .seconds(20)
+            let deadline = clock.now + TestTime.bound(.seconds(20))
             while try await simulator.sessions().first?.connectionID != nil, clock.now < deadline {
                 try await Task.sleep(for: .milliseconds(5))
             }

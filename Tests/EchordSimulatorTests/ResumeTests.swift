@@ -1,8 +1,9 @@
 import EchordModels
 import EchordSimulator
+import EchordTestSupport
 import Testing
 
-@Suite("RESUME: replay of missed dispatches, the resume URL, unknown and expired sessions, op 7", .timeLimit(.minutes(3)))
+@Suite("RESUME: replay of missed dispatches, the resume URL, unknown and expired sessions, op 7", .timeLimit(.minutes(3 * TestTime.scale)))
 struct ResumeTests {
     private static func event(_ n: Int) -> SimulatorJSON { .object([("n", .int(Int64(n)))]) }
 

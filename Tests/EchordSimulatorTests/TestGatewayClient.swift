@@ -10,65 +10,76 @@ import NIOPosix
 import NIOWebSocket
 
 /// A queue that one consumer awaits with a timeout, fed from an event loop.
+///
+/// Every item passes through the locked state: the producer stores it under the lock and the
+/// consumer takes it under the lock, so everything the event loop wrote into an item (a
+/// `WebSocketFrame`'s storage) happens-before the consumer reads it, as ThreadSanitizer sees it
+/// too. The continuation only wakes the consumer; it never carries the item (ThreadSanitizer
+/// reported the frame handed over in a continuation as a data race).
 final class AsyncTestQueue<Element: Sendable>: Sendable {
     private struct State {
         var items: [Element] = []
         var finished = false
-        var waiter: (id: Int, continuation: CheckedContinuation<Element?, Error>)?
+        var waiter: (id: Int, continuation: CheckedContinuation<Void, Never>)?
         var nextID = 0
     }
     private let state = NIOLockedValueBox(State())
 
     func push(_ item: Element) {
-        let waiter: CheckedContinuation<Element?, Error>? = state.withLockedValue { state in
-            if let waiter = state.waiter {
-                state.waiter = nil
-                return waiter.continuation
-            }
+        let waiter = state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
             state.items.append(item)
-            return nil
+            defer { state.waiter = nil }
+            return state.waiter?.continuation
         }
-        waiter?.resume(returning: item)
+        waiter?.resume()
     }
 
     func finish() {
-        let waiter = state.withLockedValue { state -> CheckedContinuation<Element?, Error>? in
+        let waiter = state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
             state.finished = true
             defer { state.waiter = nil }
             return state.waiter?.continuation
         }
-        waiter?.resume(returning: nil)
+        waiter?.resume()
+    }
+
+    /// The first item, or nil once finished and drained, taken under the lock; `.none` when empty.
+    private func take() -> Element?? {
+        state.withLockedValue { state -> Element?? in
+            if !state.items.isEmpty { return .some(state.items.removeFirst()) }
+            return state.finished ? .some(nil) : .none
+        }
     }
 
     /// The next item, nil once finished and drained; throws after `timeout` of real time.
     func next(timeout: Duration) async throws -> Element? {
+        if let taken = take() { return taken }
         var timer: Task<Void, Never>?
         defer { timer?.cancel() }
-        return try await withCheckedThrowingContinuation { continuation in
+        // Woken by push, finish or the timer; the item itself is taken under the lock below.
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let id: Int? = state.withLockedValue { state in
-                if !state.items.isEmpty {
-                    continuation.resume(returning: state.items.removeFirst())
-                    return nil
-                }
-                if state.finished {
-                    continuation.resume(returning: nil)
-                    return nil
-                }
+                if !state.items.isEmpty || state.finished { return nil }
                 state.nextID += 1
                 state.waiter = (state.nextID, continuation)
                 return state.nextID
             }
-            guard let id else { return }
+            guard let id else {
+                continuation.resume()
+                return
+            }
             timer = Task {
                 try? await Task.sleep(for: TestTime.bound(timeout))
-                let expired = self.state.withLockedValue { state -> CheckedContinuation<Element?, Error>? in
+                let expired = self.state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
                     guard let waiter = state.waiter, waiter.id == id else { return nil }
                     state.waiter = nil
                     return waiter.continuation
                 }
-                expired?.resume(throwing: TestClientError.timedOut("nothing arrived within \(timeout)"))
+                expired?.resume()
             }
         }
+        if let taken = take() { return taken }
+        throw TestClientError.timedOut("nothing arrived within \(timeout)")
     }
 }
 
