@@ -131,6 +131,18 @@ final class InflateScratch: @unchecked Sendable {
         memory = larger
     }
 
+    /// The end of the room an inflater may fill after `produced` bytes of a message: the buffer's
+    /// size (at most `limit`), grown when `produced` has filled it.
+    ///
+    /// - Throws: ``InflaterError/messageTooLarge(limit:)`` when `produced` already reached `limit`.
+    func room(after produced: Int, limit: Int) throws -> Int {
+        let room = min(memory.count, limit)
+        guard produced == room else { return room }
+        guard room < limit else { throw InflaterError.messageTooLarge(limit: limit) }
+        grow(keeping: produced, limit: limit)
+        return min(memory.count, limit)
+    }
+
     /// Copies the first `count` bytes out into a message of its own.
     func takeMessage(count: Int) -> [UInt8] {
         [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in

@@ -82,12 +82,7 @@ public final class ZlibStreamInflater: GatewayInflater {
         }
         var produced = 0
         while true {
-            var room = min(scratch.memory.count, maxMessageSize)
-            if produced == room {
-                guard room < maxMessageSize else { throw InflaterError.messageTooLarge(limit: maxMessageSize) }
-                scratch.grow(keeping: produced, limit: maxMessageSize)
-                room = min(scratch.memory.count, maxMessageSize)
-            }
+            let room = try scratch.room(after: produced, limit: maxMessageSize)
             stream.next_out = scratch.memory.baseAddress!.assumingMemoryBound(to: UInt8.self) + produced
             stream.avail_out = uInt(room - produced)
             let status = inflate(&stream, Z_SYNC_FLUSH)

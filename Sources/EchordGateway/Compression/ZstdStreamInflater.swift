@@ -56,12 +56,7 @@ public final class ZstdStreamInflater: GatewayInflater {
         var inBuffer = ZSTD_inBuffer(src: input.baseAddress, size: input.count, pos: 0)
         var produced = 0
         while true {
-            var room = min(scratch.memory.count, maxMessageSize)
-            if produced == room {
-                guard room < maxMessageSize else { throw InflaterError.messageTooLarge(limit: maxMessageSize) }
-                scratch.grow(keeping: produced, limit: maxMessageSize)
-                room = min(scratch.memory.count, maxMessageSize)
-            }
+            let room = try scratch.room(after: produced, limit: maxMessageSize)
             var outBuffer = ZSTD_outBuffer(dst: scratch.memory.baseAddress! + produced, size: room - produced, pos: 0)
             let code = ZSTD_decompressStream(context, &outBuffer, &inBuffer)
             produced += outBuffer.pos
