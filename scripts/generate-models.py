@@ -55,10 +55,15 @@ SWIFT_KEYWORDS = {"default", "private", "public", "internal", "static", "protoco
 PRIMITIVES = {"String", "Int", "Double", "Bool", "Snowflake", "Timestamp", "JSONValue", "UInt64"}
 
 
-def fnv1a(text):
-    h = 0xcbf29ce484222325
-    for b in text.encode():
-        h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+def key_hash(text):
+    """JSONReader.keyHash: eight bytes at a time (little-endian, the last word zero-padded), from a
+    seed that holds the length."""
+    data = text.encode()
+    mask = 0xFFFFFFFFFFFFFFFF
+    h = 0x9E3779B97F4A7C15 ^ len(data)
+    for i in range(0, len(data), 8):
+        h = ((h ^ int.from_bytes(data[i:i + 8], "little")) * 0xFF51AFD7ED558CCD) & mask
+        h ^= h >> 32
     return h
 
 
@@ -244,7 +249,7 @@ def gen_type(decl, decls, recursive=frozenset()):
         sys.exit(f"{decl.name}: duplicate Swift names")
     hashes = {}
     for f in fields:
-        h = fnv1a(f.key)
+        h = key_hash(f.key)
         if h in hashes:
             sys.exit(f"{decl.name}: key hash collision {f.key} / {hashes[h]}")
         hashes[h] = f.key
@@ -347,7 +352,7 @@ def gen_type(decl, decls, recursive=frozenset()):
     if fields:
         o.append("            switch __key {\n")
         for f in fields:
-            o.append(f"            case 0x{fnv1a(f.key):016x}:  // {f.key}\n")
+            o.append(f"            case 0x{key_hash(f.key):016x}:  // {f.key}\n")
             if f.optional:
                 o.append(f"                _{f.name} = try reader.readNull() ? nil : {f.type}(from: &reader)\n")
             elif f.default is not None:

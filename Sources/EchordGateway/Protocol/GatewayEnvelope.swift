@@ -72,7 +72,7 @@ public enum GatewayDecodingError: Error, Sendable, Equatable, CustomStringConver
     }
 }
 
-/// A string-aware byte scanner over one top-level JSON object (strings are skipped with `memchr`).
+/// A string-aware byte scanner over one top-level JSON object (strings are skipped as the model reader skips them).
 struct EnvelopeScanner {
     private let bytes: UnsafeBufferPointer<UInt8>
     private var index = 0
@@ -257,20 +257,14 @@ struct EnvelopeScanner {
         }
     }
 
-    /// Moves past the closing quote of a string whose opening quote was consumed: `memchr` finds
-    /// each quote, and the backslashes before it tell whether it is escaped.
+    /// Moves past the closing quote of a string whose opening quote was consumed (found by
+    /// ``JSONReader/closingQuote(_:from:count:)``, as the model reader skips strings).
     private mutating func skipStringBody() throws(GatewayDecodingError) {
-        guard let base = bytes.baseAddress else { throw fail("unterminated string") }
-        while index < bytes.count {
-            guard let found = memchr(base + index, Int32(UInt8(ascii: "\"")), bytes.count - index) else { break }
-            let quote = UnsafePointer<UInt8>(found.assumingMemoryBound(to: UInt8.self)) - base
-            var backslashes = 0
-            while quote - 1 - backslashes >= index, base[quote - 1 - backslashes] == UInt8(ascii: "\\") { backslashes += 1 }
-            index = quote + 1
-            if backslashes % 2 == 0 { return }
+        guard let base = bytes.baseAddress, let quote = JSONReader.closingQuote(base, from: index, count: bytes.count) else {
+            index = bytes.count
+            throw fail("unterminated string")
         }
-        index = bytes.count
-        throw fail("unterminated string")
+        index = quote + 1
     }
 
     private static func isWhitespace(_ byte: UInt8) -> Bool {

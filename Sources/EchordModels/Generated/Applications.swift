@@ -305,71 +305,71 @@ public struct Application: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xc4bcadba8e631b86:  // name
+            case 0x5adc2f7be9433dc8:  // name
                 _name = try reader.readNull() ? nil : String(from: &reader)
-            case 0xdbff4cc56c2092f0:  // icon
+            case 0x0bf833d0993fe0c8:  // icon
                 _icon = try reader.readNull() ? nil : String(from: &reader)
-            case 0x0cc44970c8397929:  // description
+            case 0x59b5c1d4e9c94dfd:  // description
                 _description = try reader.readNull() ? nil : String(from: &reader)
-            case 0x68e9c66cf776409e:  // bot_public
+            case 0x16f7657362870a49:  // bot_public
                 _botPublic = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xc96d989e355af597:  // bot_require_code_grant
+            case 0x1e790a549d8c2c4f:  // bot_require_code_grant
                 _botRequireCodeGrant = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x004d32191349ebbe:  // bot
+            case 0x2e84452b9e5946cf:  // bot
                 _bot = try reader.readNull() ? nil : User(from: &reader)
-            case 0xa692f75ab08b8cf4:  // owner
+            case 0x3cfb1f3535aab786:  // owner
                 _owner = try reader.readNull() ? nil : User(from: &reader)
-            case 0x92475870cfc1c9a8:  // verify_key
+            case 0x96ea293b461f6ce6:  // verify_key
                 _verifyKey = try reader.readNull() ? nil : String(from: &reader)
-            case 0xfa23d9ef19afc32c:  // team
+            case 0x25c5fcc8282a6d29:  // team
                 _team = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xc1d489a354a86d35:  // primary_sku_id
+            case 0x35988040d79a5a2b:  // primary_sku_id
                 _primarySkuID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x6acf0318f748875e:  // slug
+            case 0x1510e1e404ef579e:  // slug
                 _slug = try reader.readNull() ? nil : String(from: &reader)
-            case 0x7f882d870f16c752:  // cover_image
+            case 0x509138717bd78f98:  // cover_image
                 _coverImage = try reader.readNull() ? nil : String(from: &reader)
-            case 0x17a3a1a985f75aec:  // flags
+            case 0x0d426db091e8dbce:  // flags
                 _flags = try reader.readNull() ? nil : ApplicationFlags(from: &reader)
-            case 0x98ed72932bfe118d:  // approximate_guild_count
+            case 0x3c9f8571cdddba97:  // approximate_guild_count
                 _approximateGuildCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xd91c3bef076f8580:  // tags
+            case 0xbca535db1319f03a:  // tags
                 _tags = try reader.readNull() ? nil : [String](from: &reader)
-            case 0x239f55b606b56b8b:  // install_params
+            case 0xbf6e99249ac1de0e:  // install_params
                 _installParams = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0x709a36430cb004be:  // integration_types_config
+            case 0x4a6229b868afe677:  // integration_types_config
                 _integrationTypesConfig = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0xdd893676ec73f210:  // custom_install_url
+            case 0x5a6c1cda7a5d9c0b:  // custom_install_url
                 _customInstallURL = try reader.readNull() ? nil : String(from: &reader)
-            case 0xcb10aaeed586a1d0:  // rpc_origins
+            case 0x787dbe418d3faabf:  // rpc_origins
                 _rpcOrigins = try reader.readNull() ? nil : [String](from: &reader)
-            case 0x6427f237112e60ee:  // terms_of_service_url
+            case 0x8cd2cf1f668982d9:  // terms_of_service_url
                 _termsOfServiceURL = try reader.readNull() ? nil : String(from: &reader)
-            case 0x6118c4cf8800db70:  // privacy_policy_url
+            case 0x2b57e45153d1952d:  // privacy_policy_url
                 _privacyPolicyURL = try reader.readNull() ? nil : String(from: &reader)
-            case 0x0d986e971e6d1acd:  // redirect_uris
+            case 0x73de993029950990:  // redirect_uris
                 _redirectUris = try reader.readNull() ? nil : [String](from: &reader)
-            case 0x794726ae081c551a:  // interactions_endpoint_url
+            case 0x99698a671be3b475:  // interactions_endpoint_url
                 _interactionsEndpointURL = try reader.readNull() ? nil : String(from: &reader)
-            case 0x75a2b424ad4ad0e5:  // role_connections_verification_url
+            case 0x4b449e1555059100:  // role_connections_verification_url
                 _roleConnectionsVerificationURL = try reader.readNull() ? nil : String(from: &reader)
-            case 0x0e27a6057305dcec:  // event_webhooks_url
+            case 0xa317faf24080caf7:  // event_webhooks_url
                 _eventWebhooksURL = try reader.readNull() ? nil : String(from: &reader)
-            case 0x237c31a7877790cd:  // event_webhooks_status
+            case 0x8962087923149c99:  // event_webhooks_status
                 _eventWebhooksStatus = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xd6a0dcb84e193d90:  // event_webhooks_types
+            case 0x23db476ec4592518:  // event_webhooks_types
                 _eventWebhooksTypes = try reader.readNull() ? nil : [String](from: &reader)
-            case 0xd9f24032910909c5:  // approximate_user_install_count
+            case 0xc04572dcda144b14:  // approximate_user_install_count
                 _approximateUserInstallCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x80fea39bf936a397:  // approximate_user_authorization_count
+            case 0xd33bb0ecc928377d:  // approximate_user_authorization_count
                 _approximateUserAuthorizationCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x65caba2229f3e2c0:  // guild
+            case 0xb7bc92d57c023a9e:  // guild
                 _guild = try reader.readNull() ? nil : Guild(from: &reader)
-            case 0x1e3220ad04429175:  // flags_new
+            case 0x77ca4de6d2107477:  // flags_new
                 _flagsNew = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()
@@ -645,45 +645,45 @@ public struct Interaction: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try Snowflake(from: &reader)
-            case 0x805a79eff04d6f33:  // application_id
+            case 0x39b5e605fecfcd8e:  // application_id
                 _applicationID = try Snowflake(from: &reader)
-            case 0xa79439ef7bfa9c2d:  // type
+            case 0xd11ab2a7d7e83f46:  // type
                 _type = try InteractionType(from: &reader)
-            case 0x855b556730a34a05:  // data
+            case 0x8dc6f9efc5746b5e:  // data
                 _data = try reader.readNull() ? nil : InteractionData(from: &reader)
-            case 0x65caba2229f3e2c0:  // guild
+            case 0xb7bc92d57c023a9e:  // guild
                 _guild = try reader.readNull() ? nil : Guild(from: &reader)
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xa5013e9ad5caeda4:  // channel
+            case 0x35f1b4bd80c39ec0:  // channel
                 _channel = try reader.readNull() ? nil : Channel(from: &reader)
-            case 0xd1694e60d152a354:  // channel_id
+            case 0xf184b984d6464fe9:  // channel_id
                 _channelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x8cada599d66ec543:  // member
+            case 0x4cc54a9b9bd31b7d:  // member
                 _member = try reader.readNull() ? nil : GuildMember(from: &reader)
-            case 0x7d6780e4032b48f2:  // user
+            case 0x7d52e740861ce454:  // user
                 _user = try reader.readNull() ? nil : User(from: &reader)
-            case 0x26c4b17d50b3c152:  // token
+            case 0xed572475ea1c1361:  // token
                 _token = try String(from: &reader)
-            case 0xbb62c62c9808ea37:  // version
+            case 0xf551b8668c52bd72:  // version
                 if try !reader.readNull() { _version = try Int(from: &reader) } else { _version = 1 }
-            case 0x546401b5d2a8d2a4:  // message
+            case 0xd03effeaddeb2159:  // message
                 _message = try reader.readNull() ? nil : Message(from: &reader)
-            case 0xa22bc87194e7a98f:  // app_permissions
+            case 0x01064cb656f28773:  // app_permissions
                 _appPermissions = try reader.readNull() ? nil : Permissions(from: &reader)
-            case 0xe0e370e003ec6f97:  // locale
+            case 0xca97de80632ece33:  // locale
                 _locale = try reader.readNull() ? nil : String(from: &reader)
-            case 0x2edf38d5fb95882f:  // guild_locale
+            case 0x0138e0b278da2e6a:  // guild_locale
                 _guildLocale = try reader.readNull() ? nil : String(from: &reader)
-            case 0x76a988240b655e89:  // entitlements
+            case 0x788470f2c8504dba:  // entitlements
                 if try !reader.readNull() { _entitlements = try [Entitlement](from: &reader) } else { _entitlements = [] }
-            case 0x2b2826b7e181806f:  // authorizing_integration_owners
+            case 0x10560e4cc2abd3de:  // authorizing_integration_owners
                 _authorizingIntegrationOwners = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0x41c171b52673603c:  // context
+            case 0x6f647f2dd76e2250:  // context
                 _context = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x6bbd899cb6b60418:  // attachment_size_limit
+            case 0x38dfe15e8372bb89:  // attachment_size_limit
                 _attachmentSizeLimit = try reader.readNull() ? nil : Int(from: &reader)
             default:
                 try reader.skipValue()
@@ -850,27 +850,27 @@ public struct InteractionData: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xc4bcadba8e631b86:  // name
+            case 0x5adc2f7be9433dc8:  // name
                 _name = try reader.readNull() ? nil : String(from: &reader)
-            case 0xa79439ef7bfa9c2d:  // type
+            case 0xd11ab2a7d7e83f46:  // type
                 _type = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x805a3ebccf7b5625:  // resolved
+            case 0x1b98af3777e5bed4:  // resolved
                 _resolved = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0xca45f46644ad8745:  // options
+            case 0xa56feebe386ab2a7:  // options
                 _options = try reader.readNull() ? nil : [ApplicationCommandInteractionDataOption](from: &reader)
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xb7bc9ac015a25050:  // target_id
+            case 0x4c45c0a3ec1ac31a:  // target_id
                 _targetID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x291c64d16581432e:  // custom_id
+            case 0xd559373941bd844b:  // custom_id
                 _customID = try reader.readNull() ? nil : String(from: &reader)
-            case 0xb4858a47a5eff645:  // component_type
+            case 0x03c56573e58f5218:  // component_type
                 _componentType = try reader.readNull() ? nil : ComponentType(from: &reader)
-            case 0x21277bcf1a4d67fb:  // values
+            case 0x98886a72a4a9af93:  // values
                 _values = try reader.readNull() ? nil : [String](from: &reader)
-            case 0x426f73b62e5f1c09:  // components
+            case 0x962348c174a3653b:  // components
                 _components = try reader.readNull() ? nil : [Component](from: &reader)
             default:
                 try reader.skipValue()
@@ -950,15 +950,15 @@ public struct ApplicationCommandInteractionDataOption: Sendable, Hashable, Codab
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xc4bcadba8e631b86:  // name
+            case 0x5adc2f7be9433dc8:  // name
                 _name = try String(from: &reader)
-            case 0xa79439ef7bfa9c2d:  // type
+            case 0xd11ab2a7d7e83f46:  // type
                 _type = try Int(from: &reader)
-            case 0x7ce4fd9430e80cea:  // value
+            case 0xafe6fd4a8691afe4:  // value
                 _value = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0xca45f46644ad8745:  // options
+            case 0xa56feebe386ab2a7:  // options
                 _options = try reader.readNull() ? nil : [ApplicationCommandInteractionDataOption](from: &reader)
-            case 0x0340aa8ca23236d2:  // focused
+            case 0x2749946a5445978e:  // focused
                 _focused = try reader.readNull() ? nil : Bool(from: &reader)
             default:
                 try reader.skipValue()
@@ -1078,25 +1078,25 @@ public struct Entitlement: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try Snowflake(from: &reader)
-            case 0x51b404f2595bb8f2:  // sku_id
+            case 0xa5bd108253932762:  // sku_id
                 _skuID = try Snowflake(from: &reader)
-            case 0x805a79eff04d6f33:  // application_id
+            case 0x39b5e605fecfcd8e:  // application_id
                 _applicationID = try Snowflake(from: &reader)
-            case 0x80c229a4571e9bfa:  // user_id
+            case 0x82fda1d141b308aa:  // user_id
                 _userID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xa79439ef7bfa9c2d:  // type
+            case 0xd11ab2a7d7e83f46:  // type
                 _type = try Int(from: &reader)
-            case 0x1f25e1e20469a9ea:  // deleted
+            case 0x475a3add3fc6d1a3:  // deleted
                 if try !reader.readNull() { _deleted = try Bool(from: &reader) } else { _deleted = false }
-            case 0x6eb5961c511a7bdc:  // starts_at
+            case 0xcab745a27d476301:  // starts_at
                 _startsAt = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0x4f6204ae679660d9:  // ends_at
+            case 0xc4f94c36fb79917d:  // ends_at
                 _endsAt = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x7a84eebd276772ff:  // consumed
+            case 0xae952ce13cf7af07:  // consumed
                 _consumed = try reader.readNull() ? nil : Bool(from: &reader)
             default:
                 try reader.skipValue()
@@ -1218,25 +1218,25 @@ public struct Subscription: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try Snowflake(from: &reader)
-            case 0x80c229a4571e9bfa:  // user_id
+            case 0x82fda1d141b308aa:  // user_id
                 _userID = try Snowflake(from: &reader)
-            case 0x309ce8cdd6da8333:  // sku_ids
+            case 0xcb77c05a28f404f7:  // sku_ids
                 if try !reader.readNull() { _skuIDs = try [Snowflake](from: &reader) } else { _skuIDs = [] }
-            case 0x62323dc2aa863f11:  // entitlement_ids
+            case 0x152c38dbfe6f9d08:  // entitlement_ids
                 if try !reader.readNull() { _entitlementIDs = try [Snowflake](from: &reader) } else { _entitlementIDs = [] }
-            case 0x617c0e3cee935468:  // renewal_sku_ids
+            case 0xfbec54106a13e0df:  // renewal_sku_ids
                 _renewalSkuIDs = try reader.readNull() ? nil : [Snowflake](from: &reader)
-            case 0x4651cd066044d6b1:  // current_period_start
+            case 0x6820a78bf56d17b7:  // current_period_start
                 _currentPeriodStart = try Timestamp(from: &reader)
-            case 0xa313b4b3659fb050:  // current_period_end
+            case 0x6723a6fb80a65d49:  // current_period_end
                 _currentPeriodEnd = try Timestamp(from: &reader)
-            case 0xc4d5696d6cc12c2f:  // status
+            case 0x5a4f702b7ba544cb:  // status
                 _status = try Int(from: &reader)
-            case 0x263ba8bc53c6f06a:  // canceled_at
+            case 0x906c54fa45486073:  // canceled_at
                 _canceledAt = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0x7772757416326f71:  // country
+            case 0x87064a7dd8af1700:  // country
                 _country = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()
@@ -1367,27 +1367,27 @@ public struct AutoModerationRule: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try Snowflake(from: &reader)
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try Snowflake(from: &reader)
-            case 0xc4bcadba8e631b86:  // name
+            case 0x5adc2f7be9433dc8:  // name
                 _name = try String(from: &reader)
-            case 0x2ef32eb6be5651c5:  // creator_id
+            case 0xa5c5483fe62304fd:  // creator_id
                 _creatorID = try Snowflake(from: &reader)
-            case 0x995a0a4dd7471228:  // event_type
+            case 0xd0d3c7dbf3c5da36:  // event_type
                 _eventType = try Int(from: &reader)
-            case 0x89e38915723a06fc:  // trigger_type
+            case 0x65fd2b4168be20ae:  // trigger_type
                 _triggerType = try AutoModerationTriggerType(from: &reader)
-            case 0xc8704c346567d741:  // trigger_metadata
+            case 0xe87b531ab316397b:  // trigger_metadata
                 _triggerMetadata = try reader.readNull() ? nil : AutoModerationTriggerMetadata(from: &reader)
-            case 0xaab8aab6b2814644:  // actions
+            case 0xbc4c16ec0d6d05fb:  // actions
                 if try !reader.readNull() { _actions = try [AutoModerationAction](from: &reader) } else { _actions = [] }
-            case 0x70d885806b56289e:  // enabled
+            case 0x6c890cf25a90d1b9:  // enabled
                 if try !reader.readNull() { _enabled = try Bool(from: &reader) } else { _enabled = false }
-            case 0x5e76cfe2ca4442b8:  // exempt_roles
+            case 0x5f01d8c74617aff4:  // exempt_roles
                 if try !reader.readNull() { _exemptRoles = try [Snowflake](from: &reader) } else { _exemptRoles = [] }
-            case 0xd4bd9dd957258667:  // exempt_channels
+            case 0xcb974b2f73e4cbdc:  // exempt_channels
                 if try !reader.readNull() { _exemptChannels = try [Snowflake](from: &reader) } else { _exemptChannels = [] }
             default:
                 try reader.skipValue()
@@ -1516,17 +1516,17 @@ public struct AutoModerationTriggerMetadata: Sendable, Hashable, Codable, JSONRe
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x6787aa8a201ba733:  // keyword_filter
+            case 0x313954ba2a176100:  // keyword_filter
                 _keywordFilter = try reader.readNull() ? nil : [String](from: &reader)
-            case 0x287d71fe61e04c4e:  // regex_patterns
+            case 0x0cbad921ebab59e1:  // regex_patterns
                 _regexPatterns = try reader.readNull() ? nil : [String](from: &reader)
-            case 0x6f2b3a03c0150cb7:  // presets
+            case 0xd6c71e1d28d10267:  // presets
                 _presets = try reader.readNull() ? nil : [Int](from: &reader)
-            case 0xb14cdf3c6e8e4d9f:  // allow_list
+            case 0x338b4e1c1dcf3e28:  // allow_list
                 _allowList = try reader.readNull() ? nil : [String](from: &reader)
-            case 0xe45039cc9b34459c:  // mention_total_limit
+            case 0xbb274df3acfa3d2e:  // mention_total_limit
                 _mentionTotalLimit = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x73687185818648ee:  // mention_raid_protection_enabled
+            case 0x6a9503690b93d63e:  // mention_raid_protection_enabled
                 _mentionRaidProtectionEnabled = try reader.readNull() ? nil : Bool(from: &reader)
             default:
                 try reader.skipValue()
@@ -1580,9 +1580,9 @@ public struct AutoModerationAction: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xa79439ef7bfa9c2d:  // type
+            case 0xd11ab2a7d7e83f46:  // type
                 _type = try Int(from: &reader)
-            case 0x28475f88f42fd020:  // metadata
+            case 0x86b94ad6c96ad466:  // metadata
                 _metadata = try reader.readNull() ? nil : AutoModerationActionMetadata(from: &reader)
             default:
                 try reader.skipValue()
@@ -1644,11 +1644,11 @@ public struct AutoModerationActionMetadata: Sendable, Hashable, Codable, JSONRea
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xd1694e60d152a354:  // channel_id
+            case 0xf184b984d6464fe9:  // channel_id
                 _channelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x3a23a5a8948943c3:  // duration_seconds
+            case 0x5921a1fb635e2c49:  // duration_seconds
                 _durationSeconds = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x2c37dca9827df52a:  // custom_message
+            case 0xffc2049790f445e8:  // custom_message
                 _customMessage = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()
@@ -1718,13 +1718,13 @@ public struct GuildApplicationCommandPermissions: Sendable, Hashable, Codable, J
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try Snowflake(from: &reader)
-            case 0x805a79eff04d6f33:  // application_id
+            case 0x39b5e605fecfcd8e:  // application_id
                 _applicationID = try Snowflake(from: &reader)
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try Snowflake(from: &reader)
-            case 0x97aaf5027a85f7a3:  // permissions
+            case 0xb2b51a682b706db7:  // permissions
                 if try !reader.readNull() { _permissions = try [ApplicationCommandPermission](from: &reader) } else { _permissions = [] }
             default:
                 try reader.skipValue()
@@ -1789,11 +1789,11 @@ public struct ApplicationCommandPermission: Sendable, Hashable, Codable, JSONRea
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try Snowflake(from: &reader)
-            case 0xa79439ef7bfa9c2d:  // type
+            case 0xd11ab2a7d7e83f46:  // type
                 _type = try Int(from: &reader)
-            case 0x464d92ea3b21da22:  // permission
+            case 0x1b08d14fe8757b31:  // permission
                 _permission = try Bool(from: &reader)
             default:
                 try reader.skipValue()

@@ -356,85 +356,85 @@ public struct Channel: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try Snowflake(from: &reader)
-            case 0xa79439ef7bfa9c2d:  // type
+            case 0xd11ab2a7d7e83f46:  // type
                 _type = try ChannelType(from: &reader)
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x4cbf3a26fca1d74a:  // position
+            case 0x7814a7dc26918d95:  // position
                 _position = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xcd2f07fad79076c5:  // permission_overwrites
+            case 0x687121ad81d7623c:  // permission_overwrites
                 _permissionOverwrites = try reader.readNull() ? nil : [PermissionOverwrite](from: &reader)
-            case 0xc4bcadba8e631b86:  // name
+            case 0x5adc2f7be9433dc8:  // name
                 _name = try reader.readNull() ? nil : String(from: &reader)
-            case 0x520c8b7d6934ac64:  // topic
+            case 0x81b8a20312e89517:  // topic
                 _topic = try reader.readNull() ? nil : String(from: &reader)
-            case 0x49847dba480aed35:  // nsfw
+            case 0x23c5ff46782923f5:  // nsfw
                 _nsfw = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x78e0884ca058d29f:  // last_message_id
+            case 0x5cd8b3b711b8833b:  // last_message_id
                 _lastMessageID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x7fbf6bec80033832:  // bitrate
+            case 0x2c81adc67021c776:  // bitrate
                 _bitrate = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x278f1be0894ee3d2:  // user_limit
+            case 0xa5bcc466f7c1f14c:  // user_limit
                 _userLimit = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x5e9d153eb344dd37:  // rate_limit_per_user
+            case 0xf413cf846555b34e:  // rate_limit_per_user
                 _rateLimitPerUser = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xecb1fa3d4f6762b1:  // recipients
+            case 0xa4cb65813b37887b:  // recipients
                 _recipients = try reader.readNull() ? nil : [User](from: &reader)
-            case 0xdbff4cc56c2092f0:  // icon
+            case 0x0bf833d0993fe0c8:  // icon
                 _icon = try reader.readNull() ? nil : String(from: &reader)
-            case 0xf60587dcfe3e6964:  // owner_id
+            case 0xa869ba3d53903877:  // owner_id
                 _ownerID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x805a79eff04d6f33:  // application_id
+            case 0x39b5e605fecfcd8e:  // application_id
                 _applicationID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x134fa99ab31cd7d6:  // managed
+            case 0x4aac9e4f0b948cfc:  // managed
                 _managed = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xbde3ed904001c57b:  // parent_id
+            case 0xfa78a08c4b07d1b1:  // parent_id
                 _parentID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xe458fe6350977a1a:  // last_pin_timestamp
+            case 0xb3946797ce40cdd1:  // last_pin_timestamp
                 _lastPinTimestamp = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0xa2d9ae2ce63382a5:  // rtc_region
+            case 0x32aa715bea7dad8b:  // rtc_region
                 _rtcRegion = try reader.readNull() ? nil : String(from: &reader)
-            case 0xc735f498bc32afb8:  // video_quality_mode
+            case 0x0e3dfe5dc889b33e:  // video_quality_mode
                 _videoQualityMode = try reader.readNull() ? nil : VideoQualityMode(from: &reader)
-            case 0x8e1d6302cf007698:  // message_count
+            case 0xca1ac16a3ae8f7e2:  // message_count
                 _messageCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xddf26af639ced6cb:  // member_count
+            case 0xbc44d73e7dd8d685:  // member_count
                 _memberCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xa8d0255e6caa1b4f:  // thread_metadata
+            case 0x87dbd582f34a275b:  // thread_metadata
                 _threadMetadata = try reader.readNull() ? nil : ThreadMetadata(from: &reader)
-            case 0x8cada599d66ec543:  // member
+            case 0x4cc54a9b9bd31b7d:  // member
                 _member = try reader.readNull() ? nil : ThreadMember(from: &reader)
-            case 0xeec519c71aca14b2:  // default_auto_archive_duration
+            case 0xe7bf38879d428fa0:  // default_auto_archive_duration
                 _defaultAutoArchiveDuration = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x97aaf5027a85f7a3:  // permissions
+            case 0xb2b51a682b706db7:  // permissions
                 _permissions = try reader.readNull() ? nil : Permissions(from: &reader)
-            case 0x17a3a1a985f75aec:  // flags
+            case 0x0d426db091e8dbce:  // flags
                 _flags = try reader.readNull() ? nil : ChannelFlags(from: &reader)
-            case 0x37de3b6fc2a38144:  // total_message_sent
+            case 0x37a870b87b97b937:  // total_message_sent
                 _totalMessageSent = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x1b80e030e291a6e0:  // available_tags
+            case 0x3a7c3c5e2f7256a4:  // available_tags
                 _availableTags = try reader.readNull() ? nil : [ForumTag](from: &reader)
-            case 0x2bfa9f06f05627c2:  // applied_tags
+            case 0xd5b276f2060d9062:  // applied_tags
                 _appliedTags = try reader.readNull() ? nil : [Snowflake](from: &reader)
-            case 0x1ec59fba463d9165:  // default_reaction_emoji
+            case 0xaef29c44a2102f11:  // default_reaction_emoji
                 _defaultReactionEmoji = try reader.readNull() ? nil : DefaultReaction(from: &reader)
-            case 0x0743afbf1abd8cf4:  // default_thread_rate_limit_per_user
+            case 0xb79e299b893fe3d7:  // default_thread_rate_limit_per_user
                 _defaultThreadRateLimitPerUser = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xd14fccc931bcbf74:  // default_sort_order
+            case 0xde982b22546905af:  // default_sort_order
                 _defaultSortOrder = try reader.readNull() ? nil : SortOrderType(from: &reader)
-            case 0xfe2e6ccae0f539e3:  // default_forum_layout
+            case 0x44e024cee44d10e6:  // default_forum_layout
                 _defaultForumLayout = try reader.readNull() ? nil : ForumLayoutType(from: &reader)
-            case 0xb53fcfe93507b759:  // newly_created
+            case 0x5d8be2bc8631a661:  // newly_created
                 _newlyCreated = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xa22bc87194e7a98f:  // app_permissions
+            case 0x01064cb656f28773:  // app_permissions
                 _appPermissions = try reader.readNull() ? nil : Permissions(from: &reader)
-            case 0xc4d5696d6cc12c2f:  // status
+            case 0x5a4f702b7ba544cb:  // status
                 _status = try reader.readNull() ? nil : String(from: &reader)
-            case 0x69cef3c51e363a5e:  // voice_start_time
+            case 0xcf38b3fe6fd2fe15:  // voice_start_time
                 _voiceStartTime = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xbb62c62c9808ea37:  // version
+            case 0xf551b8668c52bd72:  // version
                 _version = try reader.readNull() ? nil : JSONValue(from: &reader)
             default:
                 try reader.skipValue()
@@ -691,13 +691,13 @@ public struct PermissionOverwrite: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try Snowflake(from: &reader)
-            case 0xa79439ef7bfa9c2d:  // type
+            case 0xd11ab2a7d7e83f46:  // type
                 _type = try PermissionOverwriteType(from: &reader)
-            case 0x69cf87bb73bb55b2:  // allow
+            case 0x975de29a46a014e7:  // allow
                 if try !reader.readNull() { _allow = try Permissions(from: &reader) } else { _allow = [] }
-            case 0xa5da0d67426e6747:  // deny
+            case 0x2cd97a56417424e7:  // deny
                 if try !reader.readNull() { _deny = try Permissions(from: &reader) } else { _deny = [] }
             default:
                 try reader.skipValue()
@@ -813,17 +813,17 @@ public struct ThreadMetadata: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xe17417fb33768153:  // archived
+            case 0xd783177b4d7b7e37:  // archived
                 if try !reader.readNull() { _archived = try Bool(from: &reader) } else { _archived = false }
-            case 0xca6e90c34bfb846c:  // auto_archive_duration
+            case 0x8f24fa7f537e3661:  // auto_archive_duration
                 if try !reader.readNull() { _autoArchiveDuration = try Int(from: &reader) } else { _autoArchiveDuration = 0 }
-            case 0x90dc51c7c1c19976:  // archive_timestamp
+            case 0xf189ff41d9b94617:  // archive_timestamp
                 _archiveTimestamp = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0xaa616bdfe454ecb3:  // locked
+            case 0x2e362d9b898f3d28:  // locked
                 if try !reader.readNull() { _locked = try Bool(from: &reader) } else { _locked = false }
-            case 0xa9036c5001bb6865:  // invitable
+            case 0x202c3e4c867bc133:  // invitable
                 _invitable = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x99a49258949dccae:  // create_timestamp
+            case 0x6781fbf6cf066118:  // create_timestamp
                 _createTimestamp = try reader.readNull() ? nil : Timestamp(from: &reader)
             default:
                 try reader.skipValue()
@@ -912,17 +912,17 @@ public struct ThreadMember: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x80c229a4571e9bfa:  // user_id
+            case 0x82fda1d141b308aa:  // user_id
                 _userID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x01c30d8610b1072a:  // join_timestamp
+            case 0xccd6a6a0c3dac006:  // join_timestamp
                 _joinTimestamp = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0x17a3a1a985f75aec:  // flags
+            case 0x0d426db091e8dbce:  // flags
                 if try !reader.readNull() { _flags = try Int(from: &reader) } else { _flags = 0 }
-            case 0x8cada599d66ec543:  // member
+            case 0x4cc54a9b9bd31b7d:  // member
                 _member = try reader.readNull() ? nil : GuildMember(from: &reader)
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
             default:
                 try reader.skipValue()
@@ -1000,15 +1000,15 @@ public struct ForumTag: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try Snowflake(from: &reader)
-            case 0xc4bcadba8e631b86:  // name
+            case 0x5adc2f7be9433dc8:  // name
                 _name = try String(from: &reader)
-            case 0x036736a4ac50688c:  // moderated
+            case 0x1f6440ea5c88e7d7:  // moderated
                 if try !reader.readNull() { _moderated = try Bool(from: &reader) } else { _moderated = false }
-            case 0x156aa7ebd7d4b67b:  // emoji_id
+            case 0xa953ea74b047776c:  // emoji_id
                 _emojiID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x80bf509a07ec8785:  // emoji_name
+            case 0x537f5aabd5ad4467:  // emoji_name
                 _emojiName = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()
@@ -1063,9 +1063,9 @@ public struct DefaultReaction: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x156aa7ebd7d4b67b:  // emoji_id
+            case 0xa953ea74b047776c:  // emoji_id
                 _emojiID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x80bf509a07ec8785:  // emoji_name
+            case 0x537f5aabd5ad4467:  // emoji_name
                 _emojiName = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()
@@ -1135,13 +1135,13 @@ public struct ChannelMention: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try Snowflake(from: &reader)
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try Snowflake(from: &reader)
-            case 0xa79439ef7bfa9c2d:  // type
+            case 0xd11ab2a7d7e83f46:  // type
                 _type = try ChannelType(from: &reader)
-            case 0xc4bcadba8e631b86:  // name
+            case 0x5adc2f7be9433dc8:  // name
                 _name = try String(from: &reader)
             default:
                 try reader.skipValue()

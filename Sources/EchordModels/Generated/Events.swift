@@ -94,19 +94,19 @@ public struct Ready: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xaf63eb4c86020609:  // v
+            case 0xfa0498574b31aa2d:  // v
                 _apiVersion = try Int(from: &reader)
-            case 0x7d6780e4032b48f2:  // user
+            case 0x7d52e740861ce454:  // user
                 _user = try User(from: &reader)
-            case 0xeb5cfb0d496a3629:  // guilds
+            case 0xa1baa04ea204a1aa:  // guilds
                 if try !reader.readNull() { _guilds = try [UnavailableGuild](from: &reader) } else { _guilds = [] }
-            case 0xb7d7b5650a590b05:  // session_id
+            case 0x02b404ae5f43ebb8:  // session_id
                 _sessionID = try String(from: &reader)
-            case 0xd7d57dc46162a0b9:  // resume_gateway_url
+            case 0x16750435dfa8e15f:  // resume_gateway_url
                 _resumeGatewayURL = try String(from: &reader)
-            case 0x6e308f493acb8a0b:  // shard
+            case 0xb7188689319cf1ce:  // shard
                 _shard = try reader.readNull() ? nil : ShardInfo(from: &reader)
-            case 0x7ea73e0b3b45e385:  // application
+            case 0x6b477df7fed96912:  // application
                 _application = try Application(from: &reader)
             default:
                 try reader.skipValue()
@@ -202,11 +202,11 @@ public struct RateLimited: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x65ea521466b6b447:  // opcode
+            case 0x2c85a030785b6f7c:  // opcode
                 _opcode = try GatewayOpcode(from: &reader)
-            case 0x021f55cd7a9667e8:  // retry_after
+            case 0x0c3c079d1833dab2:  // retry_after
                 _retryAfter = try Double(from: &reader)
-            case 0x4320e9a2e32eac38:  // meta
+            case 0x424369212d95516d:  // meta
                 if try !reader.readNull() { _meta = try RateLimitedMetadata(from: &reader) } else { _meta = RateLimitedMetadata() }
             default:
                 try reader.skipValue()
@@ -261,9 +261,9 @@ public struct RateLimitedMetadata: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x73a94c71d60dc0d8:  // nonce
+            case 0x3db1337e5fd3b098:  // nonce
                 _nonce = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()
@@ -325,11 +325,11 @@ public struct ChannelPinsUpdate: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xd1694e60d152a354:  // channel_id
+            case 0xf184b984d6464fe9:  // channel_id
                 _channelID = try Snowflake(from: &reader)
-            case 0xe458fe6350977a1a:  // last_pin_timestamp
+            case 0xb3946797ce40cdd1:  // last_pin_timestamp
                 _lastPinTimestamp = try reader.readNull() ? nil : Timestamp(from: &reader)
             default:
                 try reader.skipValue()
@@ -384,9 +384,9 @@ public struct ChannelInfo: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try Snowflake(from: &reader)
-            case 0x2c0b381947d22455:  // channels
+            case 0x7017a2b4b29df252:  // channels
                 if try !reader.readNull() { _channels = try [ChannelInfoEntry](from: &reader) } else { _channels = [] }
             default:
                 try reader.skipValue()
@@ -449,11 +449,11 @@ public struct ChannelInfoEntry: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try Snowflake(from: &reader)
-            case 0xc4d5696d6cc12c2f:  // status
+            case 0x5a4f702b7ba544cb:  // status
                 _status = try reader.readNull() ? nil : String(from: &reader)
-            case 0x69cef3c51e363a5e:  // voice_start_time
+            case 0xcf38b3fe6fd2fe15:  // voice_start_time
                 _voiceStartTime = try reader.readNull() ? nil : Int(from: &reader)
             default:
                 try reader.skipValue()
@@ -516,11 +516,11 @@ public struct VoiceChannelStatusUpdate: Sendable, Hashable, Codable, JSONReadabl
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try Snowflake(from: &reader)
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try Snowflake(from: &reader)
-            case 0xc4d5696d6cc12c2f:  // status
+            case 0x5a4f702b7ba544cb:  // status
                 _status = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()
@@ -584,11 +584,11 @@ public struct VoiceChannelStartTimeUpdate: Sendable, Hashable, Codable, JSONRead
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try Snowflake(from: &reader)
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try Snowflake(from: &reader)
-            case 0x69cef3c51e363a5e:  // voice_start_time
+            case 0xcf38b3fe6fd2fe15:  // voice_start_time
                 _voiceStartTime = try reader.readNull() ? nil : Int(from: &reader)
             default:
                 try reader.skipValue()
@@ -660,13 +660,13 @@ public struct ThreadListSync: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try Snowflake(from: &reader)
-            case 0x28935583af6b3b45:  // channel_ids
+            case 0x9ad3cf76137d8cca:  // channel_ids
                 _channelIDs = try reader.readNull() ? nil : [Snowflake](from: &reader)
-            case 0x6087fcc814260ba6:  // threads
+            case 0x5f358f8e82db9220:  // threads
                 if try !reader.readNull() { _threads = try [Channel](from: &reader) } else { _threads = [] }
-            case 0x79d594675e391090:  // members
+            case 0x727ffa73b61424c0:  // members
                 if try !reader.readNull() { _members = try [ThreadMember](from: &reader) } else { _members = [] }
             default:
                 try reader.skipValue()
@@ -745,15 +745,15 @@ public struct ThreadMembersUpdate: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try Snowflake(from: &reader)
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try Snowflake(from: &reader)
-            case 0xddf26af639ced6cb:  // member_count
+            case 0xbc44d73e7dd8d685:  // member_count
                 _memberCount = try Int(from: &reader)
-            case 0x82563dfe514f7fd1:  // added_members
+            case 0xec1c686cbd45f420:  // added_members
                 _addedMembers = try reader.readNull() ? nil : [ThreadMember](from: &reader)
-            case 0xdbdb855016f25c17:  // removed_member_ids
+            case 0xc8bbc2d286b09129:  // removed_member_ids
                 _removedMemberIDs = try reader.readNull() ? nil : [Snowflake](from: &reader)
             default:
                 try reader.skipValue()
@@ -814,9 +814,9 @@ public struct GuildBan: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try Snowflake(from: &reader)
-            case 0x7d6780e4032b48f2:  // user
+            case 0x7d52e740861ce454:  // user
                 _user = try User(from: &reader)
             default:
                 try reader.skipValue()
@@ -872,9 +872,9 @@ public struct GuildEmojisUpdate: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try Snowflake(from: &reader)
-            case 0x834a40193c94f42a:  // emojis
+            case 0x300f1ec40e669dba:  // emojis
                 if try !reader.readNull() { _emojis = try [Emoji](from: &reader) } else { _emojis = [] }
             default:
                 try reader.skipValue()
@@ -929,9 +929,9 @@ public struct GuildStickersUpdate: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try Snowflake(from: &reader)
-            case 0x3c9f7fc239586b7d:  // stickers
+            case 0xb2e80875e1c7e063:  // stickers
                 if try !reader.readNull() { _stickers = try [Sticker](from: &reader) } else { _stickers = [] }
             default:
                 try reader.skipValue()
@@ -978,7 +978,7 @@ public struct GuildIntegrationsUpdate: Sendable, Hashable, Codable, JSONReadable
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try Snowflake(from: &reader)
             default:
                 try reader.skipValue()
@@ -1149,37 +1149,37 @@ public struct GuildMemberEvent: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x7d6780e4032b48f2:  // user
+            case 0x7d52e740861ce454:  // user
                 _user = try reader.readNull() ? nil : User(from: &reader)
-            case 0x090d17bab4cd7ece:  // nick
+            case 0x1d7d496f4fafe3dc:  // nick
                 _nick = try reader.readNull() ? nil : String(from: &reader)
-            case 0xdfe2526362bc3224:  // avatar
+            case 0x66fce3d01bfb569a:  // avatar
                 _avatar = try reader.readNull() ? nil : String(from: &reader)
-            case 0xbca0dab1c7a00ccf:  // banner
+            case 0x6db6f1bfb03caec2:  // banner
                 _banner = try reader.readNull() ? nil : String(from: &reader)
-            case 0x584d04462430003e:  // roles
+            case 0x50934107bc325c7d:  // roles
                 if try !reader.readNull() { _roles = try [Snowflake](from: &reader) } else { _roles = [] }
-            case 0x5eecafa5388c1fe0:  // joined_at
+            case 0xd9a661547ea8028a:  // joined_at
                 _joinedAt = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0x2c4be232faafb3c3:  // premium_since
+            case 0xcc53352ba8562b4a:  // premium_since
                 _premiumSince = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0xa5bc2467425590cd:  // deaf
+            case 0x025e51207c160f91:  // deaf
                 _deaf = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xb6697da292e0ceb4:  // mute
+            case 0xc79094182499fc54:  // mute
                 _mute = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x17a3a1a985f75aec:  // flags
+            case 0x0d426db091e8dbce:  // flags
                 _flags = try reader.readNull() ? nil : GuildMemberFlags(from: &reader)
-            case 0x52dea0d6eeb5083c:  // pending
+            case 0x430f9e47e25c753d:  // pending
                 _pending = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x97aaf5027a85f7a3:  // permissions
+            case 0xb2b51a682b706db7:  // permissions
                 _permissions = try reader.readNull() ? nil : Permissions(from: &reader)
-            case 0xf96ad2ac4ca26a5b:  // communication_disabled_until
+            case 0xa56572832bb378df:  // communication_disabled_until
                 _communicationDisabledUntil = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0x65969989fadfd888:  // avatar_decoration_data
+            case 0x2f8567b5d2dd4aaf:  // avatar_decoration_data
                 _avatarDecorationData = try reader.readNull() ? nil : AvatarDecorationData(from: &reader)
-            case 0x569d9cd8b420504e:  // collectibles
+            case 0xbcea130436505eca:  // collectibles
                 _collectibles = try reader.readNull() ? nil : Collectibles(from: &reader)
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try Snowflake(from: &reader)
             default:
                 try reader.skipValue()
@@ -1238,9 +1238,9 @@ public struct GuildMemberRemove: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try Snowflake(from: &reader)
-            case 0x7d6780e4032b48f2:  // user
+            case 0x7d52e740861ce454:  // user
                 _user = try User(from: &reader)
             default:
                 try reader.skipValue()
@@ -1336,19 +1336,19 @@ public struct GuildMembersChunk: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try Snowflake(from: &reader)
-            case 0x79d594675e391090:  // members
+            case 0x727ffa73b61424c0:  // members
                 if try !reader.readNull() { _members = try [GuildMember](from: &reader) } else { _members = [] }
-            case 0x8b17ef50fbd9b26d:  // chunk_index
+            case 0xdb0b9ab03256457b:  // chunk_index
                 _chunkIndex = try Int(from: &reader)
-            case 0x88c9728c733ffffe:  // chunk_count
+            case 0x9444d69400c287ba:  // chunk_count
                 _chunkCount = try Int(from: &reader)
-            case 0xea2b417ef9f221f1:  // not_found
+            case 0xe8457f86e3fa9c9d:  // not_found
                 _notFound = try reader.readNull() ? nil : [JSONValue](from: &reader)
-            case 0x387251467adbaed5:  // presences
+            case 0x828b36c0b672ccda:  // presences
                 _presences = try reader.readNull() ? nil : [Presence](from: &reader)
-            case 0x73a94c71d60dc0d8:  // nonce
+            case 0x3db1337e5fd3b098:  // nonce
                 _nonce = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()
@@ -1409,9 +1409,9 @@ public struct GuildRoleUpdate: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try Snowflake(from: &reader)
-            case 0xa358ec1ff0c833b9:  // role
+            case 0x8d36974254c03d05:  // role
                 _role = try Role(from: &reader)
             default:
                 try reader.skipValue()
@@ -1467,9 +1467,9 @@ public struct GuildRoleDelete: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try Snowflake(from: &reader)
-            case 0x8aba0bb2e580465f:  // role_id
+            case 0x96f732c487013124:  // role_id
                 _roleID = try Snowflake(from: &reader)
             default:
                 try reader.skipValue()
@@ -1533,11 +1533,11 @@ public struct GuildScheduledEventUser: Sendable, Hashable, Codable, JSONReadable
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x48dc56bf135595a5:  // guild_scheduled_event_id
+            case 0x488284ca7a6689bd:  // guild_scheduled_event_id
                 _guildScheduledEventID = try Snowflake(from: &reader)
-            case 0x80c229a4571e9bfa:  // user_id
+            case 0x82fda1d141b308aa:  // user_id
                 _userID = try Snowflake(from: &reader)
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try Snowflake(from: &reader)
             default:
                 try reader.skipValue()
@@ -1594,9 +1594,9 @@ public struct GuildSoundboardSoundDelete: Sendable, Hashable, Codable, JSONReada
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xf1267ba51da61d44:  // sound_id
+            case 0xdd13a6c54abb11d3:  // sound_id
                 _soundID = try Snowflake(from: &reader)
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try Snowflake(from: &reader)
             default:
                 try reader.skipValue()
@@ -1652,9 +1652,9 @@ public struct SoundboardSounds: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xa9aae1cdde2849e9:  // soundboard_sounds
+            case 0xc40756c122185921:  // soundboard_sounds
                 if try !reader.readNull() { _soundboardSounds = try [SoundboardSound](from: &reader) } else { _soundboardSounds = [] }
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try Snowflake(from: &reader)
             default:
                 try reader.skipValue()
@@ -1717,11 +1717,11 @@ public struct IntegrationDelete: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try Snowflake(from: &reader)
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try Snowflake(from: &reader)
-            case 0x805a79eff04d6f33:  // application_id
+            case 0x39b5e605fecfcd8e:  // application_id
                 _applicationID = try reader.readNull() ? nil : Snowflake(from: &reader)
             default:
                 try reader.skipValue()
@@ -1885,33 +1885,33 @@ public struct InviteCreate: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xd1694e60d152a354:  // channel_id
+            case 0xf184b984d6464fe9:  // channel_id
                 _channelID = try Snowflake(from: &reader)
-            case 0x0bb51791194b4414:  // code
+            case 0x01bf4f9629dea5dc:  // code
                 _code = try String(from: &reader)
-            case 0xd468b6d1bff13979:  // created_at
+            case 0x26a36b0160f6c75b:  // created_at
                 _createdAt = try Timestamp(from: &reader)
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xfbca861a0696f3a6:  // inviter
+            case 0x11c6d1bebbcbc1c1:  // inviter
                 _inviter = try reader.readNull() ? nil : User(from: &reader)
-            case 0x5e16a1d5944b665d:  // max_age
+            case 0x26a19148a8cf83fb:  // max_age
                 if try !reader.readNull() { _maxAge = try Int(from: &reader) } else { _maxAge = 0 }
-            case 0x94dcbf8adbeb5e02:  // max_uses
+            case 0xa4d5a60502bf74b5:  // max_uses
                 if try !reader.readNull() { _maxUses = try Int(from: &reader) } else { _maxUses = 0 }
-            case 0x47f5a0549ad2239d:  // target_type
+            case 0xc7ff2586f7929e79:  // target_type
                 _targetType = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xc370074e06c003e2:  // target_user
+            case 0xff27b2772239c08a:  // target_user
                 _targetUser = try reader.readNull() ? nil : User(from: &reader)
-            case 0x58969d1dce121cd5:  // target_application
+            case 0x22d63283fcac2336:  // target_application
                 _targetApplication = try reader.readNull() ? nil : Application(from: &reader)
-            case 0x05bd39f06f76d6bc:  // temporary
+            case 0x7bed877d84494524:  // temporary
                 if try !reader.readNull() { _temporary = try Bool(from: &reader) } else { _temporary = false }
-            case 0x7d6781e4032b4aa5:  // uses
+            case 0xa56591b48b2b92a0:  // uses
                 if try !reader.readNull() { _uses = try Int(from: &reader) } else { _uses = 0 }
-            case 0x0312d121e72e0001:  // expires_at
+            case 0xa52128c945a1fc78:  // expires_at
                 _expiresAt = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0x3a680cfbf8f73cc4:  // role_ids
+            case 0xcfc0806a3639c389:  // role_ids
                 _roleIDs = try reader.readNull() ? nil : [Snowflake](from: &reader)
             default:
                 try reader.skipValue()
@@ -1976,11 +1976,11 @@ public struct InviteDelete: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xd1694e60d152a354:  // channel_id
+            case 0xf184b984d6464fe9:  // channel_id
                 _channelID = try Snowflake(from: &reader)
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x0bb51791194b4414:  // code
+            case 0x01bf4f9629dea5dc:  // code
                 _code = try String(from: &reader)
             default:
                 try reader.skipValue()
@@ -2044,11 +2044,11 @@ public struct MessageDelete: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try Snowflake(from: &reader)
-            case 0xd1694e60d152a354:  // channel_id
+            case 0xf184b984d6464fe9:  // channel_id
                 _channelID = try Snowflake(from: &reader)
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
             default:
                 try reader.skipValue()
@@ -2112,11 +2112,11 @@ public struct MessageDeleteBulk: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x2b7dea192bb7be29:  // ids
+            case 0x503e68699f7779da:  // ids
                 if try !reader.readNull() { _ids = try [Snowflake](from: &reader) } else { _ids = [] }
-            case 0xd1694e60d152a354:  // channel_id
+            case 0xf184b984d6464fe9:  // channel_id
                 _channelID = try Snowflake(from: &reader)
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
             default:
                 try reader.skipValue()
@@ -2243,25 +2243,25 @@ public struct MessageReactionEvent: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x80c229a4571e9bfa:  // user_id
+            case 0x82fda1d141b308aa:  // user_id
                 _userID = try Snowflake(from: &reader)
-            case 0xd1694e60d152a354:  // channel_id
+            case 0xf184b984d6464fe9:  // channel_id
                 _channelID = try Snowflake(from: &reader)
-            case 0x394b0c1985c09a54:  // message_id
+            case 0x92c59cb325931323:  // message_id
                 _messageID = try Snowflake(from: &reader)
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x8cada599d66ec543:  // member
+            case 0x4cc54a9b9bd31b7d:  // member
                 _member = try reader.readNull() ? nil : GuildMember(from: &reader)
-            case 0x242da0b42409c25d:  // emoji
+            case 0x48ca51ec19d9a75d:  // emoji
                 _emoji = try Emoji(from: &reader)
-            case 0xfcdf4c5a356118d2:  // message_author_id
+            case 0x328c66f191435193:  // message_author_id
                 _messageAuthorID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xb92b6ce22825b421:  // burst
+            case 0x6b0477f971e79fb3:  // burst
                 if try !reader.readNull() { _burst = try Bool(from: &reader) } else { _burst = false }
-            case 0x0e1952eabd02545a:  // burst_colors
+            case 0x352080250314abc2:  // burst_colors
                 _burstColors = try reader.readNull() ? nil : [String](from: &reader)
-            case 0xa79439ef7bfa9c2d:  // type
+            case 0xd11ab2a7d7e83f46:  // type
                 if try !reader.readNull() { _type = try Int(from: &reader) } else { _type = 0 }
             default:
                 try reader.skipValue()
@@ -2327,11 +2327,11 @@ public struct MessageReactionRemoveAll: Sendable, Hashable, Codable, JSONReadabl
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xd1694e60d152a354:  // channel_id
+            case 0xf184b984d6464fe9:  // channel_id
                 _channelID = try Snowflake(from: &reader)
-            case 0x394b0c1985c09a54:  // message_id
+            case 0x92c59cb325931323:  // message_id
                 _messageID = try Snowflake(from: &reader)
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
             default:
                 try reader.skipValue()
@@ -2407,13 +2407,13 @@ public struct MessageReactionRemoveEmoji: Sendable, Hashable, Codable, JSONReada
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xd1694e60d152a354:  // channel_id
+            case 0xf184b984d6464fe9:  // channel_id
                 _channelID = try Snowflake(from: &reader)
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x394b0c1985c09a54:  // message_id
+            case 0x92c59cb325931323:  // message_id
                 _messageID = try Snowflake(from: &reader)
-            case 0x242da0b42409c25d:  // emoji
+            case 0x48ca51ec19d9a75d:  // emoji
                 _emoji = try Emoji(from: &reader)
             default:
                 try reader.skipValue()
@@ -2494,15 +2494,15 @@ public struct MessagePollVote: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x80c229a4571e9bfa:  // user_id
+            case 0x82fda1d141b308aa:  // user_id
                 _userID = try Snowflake(from: &reader)
-            case 0xd1694e60d152a354:  // channel_id
+            case 0xf184b984d6464fe9:  // channel_id
                 _channelID = try Snowflake(from: &reader)
-            case 0x394b0c1985c09a54:  // message_id
+            case 0x92c59cb325931323:  // message_id
                 _messageID = try Snowflake(from: &reader)
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x463556805ee914fd:  // answer_id
+            case 0x36a4b367fe4fcea7:  // answer_id
                 _answerID = try Int(from: &reader)
             default:
                 try reader.skipValue()
@@ -2588,15 +2588,15 @@ public struct TypingStart: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xd1694e60d152a354:  // channel_id
+            case 0xf184b984d6464fe9:  // channel_id
                 _channelID = try Snowflake(from: &reader)
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x80c229a4571e9bfa:  // user_id
+            case 0x82fda1d141b308aa:  // user_id
                 _userID = try Snowflake(from: &reader)
-            case 0x5ddc92338ef53403:  // timestamp
+            case 0xb15f8852b140d2e1:  // timestamp
                 _timestamp = try Int(from: &reader)
-            case 0x8cada599d66ec543:  // member
+            case 0x4cc54a9b9bd31b7d:  // member
                 _member = try reader.readNull() ? nil : GuildMember(from: &reader)
             default:
                 try reader.skipValue()
@@ -2661,11 +2661,11 @@ public struct VoiceServerUpdate: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x26c4b17d50b3c152:  // token
+            case 0xed572475ea1c1361:  // token
                 _token = try String(from: &reader)
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try Snowflake(from: &reader)
-            case 0xfb9b5fb7a890a1fc:  // endpoint
+            case 0xbff1c7e42c27adfc:  // endpoint
                 _endpoint = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()
@@ -2773,21 +2773,21 @@ public struct VoiceChannelEffectSend: Sendable, Hashable, Codable, JSONReadable 
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xd1694e60d152a354:  // channel_id
+            case 0xf184b984d6464fe9:  // channel_id
                 _channelID = try Snowflake(from: &reader)
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try Snowflake(from: &reader)
-            case 0x80c229a4571e9bfa:  // user_id
+            case 0x82fda1d141b308aa:  // user_id
                 _userID = try Snowflake(from: &reader)
-            case 0x242da0b42409c25d:  // emoji
+            case 0x48ca51ec19d9a75d:  // emoji
                 _emoji = try reader.readNull() ? nil : Emoji(from: &reader)
-            case 0xff1dc6748ed68996:  // animation_type
+            case 0x8be9e45f244f14a0:  // animation_type
                 _animationType = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xb5a892cd946ab7bb:  // animation_id
+            case 0x4fe80a5faf5baf92:  // animation_id
                 _animationID = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xf1267ba51da61d44:  // sound_id
+            case 0xdd13a6c54abb11d3:  // sound_id
                 _soundID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x9c8f914b27795e3b:  // sound_volume
+            case 0xa7c1c9bb325c1494:  // sound_volume
                 _soundVolume = try reader.readNull() ? nil : Double(from: &reader)
             default:
                 try reader.skipValue()
@@ -2844,9 +2844,9 @@ public struct WebhooksUpdate: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try Snowflake(from: &reader)
-            case 0xd1694e60d152a354:  // channel_id
+            case 0xf184b984d6464fe9:  // channel_id
                 _channelID = try Snowflake(from: &reader)
             default:
                 try reader.skipValue()
@@ -2974,27 +2974,27 @@ public struct AutoModerationActionExecution: Sendable, Hashable, Codable, JSONRe
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try Snowflake(from: &reader)
-            case 0x6568640b035a56df:  // action
+            case 0x96916714555ae15e:  // action
                 _action = try AutoModerationAction(from: &reader)
-            case 0x3e52c06412d8ca89:  // rule_id
+            case 0x6618c37edc6ec29e:  // rule_id
                 _ruleID = try Snowflake(from: &reader)
-            case 0xbd2b68f50d10445d:  // rule_trigger_type
+            case 0xb28a7fc1e0086033:  // rule_trigger_type
                 _ruleTriggerType = try AutoModerationTriggerType(from: &reader)
-            case 0x80c229a4571e9bfa:  // user_id
+            case 0x82fda1d141b308aa:  // user_id
                 _userID = try Snowflake(from: &reader)
-            case 0xd1694e60d152a354:  // channel_id
+            case 0xf184b984d6464fe9:  // channel_id
                 _channelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x394b0c1985c09a54:  // message_id
+            case 0x92c59cb325931323:  // message_id
                 _messageID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x64461cf5a1348491:  // alert_system_message_id
+            case 0xd71c94fa520d091c:  // alert_system_message_id
                 _alertSystemMessageID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x420c75b526b35282:  // content
+            case 0xc97e1d2d71744050:  // content
                 if try !reader.readNull() { _content = try String(from: &reader) } else { _content = "" }
-            case 0x129b8222ec12164b:  // matched_keyword
+            case 0x3c6ae42e6100a297:  // matched_keyword
                 _matchedKeyword = try reader.readNull() ? nil : String(from: &reader)
-            case 0x348047ae9c75d7bd:  // matched_content
+            case 0x926ea4d7c4024686:  // matched_content
                 _matchedContent = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()

@@ -382,93 +382,93 @@ public struct Guild: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try Snowflake(from: &reader)
-            case 0xc4bcadba8e631b86:  // name
+            case 0x5adc2f7be9433dc8:  // name
                 _name = try String(from: &reader)
-            case 0xdbff4cc56c2092f0:  // icon
+            case 0x0bf833d0993fe0c8:  // icon
                 _icon = try reader.readNull() ? nil : String(from: &reader)
-            case 0x9d3e08355d1da9c9:  // icon_hash
+            case 0xa79f5666e271ea8e:  // icon_hash
                 _iconHash = try reader.readNull() ? nil : String(from: &reader)
-            case 0x3b586ac9a2b862e6:  // splash
+            case 0xb4a3080d5bbf60ed:  // splash
                 _splash = try reader.readNull() ? nil : String(from: &reader)
-            case 0x8318dec76f8092cd:  // discovery_splash
+            case 0x0c01fec65df29aef:  // discovery_splash
                 _discoverySplash = try reader.readNull() ? nil : String(from: &reader)
-            case 0xa692f75ab08b8cf4:  // owner
+            case 0x3cfb1f3535aab786:  // owner
                 _owner = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xf60587dcfe3e6964:  // owner_id
+            case 0xa869ba3d53903877:  // owner_id
                 _ownerID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x97aaf5027a85f7a3:  // permissions
+            case 0xb2b51a682b706db7:  // permissions
                 _permissions = try reader.readNull() ? nil : Permissions(from: &reader)
-            case 0xc755a623f50a24dd:  // region
+            case 0x0aaee77fac9db9d2:  // region
                 _region = try reader.readNull() ? nil : String(from: &reader)
-            case 0x203462354b257161:  // afk_channel_id
+            case 0x237beeaa31328962:  // afk_channel_id
                 _afkChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xb0d9ea0359257cc3:  // afk_timeout
+            case 0x1cdef1f1097bc962:  // afk_timeout
                 if try !reader.readNull() { _afkTimeout = try Int(from: &reader) } else { _afkTimeout = 0 }
-            case 0x4aaa7c68db6ab4ab:  // widget_enabled
+            case 0xeac29d91adf2213d:  // widget_enabled
                 _widgetEnabled = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x4519648c5322a73f:  // widget_channel_id
+            case 0x0d0fecc9df435650:  // widget_channel_id
                 _widgetChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xad2391502f842363:  // verification_level
+            case 0xde8d790a935be3fd:  // verification_level
                 if try !reader.readNull() { _verificationLevel = try VerificationLevel(from: &reader) } else { _verificationLevel = VerificationLevel.none }
-            case 0x077ee0773cd5f149:  // default_message_notifications
+            case 0x594fced47f8cb9d3:  // default_message_notifications
                 if try !reader.readNull() { _defaultMessageNotifications = try Int(from: &reader) } else { _defaultMessageNotifications = 0 }
-            case 0x028cbaa0eaf4668e:  // explicit_content_filter
+            case 0x53076048ea201dfe:  // explicit_content_filter
                 if try !reader.readNull() { _explicitContentFilter = try Int(from: &reader) } else { _explicitContentFilter = 0 }
-            case 0x584d04462430003e:  // roles
+            case 0x50934107bc325c7d:  // roles
                 if try !reader.readNull() { _roles = try [Role](from: &reader) } else { _roles = [] }
-            case 0x834a40193c94f42a:  // emojis
+            case 0x300f1ec40e669dba:  // emojis
                 if try !reader.readNull() { _emojis = try [Emoji](from: &reader) } else { _emojis = [] }
-            case 0xbe45a3a6ee3c626a:  // features
+            case 0x26c61fb3fe8fb4cc:  // features
                 if try !reader.readNull() { _features = try [String](from: &reader) } else { _features = [] }
-            case 0x41715ad2bdfa9078:  // mfa_level
+            case 0xb7d48e3c2d93d3c6:  // mfa_level
                 if try !reader.readNull() { _mfaLevel = try Int(from: &reader) } else { _mfaLevel = 0 }
-            case 0x805a79eff04d6f33:  // application_id
+            case 0x39b5e605fecfcd8e:  // application_id
                 _applicationID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x8e58eb02d3980148:  // system_channel_id
+            case 0xda8f615a1ffd4379:  // system_channel_id
                 _systemChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x1b3b09b31383da04:  // system_channel_flags
+            case 0xdd5bb79d09c3139d:  // system_channel_flags
                 if try !reader.readNull() { _systemChannelFlags = try SystemChannelFlags(from: &reader) } else { _systemChannelFlags = [] }
-            case 0x011a6fb4a982cafc:  // rules_channel_id
+            case 0x821f11264f196251:  // rules_channel_id
                 _rulesChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xf589a587a99530fc:  // max_presences
+            case 0x6d957631f63402ab:  // max_presences
                 _maxPresences = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xe36c2c07f935190d:  // max_members
+            case 0x4057538f6d78a594:  // max_members
                 _maxMembers = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xe8a81fce3d2213dc:  // vanity_url_code
+            case 0x50a59ea16d65a2ae:  // vanity_url_code
                 _vanityURLCode = try reader.readNull() ? nil : String(from: &reader)
-            case 0x0cc44970c8397929:  // description
+            case 0x59b5c1d4e9c94dfd:  // description
                 _description = try reader.readNull() ? nil : String(from: &reader)
-            case 0xbca0dab1c7a00ccf:  // banner
+            case 0x6db6f1bfb03caec2:  // banner
                 _banner = try reader.readNull() ? nil : String(from: &reader)
-            case 0x7a8d83a04c1d69b3:  // premium_tier
+            case 0x577209211ee6710a:  // premium_tier
                 if try !reader.readNull() { _premiumTier = try Int(from: &reader) } else { _premiumTier = 0 }
-            case 0x668cb485779258fa:  // premium_subscription_count
+            case 0x993912b12a34a652:  // premium_subscription_count
                 _premiumSubscriptionCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x9ba9edb7874e27e5:  // preferred_locale
+            case 0x60662633fdccadb5:  // preferred_locale
                 if try !reader.readNull() { _preferredLocale = try String(from: &reader) } else { _preferredLocale = "en-US" }
-            case 0x399198a171ff12d7:  // public_updates_channel_id
+            case 0x92ae36c734015d83:  // public_updates_channel_id
                 _publicUpdatesChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x2f2f61c18e737826:  // max_video_channel_users
+            case 0xf962b84ec0a798a1:  // max_video_channel_users
                 _maxVideoChannelUsers = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xff5fd31a910f0c77:  // max_stage_video_channel_users
+            case 0x745ffc2c5efbecec:  // max_stage_video_channel_users
                 _maxStageVideoChannelUsers = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x454f72c82e1cf9f8:  // approximate_member_count
+            case 0xfb1cece9055cf654:  // approximate_member_count
                 _approximateMemberCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x1800a7746d74d77f:  // approximate_presence_count
+            case 0x7bd13b805c62fac7:  // approximate_presence_count
                 _approximatePresenceCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x400d1f421e2a9490:  // welcome_screen
+            case 0x1f32bf7fb4d77a28:  // welcome_screen
                 _welcomeScreen = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0x7a325fe04582017c:  // nsfw_level
+            case 0xee93e77eb01ea6c6:  // nsfw_level
                 if try !reader.readNull() { _nsfwLevel = try Int(from: &reader) } else { _nsfwLevel = 0 }
-            case 0x3c9f7fc239586b7d:  // stickers
+            case 0xb2e80875e1c7e063:  // stickers
                 _stickers = try reader.readNull() ? nil : [Sticker](from: &reader)
-            case 0x44afc74a3526d020:  // premium_progress_bar_enabled
+            case 0x6a35c79693c28a2d:  // premium_progress_bar_enabled
                 if try !reader.readNull() { _premiumProgressBarEnabled = try Bool(from: &reader) } else { _premiumProgressBarEnabled = false }
-            case 0x95db634bb5822881:  // safety_alerts_channel_id
+            case 0xa3d4e5c3915cc25d:  // safety_alerts_channel_id
                 _safetyAlertsChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x703bc0a131e9f809:  // incidents_data
+            case 0xd21d522ecff7d17a:  // incidents_data
                 _incidentsData = try reader.readNull() ? nil : JSONValue(from: &reader)
             default:
                 try reader.skipValue()
@@ -956,117 +956,117 @@ public struct GuildCreate: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try Snowflake(from: &reader)
-            case 0xc4bcadba8e631b86:  // name
+            case 0x5adc2f7be9433dc8:  // name
                 _name = try String(from: &reader)
-            case 0xdbff4cc56c2092f0:  // icon
+            case 0x0bf833d0993fe0c8:  // icon
                 _icon = try reader.readNull() ? nil : String(from: &reader)
-            case 0x9d3e08355d1da9c9:  // icon_hash
+            case 0xa79f5666e271ea8e:  // icon_hash
                 _iconHash = try reader.readNull() ? nil : String(from: &reader)
-            case 0x3b586ac9a2b862e6:  // splash
+            case 0xb4a3080d5bbf60ed:  // splash
                 _splash = try reader.readNull() ? nil : String(from: &reader)
-            case 0x8318dec76f8092cd:  // discovery_splash
+            case 0x0c01fec65df29aef:  // discovery_splash
                 _discoverySplash = try reader.readNull() ? nil : String(from: &reader)
-            case 0xa692f75ab08b8cf4:  // owner
+            case 0x3cfb1f3535aab786:  // owner
                 _owner = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xf60587dcfe3e6964:  // owner_id
+            case 0xa869ba3d53903877:  // owner_id
                 _ownerID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x97aaf5027a85f7a3:  // permissions
+            case 0xb2b51a682b706db7:  // permissions
                 _permissions = try reader.readNull() ? nil : Permissions(from: &reader)
-            case 0xc755a623f50a24dd:  // region
+            case 0x0aaee77fac9db9d2:  // region
                 _region = try reader.readNull() ? nil : String(from: &reader)
-            case 0x203462354b257161:  // afk_channel_id
+            case 0x237beeaa31328962:  // afk_channel_id
                 _afkChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xb0d9ea0359257cc3:  // afk_timeout
+            case 0x1cdef1f1097bc962:  // afk_timeout
                 if try !reader.readNull() { _afkTimeout = try Int(from: &reader) } else { _afkTimeout = 0 }
-            case 0x4aaa7c68db6ab4ab:  // widget_enabled
+            case 0xeac29d91adf2213d:  // widget_enabled
                 _widgetEnabled = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x4519648c5322a73f:  // widget_channel_id
+            case 0x0d0fecc9df435650:  // widget_channel_id
                 _widgetChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xad2391502f842363:  // verification_level
+            case 0xde8d790a935be3fd:  // verification_level
                 if try !reader.readNull() { _verificationLevel = try VerificationLevel(from: &reader) } else { _verificationLevel = VerificationLevel.none }
-            case 0x077ee0773cd5f149:  // default_message_notifications
+            case 0x594fced47f8cb9d3:  // default_message_notifications
                 if try !reader.readNull() { _defaultMessageNotifications = try Int(from: &reader) } else { _defaultMessageNotifications = 0 }
-            case 0x028cbaa0eaf4668e:  // explicit_content_filter
+            case 0x53076048ea201dfe:  // explicit_content_filter
                 if try !reader.readNull() { _explicitContentFilter = try Int(from: &reader) } else { _explicitContentFilter = 0 }
-            case 0x584d04462430003e:  // roles
+            case 0x50934107bc325c7d:  // roles
                 if try !reader.readNull() { _roles = try [Role](from: &reader) } else { _roles = [] }
-            case 0x834a40193c94f42a:  // emojis
+            case 0x300f1ec40e669dba:  // emojis
                 if try !reader.readNull() { _emojis = try [Emoji](from: &reader) } else { _emojis = [] }
-            case 0xbe45a3a6ee3c626a:  // features
+            case 0x26c61fb3fe8fb4cc:  // features
                 if try !reader.readNull() { _features = try [String](from: &reader) } else { _features = [] }
-            case 0x41715ad2bdfa9078:  // mfa_level
+            case 0xb7d48e3c2d93d3c6:  // mfa_level
                 if try !reader.readNull() { _mfaLevel = try Int(from: &reader) } else { _mfaLevel = 0 }
-            case 0x805a79eff04d6f33:  // application_id
+            case 0x39b5e605fecfcd8e:  // application_id
                 _applicationID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x8e58eb02d3980148:  // system_channel_id
+            case 0xda8f615a1ffd4379:  // system_channel_id
                 _systemChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x1b3b09b31383da04:  // system_channel_flags
+            case 0xdd5bb79d09c3139d:  // system_channel_flags
                 if try !reader.readNull() { _systemChannelFlags = try SystemChannelFlags(from: &reader) } else { _systemChannelFlags = [] }
-            case 0x011a6fb4a982cafc:  // rules_channel_id
+            case 0x821f11264f196251:  // rules_channel_id
                 _rulesChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xf589a587a99530fc:  // max_presences
+            case 0x6d957631f63402ab:  // max_presences
                 _maxPresences = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xe36c2c07f935190d:  // max_members
+            case 0x4057538f6d78a594:  // max_members
                 _maxMembers = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xe8a81fce3d2213dc:  // vanity_url_code
+            case 0x50a59ea16d65a2ae:  // vanity_url_code
                 _vanityURLCode = try reader.readNull() ? nil : String(from: &reader)
-            case 0x0cc44970c8397929:  // description
+            case 0x59b5c1d4e9c94dfd:  // description
                 _description = try reader.readNull() ? nil : String(from: &reader)
-            case 0xbca0dab1c7a00ccf:  // banner
+            case 0x6db6f1bfb03caec2:  // banner
                 _banner = try reader.readNull() ? nil : String(from: &reader)
-            case 0x7a8d83a04c1d69b3:  // premium_tier
+            case 0x577209211ee6710a:  // premium_tier
                 if try !reader.readNull() { _premiumTier = try Int(from: &reader) } else { _premiumTier = 0 }
-            case 0x668cb485779258fa:  // premium_subscription_count
+            case 0x993912b12a34a652:  // premium_subscription_count
                 _premiumSubscriptionCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x9ba9edb7874e27e5:  // preferred_locale
+            case 0x60662633fdccadb5:  // preferred_locale
                 if try !reader.readNull() { _preferredLocale = try String(from: &reader) } else { _preferredLocale = "en-US" }
-            case 0x399198a171ff12d7:  // public_updates_channel_id
+            case 0x92ae36c734015d83:  // public_updates_channel_id
                 _publicUpdatesChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x2f2f61c18e737826:  // max_video_channel_users
+            case 0xf962b84ec0a798a1:  // max_video_channel_users
                 _maxVideoChannelUsers = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xff5fd31a910f0c77:  // max_stage_video_channel_users
+            case 0x745ffc2c5efbecec:  // max_stage_video_channel_users
                 _maxStageVideoChannelUsers = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x454f72c82e1cf9f8:  // approximate_member_count
+            case 0xfb1cece9055cf654:  // approximate_member_count
                 _approximateMemberCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x1800a7746d74d77f:  // approximate_presence_count
+            case 0x7bd13b805c62fac7:  // approximate_presence_count
                 _approximatePresenceCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x400d1f421e2a9490:  // welcome_screen
+            case 0x1f32bf7fb4d77a28:  // welcome_screen
                 _welcomeScreen = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0x7a325fe04582017c:  // nsfw_level
+            case 0xee93e77eb01ea6c6:  // nsfw_level
                 if try !reader.readNull() { _nsfwLevel = try Int(from: &reader) } else { _nsfwLevel = 0 }
-            case 0x3c9f7fc239586b7d:  // stickers
+            case 0xb2e80875e1c7e063:  // stickers
                 _stickers = try reader.readNull() ? nil : [Sticker](from: &reader)
-            case 0x44afc74a3526d020:  // premium_progress_bar_enabled
+            case 0x6a35c79693c28a2d:  // premium_progress_bar_enabled
                 if try !reader.readNull() { _premiumProgressBarEnabled = try Bool(from: &reader) } else { _premiumProgressBarEnabled = false }
-            case 0x95db634bb5822881:  // safety_alerts_channel_id
+            case 0xa3d4e5c3915cc25d:  // safety_alerts_channel_id
                 _safetyAlertsChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x703bc0a131e9f809:  // incidents_data
+            case 0xd21d522ecff7d17a:  // incidents_data
                 _incidentsData = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0x5eecafa5388c1fe0:  // joined_at
+            case 0xd9a661547ea8028a:  // joined_at
                 _joinedAt = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0xb0408fec4209f8d4:  // large
+            case 0xcd15778f662e1bc3:  // large
                 if try !reader.readNull() { _large = try Bool(from: &reader) } else { _large = false }
-            case 0x833996a486514c49:  // unavailable
+            case 0xd953b711b1ca6dda:  // unavailable
                 _unavailable = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xddf26af639ced6cb:  // member_count
+            case 0xbc44d73e7dd8d685:  // member_count
                 if try !reader.readNull() { _memberCount = try Int(from: &reader) } else { _memberCount = 0 }
-            case 0x96a67f6b4929408c:  // voice_states
+            case 0x2b8483c6b13fe7a1:  // voice_states
                 if try !reader.readNull() { _voiceStates = try [VoiceState](from: &reader) } else { _voiceStates = [] }
-            case 0x79d594675e391090:  // members
+            case 0x727ffa73b61424c0:  // members
                 if try !reader.readNull() { _members = try [GuildMember](from: &reader) } else { _members = [] }
-            case 0x2c0b381947d22455:  // channels
+            case 0x7017a2b4b29df252:  // channels
                 if try !reader.readNull() { _channels = try [Channel](from: &reader) } else { _channels = [] }
-            case 0x6087fcc814260ba6:  // threads
+            case 0x5f358f8e82db9220:  // threads
                 if try !reader.readNull() { _threads = try [Channel](from: &reader) } else { _threads = [] }
-            case 0x387251467adbaed5:  // presences
+            case 0x828b36c0b672ccda:  // presences
                 if try !reader.readNull() { _presences = try [Presence](from: &reader) } else { _presences = [] }
-            case 0x6f4a61a04def3706:  // stage_instances
+            case 0x7f2a94469605a480:  // stage_instances
                 if try !reader.readNull() { _stageInstances = try [StageInstance](from: &reader) } else { _stageInstances = [] }
-            case 0xae3e808856eb078c:  // guild_scheduled_events
+            case 0x0ccd737defdf10c9:  // guild_scheduled_events
                 if try !reader.readNull() { _guildScheduledEvents = try [GuildScheduledEvent](from: &reader) } else { _guildScheduledEvents = [] }
-            case 0xa9aae1cdde2849e9:  // soundboard_sounds
+            case 0xc40756c122185921:  // soundboard_sounds
                 if try !reader.readNull() { _soundboardSounds = try [SoundboardSound](from: &reader) } else { _soundboardSounds = [] }
             default:
                 try reader.skipValue()
@@ -1122,9 +1122,9 @@ public struct UnavailableGuild: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try Snowflake(from: &reader)
-            case 0x833996a486514c49:  // unavailable
+            case 0xd953b711b1ca6dda:  // unavailable
                 _unavailable = try reader.readNull() ? nil : Bool(from: &reader)
             default:
                 try reader.skipValue()
@@ -1351,31 +1351,31 @@ public struct VoiceState: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xd1694e60d152a354:  // channel_id
+            case 0xf184b984d6464fe9:  // channel_id
                 _channelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x80c229a4571e9bfa:  // user_id
+            case 0x82fda1d141b308aa:  // user_id
                 _userID = try Snowflake(from: &reader)
-            case 0x8cada599d66ec543:  // member
+            case 0x4cc54a9b9bd31b7d:  // member
                 _member = try reader.readNull() ? nil : GuildMember(from: &reader)
-            case 0xb7d7b5650a590b05:  // session_id
+            case 0x02b404ae5f43ebb8:  // session_id
                 _sessionID = try String(from: &reader)
-            case 0xa5bc2467425590cd:  // deaf
+            case 0x025e51207c160f91:  // deaf
                 if try !reader.readNull() { _deaf = try Bool(from: &reader) } else { _deaf = false }
-            case 0xb6697da292e0ceb4:  // mute
+            case 0xc79094182499fc54:  // mute
                 if try !reader.readNull() { _mute = try Bool(from: &reader) } else { _mute = false }
-            case 0x85e6e7b232d109e0:  // self_deaf
+            case 0x4c87af046850652b:  // self_deaf
                 if try !reader.readNull() { _selfDeaf = try Bool(from: &reader) } else { _selfDeaf = false }
-            case 0x75f79e76e2e71031:  // self_mute
+            case 0x4eb1c94d56e68585:  // self_mute
                 if try !reader.readNull() { _selfMute = try Bool(from: &reader) } else { _selfMute = false }
-            case 0xe40ceb1b3c8e7628:  // self_stream
+            case 0x8f42bb1d913c26f7:  // self_stream
                 _selfStream = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x7ba56b8494e0106b:  // self_video
+            case 0x57b80d71ee648842:  // self_video
                 if try !reader.readNull() { _selfVideo = try Bool(from: &reader) } else { _selfVideo = false }
-            case 0xb502158be1ecd7d6:  // suppress
+            case 0xcfcd015029eab446:  // suppress
                 if try !reader.readNull() { _suppress = try Bool(from: &reader) } else { _suppress = false }
-            case 0x56041e7e12513578:  // request_to_speak_timestamp
+            case 0xd44b787b8362a560:  // request_to_speak_timestamp
                 _requestToSpeakTimestamp = try reader.readNull() ? nil : Timestamp(from: &reader)
             default:
                 try reader.skipValue()
@@ -1471,19 +1471,19 @@ public struct StageInstance: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try Snowflake(from: &reader)
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try Snowflake(from: &reader)
-            case 0xd1694e60d152a354:  // channel_id
+            case 0xf184b984d6464fe9:  // channel_id
                 _channelID = try Snowflake(from: &reader)
-            case 0x520c8b7d6934ac64:  // topic
+            case 0x81b8a20312e89517:  // topic
                 _topic = try String(from: &reader)
-            case 0x0106c14b8842d1de:  // privacy_level
+            case 0x9ac53e97e0512c73:  // privacy_level
                 if try !reader.readNull() { _privacyLevel = try Int(from: &reader) } else { _privacyLevel = 2 }
-            case 0x8a650ae940200877:  // discoverable_disabled
+            case 0x0570f424a0c1c401:  // discoverable_disabled
                 _discoverableDisabled = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x48dc56bf135595a5:  // guild_scheduled_event_id
+            case 0x488284ca7a6689bd:  // guild_scheduled_event_id
                 _guildScheduledEventID = try reader.readNull() ? nil : Snowflake(from: &reader)
             default:
                 try reader.skipValue()
@@ -1665,39 +1665,39 @@ public struct GuildScheduledEvent: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try Snowflake(from: &reader)
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try Snowflake(from: &reader)
-            case 0xd1694e60d152a354:  // channel_id
+            case 0xf184b984d6464fe9:  // channel_id
                 _channelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x2ef32eb6be5651c5:  // creator_id
+            case 0xa5c5483fe62304fd:  // creator_id
                 _creatorID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xc4bcadba8e631b86:  // name
+            case 0x5adc2f7be9433dc8:  // name
                 _name = try String(from: &reader)
-            case 0x0cc44970c8397929:  // description
+            case 0x59b5c1d4e9c94dfd:  // description
                 _description = try reader.readNull() ? nil : String(from: &reader)
-            case 0x17cd75934025e639:  // scheduled_start_time
+            case 0x3f0deb475ef28353:  // scheduled_start_time
                 _scheduledStartTime = try Timestamp(from: &reader)
-            case 0xb57f360c1d1735de:  // scheduled_end_time
+            case 0xbf78726e2b020e88:  // scheduled_end_time
                 _scheduledEndTime = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0x0106c14b8842d1de:  // privacy_level
+            case 0x9ac53e97e0512c73:  // privacy_level
                 if try !reader.readNull() { _privacyLevel = try Int(from: &reader) } else { _privacyLevel = 2 }
-            case 0xc4d5696d6cc12c2f:  // status
+            case 0x5a4f702b7ba544cb:  // status
                 _status = try GuildScheduledEventStatus(from: &reader)
-            case 0xe7ddb2084f0ac927:  // entity_type
+            case 0xeb313e1a567392f9:  // entity_type
                 _entityType = try GuildScheduledEventEntityType(from: &reader)
-            case 0x23fcfd6678e36712:  // entity_id
+            case 0xab58ff055ee095dd:  // entity_id
                 _entityID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xb065ba94d9a34ba2:  // entity_metadata
+            case 0xccf2b9971d1b8d44:  // entity_metadata
                 _entityMetadata = try reader.readNull() ? nil : GuildScheduledEventEntityMetadata(from: &reader)
-            case 0xe17e8b18566c7597:  // creator
+            case 0xa1fd64a8f1e438d5:  // creator
                 _creator = try reader.readNull() ? nil : User(from: &reader)
-            case 0x3848892fb02a006e:  // user_count
+            case 0x0d8b7029a08c7eb8:  // user_count
                 _userCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x2ab612888528489a:  // image
+            case 0x0ceb3b8fb6d3126a:  // image
                 _image = try reader.readNull() ? nil : String(from: &reader)
-            case 0x4a04b5ffee59235e:  // recurrence_rule
+            case 0xe3c1ef094c2e9bee:  // recurrence_rule
                 _recurrenceRule = try reader.readNull() ? nil : JSONValue(from: &reader)
             default:
                 try reader.skipValue()
@@ -1815,7 +1815,7 @@ public struct GuildScheduledEventEntityMetadata: Sendable, Hashable, Codable, JS
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x8f90406e9a94abe6:  // location
+            case 0x37473e49984c6334:  // location
                 _location = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()
@@ -1921,21 +1921,21 @@ public struct SoundboardSound: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xc4bcadba8e631b86:  // name
+            case 0x5adc2f7be9433dc8:  // name
                 _name = try String(from: &reader)
-            case 0xf1267ba51da61d44:  // sound_id
+            case 0xdd13a6c54abb11d3:  // sound_id
                 _soundID = try Snowflake(from: &reader)
-            case 0x21cde1e8e13cf0cf:  // volume
+            case 0x00e3fec4e4423d25:  // volume
                 if try !reader.readNull() { _volume = try Double(from: &reader) } else { _volume = 1 }
-            case 0x156aa7ebd7d4b67b:  // emoji_id
+            case 0xa953ea74b047776c:  // emoji_id
                 _emojiID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x80bf509a07ec8785:  // emoji_name
+            case 0x537f5aabd5ad4467:  // emoji_name
                 _emojiName = try reader.readNull() ? nil : String(from: &reader)
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x74770d66bf7310b8:  // available
+            case 0x4572ac4656a681cb:  // available
                 if try !reader.readNull() { _available = try Bool(from: &reader) } else { _available = true }
-            case 0x7d6780e4032b48f2:  // user
+            case 0x7d52e740861ce454:  // user
                 _user = try reader.readNull() ? nil : User(from: &reader)
             default:
                 try reader.skipValue()
@@ -2119,39 +2119,39 @@ public struct Integration: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try Snowflake(from: &reader)
-            case 0xc4bcadba8e631b86:  // name
+            case 0x5adc2f7be9433dc8:  // name
                 _name = try String(from: &reader)
-            case 0xa79439ef7bfa9c2d:  // type
+            case 0xd11ab2a7d7e83f46:  // type
                 _type = try String(from: &reader)
-            case 0x70d885806b56289e:  // enabled
+            case 0x6c890cf25a90d1b9:  // enabled
                 if try !reader.readNull() { _enabled = try Bool(from: &reader) } else { _enabled = false }
-            case 0x1a5ae19b77d23b86:  // syncing
+            case 0xb9ee657168103fdc:  // syncing
                 _syncing = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x8aba0bb2e580465f:  // role_id
+            case 0x96f732c487013124:  // role_id
                 _roleID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xfe8846568fa2ba30:  // enable_emoticons
+            case 0x5ba1011c1e5b50d2:  // enable_emoticons
                 _enableEmoticons = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xc795e639fb388771:  // expire_behavior
+            case 0x0e6f0b4850e1e520:  // expire_behavior
                 _expireBehavior = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x2d81542be041f567:  // expire_grace_period
+            case 0x2825c0aa5ff400cd:  // expire_grace_period
                 _expireGracePeriod = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x7d6780e4032b48f2:  // user
+            case 0x7d52e740861ce454:  // user
                 _user = try reader.readNull() ? nil : User(from: &reader)
-            case 0xa23fd2965dc429bc:  // account
+            case 0x6de11d993bb10e8e:  // account
                 _account = try reader.readNull() ? nil : IntegrationAccount(from: &reader)
-            case 0x61198e73c64dc829:  // synced_at
+            case 0x37ff4f64fb3cf46b:  // synced_at
                 _syncedAt = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0x12322267962411cb:  // subscriber_count
+            case 0xecdd99e37389cba9:  // subscriber_count
                 _subscriberCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x83fbec540a152695:  // revoked
+            case 0xa649ec2a8ca93dca:  // revoked
                 _revoked = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x7ea73e0b3b45e385:  // application
+            case 0x6b477df7fed96912:  // application
                 _application = try reader.readNull() ? nil : IntegrationApplication(from: &reader)
-            case 0xef51210b1ca0cb28:  // scopes
+            case 0xc71a697f7fd8f69f:  // scopes
                 _scopes = try reader.readNull() ? nil : [String](from: &reader)
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
             default:
                 try reader.skipValue()
@@ -2208,9 +2208,9 @@ public struct IntegrationAccount: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try String(from: &reader)
-            case 0xc4bcadba8e631b86:  // name
+            case 0x5adc2f7be9433dc8:  // name
                 _name = try String(from: &reader)
             default:
                 try reader.skipValue()
@@ -2294,15 +2294,15 @@ public struct IntegrationApplication: Sendable, Hashable, Codable, JSONReadable 
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try Snowflake(from: &reader)
-            case 0xc4bcadba8e631b86:  // name
+            case 0x5adc2f7be9433dc8:  // name
                 _name = try String(from: &reader)
-            case 0xdbff4cc56c2092f0:  // icon
+            case 0x0bf833d0993fe0c8:  // icon
                 _icon = try reader.readNull() ? nil : String(from: &reader)
-            case 0x0cc44970c8397929:  // description
+            case 0x59b5c1d4e9c94dfd:  // description
                 if try !reader.readNull() { _description = try String(from: &reader) } else { _description = "" }
-            case 0x004d32191349ebbe:  // bot
+            case 0x2e84452b9e5946cf:  // bot
                 _bot = try reader.readNull() ? nil : User(from: &reader)
             default:
                 try reader.skipValue()
@@ -2406,21 +2406,21 @@ public struct AuditLogEntry: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try Snowflake(from: &reader)
-            case 0xb7bc9ac015a25050:  // target_id
+            case 0x4c45c0a3ec1ac31a:  // target_id
                 _targetID = try reader.readNull() ? nil : String(from: &reader)
-            case 0xdf387c9af6145dca:  // changes
+            case 0x0cdd8e58b9efa425:  // changes
                 _changes = try reader.readNull() ? nil : [AuditLogChange](from: &reader)
-            case 0x80c229a4571e9bfa:  // user_id
+            case 0x82fda1d141b308aa:  // user_id
                 _userID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x1a54578b5ca91b68:  // action_type
+            case 0xdf5c61a45a3eba29:  // action_type
                 _actionType = try AuditLogEvent(from: &reader)
-            case 0xca45f46644ad8745:  // options
+            case 0xa56feebe386ab2a7:  // options
                 _options = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0x65e8d7f3474f2639:  // reason
+            case 0x3bb9b554b120ebf9:  // reason
                 _reason = try reader.readNull() ? nil : String(from: &reader)
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
             default:
                 try reader.skipValue()
@@ -2484,11 +2484,11 @@ public struct AuditLogChange: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x3dc94a19365b10ec:  // key
+            case 0x843b50a5796795bc:  // key
                 _key = try String(from: &reader)
-            case 0x3f3e3b1f71cdce33:  // new_value
+            case 0x88717857af24a468:  // new_value
                 _newValue = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0xb18335147afcb428:  // old_value
+            case 0x911a19e384306419:  // old_value
                 _oldValue = try reader.readNull() ? nil : JSONValue(from: &reader)
             default:
                 try reader.skipValue()
@@ -2768,9 +2768,9 @@ public struct Ban: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x65e8d7f3474f2639:  // reason
+            case 0x3bb9b554b120ebf9:  // reason
                 _reason = try reader.readNull() ? nil : String(from: &reader)
-            case 0x7d6780e4032b48f2:  // user
+            case 0x7d52e740861ce454:  // user
                 _user = try User(from: &reader)
             default:
                 try reader.skipValue()
@@ -2945,33 +2945,33 @@ public struct Invite: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xa79439ef7bfa9c2d:  // type
+            case 0xd11ab2a7d7e83f46:  // type
                 if try !reader.readNull() { _type = try Int(from: &reader) } else { _type = 0 }
-            case 0x0bb51791194b4414:  // code
+            case 0x01bf4f9629dea5dc:  // code
                 _code = try String(from: &reader)
-            case 0x65caba2229f3e2c0:  // guild
+            case 0xb7bc92d57c023a9e:  // guild
                 _guild = try reader.readNull() ? nil : Guild(from: &reader)
-            case 0xa5013e9ad5caeda4:  // channel
+            case 0x35f1b4bd80c39ec0:  // channel
                 _channel = try reader.readNull() ? nil : Channel(from: &reader)
-            case 0xfbca861a0696f3a6:  // inviter
+            case 0x11c6d1bebbcbc1c1:  // inviter
                 _inviter = try reader.readNull() ? nil : User(from: &reader)
-            case 0x47f5a0549ad2239d:  // target_type
+            case 0xc7ff2586f7929e79:  // target_type
                 _targetType = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xc370074e06c003e2:  // target_user
+            case 0xff27b2772239c08a:  // target_user
                 _targetUser = try reader.readNull() ? nil : User(from: &reader)
-            case 0x58969d1dce121cd5:  // target_application
+            case 0x22d63283fcac2336:  // target_application
                 _targetApplication = try reader.readNull() ? nil : Application(from: &reader)
-            case 0x1800a7746d74d77f:  // approximate_presence_count
+            case 0x7bd13b805c62fac7:  // approximate_presence_count
                 _approximatePresenceCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x454f72c82e1cf9f8:  // approximate_member_count
+            case 0xfb1cece9055cf654:  // approximate_member_count
                 _approximateMemberCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x0312d121e72e0001:  // expires_at
+            case 0xa52128c945a1fc78:  // expires_at
                 _expiresAt = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0xdf889cae82d91c37:  // guild_scheduled_event
+            case 0x492da47260f07473:  // guild_scheduled_event
                 _guildScheduledEvent = try reader.readNull() ? nil : GuildScheduledEvent(from: &reader)
-            case 0x17a3a1a985f75aec:  // flags
+            case 0x0d426db091e8dbce:  // flags
                 _flags = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x584d04462430003e:  // roles
+            case 0x50934107bc325c7d:  // roles
                 _roles = try reader.readNull() ? nil : [Role](from: &reader)
             default:
                 try reader.skipValue()

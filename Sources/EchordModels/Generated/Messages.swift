@@ -388,85 +388,85 @@ public struct Message: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try Snowflake(from: &reader)
-            case 0xd1694e60d152a354:  // channel_id
+            case 0xf184b984d6464fe9:  // channel_id
                 _channelID = try Snowflake(from: &reader)
-            case 0x6c748afa4d8def96:  // author
+            case 0x66c8923c50797a76:  // author
                 _author = try reader.readNull() ? nil : User(from: &reader)
-            case 0x420c75b526b35282:  // content
+            case 0xc97e1d2d71744050:  // content
                 if try !reader.readNull() { _content = try String(from: &reader) } else { _content = "" }
-            case 0x5ddc92338ef53403:  // timestamp
+            case 0xb15f8852b140d2e1:  // timestamp
                 _timestamp = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0xc3326cba312355d3:  // edited_timestamp
+            case 0x3e7c9c408f60cfc9:  // edited_timestamp
                 _editedTimestamp = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0x571ebf194484c992:  // tts
+            case 0x48fffe1edb34b064:  // tts
                 if try !reader.readNull() { _tts = try Bool(from: &reader) } else { _tts = false }
-            case 0xb911a32a33cde767:  // mention_everyone
+            case 0x538d614a6879fff1:  // mention_everyone
                 if try !reader.readNull() { _mentionEveryone = try Bool(from: &reader) } else { _mentionEveryone = false }
-            case 0x4836e987096c6db2:  // mentions
+            case 0x9b5a1649575b88f9:  // mentions
                 if try !reader.readNull() { _mentions = try [User](from: &reader) } else { _mentions = [] }
-            case 0xd3ea2967f04115af:  // mention_roles
+            case 0x8ab1c760f954b7ba:  // mention_roles
                 if try !reader.readNull() { _mentionRoles = try [Snowflake](from: &reader) } else { _mentionRoles = [] }
-            case 0x90f366089b177dce:  // mention_channels
+            case 0x55dc4d978d04aa7a:  // mention_channels
                 _mentionChannels = try reader.readNull() ? nil : [ChannelMention](from: &reader)
-            case 0xf901aa0340249a41:  // attachments
+            case 0xaaca81d35a280b65:  // attachments
                 if try !reader.readNull() { _attachments = try [Attachment](from: &reader) } else { _attachments = [] }
-            case 0xd70fa701796e6f47:  // embeds
+            case 0x8491b8ed61413b93:  // embeds
                 if try !reader.readNull() { _embeds = try [Embed](from: &reader) } else { _embeds = [] }
-            case 0x9067bf8bc85d167b:  // reactions
+            case 0x8935ac0a05d9d744:  // reactions
                 _reactions = try reader.readNull() ? nil : [Reaction](from: &reader)
-            case 0x73a94c71d60dc0d8:  // nonce
+            case 0x3db1337e5fd3b098:  // nonce
                 _nonce = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0x5f82477707ad620f:  // pinned
+            case 0xeda6fe86dbd0bac1:  // pinned
                 if try !reader.readNull() { _pinned = try Bool(from: &reader) } else { _pinned = false }
-            case 0x05a7561515d53db6:  // webhook_id
+            case 0x3c8489c1bf0d09d4:  // webhook_id
                 _webhookID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xa79439ef7bfa9c2d:  // type
+            case 0xd11ab2a7d7e83f46:  // type
                 if try !reader.readNull() { _type = try MessageType(from: &reader) } else { _type = MessageType.default }
-            case 0xa62952ad3187308c:  // activity
+            case 0xca2dd0e9c30ed6a5:  // activity
                 _activity = try reader.readNull() ? nil : MessageActivity(from: &reader)
-            case 0x7ea73e0b3b45e385:  // application
+            case 0x6b477df7fed96912:  // application
                 _application = try reader.readNull() ? nil : Application(from: &reader)
-            case 0x805a79eff04d6f33:  // application_id
+            case 0x39b5e605fecfcd8e:  // application_id
                 _applicationID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x17a3a1a985f75aec:  // flags
+            case 0x0d426db091e8dbce:  // flags
                 _flags = try reader.readNull() ? nil : MessageFlags(from: &reader)
-            case 0xbb5be7e44a48d0be:  // message_reference
+            case 0x6e68cae830aceef9:  // message_reference
                 _messageReference = try reader.readNull() ? nil : MessageReference(from: &reader)
-            case 0xd7a8c7c5a80d5df6:  // message_snapshots
+            case 0x1e90f2fe41f13b77:  // message_snapshots
                 _messageSnapshots = try reader.readNull() ? nil : [MessageSnapshot](from: &reader)
-            case 0x7af52f0af34ab9fe:  // referenced_message
+            case 0x3cacc1845dfecbe7:  // referenced_message
                 _referencedMessage = try reader.readNull() ? nil : Message(from: &reader)
-            case 0xcf678a918bcd0379:  // interaction_metadata
+            case 0x0d2a4d23ca9e84ed:  // interaction_metadata
                 _interactionMetadata = try reader.readNull() ? nil : MessageInteractionMetadata(from: &reader)
-            case 0x5c798e00ad8012eb:  // interaction
+            case 0x604ddfb04b7e11fd:  // interaction
                 _interaction = try reader.readNull() ? nil : MessageInteraction(from: &reader)
-            case 0x59561bcb7e9336b1:  // thread
+            case 0x381e3f66f35d951d:  // thread
                 _thread = try reader.readNull() ? nil : Channel(from: &reader)
-            case 0x426f73b62e5f1c09:  // components
+            case 0x962348c174a3653b:  // components
                 _components = try reader.readNull() ? nil : [Component](from: &reader)
-            case 0x2620c457b2ede6f3:  // sticker_items
+            case 0x8133533c99459c53:  // sticker_items
                 _stickerItems = try reader.readNull() ? nil : [StickerItem](from: &reader)
-            case 0x3c9f7fc239586b7d:  // stickers
+            case 0xb2e80875e1c7e063:  // stickers
                 _stickers = try reader.readNull() ? nil : [Sticker](from: &reader)
-            case 0x4cbf3a26fca1d74a:  // position
+            case 0x7814a7dc26918d95:  // position
                 _position = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x64a18effef750cf0:  // role_subscription_data
+            case 0xfd167181010efc0f:  // role_subscription_data
                 _roleSubscriptionData = try reader.readNull() ? nil : RoleSubscriptionData(from: &reader)
-            case 0x805a3ebccf7b5625:  // resolved
+            case 0x1b98af3777e5bed4:  // resolved
                 _resolved = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0x8c18cf0da8828238:  // poll
+            case 0xa715e0b9c35e7014:  // poll
                 _poll = try reader.readNull() ? nil : Poll(from: &reader)
-            case 0xb5167a90e83ba4a9:  // call
+            case 0xcc60fd55b219111f:  // call
                 _call = try reader.readNull() ? nil : MessageCall(from: &reader)
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x8cada599d66ec543:  // member
+            case 0x4cc54a9b9bd31b7d:  // member
                 _member = try reader.readNull() ? nil : GuildMember(from: &reader)
-            case 0x6d502c2e48fbae49:  // channel_type
+            case 0xef6efd5ffe8d09e8:  // channel_type
                 _channelType = try reader.readNull() ? nil : ChannelType(from: &reader)
-            case 0xbb3041fceac557f0:  // shared_client_theme
+            case 0xb553fd1fe937252f:  // shared_client_theme
                 _sharedClientTheme = try reader.readNull() ? nil : JSONValue(from: &reader)
             default:
                 try reader.skipValue()
@@ -859,43 +859,43 @@ public struct Attachment: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try Snowflake(from: &reader)
-            case 0x503e2ac46be8d2a8:  // filename
+            case 0x3ef29661fbe7e11e:  // filename
                 _filename = try String(from: &reader)
-            case 0xda31296c0c1b6029:  // title
+            case 0x375b20283dc6f13c:  // title
                 _title = try reader.readNull() ? nil : String(from: &reader)
-            case 0x0cc44970c8397929:  // description
+            case 0x59b5c1d4e9c94dfd:  // description
                 _description = try reader.readNull() ? nil : String(from: &reader)
-            case 0xff81aca55d0d95df:  // content_type
+            case 0xa3bc8d3702e8ad50:  // content_type
                 _contentType = try reader.readNull() ? nil : String(from: &reader)
-            case 0x4dea9618e618ae3c:  // size
+            case 0x0fb3dc9d180f6be7:  // size
                 if try !reader.readNull() { _size = try Int(from: &reader) } else { _size = 0 }
-            case 0x4c4e8b193dc8be7e:  // url
+            case 0x256a202d2a5c896a:  // url
                 _url = try String(from: &reader)
-            case 0xa125d0ae2fc992e5:  // proxy_url
+            case 0x15bea84ac4d2564f:  // proxy_url
                 if try !reader.readNull() { _proxyURL = try String(from: &reader) } else { _proxyURL = "" }
-            case 0x17720bf67d347222:  // height
+            case 0xd03a672e0adbcc51:  // height
                 _height = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xdbdacd932fd1e9bf:  // width
+            case 0x45b9a121d877d65a:  // width
                 _width = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x615e79d982d9f0fa:  // placeholder
+            case 0xd4057cbbf45d8b77:  // placeholder
                 _placeholder = try reader.readNull() ? nil : String(from: &reader)
-            case 0x54b0b90f75735921:  // placeholder_version
+            case 0xf2408937cff8afa7:  // placeholder_version
                 _placeholderVersion = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x11ab14eb0a16bbec:  // ephemeral
+            case 0xce6f5306c49eccd7:  // ephemeral
                 _ephemeral = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xbfb47b22ea4c210c:  // duration_secs
+            case 0xcbdc9f8ffdfff3f6:  // duration_secs
                 _durationSecs = try reader.readNull() ? nil : Double(from: &reader)
-            case 0xa60ca2c33703a772:  // waveform
+            case 0xbf54da37773f5fd5:  // waveform
                 _waveform = try reader.readNull() ? nil : String(from: &reader)
-            case 0x17a3a1a985f75aec:  // flags
+            case 0x0d426db091e8dbce:  // flags
                 _flags = try reader.readNull() ? nil : AttachmentFlags(from: &reader)
-            case 0xdb916a93255b15ce:  // clip_participants
+            case 0x043fb18153fa1ffa:  // clip_participants
                 _clipParticipants = try reader.readNull() ? nil : [User](from: &reader)
-            case 0x70269a384ae55a0c:  // clip_created_at
+            case 0xfd5d47dee163055e:  // clip_created_at
                 _clipCreatedAt = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0x7ea73e0b3b45e385:  // application
+            case 0x6b477df7fed96912:  // application
                 _application = try reader.readNull() ? nil : Application(from: &reader)
             default:
                 try reader.skipValue()
@@ -1098,33 +1098,33 @@ public struct Embed: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xda31296c0c1b6029:  // title
+            case 0x375b20283dc6f13c:  // title
                 _title = try reader.readNull() ? nil : String(from: &reader)
-            case 0xa79439ef7bfa9c2d:  // type
+            case 0xd11ab2a7d7e83f46:  // type
                 _type = try reader.readNull() ? nil : String(from: &reader)
-            case 0x0cc44970c8397929:  // description
+            case 0x59b5c1d4e9c94dfd:  // description
                 _description = try reader.readNull() ? nil : String(from: &reader)
-            case 0x4c4e8b193dc8be7e:  // url
+            case 0x256a202d2a5c896a:  // url
                 _url = try reader.readNull() ? nil : String(from: &reader)
-            case 0x5ddc92338ef53403:  // timestamp
+            case 0xb15f8852b140d2e1:  // timestamp
                 _timestamp = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0x77f5c18e246c6638:  // color
+            case 0xc31023ab6e5f54bc:  // color
                 _color = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xea9057719fad3a72:  // footer
+            case 0xda672de2204abd53:  // footer
                 _footer = try reader.readNull() ? nil : EmbedFooter(from: &reader)
-            case 0x2ab612888528489a:  // image
+            case 0x0ceb3b8fb6d3126a:  // image
                 _image = try reader.readNull() ? nil : EmbedMedia(from: &reader)
-            case 0xf52c6554e3bfc547:  // thumbnail
+            case 0x012d03923fba0a18:  // thumbnail
                 _thumbnail = try reader.readNull() ? nil : EmbedMedia(from: &reader)
-            case 0xc36a8b51a75fc34c:  // video
+            case 0x8ffbb48a3c835e24:  // video
                 _video = try reader.readNull() ? nil : EmbedMedia(from: &reader)
-            case 0xd02b4c8c65fb54dc:  // provider
+            case 0xcb129ccb82d3b582:  // provider
                 _provider = try reader.readNull() ? nil : EmbedProvider(from: &reader)
-            case 0x6c748afa4d8def96:  // author
+            case 0x66c8923c50797a76:  // author
                 _author = try reader.readNull() ? nil : EmbedAuthor(from: &reader)
-            case 0x490e596d24847edc:  // fields
+            case 0xb3698f483e20a5f9:  // fields
                 _fields = try reader.readNull() ? nil : [EmbedField](from: &reader)
-            case 0x17a3a1a985f75aec:  // flags
+            case 0x0d426db091e8dbce:  // flags
                 _flags = try reader.readNull() ? nil : Int(from: &reader)
             default:
                 try reader.skipValue()
@@ -1186,11 +1186,11 @@ public struct EmbedFooter: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xfa04f4ef1995407e:  // text
+            case 0x0d30234541bab2a4:  // text
                 _text = try String(from: &reader)
-            case 0xb6193db64d208c96:  // icon_url
+            case 0x50fdeb798d8c749d:  // icon_url
                 _iconURL = try reader.readNull() ? nil : String(from: &reader)
-            case 0x94c4e58c4a5eda17:  // proxy_icon_url
+            case 0xef40370d36f09cf0:  // proxy_icon_url
                 _proxyIconURL = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()
@@ -1300,23 +1300,23 @@ public struct EmbedMedia: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x4c4e8b193dc8be7e:  // url
+            case 0x256a202d2a5c896a:  // url
                 _url = try reader.readNull() ? nil : String(from: &reader)
-            case 0xa125d0ae2fc992e5:  // proxy_url
+            case 0x15bea84ac4d2564f:  // proxy_url
                 _proxyURL = try reader.readNull() ? nil : String(from: &reader)
-            case 0x17720bf67d347222:  // height
+            case 0xd03a672e0adbcc51:  // height
                 _height = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xdbdacd932fd1e9bf:  // width
+            case 0x45b9a121d877d65a:  // width
                 _width = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xff81aca55d0d95df:  // content_type
+            case 0xa3bc8d3702e8ad50:  // content_type
                 _contentType = try reader.readNull() ? nil : String(from: &reader)
-            case 0x615e79d982d9f0fa:  // placeholder
+            case 0xd4057cbbf45d8b77:  // placeholder
                 _placeholder = try reader.readNull() ? nil : String(from: &reader)
-            case 0x54b0b90f75735921:  // placeholder_version
+            case 0xf2408937cff8afa7:  // placeholder_version
                 _placeholderVersion = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x0cc44970c8397929:  // description
+            case 0x59b5c1d4e9c94dfd:  // description
                 _description = try reader.readNull() ? nil : String(from: &reader)
-            case 0x17a3a1a985f75aec:  // flags
+            case 0x0d426db091e8dbce:  // flags
                 _flags = try reader.readNull() ? nil : Int(from: &reader)
             default:
                 try reader.skipValue()
@@ -1369,9 +1369,9 @@ public struct EmbedProvider: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xc4bcadba8e631b86:  // name
+            case 0x5adc2f7be9433dc8:  // name
                 _name = try reader.readNull() ? nil : String(from: &reader)
-            case 0x4c4e8b193dc8be7e:  // url
+            case 0x256a202d2a5c896a:  // url
                 _url = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()
@@ -1441,13 +1441,13 @@ public struct EmbedAuthor: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xc4bcadba8e631b86:  // name
+            case 0x5adc2f7be9433dc8:  // name
                 _name = try String(from: &reader)
-            case 0x4c4e8b193dc8be7e:  // url
+            case 0x256a202d2a5c896a:  // url
                 _url = try reader.readNull() ? nil : String(from: &reader)
-            case 0xb6193db64d208c96:  // icon_url
+            case 0x50fdeb798d8c749d:  // icon_url
                 _iconURL = try reader.readNull() ? nil : String(from: &reader)
-            case 0x94c4e58c4a5eda17:  // proxy_icon_url
+            case 0xef40370d36f09cf0:  // proxy_icon_url
                 _proxyIconURL = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()
@@ -1510,11 +1510,11 @@ public struct EmbedField: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xc4bcadba8e631b86:  // name
+            case 0x5adc2f7be9433dc8:  // name
                 _name = try String(from: &reader)
-            case 0x7ce4fd9430e80cea:  // value
+            case 0xafe6fd4a8691afe4:  // value
                 _value = try String(from: &reader)
-            case 0x0e43c3b14f8fd3d4:  // inline
+            case 0x88083c8e2b11bf3c:  // inline
                 _inline = try reader.readNull() ? nil : Bool(from: &reader)
             default:
                 try reader.skipValue()
@@ -1606,17 +1606,17 @@ public struct Reaction: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xb1e5e28e4479a274:  // count
+            case 0xa1bec02d9beab73a:  // count
                 if try !reader.readNull() { _count = try Int(from: &reader) } else { _count = 0 }
-            case 0x00b72792687d1569:  // count_details
+            case 0xcc01e8320cf163c9:  // count_details
                 _countDetails = try reader.readNull() ? nil : ReactionCountDetails(from: &reader)
-            case 0x08a95f07b55050a7:  // me
+            case 0x52ac93cd896b8d7f:  // me
                 if try !reader.readNull() { _me = try Bool(from: &reader) } else { _me = false }
-            case 0xf66be19ce974ecde:  // me_burst
+            case 0x262f2ff8d3d1b148:  // me_burst
                 if try !reader.readNull() { _meBurst = try Bool(from: &reader) } else { _meBurst = false }
-            case 0x242da0b42409c25d:  // emoji
+            case 0x48ca51ec19d9a75d:  // emoji
                 _emoji = try Emoji(from: &reader)
-            case 0x0e1952eabd02545a:  // burst_colors
+            case 0x352080250314abc2:  // burst_colors
                 if try !reader.readNull() { _burstColors = try [String](from: &reader) } else { _burstColors = [] }
             default:
                 try reader.skipValue()
@@ -1670,9 +1670,9 @@ public struct ReactionCountDetails: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xb92b6ce22825b421:  // burst
+            case 0x6b0477f971e79fb3:  // burst
                 if try !reader.readNull() { _burst = try Int(from: &reader) } else { _burst = 0 }
-            case 0x61053f0e3ebbd272:  // normal
+            case 0x6ba26fa118b298b8:  // normal
                 if try !reader.readNull() { _normal = try Int(from: &reader) } else { _normal = 0 }
             default:
                 try reader.skipValue()
@@ -1749,15 +1749,15 @@ public struct MessageReference: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xa79439ef7bfa9c2d:  // type
+            case 0xd11ab2a7d7e83f46:  // type
                 _type = try reader.readNull() ? nil : MessageReferenceType(from: &reader)
-            case 0x394b0c1985c09a54:  // message_id
+            case 0x92c59cb325931323:  // message_id
                 _messageID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xd1694e60d152a354:  // channel_id
+            case 0xf184b984d6464fe9:  // channel_id
                 _channelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x29c8c75de6fbe638:  // fail_if_not_exists
+            case 0xda5c280e61d8a421:  // fail_if_not_exists
                 _failIfNotExists = try reader.readNull() ? nil : Bool(from: &reader)
             default:
                 try reader.skipValue()
@@ -1832,7 +1832,7 @@ public struct MessageSnapshot: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x546401b5d2a8d2a4:  // message
+            case 0xd03effeaddeb2159:  // message
                 _message = try JSONValue(from: &reader)
             default:
                 try reader.skipValue()
@@ -1887,9 +1887,9 @@ public struct MessageActivity: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xa79439ef7bfa9c2d:  // type
+            case 0xd11ab2a7d7e83f46:  // type
                 _type = try Int(from: &reader)
-            case 0xb7a4034145e59465:  // party_id
+            case 0x4d77f456174fd81f:  // party_id
                 _partyID = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()
@@ -2008,23 +2008,23 @@ public struct MessageInteractionMetadata: Sendable, Hashable, Codable, JSONReada
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try Snowflake(from: &reader)
-            case 0xa79439ef7bfa9c2d:  // type
+            case 0xd11ab2a7d7e83f46:  // type
                 _type = try InteractionType(from: &reader)
-            case 0x7d6780e4032b48f2:  // user
+            case 0x7d52e740861ce454:  // user
                 _user = try reader.readNull() ? nil : User(from: &reader)
-            case 0x2b2826b7e181806f:  // authorizing_integration_owners
+            case 0x10560e4cc2abd3de:  // authorizing_integration_owners
                 _authorizingIntegrationOwners = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0x04748b35a6e2c540:  // original_response_message_id
+            case 0xedfc80ed705c65fc:  // original_response_message_id
                 _originalResponseMessageID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xc370074e06c003e2:  // target_user
+            case 0xff27b2772239c08a:  // target_user
                 _targetUser = try reader.readNull() ? nil : User(from: &reader)
-            case 0x0accffa8ce1e0484:  // target_message_id
+            case 0x18b88a82a6282181:  // target_message_id
                 _targetMessageID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xe0788196872dd0e2:  // interacted_message_id
+            case 0x8783353dc01cbfdb:  // interacted_message_id
                 _interactedMessageID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x634612bd57d3cfc6:  // triggering_interaction_metadata
+            case 0x810ff64f1e9beafe:  // triggering_interaction_metadata
                 _triggeringInteractionMetadata = try reader.readNull() ? nil : JSONValue(from: &reader)
             default:
                 try reader.skipValue()
@@ -2112,15 +2112,15 @@ public struct MessageInteraction: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try Snowflake(from: &reader)
-            case 0xa79439ef7bfa9c2d:  // type
+            case 0xd11ab2a7d7e83f46:  // type
                 _type = try InteractionType(from: &reader)
-            case 0xc4bcadba8e631b86:  // name
+            case 0x5adc2f7be9433dc8:  // name
                 _name = try String(from: &reader)
-            case 0x7d6780e4032b48f2:  // user
+            case 0x7d52e740861ce454:  // user
                 _user = try User(from: &reader)
-            case 0x8cada599d66ec543:  // member
+            case 0x4cc54a9b9bd31b7d:  // member
                 _member = try reader.readNull() ? nil : GuildMember(from: &reader)
             default:
                 try reader.skipValue()
@@ -2177,9 +2177,9 @@ public struct MessageCall: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xefa00499695c8287:  // participants
+            case 0x1036de595e406ed3:  // participants
                 if try !reader.readNull() { _participants = try [Snowflake](from: &reader) } else { _participants = [] }
-            case 0x6c42210be219010c:  // ended_timestamp
+            case 0x91ecceed08491164:  // ended_timestamp
                 _endedTimestamp = try reader.readNull() ? nil : Timestamp(from: &reader)
             default:
                 try reader.skipValue()
@@ -2249,13 +2249,13 @@ public struct RoleSubscriptionData: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x191a27e30e2b0de0:  // role_subscription_listing_id
+            case 0xa449ea96395b988a:  // role_subscription_listing_id
                 _roleSubscriptionListingID = try Snowflake(from: &reader)
-            case 0x920ae8748fb0be29:  // tier_name
+            case 0x030af9d4392261d0:  // tier_name
                 _tierName = try String(from: &reader)
-            case 0x7a8638cb651203de:  // total_months_subscribed
+            case 0x269b992079982611:  // total_months_subscribed
                 _totalMonthsSubscribed = try Int(from: &reader)
-            case 0xdbb410fa5648cc9e:  // is_renewal
+            case 0xacaddd3a6536e6ff:  // is_renewal
                 _isRenewal = try Bool(from: &reader)
             default:
                 try reader.skipValue()
@@ -2349,17 +2349,17 @@ public struct Poll: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x9c2ca99b4d2722c5:  // question
+            case 0xfa2febe76d82709b:  // question
                 _question = try PollMedia(from: &reader)
-            case 0xd7316b9dd9f8d444:  // answers
+            case 0xe593804e876a2a59:  // answers
                 if try !reader.readNull() { _answers = try [PollAnswer](from: &reader) } else { _answers = [] }
-            case 0xb78ce49735cd209e:  // expiry
+            case 0x54993347148d2939:  // expiry
                 _expiry = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0x4daa321e773bebd8:  // allow_multiselect
+            case 0xbceb6beb6c0502ce:  // allow_multiselect
                 if try !reader.readNull() { _allowMultiselect = try Bool(from: &reader) } else { _allowMultiselect = false }
-            case 0xbc2b972cc6f800e8:  // layout_type
+            case 0x3c553c31bfd9e358:  // layout_type
                 if try !reader.readNull() { _layoutType = try Int(from: &reader) } else { _layoutType = 1 }
-            case 0x5378e22204d21ef5:  // results
+            case 0x0befc643bd9617a3:  // results
                 _results = try reader.readNull() ? nil : PollResults(from: &reader)
             default:
                 try reader.skipValue()
@@ -2417,9 +2417,9 @@ public struct PollMedia: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xfa04f4ef1995407e:  // text
+            case 0x0d30234541bab2a4:  // text
                 _text = try reader.readNull() ? nil : String(from: &reader)
-            case 0x242da0b42409c25d:  // emoji
+            case 0x48ca51ec19d9a75d:  // emoji
                 _emoji = try reader.readNull() ? nil : Emoji(from: &reader)
             default:
                 try reader.skipValue()
@@ -2473,9 +2473,9 @@ public struct PollAnswer: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x463556805ee914fd:  // answer_id
+            case 0x36a4b367fe4fcea7:  // answer_id
                 _answerID = try Int(from: &reader)
-            case 0xe76189b842fd64e3:  // poll_media
+            case 0x094ec7c2e5a14b5d:  // poll_media
                 _pollMedia = try PollMedia(from: &reader)
             default:
                 try reader.skipValue()
@@ -2530,9 +2530,9 @@ public struct PollResults: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x3b51c51eea3af700:  // is_finalized
+            case 0xd1880c4d1b218a04:  // is_finalized
                 if try !reader.readNull() { _isFinalized = try Bool(from: &reader) } else { _isFinalized = false }
-            case 0x3c50a63c441c92b4:  // answer_counts
+            case 0x728249059182e52e:  // answer_counts
                 if try !reader.readNull() { _answerCounts = try [PollAnswerCount](from: &reader) } else { _answerCounts = [] }
             default:
                 try reader.skipValue()
@@ -2594,11 +2594,11 @@ public struct PollAnswerCount: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try Int(from: &reader)
-            case 0xb1e5e28e4479a274:  // count
+            case 0xa1bec02d9beab73a:  // count
                 _count = try Int(from: &reader)
-            case 0x9618c363eb1721b8:  // me_voted
+            case 0xbb4b9afa4ab5044a:  // me_voted
                 if try !reader.readNull() { _meVoted = try Bool(from: &reader) } else { _meVoted = false }
             default:
                 try reader.skipValue()
@@ -2910,69 +2910,69 @@ public struct Component: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xa79439ef7bfa9c2d:  // type
+            case 0xd11ab2a7d7e83f46:  // type
                 _type = try ComponentType(from: &reader)
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x291c64d16581432e:  // custom_id
+            case 0xd559373941bd844b:  // custom_id
                 _customID = try reader.readNull() ? nil : String(from: &reader)
-            case 0xbf7282adbc7013f6:  // style
+            case 0x83d446953b869dd2:  // style
                 _style = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x39f7fcec8fcb623d:  // label
+            case 0x021a73b57a711ff9:  // label
                 _label = try reader.readNull() ? nil : String(from: &reader)
-            case 0x242da0b42409c25d:  // emoji
+            case 0x48ca51ec19d9a75d:  // emoji
                 _emoji = try reader.readNull() ? nil : Emoji(from: &reader)
-            case 0x4c4e8b193dc8be7e:  // url
+            case 0x256a202d2a5c896a:  // url
                 _url = try reader.readNull() ? nil : String(from: &reader)
-            case 0x51b404f2595bb8f2:  // sku_id
+            case 0xa5bd108253932762:  // sku_id
                 _skuID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x0fa3391db68e4425:  // disabled
+            case 0x2e52f672bff3ab97:  // disabled
                 _disabled = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xca45f46644ad8745:  // options
+            case 0xa56feebe386ab2a7:  // options
                 _options = try reader.readNull() ? nil : [SelectOption](from: &reader)
-            case 0xbae94ca603a90c8e:  // channel_types
+            case 0x6ea03e703d3a8d4b:  // channel_types
                 _channelTypes = try reader.readNull() ? nil : [ChannelType](from: &reader)
-            case 0x615e79d982d9f0fa:  // placeholder
+            case 0xd4057cbbf45d8b77:  // placeholder
                 _placeholder = try reader.readNull() ? nil : String(from: &reader)
-            case 0x512347b666688019:  // default_values
+            case 0xab1e421dfd393a18:  // default_values
                 _defaultValues = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0x8475cbd64c57baae:  // min_values
+            case 0xe0bfffbde4f1c6d2:  // min_values
                 _minValues = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x847c37eec35d5ab8:  // max_values
+            case 0x839796bdf238b36a:  // max_values
                 _maxValues = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xcce829e9f8f9a8c4:  // min_length
+            case 0x75b0925079dfd2ac:  // min_length
                 _minLength = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xe9905fff17f64846:  // max_length
+            case 0xb330ae0a0ddd69ce:  // max_length
                 _maxLength = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x39bba60b440fcf00:  // required
+            case 0x72d99494cace8577:  // required
                 _required = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x7ce4fd9430e80cea:  // value
+            case 0xafe6fd4a8691afe4:  // value
                 _value = try reader.readNull() ? nil : String(from: &reader)
-            case 0x21277bcf1a4d67fb:  // values
+            case 0x98886a72a4a9af93:  // values
                 _values = try reader.readNull() ? nil : [String](from: &reader)
-            case 0x426f73b62e5f1c09:  // components
+            case 0x962348c174a3653b:  // components
                 _components = try reader.readNull() ? nil : [Component](from: &reader)
-            case 0xab048c23baa9b520:  // component
+            case 0x322c20d7c6738cf6:  // component
                 _component = try reader.readNull() ? nil : Component(from: &reader)
-            case 0x034ca379e384e9b9:  // accessory
+            case 0xb11ba875645168c3:  // accessory
                 _accessory = try reader.readNull() ? nil : Component(from: &reader)
-            case 0x420c75b526b35282:  // content
+            case 0xc97e1d2d71744050:  // content
                 _content = try reader.readNull() ? nil : String(from: &reader)
-            case 0xb333b8c7b846af83:  // media
+            case 0x4207a40d6a5c6114:  // media
                 _media = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0x0cc44970c8397929:  // description
+            case 0x59b5c1d4e9c94dfd:  // description
                 _description = try reader.readNull() ? nil : String(from: &reader)
-            case 0x6d0c2bf339c12c19:  // spoiler
+            case 0xd7a1f9f830050c55:  // spoiler
                 _spoiler = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x3e7884bf4f412c6f:  // items
+            case 0x2d8871d730f08532:  // items
                 _items = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0xaad01178f02a6a23:  // file
+            case 0x22f803fc2d4747b7:  // file
                 _file = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0x1b3e3b5eedd73826:  // divider
+            case 0xdf96b71fd7910061:  // divider
                 _divider = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xc05753dc2885b27e:  // spacing
+            case 0xc4a4ca46c6d63feb:  // spacing
                 _spacing = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xe5a11ff57cf6f60f:  // accent_color
+            case 0x50fa13aefe0350e6:  // accent_color
                 _accentColor = try reader.readNull() ? nil : Int(from: &reader)
             default:
                 try reader.skipValue()
@@ -3129,15 +3129,15 @@ public struct SelectOption: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x39f7fcec8fcb623d:  // label
+            case 0x021a73b57a711ff9:  // label
                 _label = try String(from: &reader)
-            case 0x7ce4fd9430e80cea:  // value
+            case 0xafe6fd4a8691afe4:  // value
                 _value = try String(from: &reader)
-            case 0x0cc44970c8397929:  // description
+            case 0x59b5c1d4e9c94dfd:  // description
                 _description = try reader.readNull() ? nil : String(from: &reader)
-            case 0x242da0b42409c25d:  // emoji
+            case 0x48ca51ec19d9a75d:  // emoji
                 _emoji = try reader.readNull() ? nil : Emoji(from: &reader)
-            case 0xebada5168620c5fe:  // default
+            case 0xb51ff9444c75123a:  // default
                 _default = try reader.readNull() ? nil : Bool(from: &reader)
             default:
                 try reader.skipValue()

@@ -72,15 +72,15 @@ public struct Presence: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x7d6780e4032b48f2:  // user
+            case 0x7d52e740861ce454:  // user
                 _user = try PresenceUser(from: &reader)
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xc4d5696d6cc12c2f:  // status
+            case 0x5a4f702b7ba544cb:  // status
                 if try !reader.readNull() { _status = try PresenceStatus(from: &reader) } else { _status = PresenceStatus.offline }
-            case 0xe03e46b67e9ea6d8:  // activities
+            case 0xf38c06cba1fe8354:  // activities
                 if try !reader.readNull() { _activities = try [Activity](from: &reader) } else { _activities = [] }
-            case 0xf34a1289ccbd5125:  // client_status
+            case 0x34ac19f484a50505:  // client_status
                 _clientStatus = try reader.readNull() ? nil : ClientStatus(from: &reader)
             default:
                 try reader.skipValue()
@@ -167,17 +167,17 @@ public struct PresenceUser: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try Snowflake(from: &reader)
-            case 0x94a644b5e0880579:  // username
+            case 0x994d79a629e94fee:  // username
                 _username = try reader.readNull() ? nil : String(from: &reader)
-            case 0x31fa0a087eb9f8e8:  // global_name
+            case 0x209a61de5d4c498b:  // global_name
                 _globalName = try reader.readNull() ? nil : String(from: &reader)
-            case 0xdfe2526362bc3224:  // avatar
+            case 0x66fce3d01bfb569a:  // avatar
                 _avatar = try reader.readNull() ? nil : String(from: &reader)
-            case 0x41663de9cacd27ab:  // discriminator
+            case 0xb381254162b06d4b:  // discriminator
                 _discriminator = try reader.readNull() ? nil : String(from: &reader)
-            case 0x004d32191349ebbe:  // bot
+            case 0x2e84452b9e5946cf:  // bot
                 _bot = try reader.readNull() ? nil : Bool(from: &reader)
             default:
                 try reader.skipValue()
@@ -255,15 +255,15 @@ public struct ClientStatus: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xe177654e8aeb6b13:  // desktop
+            case 0xa9e808eab43be394:  // desktop
                 _desktop = try reader.readNull() ? nil : PresenceStatus(from: &reader)
-            case 0x1c897668dc73ab37:  // mobile
+            case 0x5c0394ec9b95170a:  // mobile
                 _mobile = try reader.readNull() ? nil : PresenceStatus(from: &reader)
-            case 0x5ea0e11948721ef1:  // web
+            case 0x0904e25af236bcf7:  // web
                 _web = try reader.readNull() ? nil : PresenceStatus(from: &reader)
-            case 0x48e15bc5df936b7f:  // embedded
+            case 0x62474f9da23cd285:  // embedded
                 _embedded = try reader.readNull() ? nil : PresenceStatus(from: &reader)
-            case 0x08cf4e07b5710301:  // vr
+            case 0xe1242085e07baf28:  // vr
                 _vr = try reader.readNull() ? nil : PresenceStatus(from: &reader)
             default:
                 try reader.skipValue()
@@ -475,41 +475,41 @@ public struct Activity: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xc4bcadba8e631b86:  // name
+            case 0x5adc2f7be9433dc8:  // name
                 _name = try String(from: &reader)
-            case 0xa79439ef7bfa9c2d:  // type
+            case 0xd11ab2a7d7e83f46:  // type
                 _type = try ActivityType(from: &reader)
-            case 0x4c4e8b193dc8be7e:  // url
+            case 0x256a202d2a5c896a:  // url
                 _url = try reader.readNull() ? nil : String(from: &reader)
-            case 0xd468b6d1bff13979:  // created_at
+            case 0x26a36b0160f6c75b:  // created_at
                 _createdAt = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x7300dd9beaa81a50:  // timestamps
+            case 0x1c9a50deb948110e:  // timestamps
                 _timestamps = try reader.readNull() ? nil : ActivityTimestamps(from: &reader)
-            case 0x805a79eff04d6f33:  // application_id
+            case 0x39b5e605fecfcd8e:  // application_id
                 _applicationID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xbb252fcfad5fefeb:  // status_display_type
+            case 0x3b8351f5f77a71f5:  // status_display_type
                 _statusDisplayType = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xb9515701b1f5fc65:  // details
+            case 0x5471dc7c8ba53702:  // details
                 _details = try reader.readNull() ? nil : String(from: &reader)
-            case 0x259142213da061ff:  // details_url
+            case 0x3c86eae6c0944e79:  // details_url
                 _detailsURL = try reader.readNull() ? nil : String(from: &reader)
-            case 0xee63aaad45b1b116:  // state
+            case 0x45aa2f82ac40f4c5:  // state
                 _state = try reader.readNull() ? nil : String(from: &reader)
-            case 0xb13411f5670cd33c:  // state_url
+            case 0x698d86c402155ccd:  // state_url
                 _stateURL = try reader.readNull() ? nil : String(from: &reader)
-            case 0x242da0b42409c25d:  // emoji
+            case 0x48ca51ec19d9a75d:  // emoji
                 _emoji = try reader.readNull() ? nil : ActivityEmoji(from: &reader)
-            case 0x0c51a3a7a1f962f7:  // party
+            case 0xf3bd7d5fbf5d78bf:  // party
                 _party = try reader.readNull() ? nil : ActivityParty(from: &reader)
-            case 0xf88a72bdb42bac38:  // assets
+            case 0xbbe93f91651489db:  // assets
                 _assets = try reader.readNull() ? nil : ActivityAssets(from: &reader)
-            case 0xeedb87b077b5c4c6:  // secrets
+            case 0x12e17b042f1e25a9:  // secrets
                 _secrets = try reader.readNull() ? nil : ActivitySecrets(from: &reader)
-            case 0x414a134c24ef8152:  // instance
+            case 0xffc09998488faf7c:  // instance
                 _instance = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x17a3a1a985f75aec:  // flags
+            case 0x0d426db091e8dbce:  // flags
                 _flags = try reader.readNull() ? nil : ActivityFlags(from: &reader)
-            case 0xed6baa6e8b16ec66:  // buttons
+            case 0x7207cbf2b2010542:  // buttons
                 _buttons = try reader.readNull() ? nil : JSONValue(from: &reader)
             default:
                 try reader.skipValue()
@@ -656,9 +656,9 @@ public struct ActivityTimestamps: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xee5d97ad45ad251f:  // start
+            case 0x0d819a998e6b41de:  // start
                 _start = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xc2f00318f053500a:  // end
+            case 0xe003e80d4129421a:  // end
                 _end = try reader.readNull() ? nil : Int(from: &reader)
             default:
                 try reader.skipValue()
@@ -720,11 +720,11 @@ public struct ActivityEmoji: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xc4bcadba8e631b86:  // name
+            case 0x5adc2f7be9433dc8:  // name
                 _name = try String(from: &reader)
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x809a9f6984a1ad3c:  // animated
+            case 0x872307d7247e9a9b:  // animated
                 _animated = try reader.readNull() ? nil : Bool(from: &reader)
             default:
                 try reader.skipValue()
@@ -778,9 +778,9 @@ public struct ActivityParty: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try reader.readNull() ? nil : String(from: &reader)
-            case 0x4dea9618e618ae3c:  // size
+            case 0x0fb3dc9d180f6be7:  // size
                 _size = try reader.readNull() ? nil : [Int](from: &reader)
             default:
                 try reader.skipValue()
@@ -873,19 +873,19 @@ public struct ActivityAssets: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x89a2d0d250223d66:  // large_image
+            case 0xfe72377faca156b0:  // large_image
                 _largeImage = try reader.readNull() ? nil : String(from: &reader)
-            case 0x3280d09a7c55abe2:  // large_text
+            case 0x4ed881085438b9e3:  // large_text
                 _largeText = try reader.readNull() ? nil : String(from: &reader)
-            case 0xde7f1c383f748602:  // large_url
+            case 0x513d08777a1961cb:  // large_url
                 _largeURL = try reader.readNull() ? nil : String(from: &reader)
-            case 0xfa7a1c784ac9f08e:  // small_image
+            case 0xc350c25bf6f94882:  // small_image
                 _smallImage = try reader.readNull() ? nil : String(from: &reader)
-            case 0xed2f3902a9d337ca:  // small_text
+            case 0x9d7ee72177212084:  // small_text
                 _smallText = try reader.readNull() ? nil : String(from: &reader)
-            case 0xfa037de0367fe57a:  // small_url
+            case 0x3324025f5758aa1d:  // small_url
                 _smallURL = try reader.readNull() ? nil : String(from: &reader)
-            case 0xedd7af08c3f6bfba:  // invite_cover_image
+            case 0x04655e668974f82c:  // invite_cover_image
                 _inviteCoverImage = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()
@@ -946,11 +946,11 @@ public struct ActivitySecrets: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x41def2de29651139:  // join
+            case 0xd5ff498deb6b94f2:  // join
                 _join = try reader.readNull() ? nil : String(from: &reader)
-            case 0xacb5e6c4e247137a:  // spectate
+            case 0x5b4d942c19b2883a:  // spectate
                 _spectate = try reader.readNull() ? nil : String(from: &reader)
-            case 0xc3bfe3a4fe4c13f6:  // match
+            case 0x187f00cd0121f9d4:  // match
                 _match = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()

@@ -196,45 +196,45 @@ public struct User: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try Snowflake(from: &reader)
-            case 0x94a644b5e0880579:  // username
+            case 0x994d79a629e94fee:  // username
                 if try !reader.readNull() { _username = try String(from: &reader) } else { _username = "" }
-            case 0x41663de9cacd27ab:  // discriminator
+            case 0xb381254162b06d4b:  // discriminator
                 if try !reader.readNull() { _discriminator = try String(from: &reader) } else { _discriminator = "0" }
-            case 0x31fa0a087eb9f8e8:  // global_name
+            case 0x209a61de5d4c498b:  // global_name
                 _globalName = try reader.readNull() ? nil : String(from: &reader)
-            case 0xdfe2526362bc3224:  // avatar
+            case 0x66fce3d01bfb569a:  // avatar
                 _avatar = try reader.readNull() ? nil : String(from: &reader)
-            case 0x004d32191349ebbe:  // bot
+            case 0x2e84452b9e5946cf:  // bot
                 _bot = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xbfb559c71c56b4fc:  // system
+            case 0x2fe7b1e0fb9e7c00:  // system
                 _system = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xf5105bb2c2de2757:  // mfa_enabled
+            case 0xdb3ae8cf11cdf88e:  // mfa_enabled
                 _mfaEnabled = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xbca0dab1c7a00ccf:  // banner
+            case 0x6db6f1bfb03caec2:  // banner
                 _banner = try reader.readNull() ? nil : String(from: &reader)
-            case 0xe5a11ff57cf6f60f:  // accent_color
+            case 0x50fa13aefe0350e6:  // accent_color
                 _accentColor = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xe0e370e003ec6f97:  // locale
+            case 0xca97de80632ece33:  // locale
                 _locale = try reader.readNull() ? nil : String(from: &reader)
-            case 0xb64c8390aa317e05:  // verified
+            case 0x18ee50d0e0b78e7f:  // verified
                 _verified = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x123467b419acbc07:  // email
+            case 0xe272f77b889301ca:  // email
                 _email = try reader.readNull() ? nil : String(from: &reader)
-            case 0x17a3a1a985f75aec:  // flags
+            case 0x0d426db091e8dbce:  // flags
                 _flags = try reader.readNull() ? nil : UserFlags(from: &reader)
-            case 0x042014a099bff40b:  // premium_type
+            case 0x42d852aa5040fa81:  // premium_type
                 _premiumType = try reader.readNull() ? nil : PremiumType(from: &reader)
-            case 0xd3de9333c14efd54:  // public_flags
+            case 0xa6d5e1bd8f1ac9cd:  // public_flags
                 _publicFlags = try reader.readNull() ? nil : UserFlags(from: &reader)
-            case 0x65969989fadfd888:  // avatar_decoration_data
+            case 0x2f8567b5d2dd4aaf:  // avatar_decoration_data
                 _avatarDecorationData = try reader.readNull() ? nil : AvatarDecorationData(from: &reader)
-            case 0x569d9cd8b420504e:  // collectibles
+            case 0xbcea130436505eca:  // collectibles
                 _collectibles = try reader.readNull() ? nil : Collectibles(from: &reader)
-            case 0xbf184bc760b837bd:  // primary_guild
+            case 0xa2ccc22f9e93cd53:  // primary_guild
                 _primaryGuild = try reader.readNull() ? nil : PrimaryGuild(from: &reader)
-            case 0x8cada599d66ec543:  // member
+            case 0x4cc54a9b9bd31b7d:  // member
                 _member = try reader.readNull() ? nil : GuildMember(from: &reader)
             default:
                 try reader.skipValue()
@@ -289,9 +289,9 @@ public struct AvatarDecorationData: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xc93b8ebcc208569b:  // asset
+            case 0xd4a472b9250c5bc4:  // asset
                 _asset = try String(from: &reader)
-            case 0x51b404f2595bb8f2:  // sku_id
+            case 0xa5bd108253932762:  // sku_id
                 _skuID = try reader.readNull() ? nil : Snowflake(from: &reader)
             default:
                 try reader.skipValue()
@@ -337,7 +337,7 @@ public struct Collectibles: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xf7607d35659fa4ee:  // nameplate
+            case 0xcfcc9c04c423d87b:  // nameplate
                 _nameplate = try reader.readNull() ? nil : Nameplate(from: &reader)
             default:
                 try reader.skipValue()
@@ -406,13 +406,13 @@ public struct Nameplate: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x51b404f2595bb8f2:  // sku_id
+            case 0xa5bd108253932762:  // sku_id
                 _skuID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xc93b8ebcc208569b:  // asset
+            case 0xd4a472b9250c5bc4:  // asset
                 _asset = try reader.readNull() ? nil : String(from: &reader)
-            case 0x39f7fcec8fcb623d:  // label
+            case 0x021a73b57a711ff9:  // label
                 _label = try reader.readNull() ? nil : String(from: &reader)
-            case 0x9dd691088352b680:  // palette
+            case 0x0baadab44f8bc5ce:  // palette
                 _palette = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()
@@ -481,13 +481,13 @@ public struct PrimaryGuild: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x96a50f0ffb0aa7c5:  // identity_guild_id
+            case 0x241dc3a121e14a00:  // identity_guild_id
                 _identityGuildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xf086c929ee35ef7d:  // identity_enabled
+            case 0xb2fb9ceb17cbc657:  // identity_enabled
                 _identityEnabled = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x56d7ab194448a4f3:  // tag
+            case 0xbe4d949340f18be9:  // tag
                 _tag = try reader.readNull() ? nil : String(from: &reader)
-            case 0x10bda981fe095518:  // badge
+            case 0xf57553c81094bf82:  // badge
                 _badge = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()
@@ -756,35 +756,35 @@ public struct GuildMember: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x7d6780e4032b48f2:  // user
+            case 0x7d52e740861ce454:  // user
                 _user = try reader.readNull() ? nil : User(from: &reader)
-            case 0x090d17bab4cd7ece:  // nick
+            case 0x1d7d496f4fafe3dc:  // nick
                 _nick = try reader.readNull() ? nil : String(from: &reader)
-            case 0xdfe2526362bc3224:  // avatar
+            case 0x66fce3d01bfb569a:  // avatar
                 _avatar = try reader.readNull() ? nil : String(from: &reader)
-            case 0xbca0dab1c7a00ccf:  // banner
+            case 0x6db6f1bfb03caec2:  // banner
                 _banner = try reader.readNull() ? nil : String(from: &reader)
-            case 0x584d04462430003e:  // roles
+            case 0x50934107bc325c7d:  // roles
                 if try !reader.readNull() { _roles = try [Snowflake](from: &reader) } else { _roles = [] }
-            case 0x5eecafa5388c1fe0:  // joined_at
+            case 0xd9a661547ea8028a:  // joined_at
                 _joinedAt = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0x2c4be232faafb3c3:  // premium_since
+            case 0xcc53352ba8562b4a:  // premium_since
                 _premiumSince = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0xa5bc2467425590cd:  // deaf
+            case 0x025e51207c160f91:  // deaf
                 _deaf = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xb6697da292e0ceb4:  // mute
+            case 0xc79094182499fc54:  // mute
                 _mute = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x17a3a1a985f75aec:  // flags
+            case 0x0d426db091e8dbce:  // flags
                 _flags = try reader.readNull() ? nil : GuildMemberFlags(from: &reader)
-            case 0x52dea0d6eeb5083c:  // pending
+            case 0x430f9e47e25c753d:  // pending
                 _pending = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x97aaf5027a85f7a3:  // permissions
+            case 0xb2b51a682b706db7:  // permissions
                 _permissions = try reader.readNull() ? nil : Permissions(from: &reader)
-            case 0xf96ad2ac4ca26a5b:  // communication_disabled_until
+            case 0xa56572832bb378df:  // communication_disabled_until
                 _communicationDisabledUntil = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0x65969989fadfd888:  // avatar_decoration_data
+            case 0x2f8567b5d2dd4aaf:  // avatar_decoration_data
                 _avatarDecorationData = try reader.readNull() ? nil : AvatarDecorationData(from: &reader)
-            case 0x569d9cd8b420504e:  // collectibles
+            case 0xbcea130436505eca:  // collectibles
                 _collectibles = try reader.readNull() ? nil : Collectibles(from: &reader)
             default:
                 try reader.skipValue()
@@ -980,31 +980,31 @@ public struct Role: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try Snowflake(from: &reader)
-            case 0xc4bcadba8e631b86:  // name
+            case 0x5adc2f7be9433dc8:  // name
                 _name = try String(from: &reader)
-            case 0x77f5c18e246c6638:  // color
+            case 0xc31023ab6e5f54bc:  // color
                 if try !reader.readNull() { _color = try Int(from: &reader) } else { _color = 0 }
-            case 0x42fe2f87e431d171:  // colors
+            case 0xad0e31234840e193:  // colors
                 _colors = try reader.readNull() ? nil : RoleColors(from: &reader)
-            case 0x57bb9e7ac26f4b9c:  // hoist
+            case 0x2b168e495e82b951:  // hoist
                 if try !reader.readNull() { _hoist = try Bool(from: &reader) } else { _hoist = false }
-            case 0xdbff4cc56c2092f0:  // icon
+            case 0x0bf833d0993fe0c8:  // icon
                 _icon = try reader.readNull() ? nil : String(from: &reader)
-            case 0x23f9a79642af47b5:  // unicode_emoji
+            case 0x05acd71c9e55a96e:  // unicode_emoji
                 _unicodeEmoji = try reader.readNull() ? nil : String(from: &reader)
-            case 0x4cbf3a26fca1d74a:  // position
+            case 0x7814a7dc26918d95:  // position
                 if try !reader.readNull() { _position = try Int(from: &reader) } else { _position = 0 }
-            case 0x97aaf5027a85f7a3:  // permissions
+            case 0xb2b51a682b706db7:  // permissions
                 if try !reader.readNull() { _permissions = try Permissions(from: &reader) } else { _permissions = [] }
-            case 0x134fa99ab31cd7d6:  // managed
+            case 0x4aac9e4f0b948cfc:  // managed
                 if try !reader.readNull() { _managed = try Bool(from: &reader) } else { _managed = false }
-            case 0x30bdbc8d8c815865:  // mentionable
+            case 0x35c1e53bcdae2a6f:  // mentionable
                 if try !reader.readNull() { _mentionable = try Bool(from: &reader) } else { _mentionable = false }
-            case 0xd91c3bef076f8580:  // tags
+            case 0xbca535db1319f03a:  // tags
                 _tags = try reader.readNull() ? nil : RoleTags(from: &reader)
-            case 0x17a3a1a985f75aec:  // flags
+            case 0x0d426db091e8dbce:  // flags
                 _flags = try reader.readNull() ? nil : RoleFlags(from: &reader)
             default:
                 try reader.skipValue()
@@ -1067,11 +1067,11 @@ public struct RoleColors: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xad6f5be1d961d205:  // primary_color
+            case 0x93fc2abc0cddf4f4:  // primary_color
                 if try !reader.readNull() { _primaryColor = try Int(from: &reader) } else { _primaryColor = 0 }
-            case 0xbd76755493a00a3d:  // secondary_color
+            case 0x92974b830e765b82:  // secondary_color
                 _secondaryColor = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x780f73bf8bfb479b:  // tertiary_color
+            case 0x70a395a241bfa44e:  // tertiary_color
                 _tertiaryColor = try reader.readNull() ? nil : Int(from: &reader)
             default:
                 try reader.skipValue()
@@ -1156,17 +1156,17 @@ public struct RoleTags: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xa7bc684696293a9e:  // bot_id
+            case 0xa39270ce764e2db3:  // bot_id
                 _botID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xdddee237ab00cf2b:  // integration_id
+            case 0x1a54998311cd74ce:  // integration_id
                 _integrationID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x847f3cc102583e0d:  // premium_subscriber
+            case 0xac31c5cb96669ce5:  // premium_subscriber
                 _premiumSubscriber = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0xe561e8e79688e7d9:  // subscription_listing_id
+            case 0x08830d08d7a7279f:  // subscription_listing_id
                 _subscriptionListingID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xd5f84ad09dbcb9ea:  // available_for_purchase
+            case 0xc79db47ac99a3090:  // available_for_purchase
                 _availableForPurchase = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0x3ec06e5acbe3c9f6:  // guild_connections
+            case 0xbf44ba3f2b854920:  // guild_connections
                 _guildConnections = try reader.readNull() ? nil : JSONValue(from: &reader)
             default:
                 try reader.skipValue()
@@ -1298,21 +1298,21 @@ public struct Emoji: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xc4bcadba8e631b86:  // name
+            case 0x5adc2f7be9433dc8:  // name
                 _name = try reader.readNull() ? nil : String(from: &reader)
-            case 0x584d04462430003e:  // roles
+            case 0x50934107bc325c7d:  // roles
                 _roles = try reader.readNull() ? nil : [Snowflake](from: &reader)
-            case 0x7d6780e4032b48f2:  // user
+            case 0x7d52e740861ce454:  // user
                 _user = try reader.readNull() ? nil : User(from: &reader)
-            case 0x91e7c47b3dc64f99:  // require_colons
+            case 0xbf844083d47d7914:  // require_colons
                 _requireColons = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x134fa99ab31cd7d6:  // managed
+            case 0x4aac9e4f0b948cfc:  // managed
                 _managed = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x809a9f6984a1ad3c:  // animated
+            case 0x872307d7247e9a9b:  // animated
                 _animated = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x74770d66bf7310b8:  // available
+            case 0x4572ac4656a681cb:  // available
                 _available = try reader.readNull() ? nil : Bool(from: &reader)
             default:
                 try reader.skipValue()
@@ -1442,27 +1442,27 @@ public struct Sticker: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try Snowflake(from: &reader)
-            case 0x4180cbec2f29ca38:  // pack_id
+            case 0xc670c86ddaf8d717:  // pack_id
                 _packID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xc4bcadba8e631b86:  // name
+            case 0x5adc2f7be9433dc8:  // name
                 _name = try String(from: &reader)
-            case 0x0cc44970c8397929:  // description
+            case 0x59b5c1d4e9c94dfd:  // description
                 _description = try reader.readNull() ? nil : String(from: &reader)
-            case 0xd91c3bef076f8580:  // tags
+            case 0xbca535db1319f03a:  // tags
                 if try !reader.readNull() { _tags = try String(from: &reader) } else { _tags = "" }
-            case 0xa79439ef7bfa9c2d:  // type
+            case 0xd11ab2a7d7e83f46:  // type
                 _type = try reader.readNull() ? nil : StickerType(from: &reader)
-            case 0xe9623b124356742f:  // format_type
+            case 0x46fd722d764f8b45:  // format_type
                 _formatType = try StickerFormatType(from: &reader)
-            case 0x74770d66bf7310b8:  // available
+            case 0x4572ac4656a681cb:  // available
                 _available = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x61bbd00dfa7e2738:  // guild_id
+            case 0x18462b5d8bf965ef:  // guild_id
                 _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x7d6780e4032b48f2:  // user
+            case 0x7d52e740861ce454:  // user
                 _user = try reader.readNull() ? nil : User(from: &reader)
-            case 0xf130797303894453:  // sort_value
+            case 0xe09bf3e50ad9c8b3:  // sort_value
                 _sortValue = try reader.readNull() ? nil : Int(from: &reader)
             default:
                 try reader.skipValue()
@@ -1527,11 +1527,11 @@ public struct StickerItem: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x08b72e07b55c3ac0:  // id
+            case 0xfe437b40c5d3ffa6:  // id
                 _id = try Snowflake(from: &reader)
-            case 0xc4bcadba8e631b86:  // name
+            case 0x5adc2f7be9433dc8:  // name
                 _name = try String(from: &reader)
-            case 0xe9623b124356742f:  // format_type
+            case 0x46fd722d764f8b45:  // format_type
                 _formatType = try StickerFormatType(from: &reader)
             default:
                 try reader.skipValue()

@@ -112,33 +112,78 @@ public struct JSONReader {
 
     /// The hash of the next key of the object (its value is next), or nil after the closing `}`.
     ///
-    /// The hash is ``keyHash(_:)`` of the key's bytes as written.
+    /// The hash is ``keyHash(_:)`` of the key's bytes as written (an escape sequence is hashed as
+    /// its bytes, so a key spelled with escapes matches no model key).
     public mutating func nextKey(_ cursor: inout Cursor) throws -> UInt64? {
         guard try advance(&cursor, closing: UInt8(ascii: "}"), "',' or '}'") else { return nil }
         guard try peek() == UInt8(ascii: "\"") else { throw mismatch("a key") }
         offset += 1
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        let start = offset
+        // Find the closing quote eight bytes at a time; the first flagged byte of a word is exact.
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        while count - offset >= 8 {
+            let word = UInt64(littleEndian: UnsafeRawPointer(base + offset).loadUnaligned(as: UInt64.self))
+            let quote = word ^ (ones &* 0x22)
+            let backslash = word ^ (ones &* 0x5C)
+            let found = (((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash)) & (ones &* 0x80)
+            if found != 0 {
+                offset += found.trailingZeroBitCount >> 3
+                break
+            }
+            offset += 8
+        }
         while true {
             guard offset < count else { throw JSONDecodingError(.unexpectedEnd, offset: offset) }
             let b = base[offset]
-            offset += 1
             if b == UInt8(ascii: "\"") { break }
-            hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3
+            offset += 1
             if b == UInt8(ascii: "\\") {
                 // The escaped byte is part of the key as written, even when it is a quote.
                 guard offset < count else { throw JSONDecodingError(.unexpectedEnd, offset: offset) }
-                hash = (hash ^ UInt64(base[offset])) &* 0x100_0000_01b3
                 offset += 1
             }
         }
+        let hash = Self.keyHash(base + start, length: offset - start, readable: count - start)
+        offset += 1
         try expect(UInt8(ascii: ":"), "':'")
         return hash
     }
 
-    /// FNV-1a (64-bit) of a key's UTF-8 bytes: the value ``nextKey(_:)`` returns for it.
+    /// The hash ``nextKey(_:)`` returns for a key whose UTF-8 bytes (as written) are `key`.
+    ///
+    /// The key is hashed eight bytes at a time (little-endian words, the last one zero-padded)
+    /// from a seed that holds its length; `scripts/generate-models.py` computes the same values.
     public static func keyHash(_ key: String) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in key.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        var key = key
+        return key.withUTF8 { bytes in
+            guard let start = bytes.baseAddress, bytes.count > 0 else { return keyHashSeed }
+            return keyHash(start, length: bytes.count, readable: bytes.count)
+        }
+    }
+
+    /// The hash of the empty key, and with a key's length the start of every other.
+    static let keyHashSeed: UInt64 = 0x9E37_79B9_7F4A_7C15
+
+    /// ``keyHash(_:)`` of the `length` bytes at `start`, of which `readable` (at least `length`)
+    /// may be read.
+    @inline(__always)
+    static func keyHash(_ start: UnsafePointer<UInt8>, length: Int, readable: Int) -> UInt64 {
+        var hash = keyHashSeed ^ UInt64(length)
+        var index = 0
+        while index < length {
+            let remaining = length - index
+            var word: UInt64
+            if readable - index >= 8 {
+                word = UInt64(littleEndian: UnsafeRawPointer(start + index).loadUnaligned(as: UInt64.self))
+                if remaining < 8 { word &= (1 &<< UInt64(remaining &* 8)) &- 1 }
+            } else {
+                word = 0
+                for byte in 0..<min(remaining, 8) { word |= UInt64(start[index + byte]) &<< UInt64(byte &* 8) }
+            }
+            hash = (hash ^ word) &* 0xFF51_AFD7_ED55_8CCD
+            hash ^= hash &>> 32
+            index += 8
+        }
         return hash
     }
 
@@ -265,18 +310,46 @@ public struct JSONReader {
 
     /// Skips a string whose opening quote is consumed.
     mutating func skipStringBody() throws {
-        while offset < count {
-            let pointer = memchr(base + offset, Int32(UInt8(ascii: "\"")), count - offset)
-            guard let pointer else { break }
-            let quote = UnsafePointer<UInt8>(pointer.assumingMemoryBound(to: UInt8.self)) - base
+        guard let quote = Self.closingQuote(base, from: offset, count: count) else {
+            throw JSONDecodingError(.unexpectedEnd, offset: count)
+        }
+        offset = quote + 1
+    }
+
+    /// The offset of the quote that closes a string whose body starts at `start` (the bytes end at
+    /// `count`), nil when no quote does: each quote found, the backslashes before it tell whether
+    /// it is escaped.
+    @inline(__always)
+    package static func closingQuote(_ base: UnsafePointer<UInt8>, from start: Int, count: Int) -> Int? {
+        var index = start
+        while true {
+            guard let quote = nextQuote(base, from: index, count: count) else { return nil }
             var backslashes = 0
-            while quote - 1 - backslashes >= offset, base[quote - 1 - backslashes] == UInt8(ascii: "\\") {
+            while quote - 1 - backslashes >= index, base[quote - 1 - backslashes] == UInt8(ascii: "\\") {
                 backslashes += 1
             }
-            offset = quote + 1
-            if backslashes % 2 == 0 { return }
+            if backslashes % 2 == 0 { return quote }
+            index = quote + 1
         }
-        throw JSONDecodingError(.unexpectedEnd, offset: count)
+    }
+
+    /// The offset of the next `"` at or after `start`: most strings are short, so the first 32
+    /// bytes are looked at eight at a time in place, and `memchr` (a call, but wide) takes the rest.
+    @inline(__always)
+    static func nextQuote(_ base: UnsafePointer<UInt8>, from start: Int, count: Int) -> Int? {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        var index = start
+        let inPlace = min(count, start + 32)
+        while inPlace - index >= 8 {
+            let word = UInt64(littleEndian: UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self))
+            let quote = word ^ (ones &* 0x22)
+            // The lowest flagged byte is exact (borrows only flag bytes above a zero one).
+            let found = (quote &- ones) & ~quote & (ones &* 0x80)
+            if found != 0 { return index + found.trailingZeroBitCount >> 3 }
+            index += 8
+        }
+        guard index < count, let found = memchr(base + index, Int32(UInt8(ascii: "\"")), count - index) else { return nil }
+        return UnsafePointer<UInt8>(found.assumingMemoryBound(to: UInt8.self)) - base
     }
 
     /// Reads a snowflake: a string of decimal digits, or (leniently, as Discord sometimes echoes
@@ -286,16 +359,7 @@ public struct JSONReader {
         if byte == UInt8(ascii: "\"") {
             offset += 1
             let start = offset
-            var value: UInt64 = 0
-            while offset < count {
-                let digit = base[offset] &- UInt8(ascii: "0")
-                guard digit < 10 else { break }
-                let (times10, o1) = value.multipliedReportingOverflow(by: 10)
-                let (sum, o2) = times10.addingReportingOverflow(UInt64(digit))
-                guard !o1, !o2 else { throw JSONDecodingError(.numberOutOfRange, offset: start) }
-                value = sum
-                offset += 1
-            }
+            let value = try readDigits(reportingOverflowAt: start)
             guard offset > start, offset < count, base[offset] == UInt8(ascii: "\"") else {
                 throw JSONDecodingError(.invalidValue("a snowflake"), offset: start)
             }
@@ -304,6 +368,31 @@ public struct JSONReader {
         }
         guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { throw mismatch("a snowflake") }
         return try readUInt64()
+    }
+
+    /// Reads the decimal digits at the offset (none: 0) into a `UInt64`; throws
+    /// `numberOutOfRange` at `start` when they do not fit.
+    @inline(__always)
+    mutating func readDigits(reportingOverflowAt start: Int) throws -> UInt64 {
+        var value: UInt64 = 0
+        // Nineteen digits always fit (10^19 - 1 < 2^64): no overflow check for those.
+        let unchecked = min(count, offset + 19)
+        while offset < unchecked {
+            let digit = base[offset] &- UInt8(ascii: "0")
+            guard digit < 10 else { return value }
+            value = value &* 10 &+ UInt64(digit)
+            offset += 1
+        }
+        while offset < count {
+            let digit = base[offset] &- UInt8(ascii: "0")
+            guard digit < 10 else { break }
+            let (times10, o1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times10.addingReportingOverflow(UInt64(digit))
+            guard !o1, !o2 else { throw JSONDecodingError(.numberOutOfRange, offset: start) }
+            value = sum
+            offset += 1
+        }
+        return value
     }
 
     /// Reads a non-negative integer that fits 64 bits.
@@ -337,16 +426,7 @@ public struct JSONReader {
             byte = base[offset]
         }
         guard byte &- UInt8(ascii: "0") < 10 else { offset = start; throw mismatch("a number") }
-        var value: UInt64 = 0
-        while offset < count {
-            let digit = base[offset] &- UInt8(ascii: "0")
-            guard digit < 10 else { break }
-            let (times10, o1) = value.multipliedReportingOverflow(by: 10)
-            let (sum, o2) = times10.addingReportingOverflow(UInt64(digit))
-            guard !o1, !o2 else { throw JSONDecodingError(.numberOutOfRange, offset: start) }
-            value = sum
-            offset += 1
-        }
+        let value = try readDigits(reportingOverflowAt: start)
         if offset < count, base[offset] == UInt8(ascii: ".") || base[offset] | 0x20 == UInt8(ascii: "e") {
             offset = start
             let double = try readDouble()
