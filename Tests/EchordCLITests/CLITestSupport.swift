@@ -125,21 +125,13 @@ final class ChildProcess: Sendable {
         }
         let pid = started.pid
         self.pid = pid
-        let readers = [(started.stdout, true), (started.stderr, false)].map { fd, isStdout in
-            let done = DispatchSemaphore(value: 0)
-            let output = self.output
-            Thread {
-                ChildProcessSpawn.drain(fd) { chunk in
-                    output.withLockedValue { if isStdout { $0.stdout += chunk } else { $0.stderr += chunk } }
-                }
-                done.signal()
-            }.start()
-            return done
-        }
+        let output = self.output
         let exit = self.exit
         Thread {
-            let status = ChildProcessSpawn.waitForExit(pid)
-            readers.forEach { $0.wait() }  // every byte read before anyone sees the exit
+            // Every byte read before anyone sees the exit.
+            let status = ChildProcessSpawn.readOutputsUntilExit(started) { chunk, isStdout in
+                output.withLockedValue { if isStdout { $0.stdout += chunk } else { $0.stderr += chunk } }
+            }
             let waiters = exit.withLockedValue { state in
                 state.status = status
                 defer { state.waiters = [] }

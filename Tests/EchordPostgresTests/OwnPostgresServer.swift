@@ -65,18 +65,9 @@ struct OwnPostgresServer: Sendable {
         let output = NIOLockedValueBox<(stdout: [UInt8], stderr: [UInt8])>(([], []))
         let status: Int32 = await withCheckedContinuation { continuation in
             Thread {
-                let readers = [(started.stdout, true), (started.stderr, false)].map { fd, isStdout in
-                    let done = DispatchSemaphore(value: 0)
-                    Thread {
-                        ChildProcessSpawn.drain(fd) { chunk in
-                            output.withLockedValue { if isStdout { $0.stdout += chunk } else { $0.stderr += chunk } }
-                        }
-                        done.signal()
-                    }.start()
-                    return done
+                let status = ChildProcessSpawn.readOutputsUntilExit(started) { chunk, isStdout in
+                    output.withLockedValue { if isStdout { $0.stdout += chunk } else { $0.stderr += chunk } }
                 }
-                let status = ChildProcessSpawn.waitForExit(started.pid)
-                readers.forEach { $0.wait() }
                 continuation.resume(returning: status)
             }.start()
         }
