@@ -13,4 +13,7 @@ enum DriverInput: Sendable {
     case identifyTurn(IdentifyTurn?, connection: Int)
     /// The send limiter of connection `connection` has a free slot again.
     case pump(connection: Int)
+    /// The handler of connection `connection` left an `s` in the shard's ``SequenceMailbox`` once
+    /// a session-save check was due: the main loop takes it (and saves when the session changed).
+    case sequenceReported(connection: Int)
 }

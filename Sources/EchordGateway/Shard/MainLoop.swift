@@ -32,6 +32,8 @@ struct MainLoop {
     var now: Duration { shard.clock.now }
 
     mutating func handle(_ input: DriverInput) {
+        // The newest `s` first: every input is handled after the dispatches read before it.
+        takeSequence()
         switch input {
         case .machine(let input, let id):
             if let id, id != machine.currentConnection { return }  // a late input of an old socket
@@ -50,9 +52,6 @@ struct MainLoop {
                 timer.set(.heartbeat, at: beat.next, fire: .machine(.heartbeatDue, connection: beat.connection))
             }
             perform(machine.handle(input, now: now))
-            if case .dispatch(let sequence) = input {
-                shard.shared.withLockedValue { $0.session?.sequence = sequence }
-            }
         case .command(let id, let bytes, let opcode):
             commands[id] = (bytes, opcode)
             perform(machine.handle(.commandSubmitted(id: id), now: now))
@@ -62,7 +61,21 @@ struct MainLoop {
             turnEnded(turn, id: id)
         case .pump(let id):
             if connection?.id == id { pump() }
+        case .sequenceReported:
+            break  // taken above
         }
+    }
+
+    /// When the next session-save check is due (the machine's cadence).
+    var nextSaveCheck: Duration { machine.lastSaveCheck + machine.configuration.sessionSaveInterval }
+
+    /// Takes the newest `s` the open connection's handler accepted, if any, into the machine (which
+    /// saves the session when a save check is due), and tells the mailbox when the next check is due.
+    mutating func takeSequence() {
+        guard let s = shard.sequences.take(connection: machine.currentConnection) else { return }
+        perform(machine.handle(.dispatch(sequence: s), now: now))
+        shard.shared.withLockedValue { $0.session?.sequence = s }
+        shard.sequences.wake(at: nextSaveCheck)
     }
 
     mutating func perform(_ actions: [ShardStateMachine.Action]) {
@@ -130,6 +143,7 @@ struct MainLoop {
                 save(machine.session)
                 close(code: nil)
                 if let error { logger.error("shard stopped", metadata: ["error": "\(error)"]) }
+                shard.sequences.close()
                 for id in commands.keys { shard.completeCommand(id, with: GatewayCommandError.shardStopped) }
                 commands = [:]
                 timer.cancel(.commandExpiry)

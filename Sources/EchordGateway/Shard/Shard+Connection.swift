@@ -46,6 +46,7 @@ extension MainLoop {
         let identifies = machine.session == nil
         connection = ConnectionHandle(
             id: id, url: parsed, lastSequence: lastSequence, phase: identifies ? .waitingForTurn : .connecting)
+        shard.sequences.open(connection: id, wakeAt: nextSaveCheck)
         if identifies { waitForTurn(id: id) } else { connect() }
     }
 
@@ -248,6 +249,7 @@ extension MainLoop {
     mutating func dropConnection() {
         guard let handle = connection else { return }
         connection = nil
+        shard.sequences.close()
         handle.channel?.close(promise: nil)
         if let turn = handle.turn { abandon(turn) }
         for command in handle.queued { inputs.yield(.command(id: command.id, bytes: command.bytes, opcode: command.opcode)) }

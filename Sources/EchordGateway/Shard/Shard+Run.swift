@@ -58,6 +58,7 @@ extension Shard {
             }
             if !loop.machine.isStopped {
                 // The task running the shard was cancelled: close with a resumable code, keep the session.
+                loop.takeSequence()
                 loop.closeNow(code: machineConfiguration.resumableCloseCode)
                 loop.save(loop.machine.session)
                 setStatus(.stopped(error: nil))

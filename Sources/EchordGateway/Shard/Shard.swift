@@ -46,6 +46,8 @@ public final class Shard: Sendable {
     let seed: UInt64
     let shared: NIOLockedValueBox<SharedState>
     let metrics: ShardMetrics
+    /// The newest `s` of the open connection, left by its channel handler for the main loop.
+    let sequences = SequenceMailbox()
 
     struct SharedState {
         var status: ShardStatus = .idle
@@ -106,7 +108,15 @@ public final class Shard: Sendable {
     /// The session a reconnect would resume, with the sequence number of the last dispatch that
     /// reached ``events``. (The ``SessionStore`` gets it in batches: at READY, RESUMED, stop and
     /// every ``ShardConfiguration/sessionSaveInterval``.)
-    public var session: GatewaySession? { shared.withLockedValue { $0.session } }
+    public var session: GatewaySession? {
+        // The handler's newest `s` the main loop has not taken yet (it takes it at its next input).
+        let waiting = sequences.waiting
+        return shared.withLockedValue { state in
+            guard var session = state.session, let waiting else { return state.session }
+            session.sequence = waiting
+            return session
+        }
+    }
 
     /// Status changes from now on, starting with the current status; ends when the shard stops.
     public func statusUpdates() -> AsyncStream<ShardStatus> {

@@ -5,7 +5,7 @@ import NIOWebSocket
 /// The receive path of one shard connection without its socket, for `Benchmarks/ReceivePath`:
 /// frames go through the connection's channel handler on an event loop exactly as NIO hands them
 /// over on a socket (each read's frames, then the read's end: inflate, envelope scan, sequence
-/// gate, subscription check, push into the shard's event buffer, the read's sequence report), and
+/// gate, subscription check, push into the shard's event buffer, the read's `s` left for the main loop), and
 /// the shard's main loop handles the handler's inputs (state machine, session bookkeeping) in its
 /// own task, as in ``Shard/run()``. Read ``shard``'s events meanwhile.
 @_spi(EchordInternals)

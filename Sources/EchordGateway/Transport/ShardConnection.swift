@@ -20,10 +20,12 @@ enum WebSocketFrameFactory {
 /// made with the first data frame (one ``GatewayInflater`` for the connection, whatever the
 /// compression). The first thing it reports is ``DriverInput/opened(_:connection:)``, before any frame.
 ///
-/// The `s` of accepted dispatches reaches the main loop once per read (at `channelReadComplete`), or
-/// before any other input of this socket, and a consumer waiting for events is woken once per read,
-/// not once per event: a burst of dispatches costs the main loop one input and the consumer one
-/// wake-up.
+/// The `s` of accepted dispatches is left in the shard's ``SequenceMailbox`` once per read (at
+/// `channelReadComplete`), or before any other input of this socket, without waking the main loop
+/// (it takes the `s` before its next input; a read wakes it only once a session-save check is due,
+/// every ``ShardConfiguration/sessionSaveInterval`` while events flow); a consumer waiting for
+/// events is woken once per read, not once per event: a burst of dispatches costs the consumer one
+/// wake-up and the main loop none.
 final class ShardChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = WebSocketFrame
     typealias OutboundIn = WebSocketFrame
@@ -78,11 +80,14 @@ final class ShardChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
         inputs.yield(.machine(input, connection: id))
     }
 
-    /// Tells the main loop the newest accepted `s`, if it has not heard of it yet.
+    /// Leaves the newest accepted `s` for the main loop, if it has not been left yet (the main loop
+    /// takes it before its next input; it is woken only once a session-save check is due).
     private func reportSequence() {
         guard let sequence = unreportedSequence else { return }
         unreportedSequence = nil
-        inputs.yield(.machine(.dispatch(sequence: sequence), connection: id))
+        if shard.sequences.post(sequence, connection: id, now: shard.clock.now) {
+            inputs.yield(.sequenceReported(connection: id))
+        }
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
