@@ -6,7 +6,13 @@ import NIOConcurrencyHelpers
 /// up. Heartbeats go on meanwhile (they do not pass through here). A consumer slow enough that the
 /// heartbeat ACK cannot be read in time makes the shard treat the connection as a zombie, close it
 /// and RESUME, so the gateway replays what was not read: events are delayed, never dropped.
-final class EventBuffer<Element: Sendable>: Sendable {
+///
+/// Not generic: it only ever carries dispatches, and its nested types (the state, the steps, the
+/// producers) then have static metadata, where a generic buffer looks theirs up at run time on
+/// every offer.
+final class EventBuffer: Sendable {
+    typealias Element = GatewayDispatch
+
     private struct State {
         var items: [Element] = []
         var head = 0

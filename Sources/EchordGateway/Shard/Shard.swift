@@ -35,7 +35,7 @@ public final class Shard: Sendable {
     /// and leave it waiting forever). For a shard of a ``ShardManager`` this is the manager's
     /// merged stream: iterate ``ShardManager/events`` instead.
     public let events: ShardEvents
-    let buffer: EventBuffer<GatewayDispatch>
+    let buffer: EventBuffer
     /// False when the buffer is shared with other shards (a ShardManager's merged stream): then
     /// this shard does not end it when it stops.
     let ownsBuffer: Bool
@@ -84,7 +84,7 @@ public final class Shard: Sendable {
     /// A shard that delivers into `sharedBuffer` (a ShardManager's merged stream) when given.
     init(
         configuration: ShardConfiguration, sessionStore: any SessionStore, identifyQueue: any IdentifyQueue,
-        clock: GatewayClock, logger: Logger, seed: UInt64, sharedBuffer: EventBuffer<GatewayDispatch>?
+        clock: GatewayClock, logger: Logger, seed: UInt64, sharedBuffer: EventBuffer?
     ) {
         self.configuration = configuration
         self.buffer = sharedBuffer ?? EventBuffer(capacity: configuration.eventBufferCapacity)

@@ -1,10 +1,10 @@
 /// A shard's dispatches, in order (see ``Shard/events``).
 public struct ShardEvents: AsyncSequence, Sendable {
     public typealias Element = GatewayDispatch
-    let buffer: EventBuffer<GatewayDispatch>
+    let buffer: EventBuffer
 
     public struct AsyncIterator: AsyncIteratorProtocol {
-        let buffer: EventBuffer<GatewayDispatch>
+        let buffer: EventBuffer
         public mutating func next() async -> GatewayDispatch? { await buffer.next() }
     }
 

@@ -90,7 +90,7 @@ public final class ShardManager: Sendable {
     /// holds for the shards as they come and go; what a shard delivered here before it stopped or
     /// was handed over stays here, in order, for the consumer.
     public let events: ShardEvents
-    let buffer: EventBuffer<GatewayDispatch>
+    let buffer: EventBuffer
     let sessionStore: any SessionStore
     let clock: GatewayClock
     let logger: Logger
