@@ -8,68 +8,33 @@ extension Shard {
     ///   configuration cannot work; ``TLSTrustRootError`` when an extra trust root cannot be
     ///   loaded. Returns normally after ``stop(keepSession:)`` or cancellation.
     public func run() async throws {
-        try configuration.validate()
-        // Loads the extra trust roots (once per process and set) before any connection.
-        if !configuration.additionalTrustRoots.isEmpty { _ = try SharedTLS.context(trusting: configuration.additionalTrustRoots) }
-        guard let gatewayURL = GatewayURL(configuration.gatewayURL) else {
-            throw ShardError.invalidConfiguration("bad gateway URL")
-        }
-        let (inputs, inputContinuation) = AsyncStream.makeStream(of: DriverInput.self)
-        let alreadyStopped: Bool? = shared.withLockedValue { state in
-            precondition(!state.started, "Shard.run() was called twice")
-            state.started = true
-            state.inputs = inputContinuation
-            return state.stopRequested
-        }
+        // The task allocator keeps every slab its deepest async frame ever needed for the task's
+        // life, so what this frame holds across an await is paid by every idle shard: a few
+        // references. The main loop (the machine, the connection, the timers) lives on the heap,
+        // made and finished by synchronous functions.
+        let (inputs, inputContinuation, alreadyStopped) = try startRun()
         let restored = try? await sessionStore.session(shardID: configuration.shardID, shardCount: configuration.shardCount)
-        var machineConfiguration = ShardStateMachine.Configuration(gatewayURL: gatewayURL.description)
-        machineConfiguration.helloTimeout = configuration.helloTimeout
-        machineConfiguration.readyTimeout = configuration.readyTimeout
-        machineConfiguration.backoffBase = configuration.backoffBase
-        machineConfiguration.backoffCap = configuration.backoffCap
-        machineConfiguration.commandWaitLimit = configuration.commandWaitLimit
-        machineConfiguration.sessionSaveInterval = configuration.sessionSaveInterval
-        let timer = DeadlineTimer(clock: clock, inputs: inputContinuation)
-        let saver = SessionSaver(
-            store: sessionStore, shardID: configuration.shardID, shardCount: configuration.shardCount, logger: logger,
-            initial: restored)
-        var loop = MainLoop(
-            shard: self, machine: ShardStateMachine(configuration: machineConfiguration, session: restored, seed: seed),
-            inputs: inputContinuation, saver: saver, timer: timer)
-        if let restored {
-            shared.withLockedValue { $0.session = restored }
-            logger.info("resuming a stored session", metadata: ["sequence": "\(restored.sequence)"])
-        }
+        let running = RunningLoop(try makeMainLoop(inputs: inputContinuation, restored: restored))
         // The shard's one long-lived task is this one. Its children are short: an identify wait, a
         // connect, a session save; they end on their own and the discarding group keeps none of them.
         // The socket is read by its channel handler and the timers are callbacks on the clock.
-        let (outcome, lastChannel): (ShardError?, NIOCore.Channel?) = await withDiscardingTaskGroup { group in
-            if let keep = alreadyStopped {
-                loop.handle(.machine(.stop(keepSession: keep), connection: nil))
-            } else {
-                loop.handle(.machine(.start, connection: nil))
-            }
-            for job in loop.takeSpawns() { group.addTask(operation: job) }
+        let lastChannel: NIOCore.Channel? = await withDiscardingTaskGroup { group in
+            let first: ShardStateMachine.Input = alreadyStopped.map { .stop(keepSession: $0) } ?? .start
+            running.loop.handle(.machine(first, connection: nil))
+            for job in running.loop.takeSpawns() { group.addTask(operation: job) }
             // A shard stopped before it ran is stopped already: no input would ever come to end the loop.
             var pending = inputs.makeAsyncIterator()
-            while !loop.machine.isStopped, let input = await pending.next() {
-                loop.handle(input)
-                for job in loop.takeSpawns() { group.addTask(operation: job) }
+            while !running.loop.machine.isStopped, let input = await pending.next() {
+                running.loop.handle(input)
+                for job in running.loop.takeSpawns() { group.addTask(operation: job) }
             }
-            if !loop.machine.isStopped {
-                // The task running the shard was cancelled: close with a resumable code, keep the session.
-                loop.closeNow(code: machineConfiguration.resumableCloseCode)
-                loop.save(loop.machine.session)
-                setStatus(.stopped(error: nil))
-            }
-            timer.finish()
-            let channel = loop.finishConnection()
-            for job in loop.takeSpawns() { group.addTask(operation: job) }
+            let channel = finishLoop(running)
+            for job in running.loop.takeSpawns() { group.addTask(operation: job) }
             group.cancelAll()
-            return (loop.stopError, channel)
+            return channel
         }
         // The last save is written before run() returns (also when a writer was cancelled).
-        await saver.drainUnclaimed()
+        await running.loop.saver.drainUnclaimed()
         try? await lastChannel?.closeFuture.get()
         inputContinuation.finish()
         if ownsBuffer { buffer.finish() }
@@ -79,6 +44,75 @@ extension Shard {
             return Array(state.commandWaiters.values)
         }
         waiters.forEach { $0.resume(throwing: GatewayCommandError.shardStopped) }
-        if let outcome { throw outcome }
+        if let outcome = running.loop.stopError { throw outcome }
+    }
+
+    /// Checks the configuration, marks the shard started and makes its input stream; returns the
+    /// stream, its continuation and the `keepSession` of a stop requested before run() (nil: none).
+    private func startRun() throws -> (AsyncStream<DriverInput>, AsyncStream<DriverInput>.Continuation, Bool?) {
+        try configuration.validate()
+        // Loads the extra trust roots (once per process and set) before any connection.
+        if !configuration.additionalTrustRoots.isEmpty { _ = try SharedTLS.context(trusting: configuration.additionalTrustRoots) }
+        guard GatewayURL(configuration.gatewayURL) != nil else {
+            throw ShardError.invalidConfiguration("bad gateway URL")
+        }
+        let (inputs, inputContinuation) = AsyncStream.makeStream(of: DriverInput.self)
+        let alreadyStopped: Bool? = shared.withLockedValue { state in
+            precondition(!state.started, "Shard.run() was called twice")
+            state.started = true
+            state.inputs = inputContinuation
+            return state.stopRequested
+        }
+        return (inputs, inputContinuation, alreadyStopped)
+    }
+
+    /// The main loop, with the machine resuming `restored` when there is one.
+    private func makeMainLoop(inputs: AsyncStream<DriverInput>.Continuation, restored: GatewaySession?) throws -> MainLoop {
+        guard let gatewayURL = GatewayURL(configuration.gatewayURL) else {
+            throw ShardError.invalidConfiguration("bad gateway URL")
+        }
+        var machineConfiguration = ShardStateMachine.Configuration(gatewayURL: gatewayURL.description)
+        machineConfiguration.helloTimeout = configuration.helloTimeout
+        machineConfiguration.readyTimeout = configuration.readyTimeout
+        machineConfiguration.backoffBase = configuration.backoffBase
+        machineConfiguration.backoffCap = configuration.backoffCap
+        machineConfiguration.commandWaitLimit = configuration.commandWaitLimit
+        machineConfiguration.sessionSaveInterval = configuration.sessionSaveInterval
+        let timer = DeadlineTimer(clock: clock, inputs: inputs)
+        let saver = SessionSaver(
+            store: sessionStore, shardID: configuration.shardID, shardCount: configuration.shardCount, logger: logger,
+            initial: restored)
+        let loop = MainLoop(
+            shard: self, machine: ShardStateMachine(configuration: machineConfiguration, session: restored, seed: seed),
+            inputs: inputs, saver: saver, timer: timer)
+        if let restored {
+            shared.withLockedValue { $0.session = restored }
+            logger.info("resuming a stored session", metadata: ["sequence": "\(restored.sequence)"])
+        }
+        return loop
+    }
+
+    /// The end of the input loop: a shard whose task was cancelled closes with a resumable code and
+    /// keeps its session; the timers stop and the connection is dropped. Returns its channel, for
+    /// run() to wait for its close.
+    private func finishLoop(_ running: RunningLoop) -> NIOCore.Channel? {
+        if !running.loop.machine.isStopped {
+            // The task running the shard was cancelled: close with a resumable code, keep the session.
+            running.loop.closeNow(code: running.loop.machine.configuration.resumableCloseCode)
+            running.loop.save(running.loop.machine.session)
+            setStatus(.stopped(error: nil))
+        }
+        running.loop.timer.finish()
+        return running.loop.finishConnection()
+    }
+}
+
+/// The main loop of a running shard, on the heap (see ``Shard/run()``). Used by the shard's task
+/// only, never shared.
+final class RunningLoop {
+    var loop: MainLoop
+
+    init(_ loop: MainLoop) {
+        self.loop = loop
     }
 }
