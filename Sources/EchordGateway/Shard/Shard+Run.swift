@@ -9,34 +9,45 @@ extension Shard {
     ///   loaded. Returns normally after ``stop(keepSession:)`` or cancellation.
     public func run() async throws {
         // The task allocator keeps every slab its deepest async frame ever needed for the task's
-        // life, so what this frame holds across an await is paid by every idle shard: a few
-        // references. The main loop (the machine, the connection, the timers) lives on the heap,
-        // made and finished by synchronous functions.
-        let (inputs, inputContinuation, alreadyStopped) = try startRun()
-        let restored = try? await sessionStore.session(shardID: configuration.shardID, shardCount: configuration.shardCount)
-        let running = RunningLoop(try makeMainLoop(inputs: inputContinuation, restored: restored))
+        // life, so what the frames of the input loop hold across an await is paid by every idle
+        // shard: here a few references. The main loop (the machine, the connection, the timers)
+        // lives on the heap, and the work between two inputs is done by synchronous functions.
+        let running = try await prepareRun()
         // The shard's one long-lived task is this one. Its children are short: an identify wait, a
         // connect, a session save; they end on their own and the discarding group keeps none of them.
         // The socket is read by its channel handler and the timers are callbacks on the clock.
         let lastChannel: NIOCore.Channel? = await withDiscardingTaskGroup { group in
-            let first: ShardStateMachine.Input = alreadyStopped.map { .stop(keepSession: $0) } ?? .start
-            running.loop.handle(.machine(first, connection: nil))
-            for job in running.loop.takeSpawns() { group.addTask(operation: job) }
+            for job in running.start() { group.addTask(operation: job) }
             // A shard stopped before it ran is stopped already: no input would ever come to end the loop.
-            var pending = inputs.makeAsyncIterator()
+            var pending = running.inputs.makeAsyncIterator()
             while !running.loop.machine.isStopped, let input = await pending.next() {
-                running.loop.handle(input)
-                for job in running.loop.takeSpawns() { group.addTask(operation: job) }
+                for job in running.step(input) { group.addTask(operation: job) }
             }
-            let channel = finishLoop(running)
-            for job in running.loop.takeSpawns() { group.addTask(operation: job) }
+            let (channel, jobs) = finishLoop(running)
+            for job in jobs { group.addTask(operation: job) }
             group.cancelAll()
             return channel
         }
+        try await endRun(running, lastChannel: lastChannel)
+    }
+
+    /// Everything before the input loop: the checks, the input stream, the stored session, the
+    /// main loop.
+    private func prepareRun() async throws -> RunningLoop {
+        let (inputs, inputContinuation, alreadyStopped) = try startRun()
+        let restored = try? await sessionStore.session(shardID: configuration.shardID, shardCount: configuration.shardCount)
+        return RunningLoop(
+            try makeMainLoop(inputs: inputContinuation, restored: restored), inputs: inputs,
+            continuation: inputContinuation, alreadyStopped: alreadyStopped)
+    }
+
+    /// Everything after the input loop: the last save, the socket's close, the input stream's end,
+    /// the commands still waiting; throws the error the shard stopped with.
+    private func endRun(_ running: RunningLoop, lastChannel: NIOCore.Channel?) async throws {
         // The last save is written before run() returns (also when a writer was cancelled).
         await running.loop.saver.drainUnclaimed()
         try? await lastChannel?.closeFuture.get()
-        inputContinuation.finish()
+        running.continuation.finish()
         if ownsBuffer { buffer.finish() }
         let waiters = shared.withLockedValue { state -> [CheckedContinuation<Void, Error>] in
             state.inputs = nil
@@ -94,8 +105,9 @@ extension Shard {
 
     /// The end of the input loop: a shard whose task was cancelled closes with a resumable code and
     /// keeps its session; the timers stop and the connection is dropped. Returns its channel, for
-    /// run() to wait for its close.
-    private func finishLoop(_ running: RunningLoop) -> NIOCore.Channel? {
+    /// run() to wait for its close, and the jobs to start.
+    @inline(never)
+    private func finishLoop(_ running: RunningLoop) -> (NIOCore.Channel?, [@Sendable () async -> Void]) {
         if !running.loop.machine.isStopped {
             // The task running the shard was cancelled: close with a resumable code, keep the session.
             running.loop.closeNow(code: running.loop.machine.configuration.resumableCloseCode)
@@ -103,16 +115,42 @@ extension Shard {
             setStatus(.stopped(error: nil))
         }
         running.loop.timer.finish()
-        return running.loop.finishConnection()
+        let channel = running.loop.finishConnection()
+        return (channel, running.loop.takeSpawns())
     }
 }
 
-/// The main loop of a running shard, on the heap (see ``Shard/run()``). Used by the shard's task
-/// only, never shared.
+/// The main loop of a running shard, on the heap (see ``Shard/run()``), with its input stream. Used
+/// by the shard's task only, never shared.
 final class RunningLoop {
     var loop: MainLoop
+    let inputs: AsyncStream<DriverInput>
+    let continuation: AsyncStream<DriverInput>.Continuation
+    /// The `keepSession` of a stop requested before run() (nil: none).
+    let alreadyStopped: Bool?
 
-    init(_ loop: MainLoop) {
+    init(
+        _ loop: MainLoop, inputs: AsyncStream<DriverInput>, continuation: AsyncStream<DriverInput>.Continuation,
+        alreadyStopped: Bool?
+    ) {
         self.loop = loop
+        self.inputs = inputs
+        self.continuation = continuation
+        self.alreadyStopped = alreadyStopped
+    }
+
+    /// The first input (start, or the stop requested before run()); returns the jobs to start.
+    @inline(never)
+    func start() -> [@Sendable () async -> Void] {
+        let first: ShardStateMachine.Input = alreadyStopped.map { .stop(keepSession: $0) } ?? .start
+        return step(.machine(first, connection: nil))
+    }
+
+    /// Handles one input; returns the jobs to start. Not inlined: its temporaries stay on the
+    /// thread's stack instead of the input loop's async frame.
+    @inline(never)
+    func step(_ input: DriverInput) -> [@Sendable () async -> Void] {
+        loop.handle(input)
+        return loop.takeSpawns()
     }
 }
