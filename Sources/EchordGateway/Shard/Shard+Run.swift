@@ -17,16 +17,8 @@ extension Shard {
         // connect, a session save; they end on their own and the discarding group keeps none of them.
         // The socket is read by its channel handler and the timers are callbacks on the clock.
         let lastChannel: NIOCore.Channel? = await withDiscardingTaskGroup { group in
-            for job in running.start() { group.addTask(operation: job) }
-            // A shard stopped before it ran is stopped already: no input would ever come to end the loop.
-            var pending = running.inputs.makeAsyncIterator()
-            while !running.loop.machine.isStopped, let input = await pending.next() {
-                for job in running.step(input) { group.addTask(operation: job) }
-            }
-            let (channel, jobs) = finishLoop(running)
-            for job in jobs { group.addTask(operation: job) }
-            group.cancelAll()
-            return channel
+            await running.drive(&group)
+            return finishLoop(running, in: &group)
         }
         try await endRun(running, lastChannel: lastChannel)
     }
@@ -104,10 +96,10 @@ extension Shard {
     }
 
     /// The end of the input loop: a shard whose task was cancelled closes with a resumable code and
-    /// keeps its session; the timers stop and the connection is dropped. Returns its channel, for
-    /// run() to wait for its close, and the jobs to start.
+    /// keeps its session; the timers stop, the connection is dropped and the group's children are
+    /// cancelled. Returns the connection's channel, for run() to wait for its close.
     @inline(never)
-    private func finishLoop(_ running: RunningLoop) -> (NIOCore.Channel?, [@Sendable () async -> Void]) {
+    private func finishLoop(_ running: RunningLoop, in group: inout DiscardingTaskGroup) -> NIOCore.Channel? {
         if !running.loop.machine.isStopped {
             // The task running the shard was cancelled: close with a resumable code, keep the session.
             running.loop.closeNow(code: running.loop.machine.configuration.resumableCloseCode)
@@ -116,7 +108,9 @@ extension Shard {
         }
         running.loop.timer.finish()
         let channel = running.loop.finishConnection()
-        return (channel, running.loop.takeSpawns())
+        running.startSpawns(in: &group)
+        group.cancelAll()
+        return channel
     }
 }
 
@@ -139,18 +133,28 @@ final class RunningLoop {
         self.alreadyStopped = alreadyStopped
     }
 
-    /// The first input (start, or the stop requested before run()); returns the jobs to start.
+    /// Feeds the loop its inputs (the first being start, or the stop requested before run()) until
+    /// the machine stops or the task is cancelled, starting the jobs it asks for in `group`.
     @inline(never)
-    func start() -> [@Sendable () async -> Void] {
-        let first: ShardStateMachine.Input = alreadyStopped.map { .stop(keepSession: $0) } ?? .start
-        return step(.machine(first, connection: nil))
+    func drive(_ group: inout DiscardingTaskGroup) async {
+        step(.machine(alreadyStopped.map { .stop(keepSession: $0) } ?? .start, connection: nil), in: &group)
+        // A shard stopped before it ran is stopped already: no input would ever come to end the loop.
+        var pending = inputs.makeAsyncIterator()
+        while !loop.machine.isStopped, let input = await pending.next() {
+            step(input, in: &group)
+        }
     }
 
-    /// Handles one input; returns the jobs to start. Not inlined: its temporaries stay on the
-    /// thread's stack instead of the input loop's async frame.
+    /// Handles one input and starts the jobs it asks for in `group`. Not inlined: its temporaries
+    /// stay on the thread's stack instead of the input loop's async frame.
     @inline(never)
-    func step(_ input: DriverInput) -> [@Sendable () async -> Void] {
+    func step(_ input: DriverInput, in group: inout DiscardingTaskGroup) {
         loop.handle(input)
-        return loop.takeSpawns()
+        startSpawns(in: &group)
+    }
+
+    /// Starts the jobs the loop asked for in `group`.
+    func startSpawns(in group: inout DiscardingTaskGroup) {
+        for job in loop.takeSpawns() { group.addTask(operation: job) }
     }
 }
