@@ -91,6 +91,25 @@ struct SendLimiterTests {
         #expect(limiter.delay(isHeartbeat: false, now: .seconds(61)) == .seconds(9))
         #expect(limiter.count(now: .seconds(61)) == 4)
     }
+
+    @Test("hours of sends, in bursts and idle stretches, keep the window exact: old frames are dropped, never the ones in the window")
+    func longLife() {
+        var limiter = SendLimiter(limit: 10, window: .seconds(60), reservedForHeartbeats: 2)
+        var sentAt: [Duration] = []
+        var now = Duration.zero
+        for round in 0..<400 {
+            // A burst of commands as fast as the limiter allows, then an idle stretch of heartbeats.
+            for _ in 0..<(round % 3 == 0 ? 12 : 1) {
+                let delay = limiter.delay(isHeartbeat: false, now: now)
+                now += delay
+                limiter.record(now: now)
+                sentAt.append(now)
+            }
+            now += .seconds(round % 5 == 0 ? 41 : 7)
+            let inWindow = sentAt.filter { now - $0 < .seconds(60) }.count
+            #expect(limiter.count(now: now) == inWindow, "round \(round)")
+        }
+    }
 }
 
 @Suite("GatewayURL")

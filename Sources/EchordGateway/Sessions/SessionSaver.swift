@@ -49,33 +49,45 @@ final class SessionSaver: Sendable {
 
     /// Writes pending sessions until none is left; a session equal to the last written is skipped.
     /// A write that fails because the writer's task was cancelled is left pending for the next
-    /// writer (the shard runs a last one, uncancelled, before `run()` returns).
+    /// writer (the shard runs a last one, uncancelled, before `run()` returns). The bookkeeping is
+    /// in synchronous functions: the async frame of the writer (a child task of every shard at
+    /// READY) holds only the session being written.
     func drain() async {
-        while true {
-            let next: (session: GatewaySession?, lastSaved: GatewaySession?)? = state.withLockedValue { state in
-                guard let pending = state.pending else {
-                    state.writing = false
-                    return nil
-                }
-                state.pending = nil
-                return (pending, state.lastSaved)
-            }
-            guard let next else { return }
-            guard next.session != next.lastSaved else { continue }
+        while let session = nextToWrite() {
             do {
-                try await store.save(next.session, shardID: shardID, shardCount: shardCount)
-                state.withLockedValue { $0.lastSaved = next.session }
+                try await store.save(session, shardID: shardID, shardCount: shardCount)
+                state.withLockedValue { $0.lastSaved = session }
             } catch {
-                if Task.isCancelled {
-                    state.withLockedValue { state in
-                        if state.pending == nil { state.pending = .some(next.session) }
-                        state.writing = false
-                    }
-                    return
-                }
-                logger.warning("session could not be saved", metadata: ["error": "\(error)"])
+                guard writeFailed(session, error: error) else { return }
             }
         }
+    }
+
+    /// The next session to write (`.some(nil)` deletes), skipping one equal to the last written;
+    /// nil when none is pending (the writer ends).
+    private func nextToWrite() -> GatewaySession?? {
+        state.withLockedValue { state in
+            while let pending = state.pending {
+                state.pending = nil
+                if pending != state.lastSaved { return .some(pending) }
+            }
+            state.writing = false
+            return nil
+        }
+    }
+
+    /// A write failed: when the writer's task was cancelled the session stays pending for the next
+    /// writer and this one ends (false); otherwise it is logged and the writer goes on (true).
+    private func writeFailed(_ session: GatewaySession?, error: any Error) -> Bool {
+        if Task.isCancelled {
+            state.withLockedValue { state in
+                if state.pending == nil { state.pending = .some(session) }
+                state.writing = false
+            }
+            return false
+        }
+        logger.warning("session could not be saved", metadata: ["error": "\(error)"])
+        return true
     }
 
     /// Runs a writer for whatever is pending, if no writer runs (the last save of a shard).

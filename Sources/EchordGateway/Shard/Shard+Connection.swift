@@ -58,10 +58,18 @@ extension MainLoop {
                 let turn = try await queue.waitForTurn(shardID: shardID)
                 inputs.yield(.identifyTurn(turn, connection: id))
             } catch {
-                logger.debug("identify wait ended", metadata: ["error": "\(error)"])
-                inputs.yield(.identifyTurn(nil, connection: id))
+                Self.turnWaitEnded(error, id: id, inputs: inputs, logger: logger)
             }
         }
+    }
+
+    /// The identify wait of connection `id` ended without a turn. Synchronous, like
+    /// ``connectFailed(_:url:id:shard:inputs:)``, so the child task's async frame stays small.
+    private static func turnWaitEnded(
+        _ error: any Error, id: Int, inputs: AsyncStream<DriverInput>.Continuation, logger: Logger
+    ) {
+        logger.debug("identify wait ended", metadata: ["error": "\(error)"])
+        inputs.yield(.identifyTurn(nil, connection: id))
     }
 
     mutating func turnEnded(_ turn: IdentifyTurn?, id: Int) {
@@ -108,16 +116,25 @@ extension MainLoop {
                         ShardChannelHandler(shard: shard, id: id, inputs: inputs, lastSequence: lastSequence))
                 }
             } catch {
-                let failure = error as? GatewayTransportError ?? .connectionFailed("\(error)")
-                if case .tlsFailed = failure {
-                    // Not a network blip: a configuration problem the operator must see.
-                    shard.logger.warning("TLS handshake failed; the shard keeps retrying", metadata: [
-                        "url": "\("\(url)".escapedForLog())", "error": "\("\(failure)".escapedForLog())",
-                    ])
-                }
-                inputs.yield(.machine(.connectFailed(failure), connection: id))
+                Self.connectFailed(error, url: url, id: id, shard: shard, inputs: inputs)
             }
         }
+    }
+
+    /// The connect of connection `id` failed. Synchronous: the connect's child task holds one
+    /// small async frame (the task allocator keeps every slab a task needed until it ends, and
+    /// every shard connects at least once).
+    private static func connectFailed(
+        _ error: any Error, url: GatewayURL, id: Int, shard: Shard, inputs: AsyncStream<DriverInput>.Continuation
+    ) {
+        let failure = error as? GatewayTransportError ?? .connectionFailed("\(error)")
+        if case .tlsFailed = failure {
+            // Not a network blip: a configuration problem the operator must see.
+            shard.logger.warning("TLS handshake failed; the shard keeps retrying", metadata: [
+                "url": "\("\(url)".escapedForLog())", "error": "\("\(failure)".escapedForLog())",
+            ])
+        }
+        inputs.yield(.machine(.connectFailed(failure), connection: id))
     }
 
     mutating func opened(_ channel: NIOCore.Channel, id: Int) {

@@ -322,14 +322,20 @@ public final class ShardManager: Sendable {
                     do {
                         try await self.run(shard, holdingStartSlot: identifies)
                     } catch {
-                        self.logger.error("a shard stopped with an error; stopping the others", metadata: ["error": "\(error)"])
-                        self.startup.close()
-                        self.state.withLockedValue { Array($0.shards.values) }.forEach { $0.stop(keepSession: true) }
+                        self.shardFailed(error)
                         throw error
                     }
                 }
             }
         }
+    }
+
+    /// A shard stopped with an error: no further shard starts and the others stop. Synchronous,
+    /// so the async frame of each shard's task (kept while the shard runs) holds none of this.
+    private func shardFailed(_ error: any Error) {
+        logger.error("a shard stopped with an error; stopping the others", metadata: ["error": "\(error)"])
+        startup.close()
+        state.withLockedValue { Array($0.shards.values) }.forEach { $0.stop(keepSession: true) }
     }
 
     /// How many shards that must IDENTIFY may be starting at once: two per identify bucket, so each
