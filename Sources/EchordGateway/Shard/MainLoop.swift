@@ -110,7 +110,7 @@ struct MainLoop {
                 timer.set(.reconnect, at: now + after, fire: .machine(.reconnectDelayElapsed, connection: nil))
             case .recordLatency(let latency):
                 shard.shared.withLockedValue { $0.latency = latency }
-                shard.metrics.latency.recordNanoseconds(latency.nanoseconds)
+                shard.metrics.recordLatency(latency)
             case .persistSession(let session):
                 save(session)
             case .setStatus(let status):

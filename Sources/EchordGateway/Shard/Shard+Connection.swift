@@ -173,7 +173,7 @@ extension MainLoop {
         let (metrics, logger, count) = (shard.metrics, logger, bytes.count)
         written.whenComplete { result in
             switch result {
-            case .success: metrics.bytesOut.increment(by: Int64(count))
+            case .success: metrics.countBytesOut(count)
             case .failure(let error): logger.debug("write failed", metadata: ["error": "\(error)"])
             }
         }

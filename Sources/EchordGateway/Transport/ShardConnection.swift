@@ -157,7 +157,7 @@ final class ShardChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .text, .binary:
             guard !failed else { return .next }
             let data = frame.unmaskedData
-            shard.metrics.bytesIn.increment(by: Int64(data.readableBytes))
+            shard.metrics.countBytesIn(data.readableBytes)
             if frame.opcode == .text && !data.readableBytesView.isValidUTF8 {
                 // RFC 6455 §8.1: a text frame that is not UTF-8 fails the connection (1007).
                 failed = true
@@ -260,7 +260,7 @@ final class ShardChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// reports it, then what `accepted` returns (only when it was accepted in order). Paused when
     /// the buffer is full: the rest happens once it has room.
     private func deliver(_ envelope: GatewayEnvelope, accepted: () -> [ShardStateMachine.Input]) -> Outcome {
-        shard.metrics.events.increment()
+        shard.metrics.countEvent()
         switch gate.check(sequence: envelope.sequence, eventName: envelope.eventName) {
         case .accept(let sequence):
             let then = accepted()
