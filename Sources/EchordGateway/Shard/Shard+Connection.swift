@@ -234,7 +234,10 @@ extension MainLoop {
     // MARK: Closing
 
     /// Closes the current socket with `code` (no close frame for nil), not waiting for it: a zombie
-    /// socket may never drain. Commands still waiting for the send limit go to the next connection.
+    /// socket may never drain. With a close frame the socket's handler reports the end as the frame
+    /// goes out and keeps the socket for the server's answer, a bounded time (see
+    /// ``ShardChannelHandler/write(context:data:promise:)``). Commands still waiting for the send
+    /// limit go to the next connection.
     mutating func close(code: UInt16?) {
         guard var handle = connection, !handle.closed else { return }
         handle.closed = true
@@ -253,21 +256,24 @@ extension MainLoop {
     }
 
     private func closeChannel(_ channel: NIOCore.Channel, code: UInt16?) {
-        if let code {
-            var buffer = channel.allocator.buffer(capacity: 2)
-            buffer.writeInteger(code)
-            channel.writeAndFlush(WebSocketFrameFactory.close(buffer), promise: nil)
+        guard let code else {
+            channel.close(promise: nil)
+            return
         }
-        channel.close(promise: nil)
+        var buffer = channel.allocator.buffer(capacity: 2)
+        buffer.writeInteger(code)
+        let written = channel.writeAndFlush(WebSocketFrameFactory.close(buffer))
+        written.whenFailure { _ in channel.close(promise: nil) }  // the socket is already gone
     }
 
     /// Forgets the current connection (its socket has ended or is replaced): its channel is closed
-    /// and an identify turn it holds goes back to the queue.
+    /// (unless it sent a close frame: then it ends with the close handshake) and an identify turn it
+    /// holds goes back to the queue.
     mutating func dropConnection() {
         guard let handle = connection else { return }
         connection = nil
         shard.sequences.close()
-        handle.channel?.close(promise: nil)
+        if !handle.closed || handle.closeCode == nil { handle.channel?.close(promise: nil) }
         if let turn = handle.turn { abandon(turn) }
         for command in handle.queued { inputs.yield(.command(id: command.id, bytes: command.bytes, opcode: command.opcode)) }
         timer.cancel(.sendPacing)

@@ -46,9 +46,14 @@ final class ShardChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var gate: ShardStateMachine.SequenceGate
     /// After a transport failure the socket is closing: nothing more is read from it.
     private var failed = false
-    /// The end (a close frame, or the channel's) was reported.
+    /// The end (a close frame, ours or the server's, or the channel's) was reported.
     private var endReported = false
+    /// The main loop's close frame went out: the socket waits for the server's (see ``write(context:data:promise:)``).
+    private var closeSent = false
     private var inactive = false
+    /// The channel's loop, kept after the handler leaves the pipeline: a paused handler whose socket
+    /// ended still hands its held frames to the buffer as the consumer makes room.
+    private var eventLoop: (any EventLoop)?
     /// The connection's transport decompression, made with the first data frame.
     private var inflater: (any GatewayInflater)?
     /// The newest `s` accepted and not yet reported to the main loop.
@@ -92,6 +97,7 @@ final class ShardChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        eventLoop = context.eventLoop
         inputs.yield(.opened(context.channel, connection: id))
     }
 
@@ -102,6 +108,11 @@ final class ShardChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
+        if closeSent {
+            // After our close frame only the server's answer matters: then the socket can go.
+            if frame.opcode == .connectionClose { context.close(promise: nil) }
+            return
+        }
         if pending != nil || !queued.isEmpty {
             queued.append(frame)
             return
@@ -141,6 +152,33 @@ final class ShardChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         logger.debug("read failed", metadata: ["error": "\(error)"])
         context.close(promise: nil)
+    }
+
+    /// How long a socket that sent its close frame waits for the server to end the connection.
+    static let closeHandshakeLimit = TimeAmount.seconds(2)
+
+    /// The main loop's close frame ends the connection for the shard here, on the loop that reads it:
+    /// nothing read after it is delivered (a held dispatch and queued frames are dropped: their `s`
+    /// was not accepted, so a resume replays them), and the end is reported at once. The socket then
+    /// stays open until the server answers with its close frame or ends the connection, at most
+    /// ``closeHandshakeLimit`` (RFC 6455 §7.1.1: the server ends the TCP connection). Closing it at
+    /// once could leave unread bytes in the receive buffer, which makes the kernel answer with a
+    /// reset, and a server that sees the reset before the close frame never reads the close code.
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if !closeSent, unwrapOutboundIn(data).opcode == .connectionClose {
+            closeSent = true
+            pending = nil
+            queued.removeAll()
+            reportEnd(code: nil)
+            let channel = context.channel
+            let limit = context.eventLoop.scheduleTask(in: Self.closeHandshakeLimit) { channel.close(promise: nil) }
+            channel.closeFuture.whenComplete { _ in limit.cancel() }
+            if readWanted {  // paused on a full buffer: read on, to see the server's answer
+                readWanted = false
+                context.read()
+            }
+        }
+        context.write(data, promise: promise)
     }
 
     private func reportEnd(code: UInt16?) {
@@ -347,7 +385,7 @@ final class ShardChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// hold the handler until it is removed from the pipeline).
     private func loopCallbacks() -> (roomAvailable: @Sendable () -> Void, endOfRead: () -> Void)? {
         if let callbacks { return callbacks }
-        guard let eventLoop = context?.eventLoop ?? detachedLoop else { return nil }
+        guard let eventLoop = eventLoop ?? detachedLoop else { return nil }
         let handler = NIOLoopBound(self, eventLoop: eventLoop)
         let made: (roomAvailable: @Sendable () -> Void, endOfRead: () -> Void) = (
             { eventLoop.execute { handler.value.roomAvailable() } },
@@ -357,9 +395,10 @@ final class ShardChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
         return made
     }
 
-    /// The buffer has room: the held dispatch goes in, then the queued frames, then reading resumes.
+    /// The buffer has room: the held dispatch goes in, then the queued frames, then reading resumes
+    /// (once a socket that ended has handed over all it read, its end is reported).
     private func roomAvailable() {
-        guard let held = pending, context != nil || detachedLoop != nil else { return }
+        guard let held = pending, context != nil || detachedLoop != nil || inactive else { return }
         pending = nil
         guard offer(held) else { return }
         dispatchAccepted(held.sequence, then: held.then)
@@ -368,7 +407,11 @@ final class ShardChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         endOfRead()
         guard pending == nil else { return }
-        if inactive { reportEnd(code: nil) }
+        if inactive {
+            reportEnd(code: nil)
+            if context == nil { callbacks = nil }  // out of the pipeline: they hold the handler
+            return
+        }
         if readWanted {
             readWanted = false
             if let context { context.read() } else { resumeReading?() }
