@@ -355,10 +355,8 @@ struct GatewayInboundTests {
         #expect(throws: GatewayInbound.DecodingError.self) { try decode(#"not json"#) }
     }
 
-    @Test("remote text is escaped for logs; UTF-8 is validated")
+    @Test("remote text is escaped for logs")
     func escaping() {
         #expect("a\nb\"c\\\u{7}".escapedForLog() == #"a\nb"c\\\u{7}"#)
-        #expect(Array("héllo".utf8).isValidUTF8)
-        #expect(![0x7B, 0xC3, 0x28, 0x7D].isValidUTF8)
     }
 }

@@ -419,9 +419,9 @@ final class ShardChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 }
 
-extension Sequence where Element == UInt8 {
+extension ByteBufferView {
     /// Whether the bytes are well-formed UTF-8.
     var isValidUTF8: Bool {
-        !transcode(makeIterator(), from: UTF8.self, to: UTF32.self, stoppingOnError: true, into: { _ in })
+        withUnsafeBytes { UTF8Validation.isValid($0) }
     }
 }
