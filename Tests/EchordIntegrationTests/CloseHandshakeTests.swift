@@ -9,6 +9,18 @@ import Testing
 struct CloseHandshakeTests {
     struct Numbered: Decodable { let n: Int }
 
+    /// Sends far more than a buffer of 2 takes (40 TEST_EVENTs `n` 0..<40, 1 KB each) and waits until
+    /// the simulator has written them all: the shard stops reading, the rest waits in the kernel.
+    static func overfill(_ harness: Harness) async throws {
+        let filler = String(repeating: "x", count: 1000)
+        for n in 0..<40 {
+            try await harness.simulator.dispatch(eventName: "TEST_EVENT", data: .object([("n", .int(Int64(n))), ("filler", .string(filler))]))
+        }
+        try await harness.eventually {
+            try await harness.simulator.log().filter { $0.kind == .sent && $0.eventName == "TEST_EVENT" }.count == 40
+        }
+    }
+
     /// A socket closed with bytes still unread in its receive buffer ends with a TCP reset, and a
     /// server that sees the reset before it has read the close frame never reads it: the session's
     /// end then looks like a dropped connection, not a resumable close.
@@ -16,14 +28,7 @@ struct CloseHandshakeTests {
     func stopWithUnreadBytes(compression: GatewayCompression) async throws {
         try await Harness.with(compression: compression, shard: { $0.eventBufferCapacity = 2 }) { harness, running in
             try await harness.waitForStatus { $0 == .ready }
-            // Far more than the buffer takes: the shard stops reading, the rest waits in the kernel.
-            let filler = String(repeating: "x", count: 1000)
-            for n in 0..<40 {
-                try await harness.simulator.dispatch(eventName: "TEST_EVENT", data: .object([("n", .int(Int64(n))), ("filler", .string(filler))]))
-            }
-            try await harness.eventually {
-                try await harness.simulator.log().filter { $0.kind == .sent && $0.eventName == "TEST_EVENT" }.count == 40
-            }
+            try await Self.overfill(harness)
             harness.shard.stop(keepSession: true)
             try await running.value
             try await harness.eventually {
@@ -40,13 +45,7 @@ struct CloseHandshakeTests {
     func serverEndsWhilePaused(fault: SimulatorFault) async throws {
         try await Harness.with(shard: { $0.eventBufferCapacity = 2 }) { harness, _ in
             try await harness.waitForStatus { $0 == .ready }
-            let filler = String(repeating: "x", count: 1000)
-            for n in 0..<40 {
-                try await harness.simulator.dispatch(eventName: "TEST_EVENT", data: .object([("n", .int(Int64(n))), ("filler", .string(filler))]))
-            }
-            try await harness.eventually {
-                try await harness.simulator.log().filter { $0.kind == .sent && $0.eventName == "TEST_EVENT" }.count == 40
-            }
+            try await Self.overfill(harness)
             // The consumer starts reading only once the socket has ended: first what the ended socket
             // carried, then, once the shard has resumed (its backoff on the manual clock), the rest.
             let (gate, open) = AsyncStream.makeStream(of: Void.self)
