@@ -61,7 +61,8 @@ public struct JSONReader {
     mutating func skipWhitespace() {
         while offset < count {
             let byte = base[offset]
-            guard byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 else { return }
+            // Most bytes are above the space: one comparison for them.
+            guard byte <= 0x20, byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 else { return }
             offset += 1
         }
     }
@@ -114,24 +115,45 @@ public struct JSONReader {
     ///
     /// The hash is ``keyHash(_:)`` of the key's bytes as written (an escape sequence is hashed as
     /// its bytes, so a key spelled with escapes matches no model key).
+    @inline(__always)
     public mutating func nextKey(_ cursor: inout Cursor) throws -> UInt64? {
         guard try advance(&cursor, closing: UInt8(ascii: "}"), "',' or '}'") else { return nil }
         guard try peek() == UInt8(ascii: "\"") else { throw mismatch("a key") }
         offset += 1
+        let hash = try keyBody()
+        offset += 1
+        if offset < count, base[offset] == UInt8(ascii: ":") {
+            offset += 1
+        } else {
+            try expect(UInt8(ascii: ":"), "':'")
+        }
+        return hash
+    }
+
+    /// Hashes the key whose body starts at the offset and moves to its closing quote: the key is
+    /// looked at and hashed eight bytes at a time in one pass (the first flagged byte of a word is
+    /// exact); a key with a backslash, or at the end of the bytes, takes the byte-wise way.
+    @inline(__always)
+    private mutating func keyBody() throws -> UInt64 {
         let start = offset
-        // Find the closing quote eight bytes at a time; the first flagged byte of a word is exact.
         let ones: UInt64 = 0x0101_0101_0101_0101
+        var hash = Self.keyHashSeed
         while count - offset >= 8 {
             let word = UInt64(littleEndian: UnsafeRawPointer(base + offset).loadUnaligned(as: UInt64.self))
             let quote = word ^ (ones &* 0x22)
             let backslash = word ^ (ones &* 0x5C)
             let found = (((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash)) & (ones &* 0x80)
             if found != 0 {
-                offset += found.trailingZeroBitCount >> 3
-                break
+                let before = found.trailingZeroBitCount >> 3
+                guard base[offset + before] == UInt8(ascii: "\"") else { break }
+                if before > 0 { hash = Self.mixKeyWord(hash, word & ((1 &<< UInt64(before &* 8)) &- 1)) }
+                offset += before
+                return Self.finishKeyHash(hash, length: offset - start)
             }
+            hash = Self.mixKeyWord(hash, word)
             offset += 8
         }
+        offset = start
         while true {
             guard offset < count else { throw JSONDecodingError(.unexpectedEnd, offset: offset) }
             let b = base[offset]
@@ -143,32 +165,40 @@ public struct JSONReader {
                 offset += 1
             }
         }
-        let hash = Self.keyHash(base + start, length: offset - start, readable: count - start)
-        offset += 1
-        try expect(UInt8(ascii: ":"), "':'")
-        return hash
+        return Self.keyHash(base + start, length: offset - start, readable: count - start)
     }
 
     /// The hash ``nextKey(_:)`` returns for a key whose UTF-8 bytes (as written) are `key`.
     ///
-    /// The key is hashed eight bytes at a time (little-endian words, the last one zero-padded)
-    /// from a seed that holds its length; `scripts/generate-models.py` computes the same values.
+    /// The key is hashed eight bytes at a time (little-endian words, the last one zero-padded),
+    /// then its length is mixed in; `scripts/generate-models.py` computes the same values.
     public static func keyHash(_ key: String) -> UInt64 {
         var key = key
         return key.withUTF8 { bytes in
-            guard let start = bytes.baseAddress, bytes.count > 0 else { return keyHashSeed }
+            guard let start = bytes.baseAddress, bytes.count > 0 else { return finishKeyHash(keyHashSeed, length: 0) }
             return keyHash(start, length: bytes.count, readable: bytes.count)
         }
     }
 
-    /// The hash of the empty key, and with a key's length the start of every other.
+    /// Where every key's hash starts.
     static let keyHashSeed: UInt64 = 0x9E37_79B9_7F4A_7C15
+
+    @inline(__always)
+    static func mixKeyWord(_ hash: UInt64, _ word: UInt64) -> UInt64 {
+        let mixed = (hash ^ word) &* 0xFF51_AFD7_ED55_8CCD
+        return mixed ^ (mixed &>> 32)
+    }
+
+    @inline(__always)
+    static func finishKeyHash(_ hash: UInt64, length: Int) -> UInt64 {
+        hash ^ UInt64(length)
+    }
 
     /// ``keyHash(_:)`` of the `length` bytes at `start`, of which `readable` (at least `length`)
     /// may be read.
     @inline(__always)
     static func keyHash(_ start: UnsafePointer<UInt8>, length: Int, readable: Int) -> UInt64 {
-        var hash = keyHashSeed ^ UInt64(length)
+        var hash = keyHashSeed
         var index = 0
         while index < length {
             let remaining = length - index
@@ -180,11 +210,10 @@ public struct JSONReader {
                 word = 0
                 for byte in 0..<min(remaining, 8) { word |= UInt64(start[index + byte]) &<< UInt64(byte &* 8) }
             }
-            hash = (hash ^ word) &* 0xFF51_AFD7_ED55_8CCD
-            hash ^= hash &>> 32
+            hash = mixKeyWord(hash, word)
             index += 8
         }
-        return hash
+        return finishKeyHash(hash, length: length)
     }
 
     /// Consumes `[`.
@@ -227,6 +256,7 @@ public struct JSONReader {
     // MARK: Scalars
 
     /// Consumes `null` and returns true when it is next; otherwise consumes nothing.
+    @inline(__always)
     public mutating func readNull() throws -> Bool {
         guard try peek() == UInt8(ascii: "n") else { return false }
         try literal("null")
@@ -372,11 +402,35 @@ public struct JSONReader {
 
     /// Reads the decimal digits at the offset (none: 0) into a `UInt64`; throws
     /// `numberOutOfRange` at `start` when they do not fit.
+    ///
+    /// Eight bytes are looked at a time while eight can be read: the digits among them (those
+    /// before the first other byte) are converted together, in three multiplications.
     @inline(__always)
     mutating func readDigits(reportingOverflowAt start: Int) throws -> UInt64 {
         var value: UInt64 = 0
+        var digits = 0
+        let zeros: UInt64 = 0x3030_3030_3030_3030
+        while count - offset >= 8 {
+            let word = UInt64(littleEndian: UnsafeRawPointer(base + offset).loadUnaligned(as: UInt64.self))
+            let values = word ^ zeros
+            // A byte that is not a digit has a high nibble set here (carries only flag bytes after
+            // the first such byte, so the lowest flagged byte is exact).
+            let others = (values | (values &+ 0x0606_0606_0606_0606)) & 0xF0F0_F0F0_F0F0_F0F0
+            let run = others == 0 ? 8 : others.trailingZeroBitCount >> 3
+            guard run > 0 else { return value }
+            guard digits + run <= 19 else { break }  // the rest is checked one digit at a time
+            // The run's digits in the top bytes, zeros below: an eight-digit number.
+            var block = run == 8 ? values : values &<< UInt64((8 - run) &* 8)
+            block = (block &* 10 &+ (block &>> 8)) & 0x00FF_00FF_00FF_00FF
+            block = (block &* 100 &+ (block &>> 16)) & 0x0000_FFFF_0000_FFFF
+            block = (block &* 10_000 &+ (block &>> 32)) & 0xFFFF_FFFF
+            value = value &* Self.powerOf10(run) &+ block
+            digits += run
+            offset += run
+            if run < 8 { return value }
+        }
         // Nineteen digits always fit (10^19 - 1 < 2^64): no overflow check for those.
-        let unchecked = min(count, offset + 19)
+        let unchecked = min(count, offset + 19 - digits)
         while offset < unchecked {
             let digit = base[offset] &- UInt8(ascii: "0")
             guard digit < 10 else { return value }
@@ -393,6 +447,21 @@ public struct JSONReader {
             offset += 1
         }
         return value
+    }
+
+    /// 10 to the power `exponent` (1 to 8).
+    @inline(__always)
+    static func powerOf10(_ exponent: Int) -> UInt64 {
+        switch exponent {
+        case 1: 10
+        case 2: 100
+        case 3: 1_000
+        case 4: 10_000
+        case 5: 100_000
+        case 6: 1_000_000
+        case 7: 10_000_000
+        default: 100_000_000
+        }
     }
 
     /// Reads a non-negative integer that fits 64 bits.
