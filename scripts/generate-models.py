@@ -67,6 +67,30 @@ def key_hash(text):
     return h ^ len(data)
 
 
+def slot_table(hashes):
+    """For a type with enough keys, a multiplier and shift that give each key hash its own slot,
+    `(hash * multiplier) >> shift` (a small integer the compiler turns into a jump table); None
+    for a type with few keys (compared one by one). Deterministic: multipliers come from a fixed
+    SplitMix64 sequence."""
+    if len(hashes) < 8:
+        return None
+    mask = 0xFFFFFFFFFFFFFFFF
+    bits = max(len(hashes) - 1, 1).bit_length() + 2
+    state = 0x5EED
+    while bits <= 12:
+        for _ in range(4000):
+            state = (state + 0x9E3779B97F4A7C15) & mask
+            z = state
+            z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+            multiplier = (z ^ (z >> 31)) | 1
+            slots = {((h * multiplier) & mask) >> (64 - bits) for h in hashes}
+            if len(slots) == len(hashes):
+                return multiplier, 64 - bits
+        bits += 1
+    return None
+
+
 def camel(key):
     parts = [p for p in key.split("_") if p]
     out = []
@@ -353,9 +377,20 @@ def gen_type(decl, decls, recursive=frozenset()):
     o.append("        var __cursor = try reader.beginObject()\n")
     o.append("        while let __key = try reader.nextKey(&__cursor) {\n")
     if fields:
-        o.append("            switch __key {\n")
+        table = slot_table([key_hash(f.key) for f in fields])
+        if table:
+            # A jump table: the key's slot picks the field, one comparison confirms it.
+            multiplier, shift = table
+            o.append(f"            switch (__key &* 0x{multiplier:016x}) &>> {shift} {{\n")
+        else:
+            o.append("            switch __key {\n")
         for f in fields:
-            o.append(f"            case 0x{key_hash(f.key):016x}:  // {f.key}\n")
+            if table:
+                slot = ((key_hash(f.key) * table[0]) & 0xFFFFFFFFFFFFFFFF) >> table[1]
+                o.append(f"            case {slot}:  // {f.key}\n")
+                o.append(f"                guard __key == 0x{key_hash(f.key):016x} else {{ try reader.skipValue(); continue }}\n")
+            else:
+                o.append(f"            case 0x{key_hash(f.key):016x}:  // {f.key}\n")
             read = f"{f.type}(from: &reader)"
             if f.indirect:
                 read = f"Indirect({read})"

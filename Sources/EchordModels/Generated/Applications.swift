@@ -304,72 +304,105 @@ public struct Application: Sendable, Hashable, Codable, JSONReadable {
         self.flagsNew = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xffa01b909f4570de:  // id
+            switch (__key &* 0x5d5bca4696b343b3) &>> 56 {
+            case 196:  // id
+                guard __key == 0xffa01b909f4570de else { try reader.skipValue(); continue }
                 self.id = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x5d95701ba3ddaf60:  // name
+            case 19:  // name
+                guard __key == 0x5d95701ba3ddaf60 else { try reader.skipValue(); continue }
                 self.name = try reader.readNull() ? nil : String(from: &reader)
-            case 0x093ef3304120f578:  // icon
+            case 235:  // icon
+                guard __key == 0x093ef3304120f578 else { try reader.skipValue(); continue }
                 self.icon = try reader.readNull() ? nil : String(from: &reader)
-            case 0xb5c07a2ca7ad64c5:  // description
+            case 26:  // description
+                guard __key == 0xb5c07a2ca7ad64c5 else { try reader.skipValue(); continue }
                 self.description = try reader.readNull() ? nil : String(from: &reader)
-            case 0x97cd3f6ace1ed6cd:  // bot_public
+            case 78:  // bot_public
+                guard __key == 0x97cd3f6ace1ed6cd else { try reader.skipValue(); continue }
                 self.botPublic = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x4bed63cec0a68675:  // bot_require_code_grant
+            case 134:  // bot_require_code_grant
+                guard __key == 0x4bed63cec0a68675 else { try reader.skipValue(); continue }
                 self.botRequireCodeGrant = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x2c7954b354a4fefb:  // bot
+            case 79:  // bot
+                guard __key == 0x2c7954b354a4fefb else { try reader.skipValue(); continue }
                 self._bot = try reader.readNull() ? nil : Indirect(User(from: &reader))
-            case 0x4062affd26c7474a:  // owner
+            case 77:  // owner
+                guard __key == 0x4062affd26c7474a else { try reader.skipValue(); continue }
                 self._owner = try reader.readNull() ? nil : Indirect(User(from: &reader))
-            case 0xbf36a8328c32dbef:  // verify_key
+            case 179:  // verify_key
+                guard __key == 0xbf36a8328c32dbef else { try reader.skipValue(); continue }
                 self.verifyKey = try reader.readNull() ? nil : String(from: &reader)
-            case 0x287f3d6870e663c1:  // team
+            case 252:  // team
+                guard __key == 0x287f3d6870e663c1 else { try reader.skipValue(); continue }
                 self.team = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0x1db8ac9e34aa44dc:  // guild_id
+            case 169:  // guild_id
+                guard __key == 0x1db8ac9e34aa44dc else { try reader.skipValue(); continue }
                 self.guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xd6b63b65ba8b6fbe:  // primary_sku_id
+            case 189:  // primary_sku_id
+                guard __key == 0xd6b63b65ba8b6fbe else { try reader.skipValue(); continue }
                 self.primarySkuID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x1257a143d50248e9:  // slug
+            case 223:  // slug
+                guard __key == 0x1257a143d50248e9 else { try reader.skipValue(); continue }
                 self.slug = try reader.readNull() ? nil : String(from: &reader)
-            case 0xaf5b47d54b830ab4:  // cover_image
+            case 243:  // cover_image
+                guard __key == 0xaf5b47d54b830ab4 else { try reader.skipValue(); continue }
                 self.coverImage = try reader.readNull() ? nil : String(from: &reader)
-            case 0x0f4d5e28dbe74e3a:  // flags
+            case 63:  // flags
+                guard __key == 0x0f4d5e28dbe74e3a else { try reader.skipValue(); continue }
                 self.flags = try reader.readNull() ? nil : ApplicationFlags(from: &reader)
-            case 0x53b23b935df4223f:  // approximate_guild_count
+            case 143:  // approximate_guild_count
+                guard __key == 0x53b23b935df4223f else { try reader.skipValue(); continue }
                 self.approximateGuildCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xbf5e767b4538e4d2:  // tags
+            case 13:  // tags
+                guard __key == 0xbf5e767b4538e4d2 else { try reader.skipValue(); continue }
                 self.tags = try reader.readNull() ? nil : [String](from: &reader)
-            case 0xdcef010078161b1a:  // install_params
+            case 93:  // install_params
+                guard __key == 0xdcef010078161b1a else { try reader.skipValue(); continue }
                 self.installParams = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0xbd0b14bfca6faf83:  // integration_types_config
+            case 109:  // integration_types_config
+                guard __key == 0xbd0b14bfca6faf83 else { try reader.skipValue(); continue }
                 self.integrationTypesConfig = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0x9333de963ab3f740:  // custom_install_url
+            case 92:  // custom_install_url
+                guard __key == 0x9333de963ab3f740 else { try reader.skipValue(); continue }
                 self.customInstallURL = try reader.readNull() ? nil : String(from: &reader)
-            case 0xb11d1d6a1a567844:  // rpc_origins
+            case 21:  // rpc_origins
+                guard __key == 0xb11d1d6a1a567844 else { try reader.skipValue(); continue }
                 self.rpcOrigins = try reader.readNull() ? nil : [String](from: &reader)
-            case 0x9650bf9fae8af979:  // terms_of_service_url
+            case 207:  // terms_of_service_url
+                guard __key == 0x9650bf9fae8af979 else { try reader.skipValue(); continue }
                 self.termsOfServiceURL = try reader.readNull() ? nil : String(from: &reader)
-            case 0xb6fb5d35b2c2734c:  // privacy_policy_url
+            case 70:  // privacy_policy_url
+                guard __key == 0xb6fb5d35b2c2734c else { try reader.skipValue(); continue }
                 self.privacyPolicyURL = try reader.readNull() ? nil : String(from: &reader)
-            case 0x076f107291b92142:  // redirect_uris
+            case 158:  // redirect_uris
+                guard __key == 0x076f107291b92142 else { try reader.skipValue(); continue }
                 self.redirectUris = try reader.readNull() ? nil : [String](from: &reader)
-            case 0xdd23678f17493063:  // interactions_endpoint_url
+            case 108:  // interactions_endpoint_url
+                guard __key == 0xdd23678f17493063 else { try reader.skipValue(); continue }
                 self.interactionsEndpointURL = try reader.readNull() ? nil : String(from: &reader)
-            case 0x607b07e360a508c5:  // role_connections_verification_url
+            case 188:  // role_connections_verification_url
+                guard __key == 0x607b07e360a508c5 else { try reader.skipValue(); continue }
                 self.roleConnectionsVerificationURL = try reader.readNull() ? nil : String(from: &reader)
-            case 0x4ed1a945ea1921b7:  // event_webhooks_url
+            case 157:  // event_webhooks_url
+                guard __key == 0x4ed1a945ea1921b7 else { try reader.skipValue(); continue }
                 self.eventWebhooksURL = try reader.readNull() ? nil : String(from: &reader)
-            case 0x79a03343aa0135f8:  // event_webhooks_status
+            case 46:  // event_webhooks_status
+                guard __key == 0x79a03343aa0135f8 else { try reader.skipValue(); continue }
                 self.eventWebhooksStatus = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xc5443a027fcdf3b9:  // event_webhooks_types
+            case 28:  // event_webhooks_types
+                guard __key == 0xc5443a027fcdf3b9 else { try reader.skipValue(); continue }
                 self.eventWebhooksTypes = try reader.readNull() ? nil : [String](from: &reader)
-            case 0x5484494dc7c3f714:  // approximate_user_install_count
+            case 228:  // approximate_user_install_count
+                guard __key == 0x5484494dc7c3f714 else { try reader.skipValue(); continue }
                 self.approximateUserInstallCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x1e315d13693d9616:  // approximate_user_authorization_count
+            case 51:  // approximate_user_authorization_count
+                guard __key == 0x1e315d13693d9616 else { try reader.skipValue(); continue }
                 self.approximateUserAuthorizationCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xbb24239e9236cbd1:  // guild
+            case 185:  // guild
+                guard __key == 0xbb24239e9236cbd1 else { try reader.skipValue(); continue }
                 self._guild = try reader.readNull() ? nil : Indirect(Guild(from: &reader))
-            case 0x38732ffb18584b5a:  // flags_new
+            case 25:  // flags_new
+                guard __key == 0x38732ffb18584b5a else { try reader.skipValue(); continue }
                 self.flagsNew = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()
@@ -643,46 +676,66 @@ public struct Interaction: Sendable, Hashable, Codable, JSONReadable {
         self.attachmentSizeLimit = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xffa01b909f4570de:  // id
+            switch (__key &* 0x5d5bca4696b343b3) &>> 57 {
+            case 98:  // id
+                guard __key == 0xffa01b909f4570de else { try reader.skipValue(); continue }
                 _id = try Snowflake(from: &reader)
-            case 0xc49f68978c4392c4:  // application_id
+            case 22:  // application_id
+                guard __key == 0xc49f68978c4392c4 else { try reader.skipValue(); continue }
                 _applicationID = try Snowflake(from: &reader)
-            case 0xd3d3f347824fa9ee:  // type
+            case 121:  // type
+                guard __key == 0xd3d3f347824fa9ee else { try reader.skipValue(); continue }
                 _type = try InteractionType(from: &reader)
-            case 0x90803a8f03dc65f6:  // data
+            case 117:  // data
+                guard __key == 0x90803a8f03dc65f6 else { try reader.skipValue(); continue }
                 self._data = try reader.readNull() ? nil : Indirect(InteractionData(from: &reader))
-            case 0xbb24239e9236cbd1:  // guild
+            case 92:  // guild
+                guard __key == 0xbb24239e9236cbd1 else { try reader.skipValue(); continue }
                 self._guild = try reader.readNull() ? nil : Indirect(Guild(from: &reader))
-            case 0x1db8ac9e34aa44dc:  // guild_id
+            case 84:  // guild_id
+                guard __key == 0x1db8ac9e34aa44dc else { try reader.skipValue(); continue }
                 self.guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x328a23f56557c98c:  // channel
+            case 115:  // channel
+                guard __key == 0x328a23f56557c98c else { try reader.skipValue(); continue }
                 self._channel = try reader.readNull() ? nil : Indirect(Channel(from: &reader))
-            case 0x84f059c6c1a78c36:  // channel_id
+            case 90:  // channel_id
+                guard __key == 0x84f059c6c1a78c36 else { try reader.skipValue(); continue }
                 self.channelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x50db2b8c17ce2e92:  // member
+            case 28:  // member
+                guard __key == 0x50db2b8c17ce2e92 else { try reader.skipValue(); continue }
                 self._member = try reader.readNull() ? nil : Indirect(GuildMember(from: &reader))
-            case 0x800c27e1c5fbe805:  // user
+            case 11:  // user
+                guard __key == 0x800c27e1c5fbe805 else { try reader.skipValue(); continue }
                 self._user = try reader.readNull() ? nil : Indirect(User(from: &reader))
-            case 0xef6214edd0288445:  // token
+            case 0:  // token
+                guard __key == 0xef6214edd0288445 else { try reader.skipValue(); continue }
                 _token = try String(from: &reader)
-            case 0xf600088e7dad70ce:  // version
+            case 82:  // version
+                guard __key == 0xf600088e7dad70ce else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.version = try Int(from: &reader) } else { self.version = 1 }
-            case 0xd5033102457c341d:  // message
+            case 56:  // message
+                guard __key == 0xd5033102457c341d else { try reader.skipValue(); continue }
                 self._message = try reader.readNull() ? nil : Indirect(Message(from: &reader))
-            case 0x2751b57d3dcf7293:  // app_permissions
+            case 112:  // app_permissions
+                guard __key == 0x2751b57d3dcf7293 else { try reader.skipValue(); continue }
                 self.appPermissions = try reader.readNull() ? nil : Permissions(from: &reader)
-            case 0xceadbf71d71a7c92:  // locale
+            case 75:  // locale
+                guard __key == 0xceadbf71d71a7c92 else { try reader.skipValue(); continue }
                 self.locale = try reader.readNull() ? nil : String(from: &reader)
-            case 0xc5b1cb96d0958c11:  // guild_locale
+            case 62:  // guild_locale
+                guard __key == 0xc5b1cb96d0958c11 else { try reader.skipValue(); continue }
                 self.guildLocale = try reader.readNull() ? nil : String(from: &reader)
-            case 0xb80337da26d9581d:  // entitlements
+            case 46:  // entitlements
+                guard __key == 0xb80337da26d9581d else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.entitlements = try [Entitlement](from: &reader) } else { self.entitlements = [] }
-            case 0x53a087c8445336e6:  // authorizing_integration_owners
+            case 23:  // authorizing_integration_owners
+                guard __key == 0x53a087c8445336e6 else { try reader.skipValue(); continue }
                 self.authorizingIntegrationOwners = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0x6bfcee65314af31c:  // context
+            case 114:  // context
+                guard __key == 0x6bfcee65314af31c else { try reader.skipValue(); continue }
                 self.context = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x241be52153ff71a2:  // attachment_size_limit
+            case 8:  // attachment_size_limit
+                guard __key == 0x241be52153ff71a2 else { try reader.skipValue(); continue }
                 self.attachmentSizeLimit = try reader.readNull() ? nil : Int(from: &reader)
             default:
                 try reader.skipValue()
@@ -851,28 +904,39 @@ public struct InteractionData: Sendable, Hashable, Codable, JSONReadable {
         self.components = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xffa01b909f4570de:  // id
+            switch (__key &* 0x5d5bca4696b343b3) &>> 58 {
+            case 49:  // id
+                guard __key == 0xffa01b909f4570de else { try reader.skipValue(); continue }
                 self.id = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x5d95701ba3ddaf60:  // name
+            case 4:  // name
+                guard __key == 0x5d95701ba3ddaf60 else { try reader.skipValue(); continue }
                 self.name = try reader.readNull() ? nil : String(from: &reader)
-            case 0xd3d3f347824fa9ee:  // type
+            case 60:  // type
+                guard __key == 0xd3d3f347824fa9ee else { try reader.skipValue(); continue }
                 self.type = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x210b307820db9b0b:  // resolved
+            case 44:  // resolved
+                guard __key == 0x210b307820db9b0b else { try reader.skipValue(); continue }
                 self.resolved = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0xa77adf36727e6a83:  // options
+            case 47:  // options
+                guard __key == 0xa77adf36727e6a83 else { try reader.skipValue(); continue }
                 self.options = try reader.readNull() ? nil : [ApplicationCommandInteractionDataOption](from: &reader)
-            case 0x1db8ac9e34aa44dc:  // guild_id
+            case 42:  // guild_id
+                guard __key == 0x1db8ac9e34aa44dc else { try reader.skipValue(); continue }
                 self.guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x0a535643b3f6cf4a:  // target_id
+            case 34:  // target_id
+                guard __key == 0x0a535643b3f6cf4a else { try reader.skipValue(); continue }
                 self.targetID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x86c9590c018ca7d9:  // custom_id
+            case 9:  // custom_id
+                guard __key == 0x86c9590c018ca7d9 else { try reader.skipValue(); continue }
                 self.customID = try reader.readNull() ? nil : String(from: &reader)
-            case 0x68a033931837ca10:  // component_type
+            case 39:  // component_type
+                guard __key == 0x68a033931837ca10 else { try reader.skipValue(); continue }
                 self.componentType = try reader.readNull() ? nil : ComponentType(from: &reader)
-            case 0x99e50ac2f893a683:  // values
+            case 36:  // values
+                guard __key == 0x99e50ac2f893a683 else { try reader.skipValue(); continue }
                 self.values = try reader.readNull() ? nil : [String](from: &reader)
-            case 0xa3d69dfd27e5607a:  // components
+            case 3:  // components
+                guard __key == 0xa3d69dfd27e5607a else { try reader.skipValue(); continue }
                 self.components = try reader.readNull() ? nil : [Component](from: &reader)
             default:
                 try reader.skipValue()
@@ -1079,26 +1143,36 @@ public struct Entitlement: Sendable, Hashable, Codable, JSONReadable {
         self.consumed = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xffa01b909f4570de:  // id
+            switch (__key &* 0x09f1fd9d03f0a9b5) &>> 58 {
+            case 21:  // id
+                guard __key == 0xffa01b909f4570de else { try reader.skipValue(); continue }
                 _id = try Snowflake(from: &reader)
-            case 0xa1a72f922788ab3a:  // sku_id
+            case 33:  // sku_id
+                guard __key == 0xa1a72f922788ab3a else { try reader.skipValue(); continue }
                 _skuID = try Snowflake(from: &reader)
-            case 0xc49f68978c4392c4:  // application_id
+            case 60:  // application_id
+                guard __key == 0xc49f68978c4392c4 else { try reader.skipValue(); continue }
                 _applicationID = try Snowflake(from: &reader)
-            case 0x87c1d2eac2361d0d:  // user_id
+            case 52:  // user_id
+                guard __key == 0x87c1d2eac2361d0d else { try reader.skipValue(); continue }
                 self.userID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xd3d3f347824fa9ee:  // type
+            case 37:  // type
+                guard __key == 0xd3d3f347824fa9ee else { try reader.skipValue(); continue }
                 _type = try Int(from: &reader)
-            case 0x4ac1cba59f30e0df:  // deleted
+            case 7:  // deleted
+                guard __key == 0x4ac1cba59f30e0df else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.deleted = try Bool(from: &reader) } else { self.deleted = false }
-            case 0xdbc78690b2cd9c66:  // starts_at
+            case 40:  // starts_at
+                guard __key == 0xdbc78690b2cd9c66 else { try reader.skipValue(); continue }
                 self.startsAt = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0xc9bd7d4e0b977ef9:  // ends_at
+            case 14:  // ends_at
+                guard __key == 0xc9bd7d4e0b977ef9 else { try reader.skipValue(); continue }
                 self.endsAt = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0x1db8ac9e34aa44dc:  // guild_id
+            case 47:  // guild_id
+                guard __key == 0x1db8ac9e34aa44dc else { try reader.skipValue(); continue }
                 self.guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xb407ae2293b1b354:  // consumed
+            case 62:  // consumed
+                guard __key == 0xb407ae2293b1b354 else { try reader.skipValue(); continue }
                 self.consumed = try reader.readNull() ? nil : Bool(from: &reader)
             default:
                 try reader.skipValue()
@@ -1222,26 +1296,36 @@ public struct Subscription: Sendable, Hashable, Codable, JSONReadable {
         self.country = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xffa01b909f4570de:  // id
+            switch (__key &* 0x09f1fd9d03f0a9b5) &>> 58 {
+            case 21:  // id
+                guard __key == 0xffa01b909f4570de else { try reader.skipValue(); continue }
                 _id = try Snowflake(from: &reader)
-            case 0x87c1d2eac2361d0d:  // user_id
+            case 52:  // user_id
+                guard __key == 0x87c1d2eac2361d0d else { try reader.skipValue(); continue }
                 _userID = try Snowflake(from: &reader)
-            case 0xc8102f924e3fab3b:  // sku_ids
+            case 40:  // sku_ids
+                guard __key == 0xc8102f924e3fab3b else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.skuIDs = try [Snowflake](from: &reader) } else { self.skuIDs = [] }
-            case 0xbb9fd0e27145bf26:  // entitlement_ids
+            case 20:  // entitlement_ids
+                guard __key == 0xbb9fd0e27145bf26 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.entitlementIDs = try [Snowflake](from: &reader) } else { self.entitlementIDs = [] }
-            case 0xa059431602acac09:  // renewal_sku_ids
+            case 0:  // renewal_sku_ids
+                guard __key == 0xa059431602acac09 else { try reader.skipValue(); continue }
                 self.renewalSkuIDs = try reader.readNull() ? nil : [Snowflake](from: &reader)
-            case 0x674948e0b708bd3b:  // current_period_start
+            case 29:  // current_period_start
+                guard __key == 0x674948e0b708bd3b else { try reader.skipValue(); continue }
                 _currentPeriodStart = try Timestamp(from: &reader)
-            case 0x58e07f4fae6d3ec0:  // current_period_end
+            case 5:  // current_period_end
+                guard __key == 0x58e07f4fae6d3ec0 else { try reader.skipValue(); continue }
                 _currentPeriodEnd = try Timestamp(from: &reader)
-            case 0x56398f3ae7d20e92:  // status
+            case 34:  // status
+                guard __key == 0x56398f3ae7d20e92 else { try reader.skipValue(); continue }
                 _status = try Int(from: &reader)
-            case 0x07d22766717648cc:  // canceled_at
+            case 37:  // canceled_at
+                guard __key == 0x07d22766717648cc else { try reader.skipValue(); continue }
                 self.canceledAt = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0x839eb9b581cba4cc:  // country
+            case 15:  // country
+                guard __key == 0x839eb9b581cba4cc else { try reader.skipValue(); continue }
                 self.country = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()
@@ -1375,28 +1459,39 @@ public struct AutoModerationRule: Sendable, Hashable, Codable, JSONReadable {
         self.exemptChannels = []
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xffa01b909f4570de:  // id
+            switch (__key &* 0x0bf2b716f9915475) &>> 58 {
+            case 13:  // id
+                guard __key == 0xffa01b909f4570de else { try reader.skipValue(); continue }
                 _id = try Snowflake(from: &reader)
-            case 0x1db8ac9e34aa44dc:  // guild_id
+            case 39:  // guild_id
+                guard __key == 0x1db8ac9e34aa44dc else { try reader.skipValue(); continue }
                 _guildID = try Snowflake(from: &reader)
-            case 0x5d95701ba3ddaf60:  // name
+            case 41:  // name
+                guard __key == 0x5d95701ba3ddaf60 else { try reader.skipValue(); continue }
                 _name = try String(from: &reader)
-            case 0xb24c776288be9840:  // creator_id
+            case 45:  // creator_id
+                guard __key == 0xb24c776288be9840 else { try reader.skipValue(); continue }
                 _creatorID = try Snowflake(from: &reader)
-            case 0x0f893403dfa497ad:  // event_type
+            case 2:  // event_type
+                guard __key == 0x0f893403dfa497ad else { try reader.skipValue(); continue }
                 _eventType = try Int(from: &reader)
-            case 0x13bcd71ff1ab0545:  // trigger_type
+            case 55:  // trigger_type
+                guard __key == 0x13bcd71ff1ab0545 else { try reader.skipValue(); continue }
                 _triggerType = try AutoModerationTriggerType(from: &reader)
-            case 0x8c00d93b064d18a0:  // trigger_metadata
+            case 33:  // trigger_metadata
+                guard __key == 0x8c00d93b064d18a0 else { try reader.skipValue(); continue }
                 self.triggerMetadata = try reader.readNull() ? nil : AutoModerationTriggerMetadata(from: &reader)
-            case 0xbb9dc6c425eb5927:  // actions
+            case 21:  // actions
+                guard __key == 0xbb9dc6c425eb5927 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.actions = try [AutoModerationAction](from: &reader) } else { self.actions = [] }
-            case 0x714d3e0ac98e3dbd:  // enabled
+            case 15:  // enabled
+                guard __key == 0x714d3e0ac98e3dbd else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.enabled = try Bool(from: &reader) } else { self.enabled = false }
-            case 0x5f30c5c93472a0bf:  // exempt_roles
+            case 54:  // exempt_roles
+                guard __key == 0x5f30c5c93472a0bf else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.exemptRoles = try [Snowflake](from: &reader) } else { self.exemptRoles = [] }
-            case 0x260b23bba7892955:  // exempt_channels
+            case 62:  // exempt_channels
+                guard __key == 0x260b23bba7892955 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.exemptChannels = try [Snowflake](from: &reader) } else { self.exemptChannels = [] }
             default:
                 try reader.skipValue()

@@ -355,86 +355,126 @@ public struct Channel: Sendable, Hashable, Codable, JSONReadable {
         self.version = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xffa01b909f4570de:  // id
+            switch (__key &* 0x70d29b6c7d22528d) &>> 56 {
+            case 77:  // id
+                guard __key == 0xffa01b909f4570de else { try reader.skipValue(); continue }
                 _id = try Snowflake(from: &reader)
-            case 0xd3d3f347824fa9ee:  // type
+            case 132:  // type
+                guard __key == 0xd3d3f347824fa9ee else { try reader.skipValue(); continue }
                 _type = try ChannelType(from: &reader)
-            case 0x1db8ac9e34aa44dc:  // guild_id
+            case 190:  // guild_id
+                guard __key == 0x1db8ac9e34aa44dc else { try reader.skipValue(); continue }
                 self.guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x7d87291c8e5feaf5:  // position
+            case 230:  // position
+                guard __key == 0x7d87291c8e5feaf5 else { try reader.skipValue(); continue }
                 self.position = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xb678b37deb0ae136:  // permission_overwrites
+            case 153:  // permission_overwrites
+                guard __key == 0xb678b37deb0ae136 else { try reader.skipValue(); continue }
                 self.permissionOverwrites = try reader.readNull() ? nil : [PermissionOverwrite](from: &reader)
-            case 0x5d95701ba3ddaf60:  // name
+            case 3:  // name
+                guard __key == 0x5d95701ba3ddaf60 else { try reader.skipValue(); continue }
                 self.name = try reader.readNull() ? nil : String(from: &reader)
-            case 0x83c3927b488c02d3:  // topic
+            case 224:  // topic
+                guard __key == 0x83c3927b488c02d3 else { try reader.skipValue(); continue }
                 self.topic = try reader.readNull() ? nil : String(from: &reader)
-            case 0x267f3fe680e9969d:  // nsfw
+            case 13:  // nsfw
+                guard __key == 0x267f3fe680e9969d else { try reader.skipValue(); continue }
                 self.nsfw = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x0cf900d4901518f8:  // last_message_id
+            case 88:  // last_message_id
+                guard __key == 0x0cf900d4901518f8 else { try reader.skipValue(); continue }
                 self.lastMessageID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x27bd7cadfe4a38e1:  // bitrate
+            case 105:  // bitrate
+                guard __key == 0x27bd7cadfe4a38e1 else { try reader.skipValue(); continue }
                 self.bitrate = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xd0bce51cb7bf5e51:  // user_limit
+            case 30:  // user_limit
+                guard __key == 0xd0bce51cb7bf5e51 else { try reader.skipValue(); continue }
                 self.userLimit = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x05f97a5ed840ddcb:  // rate_limit_per_user
+            case 5:  // rate_limit_per_user
+                guard __key == 0x05f97a5ed840ddcb else { try reader.skipValue(); continue }
                 self.rateLimitPerUser = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xfba81e5505e54fcc:  // recipients
+            case 9:  // recipients
+                guard __key == 0xfba81e5505e54fcc else { try reader.skipValue(); continue }
                 self.recipients = try reader.readNull() ? nil : [User](from: &reader)
-            case 0x093ef3304120f578:  // icon
+            case 104:  // icon
+                guard __key == 0x093ef3304120f578 else { try reader.skipValue(); continue }
                 self.icon = try reader.readNull() ? nil : String(from: &reader)
-            case 0xa2f738fdc452d047:  // owner_id
+            case 78:  // owner_id
+                guard __key == 0xa2f738fdc452d047 else { try reader.skipValue(); continue }
                 self.ownerID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xc49f68978c4392c4:  // application_id
+            case 122:  // application_id
+                guard __key == 0xc49f68978c4392c4 else { try reader.skipValue(); continue }
                 self.applicationID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x4f70cf678c91f678:  // managed
+            case 91:  // managed
+                guard __key == 0x4f70cf678c91f678 else { try reader.skipValue(); continue }
                 self.managed = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xd63e68e990573714:  // parent_id
+            case 154:  // parent_id
+                guard __key == 0xd63e68e990573714 else { try reader.skipValue(); continue }
                 self.parentID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xb7fa19f274b145ca:  // last_pin_timestamp
+            case 117:  // last_pin_timestamp
+                guard __key == 0xb7fa19f274b145ca else { try reader.skipValue(); continue }
                 self.lastPinTimestamp = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0xecb55b4a12d22197:  // rtc_region
+            case 139:  // rtc_region
+                guard __key == 0xecb55b4a12d22197 else { try reader.skipValue(); continue }
                 self.rtcRegion = try reader.readNull() ? nil : String(from: &reader)
-            case 0xe3d43505f93a8d88:  // video_quality_mode
+            case 156:  // video_quality_mode
+                guard __key == 0xe3d43505f93a8d88 else { try reader.skipValue(); continue }
                 self.videoQualityMode = try reader.readNull() ? nil : VideoQualityMode(from: &reader)
-            case 0x2b03b69fe8b2dd77:  // message_count
+            case 106:  // message_count
+                guard __key == 0x2b03b69fe8b2dd77 else { try reader.skipValue(); continue }
                 self.messageCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xbf76cc441c4227b7:  // member_count
+            case 130:  // member_count
+                guard __key == 0xbf76cc441c4227b7 else { try reader.skipValue(); continue }
                 self.memberCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x1ae127264c5e8f7a:  // thread_metadata
+            case 93:  // thread_metadata
+                guard __key == 0x1ae127264c5e8f7a else { try reader.skipValue(); continue }
                 self.threadMetadata = try reader.readNull() ? nil : ThreadMetadata(from: &reader)
-            case 0x50db2b8c17ce2e92:  // member
+            case 225:  // member
+                guard __key == 0x50db2b8c17ce2e92 else { try reader.skipValue(); continue }
                 self._member = try reader.readNull() ? nil : Indirect(ThreadMember(from: &reader))
-            case 0x42f15f8ca937cef6:  // default_auto_archive_duration
+            case 34:  // default_auto_archive_duration
+                guard __key == 0x42f15f8ca937cef6 else { try reader.skipValue(); continue }
                 self.defaultAutoArchiveDuration = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x4f7bc94a55890340:  // permissions
+            case 42:  // permissions
+                guard __key == 0x4f7bc94a55890340 else { try reader.skipValue(); continue }
                 self.permissions = try reader.readNull() ? nil : Permissions(from: &reader)
-            case 0x0f4d5e28dbe74e3a:  // flags
+            case 8:  // flags
+                guard __key == 0x0f4d5e28dbe74e3a else { try reader.skipValue(); continue }
                 self.flags = try reader.readNull() ? nil : ChannelFlags(from: &reader)
-            case 0xf3251be4ac3e2ef5:  // total_message_sent
+            case 48:  // total_message_sent
+                guard __key == 0xf3251be4ac3e2ef5 else { try reader.skipValue(); continue }
                 self.totalMessageSent = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xe16b883136319b84:  // available_tags
+            case 240:  // available_tags
+                guard __key == 0xe16b883136319b84 else { try reader.skipValue(); continue }
                 self.availableTags = try reader.readNull() ? nil : [ForumTag](from: &reader)
-            case 0xb122c6567cce7806:  // applied_tags
+            case 4:  // applied_tags
+                guard __key == 0xb122c6567cce7806 else { try reader.skipValue(); continue }
                 self.appliedTags = try reader.readNull() ? nil : [Snowflake](from: &reader)
-            case 0x5579b67d09407904:  // default_reaction_emoji
+            case 80:  // default_reaction_emoji
+                guard __key == 0x5579b67d09407904 else { try reader.skipValue(); continue }
                 self.defaultReactionEmoji = try reader.readNull() ? nil : DefaultReaction(from: &reader)
-            case 0xe4e8e8e4ad951478:  // default_thread_rate_limit_per_user
+            case 14:  // default_thread_rate_limit_per_user
+                guard __key == 0xe4e8e8e4ad951478 else { try reader.skipValue(); continue }
                 self.defaultThreadRateLimitPerUser = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x4f7bb1faf759814f:  // default_sort_order
+            case 194:  // default_sort_order
+                guard __key == 0x4f7bb1faf759814f else { try reader.skipValue(); continue }
                 self.defaultSortOrder = try reader.readNull() ? nil : SortOrderType(from: &reader)
-            case 0xf1ed73d47270e2ab:  // default_forum_layout
+            case 206:  // default_forum_layout
+                guard __key == 0xf1ed73d47270e2ab else { try reader.skipValue(); continue }
                 self.defaultForumLayout = try reader.readNull() ? nil : ForumLayoutType(from: &reader)
-            case 0x4ddad64d92ac7ef8:  // newly_created
+            case 74:  // newly_created
+                guard __key == 0x4ddad64d92ac7ef8 else { try reader.skipValue(); continue }
                 self.newlyCreated = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x2751b57d3dcf7293:  // app_permissions
+            case 16:  // app_permissions
+                guard __key == 0x2751b57d3dcf7293 else { try reader.skipValue(); continue }
                 self.appPermissions = try reader.readNull() ? nil : Permissions(from: &reader)
-            case 0x56398f3ae7d20e92:  // status
+            case 133:  // status
+                guard __key == 0x56398f3ae7d20e92 else { try reader.skipValue(); continue }
                 self.status = try reader.readNull() ? nil : String(from: &reader)
-            case 0xdddf94ca3c2511ae:  // voice_start_time
+            case 198:  // voice_start_time
+                guard __key == 0xdddf94ca3c2511ae else { try reader.skipValue(); continue }
                 self.voiceStartTime = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xf600088e7dad70ce:  // version
+            case 232:  // version
+                guard __key == 0xf600088e7dad70ce else { try reader.skipValue(); continue }
                 self.version = try reader.readNull() ? nil : JSONValue(from: &reader)
             default:
                 try reader.skipValue()

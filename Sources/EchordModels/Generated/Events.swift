@@ -1156,38 +1156,54 @@ public struct GuildMemberEvent: Sendable, Hashable, Codable, JSONReadable {
         self.collectibles = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0x800c27e1c5fbe805:  // user
+            switch (__key &* 0x296cd0f2c21d7f91) &>> 58 {
+            case 43:  // user
+                guard __key == 0x800c27e1c5fbe805 else { try reader.skipValue(); continue }
                 self._user = try reader.readNull() ? nil : Indirect(User(from: &reader))
-            case 0x20368a0fbd4afd74:  // nick
+            case 15:  // nick
+                guard __key == 0x20368a0fbd4afd74 else { try reader.skipValue(); continue }
                 self.nick = try reader.readNull() ? nil : String(from: &reader)
-            case 0x65a0438032128d62:  // avatar
+            case 39:  // avatar
+                guard __key == 0x65a0438032128d62 else { try reader.skipValue(); continue }
                 self.avatar = try reader.readNull() ? nil : String(from: &reader)
-            case 0x69a110cf042abc82:  // banner
+            case 33:  // banner
+                guard __key == 0x69a110cf042abc82 else { try reader.skipValue(); continue }
                 self.banner = try reader.readNull() ? nil : String(from: &reader)
-            case 0x4d2bb03fc2676d41:  // roles
+            case 62:  // roles
+                guard __key == 0x4d2bb03fc2676d41 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.roles = try [Snowflake](from: &reader) } else { self.roles = [] }
-            case 0x2ce50e4570f5bbe8:  // joined_at
+            case 11:  // joined_at
+                guard __key == 0x2ce50e4570f5bbe8 else { try reader.skipValue(); continue }
                 self.joinedAt = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0xc495f64d52b8e5b4:  // premium_since
+            case 25:  // premium_since
+                guard __key == 0xc495f64d52b8e5b4 else { try reader.skipValue(); continue }
                 self.premiumSince = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0x051791c0cde5bab9:  // deaf
+            case 57:  // deaf
+                guard __key == 0x051791c0cde5bab9 else { try reader.skipValue(); continue }
                 self.deaf = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xca49d4b9e7fae1a5:  // mute
+            case 60:  // mute
+                guard __key == 0xca49d4b9e7fae1a5 else { try reader.skipValue(); continue }
                 self.mute = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x0f4d5e28dbe74e3a:  // flags
+            case 50:  // flags
+                guard __key == 0x0f4d5e28dbe74e3a else { try reader.skipValue(); continue }
                 self.flags = try reader.readNull() ? nil : GuildMemberFlags(from: &reader)
-            case 0x4104adcf28503c29:  // pending
+            case 4:  // pending
+                guard __key == 0x4104adcf28503c29 else { try reader.skipValue(); continue }
                 self.pending = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x4f7bc94a55890340:  // permissions
+            case 23:  // permissions
+                guard __key == 0x4f7bc94a55890340 else { try reader.skipValue(); continue }
                 self.permissions = try reader.readNull() ? nil : Permissions(from: &reader)
-            case 0xd080de9babb12842:  // communication_disabled_until
+            case 0:  // communication_disabled_until
+                guard __key == 0xd080de9babb12842 else { try reader.skipValue(); continue }
                 self.communicationDisabledUntil = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0xe989327b61612b7a:  // avatar_decoration_data
+            case 28:  // avatar_decoration_data
+                guard __key == 0xe989327b61612b7a else { try reader.skipValue(); continue }
                 self.avatarDecorationData = try reader.readNull() ? nil : AvatarDecorationData(from: &reader)
-            case 0xb201a6c57272bd2b:  // collectibles
+            case 17:  // collectibles
+                guard __key == 0xb201a6c57272bd2b else { try reader.skipValue(); continue }
                 self.collectibles = try reader.readNull() ? nil : Collectibles(from: &reader)
-            case 0x1db8ac9e34aa44dc:  // guild_id
+            case 19:  // guild_id
+                guard __key == 0x1db8ac9e34aa44dc else { try reader.skipValue(); continue }
                 _guildID = try Snowflake(from: &reader)
             default:
                 try reader.skipValue()
@@ -1901,34 +1917,48 @@ public struct InviteCreate: Sendable, Hashable, Codable, JSONReadable {
         self.roleIDs = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0x84f059c6c1a78c36:  // channel_id
+            switch (__key &* 0x5d5bca4696b343b3) &>> 58 {
+            case 45:  // channel_id
+                guard __key == 0x84f059c6c1a78c36 else { try reader.skipValue(); continue }
                 _channelID = try Snowflake(from: &reader)
-            case 0xff060ef522be138f:  // code
+            case 24:  // code
+                guard __key == 0xff060ef522be138f else { try reader.skipValue(); continue }
                 _code = try String(from: &reader)
-            case 0xf1c7061eb16888d4:  // created_at
+            case 3:  // created_at
+                guard __key == 0xf1c7061eb16888d4 else { try reader.skipValue(); continue }
                 _createdAt = try Timestamp(from: &reader)
-            case 0x1db8ac9e34aa44dc:  // guild_id
+            case 42:  // guild_id
+                guard __key == 0x1db8ac9e34aa44dc else { try reader.skipValue(); continue }
                 self.guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x11188196867a1cdd:  // inviter
+            case 54:  // inviter
+                guard __key == 0x11188196867a1cdd else { try reader.skipValue(); continue }
                 self._inviter = try reader.readNull() ? nil : Indirect(User(from: &reader))
-            case 0x2b65c2613a72fb7e:  // max_age
+            case 47:  // max_age
+                guard __key == 0x2b65c2613a72fb7e else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.maxAge = try Int(from: &reader) } else { self.maxAge = 0 }
-            case 0x9f6324c58e741dd5:  // max_uses
+            case 26:  // max_uses
+                guard __key == 0x9f6324c58e741dd5 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.maxUses = try Int(from: &reader) } else { self.maxUses = 0 }
-            case 0xa34c79c3860fa5f1:  // target_type
+            case 28:  // target_type
+                guard __key == 0xa34c79c3860fa5f1 else { try reader.skipValue(); continue }
                 self.targetType = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xe38249bb8ffc17db:  // target_user
+            case 61:  // target_user
+                guard __key == 0xe38249bb8ffc17db else { try reader.skipValue(); continue }
                 self._targetUser = try reader.readNull() ? nil : Indirect(User(from: &reader))
-            case 0x7875a38d8a3fa00a:  // target_application
+            case 53:  // target_application
+                guard __key == 0x7875a38d8a3fa00a else { try reader.skipValue(); continue }
                 self._targetApplication = try reader.readNull() ? nil : Indirect(Application(from: &reader))
-            case 0xee51fe2f2cabf596:  // temporary
+            case 10:  // temporary
+                guard __key == 0xee51fe2f2cabf596 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.temporary = try Bool(from: &reader) } else { self.temporary = false }
-            case 0xa81ed254d0e91db0:  // uses
+            case 60:  // uses
+                guard __key == 0xa81ed254d0e91db0 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.uses = try Int(from: &reader) } else { self.uses = 0 }
-            case 0x52690186d8db24a2:  // expires_at
+            case 17:  // expires_at
+                guard __key == 0x52690186d8db24a2 else { try reader.skipValue(); continue }
                 self.expiresAt = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0xd53301ab5a7fdcd8:  // role_ids
+            case 38:  // role_ids
+                guard __key == 0xd53301ab5a7fdcd8 else { try reader.skipValue(); continue }
                 self.roleIDs = try reader.readNull() ? nil : [Snowflake](from: &reader)
             default:
                 try reader.skipValue()
@@ -2263,26 +2293,36 @@ public struct MessageReactionEvent: Sendable, Hashable, Codable, JSONReadable {
         self.type = 0
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0x87c1d2eac2361d0d:  // user_id
+            switch (__key &* 0x5d5bca4696b343b3) &>> 58 {
+            case 34:  // user_id
+                guard __key == 0x87c1d2eac2361d0d else { try reader.skipValue(); continue }
                 _userID = try Snowflake(from: &reader)
-            case 0x84f059c6c1a78c36:  // channel_id
+            case 45:  // channel_id
+                guard __key == 0x84f059c6c1a78c36 else { try reader.skipValue(); continue }
                 _channelID = try Snowflake(from: &reader)
-            case 0x8cb72a01e40d7a1c:  // message_id
+            case 24:  // message_id
+                guard __key == 0x8cb72a01e40d7a1c else { try reader.skipValue(); continue }
                 _messageID = try Snowflake(from: &reader)
-            case 0x1db8ac9e34aa44dc:  // guild_id
+            case 42:  // guild_id
+                guard __key == 0x1db8ac9e34aa44dc else { try reader.skipValue(); continue }
                 self.guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x50db2b8c17ce2e92:  // member
+            case 14:  // member
+                guard __key == 0x50db2b8c17ce2e92 else { try reader.skipValue(); continue }
                 self._member = try reader.readNull() ? nil : Indirect(GuildMember(from: &reader))
-            case 0x4c31e2b4e259d401:  // emoji
+            case 21:  // emoji
+                guard __key == 0x4c31e2b4e259d401 else { try reader.skipValue(); continue }
                 _emoji = try Emoji(from: &reader)
-            case 0x53c0d6b3ce53f95a:  // message_author_id
+            case 33:  // message_author_id
+                guard __key == 0x53c0d6b3ce53f95a else { try reader.skipValue(); continue }
                 self.messageAuthorID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x679ce730da134f7e:  // burst
+            case 43:  // burst
+                guard __key == 0x679ce730da134f7e else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.burst = try Bool(from: &reader) } else { self.burst = false }
-            case 0xe47a1d1fbdfa2c78:  // burst_colors
+            case 27:  // burst_colors
+                guard __key == 0xe47a1d1fbdfa2c78 else { try reader.skipValue(); continue }
                 self.burstColors = try reader.readNull() ? nil : [String](from: &reader)
-            case 0xd3d3f347824fa9ee:  // type
+            case 60:  // type
+                guard __key == 0xd3d3f347824fa9ee else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.type = try Int(from: &reader) } else { self.type = 0 }
             default:
                 try reader.skipValue()
@@ -2805,22 +2845,30 @@ public struct VoiceChannelEffectSend: Sendable, Hashable, Codable, JSONReadable 
         self.soundVolume = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0x84f059c6c1a78c36:  // channel_id
+            switch (__key &* 0x5d5bca4696b343b3) &>> 59 {
+            case 22:  // channel_id
+                guard __key == 0x84f059c6c1a78c36 else { try reader.skipValue(); continue }
                 _channelID = try Snowflake(from: &reader)
-            case 0x1db8ac9e34aa44dc:  // guild_id
+            case 21:  // guild_id
+                guard __key == 0x1db8ac9e34aa44dc else { try reader.skipValue(); continue }
                 _guildID = try Snowflake(from: &reader)
-            case 0x87c1d2eac2361d0d:  // user_id
+            case 17:  // user_id
+                guard __key == 0x87c1d2eac2361d0d else { try reader.skipValue(); continue }
                 _userID = try Snowflake(from: &reader)
-            case 0x4c31e2b4e259d401:  // emoji
+            case 10:  // emoji
+                guard __key == 0x4c31e2b4e259d401 else { try reader.skipValue(); continue }
                 self._emoji = try reader.readNull() ? nil : Indirect(Emoji(from: &reader))
-            case 0x5c376e6f0556c28b:  // animation_type
+            case 26:  // animation_type
+                guard __key == 0x5c376e6f0556c28b else { try reader.skipValue(); continue }
                 self.animationType = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x05f8f40be06a58ed:  // animation_id
+            case 29:  // animation_id
+                guard __key == 0x05f8f40be06a58ed else { try reader.skipValue(); continue }
                 self.animationID = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xe2862806ce7a78a0:  // sound_id
+            case 18:  // sound_id
+                guard __key == 0xe2862806ce7a78a0 else { try reader.skipValue(); continue }
                 self.soundID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xedfb1758492922a0:  // sound_volume
+            case 2:  // sound_volume
+                guard __key == 0xedfb1758492922a0 else { try reader.skipValue(); continue }
                 self.soundVolume = try reader.readNull() ? nil : Double(from: &reader)
             default:
                 try reader.skipValue()
@@ -3009,28 +3057,39 @@ public struct AutoModerationActionExecution: Sendable, Hashable, Codable, JSONRe
         self.matchedContent = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0x1db8ac9e34aa44dc:  // guild_id
+            switch (__key &* 0x70d29b6c7d22528d) &>> 58 {
+            case 47:  // guild_id
+                guard __key == 0x1db8ac9e34aa44dc else { try reader.skipValue(); continue }
                 _guildID = try Snowflake(from: &reader)
-            case 0x9534c6c40b425926:  // action
+            case 56:  // action
+                guard __key == 0x9534c6c40b425926 else { try reader.skipValue(); continue }
                 _action = try AutoModerationAction(from: &reader)
-            case 0x615492665698491a:  // rule_id
+            case 12:  // rule_id
+                guard __key == 0x615492665698491a else { try reader.skipValue(); continue }
                 _ruleID = try Snowflake(from: &reader)
-            case 0xe94f7989d7b05e0b:  // rule_trigger_type
+            case 9:  // rule_trigger_type
+                guard __key == 0xe94f7989d7b05e0b else { try reader.skipValue(); continue }
                 _ruleTriggerType = try AutoModerationTriggerType(from: &reader)
-            case 0x87c1d2eac2361d0d:  // user_id
+            case 45:  // user_id
+                guard __key == 0x87c1d2eac2361d0d else { try reader.skipValue(); continue }
                 _userID = try Snowflake(from: &reader)
-            case 0x84f059c6c1a78c36:  // channel_id
+            case 61:  // channel_id
+                guard __key == 0x84f059c6c1a78c36 else { try reader.skipValue(); continue }
                 self.channelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x8cb72a01e40d7a1c:  // message_id
+            case 29:  // message_id
+                guard __key == 0x8cb72a01e40d7a1c else { try reader.skipValue(); continue }
                 self.messageID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xc36e257d5717404f:  // alert_system_message_id
+            case 15:  // alert_system_message_id
+                guard __key == 0xc36e257d5717404f else { try reader.skipValue(); continue }
                 self.alertSystemMessageID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xc6168c659ca0911c:  // content
+            case 10:  // content
+                guard __key == 0xc6168c659ca0911c else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.content = try String(from: &reader) } else { self.content = "" }
-            case 0x6623b7e53e5343c4:  // matched_keyword
+            case 6:  // matched_keyword
+                guard __key == 0x6623b7e53e5343c4 else { try reader.skipValue(); continue }
                 self.matchedKeyword = try reader.readNull() ? nil : String(from: &reader)
-            case 0x31b0f53bbfdca9a2:  // matched_content
+            case 23:  // matched_content
+                guard __key == 0x31b0f53bbfdca9a2 else { try reader.skipValue(); continue }
                 self.matchedContent = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()

@@ -381,94 +381,138 @@ public struct Guild: Sendable, Hashable, Codable, JSONReadable {
         self.incidentsData = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xffa01b909f4570de:  // id
+            switch (__key &* 0x80b40f48d1170615) &>> 56 {
+            case 126:  // id
+                guard __key == 0xffa01b909f4570de else { try reader.skipValue(); continue }
                 _id = try Snowflake(from: &reader)
-            case 0x5d95701ba3ddaf60:  // name
+            case 52:  // name
+                guard __key == 0x5d95701ba3ddaf60 else { try reader.skipValue(); continue }
                 _name = try String(from: &reader)
-            case 0x093ef3304120f578:  // icon
+            case 82:  // icon
+                guard __key == 0x093ef3304120f578 else { try reader.skipValue(); continue }
                 self.icon = try reader.readNull() ? nil : String(from: &reader)
-            case 0x0bc94b373c6b7707:  // icon_hash
+            case 4:  // icon_hash
+                guard __key == 0x0bc94b373c6b7707 else { try reader.skipValue(); continue }
                 self.iconHash = try reader.readNull() ? nil : String(from: &reader)
-            case 0xb08d271dcf9092b5:  // splash
+            case 37:  // splash
+                guard __key == 0xb08d271dcf9092b5 else { try reader.skipValue(); continue }
                 self.splash = try reader.readNull() ? nil : String(from: &reader)
-            case 0xf763d2e2dc31381e:  // discovery_splash
+            case 15:  // discovery_splash
+                guard __key == 0xf763d2e2dc31381e else { try reader.skipValue(); continue }
                 self.discoverySplash = try reader.readNull() ? nil : String(from: &reader)
-            case 0x4062affd26c7474a:  // owner
+            case 201:  // owner
+                guard __key == 0x4062affd26c7474a else { try reader.skipValue(); continue }
                 self.owner = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xa2f738fdc452d047:  // owner_id
+            case 121:  // owner_id
+                guard __key == 0xa2f738fdc452d047 else { try reader.skipValue(); continue }
                 self.ownerID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x4f7bc94a55890340:  // permissions
+            case 144:  // permissions
+                guard __key == 0x4f7bc94a55890340 else { try reader.skipValue(); continue }
                 self.permissions = try reader.readNull() ? nil : Permissions(from: &reader)
-            case 0x0699068f30adadf2:  // region
+            case 202:  // region
+                guard __key == 0x0699068f30adadf2 else { try reader.skipValue(); continue }
                 self.region = try reader.readNull() ? nil : String(from: &reader)
-            case 0xddf00c731858265e:  // afk_channel_id
+            case 231:  // afk_channel_id
+                guard __key == 0xddf00c731858265e else { try reader.skipValue(); continue }
                 self.afkChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x1367ef09b55b2909:  // afk_timeout
+            case 33:  // afk_timeout
+                guard __key == 0x1367ef09b55b2909 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.afkTimeout = try Int(from: &reader) } else { self.afkTimeout = 0 }
-            case 0x2dec3c0416383e85:  // widget_enabled
+            case 9:  // widget_enabled
+                guard __key == 0x2dec3c0416383e85 else { try reader.skipValue(); continue }
                 self.widgetEnabled = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x9708cdb7acdebd59:  // widget_channel_id
+            case 86:  // widget_channel_id
+                guard __key == 0x9708cdb7acdebd59 else { try reader.skipValue(); continue }
                 self.widgetChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x3e0010733e624c23:  // verification_level
+            case 253:  // verification_level
+                guard __key == 0x3e0010733e624c23 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.verificationLevel = try VerificationLevel(from: &reader) } else { self.verificationLevel = VerificationLevel.none }
-            case 0xf314d6c51ab35a2b:  // default_message_notifications
+            case 143:  // default_message_notifications
+                guard __key == 0xf314d6c51ab35a2b else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.defaultMessageNotifications = try Int(from: &reader) } else { self.defaultMessageNotifications = 0 }
-            case 0x791d824bffd05054:  // explicit_content_filter
+            case 3:  // explicit_content_filter
+                guard __key == 0x791d824bffd05054 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.explicitContentFilter = try Int(from: &reader) } else { self.explicitContentFilter = 0 }
-            case 0x4d2bb03fc2676d41:  // roles
+            case 76:  // roles
+                guard __key == 0x4d2bb03fc2676d41 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.roles = try [Role](from: &reader) } else { self.roles = [] }
-            case 0x3424ffb49a4cc902:  // emojis
+            case 203:  // emojis
+                guard __key == 0x3424ffb49a4cc902 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.emojis = try [Emoji](from: &reader) } else { self.emojis = [] }
-            case 0x2c38a0f441a5e5eb:  // features
+            case 44:  // features
+                guard __key == 0x2c38a0f441a5e5eb else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.features = try [String](from: &reader) } else { self.features = [] }
-            case 0xea3fef6300977949:  // mfa_level
+            case 222:  // mfa_level
+                guard __key == 0xea3fef6300977949 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.mfaLevel = try Int(from: &reader) } else { self.mfaLevel = 0 }
-            case 0xc49f68978c4392c4:  // application_id
+            case 151:  // application_id
+                guard __key == 0xc49f68978c4392c4 else { try reader.skipValue(); continue }
                 self.applicationID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x29a1eeb1d5d024e9:  // system_channel_id
+            case 159:  // system_channel_id
+                guard __key == 0x29a1eeb1d5d024e9 else { try reader.skipValue(); continue }
                 self.systemChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x68941221915924d4:  // system_channel_flags
+            case 20:  // system_channel_flags
+                guard __key == 0x68941221915924d4 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.systemChannelFlags = try SystemChannelFlags(from: &reader) } else { self.systemChannelFlags = [] }
-            case 0xaa5ec0623979bf12:  // rules_channel_id
+            case 81:  // rules_channel_id
+                guard __key == 0xaa5ec0623979bf12 else { try reader.skipValue(); continue }
                 self.rulesChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x006592b686523ebc:  // max_presences
+            case 80:  // max_presences
+                guard __key == 0x006592b686523ebc else { try reader.skipValue(); continue }
                 self.maxPresences = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xa2f014ce121132d5:  // max_members
+            case 110:  // max_members
+                guard __key == 0xa2f014ce121132d5 else { try reader.skipValue(); continue }
                 self.maxMembers = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x3760dfe0f77bd657:  // vanity_url_code
+            case 169:  // vanity_url_code
+                guard __key == 0x3760dfe0f77bd657 else { try reader.skipValue(); continue }
                 self.vanityURLCode = try reader.readNull() ? nil : String(from: &reader)
-            case 0xb5c07a2ca7ad64c5:  // description
+            case 134:  // description
+                guard __key == 0xb5c07a2ca7ad64c5 else { try reader.skipValue(); continue }
                 self.description = try reader.readNull() ? nil : String(from: &reader)
-            case 0x69a110cf042abc82:  // banner
+            case 46:  // banner
+                guard __key == 0x69a110cf042abc82 else { try reader.skipValue(); continue }
                 self.banner = try reader.readNull() ? nil : String(from: &reader)
-            case 0x5ff60093208487b8:  // premium_tier
+            case 36:  // premium_tier
+                guard __key == 0x5ff60093208487b8 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.premiumTier = try Int(from: &reader) } else { self.premiumTier = 0 }
-            case 0xb86cbf3da3b632e8:  // premium_subscription_count
+            case 177:  // premium_subscription_count
+                guard __key == 0xb86cbf3da3b632e8 else { try reader.skipValue(); continue }
                 self.premiumSubscriptionCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x6c2a14367b33b053:  // preferred_locale
+            case 79:  // preferred_locale
+                guard __key == 0x6c2a14367b33b053 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.preferredLocale = try String(from: &reader) } else { self.preferredLocale = "en-US" }
-            case 0x1cf2130cc89dba4f:  // public_updates_channel_id
+            case 92:  // public_updates_channel_id
+                guard __key == 0x1cf2130cc89dba4f else { try reader.skipValue(); continue }
                 self.publicUpdatesChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x9f597061dbc4880f:  // max_video_channel_users
+            case 165:  // max_video_channel_users
+                guard __key == 0x9f597061dbc4880f else { try reader.skipValue(); continue }
                 self.maxVideoChannelUsers = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x3cf88529dc1450f0:  // max_stage_video_channel_users
+            case 246:  // max_stage_video_channel_users
+                guard __key == 0x3cf88529dc1450f0 else { try reader.skipValue(); continue }
                 self.maxStageVideoChannelUsers = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xc1259091bfb69cdd:  // approximate_member_count
+            case 30:  // approximate_member_count
+                guard __key == 0xc1259091bfb69cdd else { try reader.skipValue(); continue }
                 self.approximateMemberCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x1b2fe9b4bf45648e:  // approximate_presence_count
+            case 122:  // approximate_presence_count
+                guard __key == 0x1b2fe9b4bf45648e else { try reader.skipValue(); continue }
                 self.approximatePresenceCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x5cd133bb058e41c1:  // welcome_screen
+            case 123:  // welcome_screen
+                guard __key == 0x5cd133bb058e41c1 else { try reader.skipValue(); continue }
                 self.welcomeScreen = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0x416d8461f184125a:  // nsfw_level
+            case 91:  // nsfw_level
+                guard __key == 0x416d8461f184125a else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.nsfwLevel = try Int(from: &reader) } else { self.nsfwLevel = 0 }
-            case 0xb85a89b550d90813:  // stickers
+            case 70:  // stickers
+                guard __key == 0xb85a89b550d90813 else { try reader.skipValue(); continue }
                 self.stickers = try reader.readNull() ? nil : [Sticker](from: &reader)
-            case 0x6f3c4486bb46e8a2:  // premium_progress_bar_enabled
+            case 22:  // premium_progress_bar_enabled
+                guard __key == 0x6f3c4486bb46e8a2 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.premiumProgressBarEnabled = try Bool(from: &reader) } else { self.premiumProgressBarEnabled = false }
-            case 0xafc0dee1f7ea45cb:  // safety_alerts_channel_id
+            case 120:  // safety_alerts_channel_id
+                guard __key == 0xafc0dee1f7ea45cb else { try reader.skipValue(); continue }
                 self.safetyAlertsChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xca3440b6d556d7b2:  // incidents_data
+            case 164:  // incidents_data
+                guard __key == 0xca3440b6d556d7b2 else { try reader.skipValue(); continue }
                 self.incidentsData = try reader.readNull() ? nil : JSONValue(from: &reader)
             default:
                 try reader.skipValue()
@@ -956,118 +1000,174 @@ public struct GuildCreate: Sendable, Hashable, Codable, JSONReadable {
         self.soundboardSounds = []
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xffa01b909f4570de:  // id
+            switch (__key &* 0x18ca7e4bfa52d78d) &>> 56 {
+            case 8:  // id
+                guard __key == 0xffa01b909f4570de else { try reader.skipValue(); continue }
                 _id = try Snowflake(from: &reader)
-            case 0x5d95701ba3ddaf60:  // name
+            case 115:  // name
+                guard __key == 0x5d95701ba3ddaf60 else { try reader.skipValue(); continue }
                 _name = try String(from: &reader)
-            case 0x093ef3304120f578:  // icon
+            case 57:  // icon
+                guard __key == 0x093ef3304120f578 else { try reader.skipValue(); continue }
                 self.icon = try reader.readNull() ? nil : String(from: &reader)
-            case 0x0bc94b373c6b7707:  // icon_hash
+            case 192:  // icon_hash
+                guard __key == 0x0bc94b373c6b7707 else { try reader.skipValue(); continue }
                 self.iconHash = try reader.readNull() ? nil : String(from: &reader)
-            case 0xb08d271dcf9092b5:  // splash
+            case 32:  // splash
+                guard __key == 0xb08d271dcf9092b5 else { try reader.skipValue(); continue }
                 self.splash = try reader.readNull() ? nil : String(from: &reader)
-            case 0xf763d2e2dc31381e:  // discovery_splash
+            case 3:  // discovery_splash
+                guard __key == 0xf763d2e2dc31381e else { try reader.skipValue(); continue }
                 self.discoverySplash = try reader.readNull() ? nil : String(from: &reader)
-            case 0x4062affd26c7474a:  // owner
+            case 144:  // owner
+                guard __key == 0x4062affd26c7474a else { try reader.skipValue(); continue }
                 self.owner = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xa2f738fdc452d047:  // owner_id
+            case 188:  // owner_id
+                guard __key == 0xa2f738fdc452d047 else { try reader.skipValue(); continue }
                 self.ownerID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x4f7bc94a55890340:  // permissions
+            case 221:  // permissions
+                guard __key == 0x4f7bc94a55890340 else { try reader.skipValue(); continue }
                 self.permissions = try reader.readNull() ? nil : Permissions(from: &reader)
-            case 0x0699068f30adadf2:  // region
+            case 197:  // region
+                guard __key == 0x0699068f30adadf2 else { try reader.skipValue(); continue }
                 self.region = try reader.readNull() ? nil : String(from: &reader)
-            case 0xddf00c731858265e:  // afk_channel_id
+            case 213:  // afk_channel_id
+                guard __key == 0xddf00c731858265e else { try reader.skipValue(); continue }
                 self.afkChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x1367ef09b55b2909:  // afk_timeout
+            case 63:  // afk_timeout
+                guard __key == 0x1367ef09b55b2909 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.afkTimeout = try Int(from: &reader) } else { self.afkTimeout = 0 }
-            case 0x2dec3c0416383e85:  // widget_enabled
+            case 230:  // widget_enabled
+                guard __key == 0x2dec3c0416383e85 else { try reader.skipValue(); continue }
                 self.widgetEnabled = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x9708cdb7acdebd59:  // widget_channel_id
+            case 222:  // widget_channel_id
+                guard __key == 0x9708cdb7acdebd59 else { try reader.skipValue(); continue }
                 self.widgetChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x3e0010733e624c23:  // verification_level
+            case 7:  // verification_level
+                guard __key == 0x3e0010733e624c23 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.verificationLevel = try VerificationLevel(from: &reader) } else { self.verificationLevel = VerificationLevel.none }
-            case 0xf314d6c51ab35a2b:  // default_message_notifications
+            case 240:  // default_message_notifications
+                guard __key == 0xf314d6c51ab35a2b else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.defaultMessageNotifications = try Int(from: &reader) } else { self.defaultMessageNotifications = 0 }
-            case 0x791d824bffd05054:  // explicit_content_filter
+            case 45:  // explicit_content_filter
+                guard __key == 0x791d824bffd05054 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.explicitContentFilter = try Int(from: &reader) } else { self.explicitContentFilter = 0 }
-            case 0x4d2bb03fc2676d41:  // roles
+            case 19:  // roles
+                guard __key == 0x4d2bb03fc2676d41 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.roles = try [Role](from: &reader) } else { self.roles = [] }
-            case 0x3424ffb49a4cc902:  // emojis
+            case 220:  // emojis
+                guard __key == 0x3424ffb49a4cc902 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.emojis = try [Emoji](from: &reader) } else { self.emojis = [] }
-            case 0x2c38a0f441a5e5eb:  // features
+            case 86:  // features
+                guard __key == 0x2c38a0f441a5e5eb else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.features = try [String](from: &reader) } else { self.features = [] }
-            case 0xea3fef6300977949:  // mfa_level
+            case 89:  // mfa_level
+                guard __key == 0xea3fef6300977949 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.mfaLevel = try Int(from: &reader) } else { self.mfaLevel = 0 }
-            case 0xc49f68978c4392c4:  // application_id
+            case 52:  // application_id
+                guard __key == 0xc49f68978c4392c4 else { try reader.skipValue(); continue }
                 self.applicationID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x29a1eeb1d5d024e9:  // system_channel_id
+            case 27:  // system_channel_id
+                guard __key == 0x29a1eeb1d5d024e9 else { try reader.skipValue(); continue }
                 self.systemChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x68941221915924d4:  // system_channel_flags
+            case 239:  // system_channel_flags
+                guard __key == 0x68941221915924d4 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.systemChannelFlags = try SystemChannelFlags(from: &reader) } else { self.systemChannelFlags = [] }
-            case 0xaa5ec0623979bf12:  // rules_channel_id
+            case 44:  // rules_channel_id
+                guard __key == 0xaa5ec0623979bf12 else { try reader.skipValue(); continue }
                 self.rulesChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x006592b686523ebc:  // max_presences
+            case 185:  // max_presences
+                guard __key == 0x006592b686523ebc else { try reader.skipValue(); continue }
                 self.maxPresences = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xa2f014ce121132d5:  // max_members
+            case 29:  // max_members
+                guard __key == 0xa2f014ce121132d5 else { try reader.skipValue(); continue }
                 self.maxMembers = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x3760dfe0f77bd657:  // vanity_url_code
+            case 1:  // vanity_url_code
+                guard __key == 0x3760dfe0f77bd657 else { try reader.skipValue(); continue }
                 self.vanityURLCode = try reader.readNull() ? nil : String(from: &reader)
-            case 0xb5c07a2ca7ad64c5:  // description
+            case 242:  // description
+                guard __key == 0xb5c07a2ca7ad64c5 else { try reader.skipValue(); continue }
                 self.description = try reader.readNull() ? nil : String(from: &reader)
-            case 0x69a110cf042abc82:  // banner
+            case 47:  // banner
+                guard __key == 0x69a110cf042abc82 else { try reader.skipValue(); continue }
                 self.banner = try reader.readNull() ? nil : String(from: &reader)
-            case 0x5ff60093208487b8:  // premium_tier
+            case 106:  // premium_tier
+                guard __key == 0x5ff60093208487b8 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.premiumTier = try Int(from: &reader) } else { self.premiumTier = 0 }
-            case 0xb86cbf3da3b632e8:  // premium_subscription_count
+            case 234:  // premium_subscription_count
+                guard __key == 0xb86cbf3da3b632e8 else { try reader.skipValue(); continue }
                 self.premiumSubscriptionCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x6c2a14367b33b053:  // preferred_locale
+            case 10:  // preferred_locale
+                guard __key == 0x6c2a14367b33b053 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.preferredLocale = try String(from: &reader) } else { self.preferredLocale = "en-US" }
-            case 0x1cf2130cc89dba4f:  // public_updates_channel_id
+            case 167:  // public_updates_channel_id
+                guard __key == 0x1cf2130cc89dba4f else { try reader.skipValue(); continue }
                 self.publicUpdatesChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x9f597061dbc4880f:  // max_video_channel_users
+            case 82:  // max_video_channel_users
+                guard __key == 0x9f597061dbc4880f else { try reader.skipValue(); continue }
                 self.maxVideoChannelUsers = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x3cf88529dc1450f0:  // max_stage_video_channel_users
+            case 172:  // max_stage_video_channel_users
+                guard __key == 0x3cf88529dc1450f0 else { try reader.skipValue(); continue }
                 self.maxStageVideoChannelUsers = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xc1259091bfb69cdd:  // approximate_member_count
+            case 28:  // approximate_member_count
+                guard __key == 0xc1259091bfb69cdd else { try reader.skipValue(); continue }
                 self.approximateMemberCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x1b2fe9b4bf45648e:  // approximate_presence_count
+            case 110:  // approximate_presence_count
+                guard __key == 0x1b2fe9b4bf45648e else { try reader.skipValue(); continue }
                 self.approximatePresenceCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x5cd133bb058e41c1:  // welcome_screen
+            case 166:  // welcome_screen
+                guard __key == 0x5cd133bb058e41c1 else { try reader.skipValue(); continue }
                 self.welcomeScreen = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0x416d8461f184125a:  // nsfw_level
+            case 190:  // nsfw_level
+                guard __key == 0x416d8461f184125a else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.nsfwLevel = try Int(from: &reader) } else { self.nsfwLevel = 0 }
-            case 0xb85a89b550d90813:  // stickers
+            case 105:  // stickers
+                guard __key == 0xb85a89b550d90813 else { try reader.skipValue(); continue }
                 self.stickers = try reader.readNull() ? nil : [Sticker](from: &reader)
-            case 0x6f3c4486bb46e8a2:  // premium_progress_bar_enabled
+            case 235:  // premium_progress_bar_enabled
+                guard __key == 0x6f3c4486bb46e8a2 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.premiumProgressBarEnabled = try Bool(from: &reader) } else { self.premiumProgressBarEnabled = false }
-            case 0xafc0dee1f7ea45cb:  // safety_alerts_channel_id
+            case 227:  // safety_alerts_channel_id
+                guard __key == 0xafc0dee1f7ea45cb else { try reader.skipValue(); continue }
                 self.safetyAlertsChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xca3440b6d556d7b2:  // incidents_data
+            case 169:  // incidents_data
+                guard __key == 0xca3440b6d556d7b2 else { try reader.skipValue(); continue }
                 self.incidentsData = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0x2ce50e4570f5bbe8:  // joined_at
+            case 139:  // joined_at
+                guard __key == 0x2ce50e4570f5bbe8 else { try reader.skipValue(); continue }
                 self.joinedAt = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0xcf2068072c1aade7:  // large
+            case 141:  // large
+                guard __key == 0xcf2068072c1aade7 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.large = try Bool(from: &reader) } else { self.large = false }
-            case 0x7da898924bd1be29:  // unavailable
+            case 225:  // unavailable
+                guard __key == 0x7da898924bd1be29 else { try reader.skipValue(); continue }
                 self.unavailable = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xbf76cc441c4227b7:  // member_count
+            case 128:  // member_count
+                guard __key == 0xbf76cc441c4227b7 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.memberCount = try Int(from: &reader) } else { self.memberCount = 0 }
-            case 0xbbc5a31edad2bc66:  // voice_states
+            case 214:  // voice_states
+                guard __key == 0xbbc5a31edad2bc66 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.voiceStates = try [VoiceState](from: &reader) } else { self.voiceStates = [] }
-            case 0x77442b8c30512e93:  // members
+            case 111:  // members
+                guard __key == 0x77442b8c30512e93 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.members = try [GuildMember](from: &reader) } else { self.members = [] }
-            case 0x758a23f52257c983:  // channels
+            case 55:  // channels
+                guard __key == 0x758a23f52257c983 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.channels = try [Channel](from: &reader) } else { self.channels = [] }
-            case 0x629d205759df7dfd:  // threads
+            case 102:  // threads
+                guard __key == 0x629d205759df7dfd else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.threads = try [Channel](from: &reader) } else { self.threads = [] }
-            case 0xb9bf52ed18325bef:  // presences
+            case 233:  // presences
+                guard __key == 0xb9bf52ed18325bef else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.presences = try [Presence](from: &reader) } else { self.presences = [] }
-            case 0x10cd2f7b125e7288:  // stage_instances
+            case 246:  // stage_instances
+                guard __key == 0x10cd2f7b125e7288 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.stageInstances = try [StageInstance](from: &reader) } else { self.stageInstances = [] }
-            case 0x812f2e8288ced2a0:  // guild_scheduled_events
+            case 56:  // guild_scheduled_events
+                guard __key == 0x812f2e8288ced2a0 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.guildScheduledEvents = try [GuildScheduledEvent](from: &reader) } else { self.guildScheduledEvents = [] }
-            case 0x81a726193669a7dd:  // soundboard_sounds
+            case 187:  // soundboard_sounds
+                guard __key == 0x81a726193669a7dd else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.soundboardSounds = try [SoundboardSound](from: &reader) } else { self.soundboardSounds = [] }
             default:
                 try reader.skipValue()
@@ -1352,32 +1452,45 @@ public struct VoiceState: Sendable, Hashable, Codable, JSONReadable {
         self.requestToSpeakTimestamp = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0x1db8ac9e34aa44dc:  // guild_id
+            switch (__key &* 0x70d29b6c7d22528d) &>> 58 {
+            case 47:  // guild_id
+                guard __key == 0x1db8ac9e34aa44dc else { try reader.skipValue(); continue }
                 self.guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x84f059c6c1a78c36:  // channel_id
+            case 61:  // channel_id
+                guard __key == 0x84f059c6c1a78c36 else { try reader.skipValue(); continue }
                 self.channelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x87c1d2eac2361d0d:  // user_id
+            case 45:  // user_id
+                guard __key == 0x87c1d2eac2361d0d else { try reader.skipValue(); continue }
                 _userID = try Snowflake(from: &reader)
-            case 0x50db2b8c17ce2e92:  // member
+            case 56:  // member
+                guard __key == 0x50db2b8c17ce2e92 else { try reader.skipValue(); continue }
                 self._member = try reader.readNull() ? nil : Indirect(GuildMember(from: &reader))
-            case 0x3fe694057df4d8b3:  // session_id
+            case 54:  // session_id
+                guard __key == 0x3fe694057df4d8b3 else { try reader.skipValue(); continue }
                 _sessionID = try String(from: &reader)
-            case 0x051791c0cde5bab9:  // deaf
+            case 58:  // deaf
+                guard __key == 0x051791c0cde5bab9 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.deaf = try Bool(from: &reader) } else { self.deaf = false }
-            case 0xca49d4b9e7fae1a5:  // mute
+            case 9:  // mute
+                guard __key == 0xca49d4b9e7fae1a5 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.mute = try Bool(from: &reader) } else { self.mute = false }
-            case 0x3a1e86f5f145e4fa:  // self_deaf
+            case 7:  // self_deaf
+                guard __key == 0x3a1e86f5f145e4fa else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.selfDeaf = try Bool(from: &reader) } else { self.selfDeaf = false }
-            case 0xf9d9c4accb79a49c:  // self_mute
+            case 40:  // self_mute
+                guard __key == 0xf9d9c4accb79a49c else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.selfMute = try Bool(from: &reader) } else { self.selfMute = false }
-            case 0xfe82573c17129a0e:  // self_stream
+            case 22:  // self_stream
+                guard __key == 0xfe82573c17129a0e else { try reader.skipValue(); continue }
                 self.selfStream = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x5459d9d93c98efea:  // self_video
+            case 37:  // self_video
+                guard __key == 0x5459d9d93c98efea else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.selfVideo = try Bool(from: &reader) } else { self.selfVideo = false }
-            case 0xd53f8291ae44cc37:  // suppress
+            case 1:  // suppress
+                guard __key == 0xd53f8291ae44cc37 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.suppress = try Bool(from: &reader) } else { self.suppress = false }
-            case 0x796b5800f019caa8:  // request_to_speak_timestamp
+            case 3:  // request_to_speak_timestamp
+                guard __key == 0x796b5800f019caa8 else { try reader.skipValue(); continue }
                 self.requestToSpeakTimestamp = try reader.readNull() ? nil : Timestamp(from: &reader)
             default:
                 try reader.skipValue()
@@ -1670,40 +1783,57 @@ public struct GuildScheduledEvent: Sendable, Hashable, Codable, JSONReadable {
         self.recurrenceRule = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xffa01b909f4570de:  // id
+            switch (__key &* 0x09f1fd9d03f0a9b5) &>> 57 {
+            case 42:  // id
+                guard __key == 0xffa01b909f4570de else { try reader.skipValue(); continue }
                 _id = try Snowflake(from: &reader)
-            case 0x1db8ac9e34aa44dc:  // guild_id
+            case 95:  // guild_id
+                guard __key == 0x1db8ac9e34aa44dc else { try reader.skipValue(); continue }
                 _guildID = try Snowflake(from: &reader)
-            case 0x84f059c6c1a78c36:  // channel_id
+            case 50:  // channel_id
+                guard __key == 0x84f059c6c1a78c36 else { try reader.skipValue(); continue }
                 self.channelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xb24c776288be9840:  // creator_id
+            case 54:  // creator_id
+                guard __key == 0xb24c776288be9840 else { try reader.skipValue(); continue }
                 self.creatorID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x5d95701ba3ddaf60:  // name
+            case 38:  // name
+                guard __key == 0x5d95701ba3ddaf60 else { try reader.skipValue(); continue }
                 _name = try String(from: &reader)
-            case 0xb5c07a2ca7ad64c5:  // description
+            case 78:  // description
+                guard __key == 0xb5c07a2ca7ad64c5 else { try reader.skipValue(); continue }
                 self.description = try reader.readNull() ? nil : String(from: &reader)
-            case 0x3aa10540493c52ba:  // scheduled_start_time
+            case 48:  // scheduled_start_time
+                guard __key == 0x3aa10540493c52ba else { try reader.skipValue(); continue }
                 _scheduledStartTime = try Timestamp(from: &reader)
-            case 0x074101e6f94ecb15:  // scheduled_end_time
+            case 28:  // scheduled_end_time
+                guard __key == 0x074101e6f94ecb15 else { try reader.skipValue(); continue }
                 self.scheduledEndTime = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0x584ced931bbdb9df:  // privacy_level
+            case 0:  // privacy_level
+                guard __key == 0x584ced931bbdb9df else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.privacyLevel = try Int(from: &reader) } else { self.privacyLevel = 2 }
-            case 0x56398f3ae7d20e92:  // status
+            case 69:  // status
+                guard __key == 0x56398f3ae7d20e92 else { try reader.skipValue(); continue }
                 _status = try GuildScheduledEventStatus(from: &reader)
-            case 0x1c4a1efea237d3da:  // entity_type
+            case 94:  // entity_type
+                guard __key == 0x1c4a1efea237d3da else { try reader.skipValue(); continue }
                 _entityType = try GuildScheduledEventEntityType(from: &reader)
-            case 0xaffd32126f583be5:  // entity_id
+            case 84:  // entity_id
+                guard __key == 0xaffd32126f583be5 else { try reader.skipValue(); continue }
                 self.entityID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x85099956e1ee0392:  // entity_metadata
+            case 57:  // entity_metadata
+                guard __key == 0x85099956e1ee0392 else { try reader.skipValue(); continue }
                 self.entityMetadata = try reader.readNull() ? nil : GuildScheduledEventEntityMetadata(from: &reader)
-            case 0x9e95d3df6c50cfa6:  // creator
+            case 114:  // creator
+                guard __key == 0x9e95d3df6c50cfa6 else { try reader.skipValue(); continue }
                 self._creator = try reader.readNull() ? nil : Indirect(User(from: &reader))
-            case 0x2f85ed45eced0e5b:  // user_count
+            case 72:  // user_count
+                guard __key == 0x2f85ed45eced0e5b else { try reader.skipValue(); continue }
                 self.userCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x0ae04b1788d89b5e:  // image
+            case 127:  // image
+                guard __key == 0x0ae04b1788d89b5e else { try reader.skipValue(); continue }
                 self.image = try reader.readNull() ? nil : String(from: &reader)
-            case 0x579a10d7971fbff0:  // recurrence_rule
+            case 19:  // recurrence_rule
+                guard __key == 0x579a10d7971fbff0 else { try reader.skipValue(); continue }
                 self.recurrenceRule = try reader.readNull() ? nil : JSONValue(from: &reader)
             default:
                 try reader.skipValue()
@@ -1930,22 +2060,30 @@ public struct SoundboardSound: Sendable, Hashable, Codable, JSONReadable {
         self._user = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0x5d95701ba3ddaf60:  // name
+            switch (__key &* 0x09f1fd9d03f0a9b5) &>> 59 {
+            case 9:  // name
+                guard __key == 0x5d95701ba3ddaf60 else { try reader.skipValue(); continue }
                 _name = try String(from: &reader)
-            case 0xe2862806ce7a78a0:  // sound_id
+            case 5:  // sound_id
+                guard __key == 0xe2862806ce7a78a0 else { try reader.skipValue(); continue }
                 _soundID = try Snowflake(from: &reader)
-            case 0x02409f150bb63554:  // volume
+            case 1:  // volume
+                guard __key == 0x02409f150bb63554 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.volume = try Double(from: &reader) } else { self.volume = 1 }
-            case 0xaec66bb400ae5d0c:  // emoji_id
+            case 12:  // emoji_id
+                guard __key == 0xaec66bb400ae5d0c else { try reader.skipValue(); continue }
                 self.emojiID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x9de8262fdf84be30:  // emoji_name
+            case 8:  // emoji_name
+                guard __key == 0x9de8262fdf84be30 else { try reader.skipValue(); continue }
                 self.emojiName = try reader.readNull() ? nil : String(from: &reader)
-            case 0x1db8ac9e34aa44dc:  // guild_id
+            case 23:  // guild_id
+                guard __key == 0x1db8ac9e34aa44dc else { try reader.skipValue(); continue }
                 self.guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x72078a78a16d78ca:  // available
+            case 26:  // available
+                guard __key == 0x72078a78a16d78ca else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.available = try Bool(from: &reader) } else { self.available = true }
-            case 0x800c27e1c5fbe805:  // user
+            case 18:  // user
+                guard __key == 0x800c27e1c5fbe805 else { try reader.skipValue(); continue }
                 self._user = try reader.readNull() ? nil : Indirect(User(from: &reader))
             default:
                 try reader.skipValue()
@@ -2129,40 +2267,57 @@ public struct Integration: Sendable, Hashable, Codable, JSONReadable {
         self.guildID = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xffa01b909f4570de:  // id
+            switch (__key &* 0x5d5bca4696b343b3) &>> 57 {
+            case 98:  // id
+                guard __key == 0xffa01b909f4570de else { try reader.skipValue(); continue }
                 _id = try Snowflake(from: &reader)
-            case 0x5d95701ba3ddaf60:  // name
+            case 9:  // name
+                guard __key == 0x5d95701ba3ddaf60 else { try reader.skipValue(); continue }
                 _name = try String(from: &reader)
-            case 0xd3d3f347824fa9ee:  // type
+            case 121:  // type
+                guard __key == 0xd3d3f347824fa9ee else { try reader.skipValue(); continue }
                 _type = try String(from: &reader)
-            case 0x714d3e0ac98e3dbd:  // enabled
+            case 12:  // enabled
+                guard __key == 0x714d3e0ac98e3dbd else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.enabled = try Bool(from: &reader) } else { self.enabled = false }
-            case 0xb686d4a9c22cce00:  // syncing
+            case 96:  // syncing
+                guard __key == 0xb686d4a9c22cce00 else { try reader.skipValue(); continue }
                 self.syncing = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x923301ab1d7fdcd7:  // role_id
+            case 72:  // role_id
+                guard __key == 0x923301ab1d7fdcd7 else { try reader.skipValue(); continue }
                 self.roleID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xe8b29c3973f57602:  // enable_emoticons
+            case 53:  // enable_emoticons
+                guard __key == 0xe8b29c3973f57602 else { try reader.skipValue(); continue }
                 self.enableEmoticons = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x8ab77ee0f2fb9315:  // expire_behavior
+            case 51:  // expire_behavior
+                guard __key == 0x8ab77ee0f2fb9315 else { try reader.skipValue(); continue }
                 self.expireBehavior = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xedd6ab4e880ba328:  // expire_grace_period
+            case 24:  // expire_grace_period
+                guard __key == 0xedd6ab4e880ba328 else { try reader.skipValue(); continue }
                 self.expireGracePeriod = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x800c27e1c5fbe805:  // user
+            case 11:  // user
+                guard __key == 0x800c27e1c5fbe805 else { try reader.skipValue(); continue }
                 self._user = try reader.readNull() ? nil : Indirect(User(from: &reader))
-            case 0x6d32cd712e975292:  // account
+            case 19:  // account
+                guard __key == 0x6d32cd712e975292 else { try reader.skipValue(); continue }
                 self.account = try reader.readNull() ? nil : IntegrationAccount(from: &reader)
-            case 0x7b8f7a99d1d39bc3:  // synced_at
+            case 45:  // synced_at
+                guard __key == 0x7b8f7a99d1d39bc3 else { try reader.skipValue(); continue }
                 self.syncedAt = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0x15b8a9ce279a67b3:  // subscriber_count
+            case 76:  // subscriber_count
+                guard __key == 0x15b8a9ce279a67b3 else { try reader.skipValue(); continue }
                 self.subscriberCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xa185bb1109b2106d:  // revoked
+            case 40:  // revoked
+                guard __key == 0xa185bb1109b2106d else { try reader.skipValue(); continue }
                 self.revoked = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x5bf41278fc28e82e:  // application
+            case 57:  // application
+                guard __key == 0x5bf41278fc28e82e else { try reader.skipValue(); continue }
                 self._application = try reader.readNull() ? nil : Indirect(IntegrationApplication(from: &reader))
-            case 0xc304888f8bc76427:  // scopes
+            case 59:  // scopes
+                guard __key == 0xc304888f8bc76427 else { try reader.skipValue(); continue }
                 self.scopes = try reader.readNull() ? nil : [String](from: &reader)
-            case 0x1db8ac9e34aa44dc:  // guild_id
+            case 84:  // guild_id
+                guard __key == 0x1db8ac9e34aa44dc else { try reader.skipValue(); continue }
                 self.guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
             default:
                 try reader.skipValue()
@@ -2420,22 +2575,30 @@ public struct AuditLogEntry: Sendable, Hashable, Codable, JSONReadable {
         self.guildID = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xffa01b909f4570de:  // id
+            switch (__key &* 0x553274161bbf8475) &>> 59 {
+            case 3:  // id
+                guard __key == 0xffa01b909f4570de else { try reader.skipValue(); continue }
                 _id = try Snowflake(from: &reader)
-            case 0x0a535643b3f6cf4a:  // target_id
+            case 17:  // target_id
+                guard __key == 0x0a535643b3f6cf4a else { try reader.skipValue(); continue }
                 self.targetID = try reader.readNull() ? nil : String(from: &reader)
-            case 0x0975fd905ea817e9:  // changes
+            case 29:  // changes
+                guard __key == 0x0975fd905ea817e9 else { try reader.skipValue(); continue }
                 self.changes = try reader.readNull() ? nil : [AuditLogChange](from: &reader)
-            case 0x87c1d2eac2361d0d:  // user_id
+            case 9:  // user_id
+                guard __key == 0x87c1d2eac2361d0d else { try reader.skipValue(); continue }
                 self.userID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x21e178486f25b006:  // action_type
+            case 4:  // action_type
+                guard __key == 0x21e178486f25b006 else { try reader.skipValue(); continue }
                 _actionType = try AuditLogEvent(from: &reader)
-            case 0xa77adf36727e6a83:  // options
+            case 19:  // options
+                guard __key == 0xa77adf36727e6a83 else { try reader.skipValue(); continue }
                 self.options = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0x37a3d4642d397f19:  // reason
+            case 31:  // reason
+                guard __key == 0x37a3d4642d397f19 else { try reader.skipValue(); continue }
                 self.reason = try reader.readNull() ? nil : String(from: &reader)
-            case 0x1db8ac9e34aa44dc:  // guild_id
+            case 14:  // guild_id
+                guard __key == 0x1db8ac9e34aa44dc else { try reader.skipValue(); continue }
                 self.guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
             default:
                 try reader.skipValue()
@@ -2960,34 +3123,48 @@ public struct Invite: Sendable, Hashable, Codable, JSONReadable {
         self.roles = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xd3d3f347824fa9ee:  // type
+            switch (__key &* 0x5d5bca4696b343b3) &>> 58 {
+            case 60:  // type
+                guard __key == 0xd3d3f347824fa9ee else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.type = try Int(from: &reader) } else { self.type = 0 }
-            case 0xff060ef522be138f:  // code
+            case 24:  // code
+                guard __key == 0xff060ef522be138f else { try reader.skipValue(); continue }
                 _code = try String(from: &reader)
-            case 0xbb24239e9236cbd1:  // guild
+            case 46:  // guild
+                guard __key == 0xbb24239e9236cbd1 else { try reader.skipValue(); continue }
                 self._guild = try reader.readNull() ? nil : Indirect(Guild(from: &reader))
-            case 0x328a23f56557c98c:  // channel
+            case 57:  // channel
+                guard __key == 0x328a23f56557c98c else { try reader.skipValue(); continue }
                 self._channel = try reader.readNull() ? nil : Indirect(Channel(from: &reader))
-            case 0x11188196867a1cdd:  // inviter
+            case 54:  // inviter
+                guard __key == 0x11188196867a1cdd else { try reader.skipValue(); continue }
                 self._inviter = try reader.readNull() ? nil : Indirect(User(from: &reader))
-            case 0xa34c79c3860fa5f1:  // target_type
+            case 28:  // target_type
+                guard __key == 0xa34c79c3860fa5f1 else { try reader.skipValue(); continue }
                 self.targetType = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xe38249bb8ffc17db:  // target_user
+            case 61:  // target_user
+                guard __key == 0xe38249bb8ffc17db else { try reader.skipValue(); continue }
                 self._targetUser = try reader.readNull() ? nil : Indirect(User(from: &reader))
-            case 0x7875a38d8a3fa00a:  // target_application
+            case 53:  // target_application
+                guard __key == 0x7875a38d8a3fa00a else { try reader.skipValue(); continue }
                 self._targetApplication = try reader.readNull() ? nil : Indirect(Application(from: &reader))
-            case 0x1b2fe9b4bf45648e:  // approximate_presence_count
+            case 16:  // approximate_presence_count
+                guard __key == 0x1b2fe9b4bf45648e else { try reader.skipValue(); continue }
                 self.approximatePresenceCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xc1259091bfb69cdd:  // approximate_member_count
+            case 59:  // approximate_member_count
+                guard __key == 0xc1259091bfb69cdd else { try reader.skipValue(); continue }
                 self.approximateMemberCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x52690186d8db24a2:  // expires_at
+            case 17:  // expires_at
+                guard __key == 0x52690186d8db24a2 else { try reader.skipValue(); continue }
                 self.expiresAt = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0xd9559782d0b46ba3:  // guild_scheduled_event
+            case 55:  // guild_scheduled_event
+                guard __key == 0xd9559782d0b46ba3 else { try reader.skipValue(); continue }
                 self._guildScheduledEvent = try reader.readNull() ? nil : Indirect(GuildScheduledEvent(from: &reader))
-            case 0x0f4d5e28dbe74e3a:  // flags
+            case 15:  // flags
+                guard __key == 0x0f4d5e28dbe74e3a else { try reader.skipValue(); continue }
                 self.flags = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x4d2bb03fc2676d41:  // roles
+            case 13:  // roles
+                guard __key == 0x4d2bb03fc2676d41 else { try reader.skipValue(); continue }
                 self.roles = try reader.readNull() ? nil : [Role](from: &reader)
             default:
                 try reader.skipValue()

@@ -387,86 +387,126 @@ public struct Message: Sendable, Hashable, Codable, JSONReadable {
         defer { reader.leaveModel() }
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xffa01b909f4570de:  // id
+            switch (__key &* 0x3ed08d59cb3f4727) &>> 56 {
+            case 230:  // id
+                guard __key == 0xffa01b909f4570de else { try reader.skipValue(); continue }
                 _id = try Snowflake(from: &reader)
-            case 0x84f059c6c1a78c36:  // channel_id
+            case 56:  // channel_id
+                guard __key == 0x84f059c6c1a78c36 else { try reader.skipValue(); continue }
                 _channelID = try Snowflake(from: &reader)
-            case 0x656bf1ec7436f00e:  // author
+            case 133:  // author
+                guard __key == 0x656bf1ec7436f00e else { try reader.skipValue(); continue }
                 self._author = try reader.readNull() ? nil : Indirect(User(from: &reader))
-            case 0xc6168c659ca0911c:  // content
+            case 33:  // content
+                guard __key == 0xc6168c659ca0911c else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.content = try String(from: &reader) } else { self.content = "" }
-            case 0xabf9286757148337:  // timestamp
+            case 177:  // timestamp
+                guard __key == 0xabf9286757148337 else { try reader.skipValue(); continue }
                 self.timestamp = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0xf619e3a39d92a8cc:  // edited_timestamp
+            case 140:  // edited_timestamp
+                guard __key == 0xf619e3a39d92a8cc else { try reader.skipValue(); continue }
                 self.editedTimestamp = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0x49ae4e46efdb8fe8:  // tts
+            case 131:  // tts
+                guard __key == 0x49ae4e46efdb8fe8 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.tts = try Bool(from: &reader) } else { self.tts = false }
-            case 0x8aa1f46959de0e9d:  // mention_everyone
+            case 43:  // mention_everyone
+                guard __key == 0x8aa1f46959de0e9d else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.mentionEveryone = try Bool(from: &reader) } else { self.mentionEveryone = false }
-            case 0x95e79509a3499019:  // mentions
+            case 205:  // mentions
+                guard __key == 0x95e79509a3499019 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.mentions = try [User](from: &reader) } else { self.mentions = [] }
-            case 0x2bed2578711b8332:  // mention_roles
+            case 95:  // mention_roles
+                guard __key == 0x2bed2578711b8332 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.mentionRoles = try [Snowflake](from: &reader) } else { self.mentionRoles = [] }
-            case 0xed1ebd78b099f622:  // mention_channels
+            case 100:  // mention_channels
+                guard __key == 0xed1ebd78b099f622 else { try reader.skipValue(); continue }
                 self.mentionChannels = try reader.readNull() ? nil : [ChannelMention](from: &reader)
-            case 0x1f327d6030b5c025:  // attachments
+            case 0:  // attachments
+                guard __key == 0x1f327d6030b5c025 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.attachments = try [Attachment](from: &reader) } else { self.attachments = [] }
-            case 0x88a799dedd68af68:  // embeds
+            case 59:  // embeds
+                guard __key == 0x88a799dedd68af68 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.embeds = try [Embed](from: &reader) } else { self.embeds = [] }
-            case 0x518b66b76a207129:  // reactions
+            case 112:  // reactions
+                guard __key == 0x518b66b76a207129 else { try reader.skipValue(); continue }
                 self.reactions = try reader.readNull() ? nil : [Reaction](from: &reader)
-            case 0x3fbc23f6a5ddfe8c:  // nonce
+            case 251:  // nonce
+                guard __key == 0x3fbc23f6a5ddfe8c else { try reader.skipValue(); continue }
                 self.nonce = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0xec4a5e36fd6b03d1:  // pinned
+            case 45:  // pinned
+                guard __key == 0xec4a5e36fd6b03d1 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.pinned = try Bool(from: &reader) } else { self.pinned = false }
-            case 0x4a00cac04521baa5:  // webhook_id
+            case 19:  // webhook_id
+                guard __key == 0x4a00cac04521baa5 else { try reader.skipValue(); continue }
                 self.webhookID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xd3d3f347824fa9ee:  // type
+            case 132:  // type
+                guard __key == 0xd3d3f347824fa9ee else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.type = try MessageType(from: &reader) } else { self.type = MessageType.default }
-            case 0xcfa0522951d6cdc5:  // activity
+            case 189:  // activity
+                guard __key == 0xcfa0522951d6cdc5 else { try reader.skipValue(); continue }
                 self.activity = try reader.readNull() ? nil : MessageActivity(from: &reader)
-            case 0x5bf41278fc28e82e:  // application
+            case 42:  // application
+                guard __key == 0x5bf41278fc28e82e else { try reader.skipValue(); continue }
                 self._application = try reader.readNull() ? nil : Indirect(Application(from: &reader))
-            case 0xc49f68978c4392c4:  // application_id
+            case 198:  // application_id
+                guard __key == 0xc49f68978c4392c4 else { try reader.skipValue(); continue }
                 self.applicationID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x0f4d5e28dbe74e3a:  // flags
+            case 208:  // flags
+                guard __key == 0x0f4d5e28dbe74e3a else { try reader.skipValue(); continue }
                 self.flags = try reader.readNull() ? nil : MessageFlags(from: &reader)
-            case 0x80b25db6c87a11f7:  // message_reference
+            case 109:  // message_reference
+                guard __key == 0x80b25db6c87a11f7 else { try reader.skipValue(); continue }
                 self.messageReference = try reader.readNull() ? nil : MessageReference(from: &reader)
-            case 0xb2753af7d3186d4e:  // message_snapshots
+            case 69:  // message_snapshots
+                guard __key == 0xb2753af7d3186d4e else { try reader.skipValue(); continue }
                 self.messageSnapshots = try reader.readNull() ? nil : [MessageSnapshot](from: &reader)
-            case 0xa634f4aadce1a1d8:  // referenced_message
+            case 149:  // referenced_message
+                guard __key == 0xa634f4aadce1a1d8 else { try reader.skipValue(); continue }
                 self._referencedMessage = try reader.readNull() ? nil : Indirect(Message(from: &reader))
-            case 0xfa946b204100c7fd:  // interaction_metadata
+            case 17:  // interaction_metadata
+                guard __key == 0xfa946b204100c7fd else { try reader.skipValue(); continue }
                 self._interactionMetadata = try reader.readNull() ? nil : Indirect(MessageInteractionMetadata(from: &reader))
-            case 0xa789e702a5aeb93a:  // interaction
+            case 24:  // interaction
+                guard __key == 0xa789e702a5aeb93a else { try reader.skipValue(); continue }
                 self._interaction = try reader.readNull() ? nil : Indirect(MessageInteraction(from: &reader))
-            case 0x3c34205707767dfc:  // thread
+            case 217:  // thread
+                guard __key == 0x3c34205707767dfc else { try reader.skipValue(); continue }
                 self._thread = try reader.readNull() ? nil : Indirect(Channel(from: &reader))
-            case 0xa3d69dfd27e5607a:  // components
+            case 63:  // components
+                guard __key == 0xa3d69dfd27e5607a else { try reader.skipValue(); continue }
                 self.components = try reader.readNull() ? nil : [Component](from: &reader)
-            case 0x908e01717b59fe36:  // sticker_items
+            case 210:  // sticker_items
+                guard __key == 0x908e01717b59fe36 else { try reader.skipValue(); continue }
                 self.stickerItems = try reader.readNull() ? nil : [StickerItem](from: &reader)
-            case 0xb85a89b550d90813:  // stickers
+            case 171:  // stickers
+                guard __key == 0xb85a89b550d90813 else { try reader.skipValue(); continue }
                 self.stickers = try reader.readNull() ? nil : [Sticker](from: &reader)
-            case 0x7d87291c8e5feaf5:  // position
+            case 239:  // position
+                guard __key == 0x7d87291c8e5feaf5 else { try reader.skipValue(); continue }
                 self.position = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xe6a477363fe5eec6:  // role_subscription_data
+            case 235:  // role_subscription_data
+                guard __key == 0xe6a477363fe5eec6 else { try reader.skipValue(); continue }
                 self.roleSubscriptionData = try reader.readNull() ? nil : RoleSubscriptionData(from: &reader)
-            case 0x210b307820db9b0b:  // resolved
+            case 86:  // resolved
+                guard __key == 0x210b307820db9b0b else { try reader.skipValue(); continue }
                 self.resolved = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0xa45ca019bdfd63fc:  // poll
+            case 108:  // poll
+                guard __key == 0xa45ca019bdfd63fc else { try reader.skipValue(); continue }
                 self._poll = try reader.readNull() ? nil : Indirect(Poll(from: &reader))
-            case 0xc9a7bcb5fa77a3cf:  // call
+            case 47:  // call
+                guard __key == 0xc9a7bcb5fa77a3cf else { try reader.skipValue(); continue }
                 self.call = try reader.readNull() ? nil : MessageCall(from: &reader)
-            case 0x1db8ac9e34aa44dc:  // guild_id
+            case 255:  // guild_id
+                guard __key == 0x1db8ac9e34aa44dc else { try reader.skipValue(); continue }
                 self.guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x50db2b8c17ce2e92:  // member
+            case 241:  // member
+                guard __key == 0x50db2b8c17ce2e92 else { try reader.skipValue(); continue }
                 self._member = try reader.readNull() ? nil : Indirect(GuildMember(from: &reader))
-            case 0xecfc378697c307b9:  // channel_type
+            case 180:  // channel_type
+                guard __key == 0xecfc378697c307b9 else { try reader.skipValue(); continue }
                 self.channelType = try reader.readNull() ? nil : ChannelType(from: &reader)
-            case 0x97b67529c9d9c2c5:  // shared_client_theme
+            case 194:  // shared_client_theme
+                guard __key == 0x97b67529c9d9c2c5 else { try reader.skipValue(); continue }
                 self.sharedClientTheme = try reader.readNull() ? nil : JSONValue(from: &reader)
             default:
                 try reader.skipValue()
@@ -859,44 +899,63 @@ public struct Attachment: Sendable, Hashable, Codable, JSONReadable {
         self._application = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xffa01b909f4570de:  // id
+            switch (__key &* 0x0bf2b716f9915475) &>> 57 {
+            case 26:  // id
+                guard __key == 0xffa01b909f4570de else { try reader.skipValue(); continue }
                 _id = try Snowflake(from: &reader)
-            case 0x446517a21e0c06bd:  // filename
+            case 21:  // filename
+                guard __key == 0x446517a21e0c06bd else { try reader.skipValue(); continue }
                 _filename = try String(from: &reader)
-            case 0x396610a07bfb3a08:  // title
+            case 87:  // title
+                guard __key == 0x396610a07bfb3a08 else { try reader.skipValue(); continue }
                 self.title = try reader.readNull() ? nil : String(from: &reader)
-            case 0xb5c07a2ca7ad64c5:  // description
+            case 120:  // description
+                guard __key == 0xb5c07a2ca7ad64c5 else { try reader.skipValue(); continue }
                 self.description = try reader.readNull() ? nil : String(from: &reader)
-            case 0x67f14b32c7b09fdd:  // content_type
+            case 89:  // content_type
+                guard __key == 0x67f14b32c7b09fdd else { try reader.skipValue(); continue }
                 self.contentType = try reader.readNull() ? nil : String(from: &reader)
-            case 0x0cfa9bfcc1e87156:  // size
+            case 2:  // size
+                guard __key == 0x0cfa9bfcc1e87156 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.size = try Int(from: &reader) } else { self.size = 0 }
-            case 0x277510a560431246:  // url
+            case 29:  // url
+                guard __key == 0x277510a560431246 else { try reader.skipValue(); continue }
                 _url = try String(from: &reader)
-            case 0x9f533271b948775b:  // proxy_url
+            case 97:  // proxy_url
+                guard __key == 0x9f533271b948775b else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.proxyURL = try String(from: &reader) } else { self.proxyURL = "" }
-            case 0xceddc6de7b5103c1:  // height
+            case 90:  // height
+                guard __key == 0xceddc6de7b5103c1 else { try reader.skipValue(); continue }
                 self.height = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x492131e9b2038696:  // width
+            case 48:  // width
+                guard __key == 0x492131e9b2038696 else { try reader.skipValue(); continue }
                 self.width = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xd6eda40fac5e384e:  // placeholder
+            case 15:  // placeholder
+                guard __key == 0xd6eda40fac5e384e else { try reader.skipValue(); continue }
                 self.placeholder = try reader.readNull() ? nil : String(from: &reader)
-            case 0x77694934e68acb7e:  // placeholder_version
+            case 108:  // placeholder_version
+                guard __key == 0x77694934e68acb7e else { try reader.skipValue(); continue }
                 self.placeholderVersion = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x2e3e7b10196fdedc:  // ephemeral
+            case 35:  // ephemeral
+                guard __key == 0x2e3e7b10196fdedc else { try reader.skipValue(); continue }
                 self.ephemeral = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x6a17b6b29c731a1e:  // duration_secs
+            case 23:  // duration_secs
+                guard __key == 0x6a17b6b29c731a1e else { try reader.skipValue(); continue }
                 self.durationSecs = try reader.readNull() ? nil : Double(from: &reader)
-            case 0xc4c75b789978440a:  // waveform
+            case 47:  // waveform
+                guard __key == 0xc4c75b789978440a else { try reader.skipValue(); continue }
                 self.waveform = try reader.readNull() ? nil : String(from: &reader)
-            case 0x0f4d5e28dbe74e3a:  // flags
+            case 17:  // flags
+                guard __key == 0x0f4d5e28dbe74e3a else { try reader.skipValue(); continue }
                 self.flags = try reader.readNull() ? nil : AttachmentFlags(from: &reader)
-            case 0xd8df9b934ec94d1a:  // clip_participants
+            case 71:  // clip_participants
+                guard __key == 0xd8df9b934ec94d1a else { try reader.skipValue(); continue }
                 self.clipParticipants = try reader.readNull() ? nil : [User](from: &reader)
-            case 0x9e9a645c8a856029:  // clip_created_at
+            case 116:  // clip_created_at
+                guard __key == 0x9e9a645c8a856029 else { try reader.skipValue(); continue }
                 self.clipCreatedAt = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0x5bf41278fc28e82e:  // application
+            case 79:  // application
+                guard __key == 0x5bf41278fc28e82e else { try reader.skipValue(); continue }
                 self._application = try reader.readNull() ? nil : Indirect(Application(from: &reader))
             default:
                 try reader.skipValue()
@@ -1100,34 +1159,48 @@ public struct Embed: Sendable, Hashable, Codable, JSONReadable {
         self.flags = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0x396610a07bfb3a08:  // title
+            switch (__key &* 0x0bf2b716f9915475) &>> 58 {
+            case 43:  // title
+                guard __key == 0x396610a07bfb3a08 else { try reader.skipValue(); continue }
                 self.title = try reader.readNull() ? nil : String(from: &reader)
-            case 0xd3d3f347824fa9ee:  // type
+            case 45:  // type
+                guard __key == 0xd3d3f347824fa9ee else { try reader.skipValue(); continue }
                 self.type = try reader.readNull() ? nil : String(from: &reader)
-            case 0xb5c07a2ca7ad64c5:  // description
+            case 60:  // description
+                guard __key == 0xb5c07a2ca7ad64c5 else { try reader.skipValue(); continue }
                 self.description = try reader.readNull() ? nil : String(from: &reader)
-            case 0x277510a560431246:  // url
+            case 14:  // url
+                guard __key == 0x277510a560431246 else { try reader.skipValue(); continue }
                 self.url = try reader.readNull() ? nil : String(from: &reader)
-            case 0xabf9286757148337:  // timestamp
+            case 19:  // timestamp
+                guard __key == 0xabf9286757148337 else { try reader.skipValue(); continue }
                 self.timestamp = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0xc1053333b4552e48:  // color
+            case 28:  // color
+                guard __key == 0xc1053333b4552e48 else { try reader.skipValue(); continue }
                 self.color = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xdbc3ce33c441b922:  // footer
+            case 9:  // footer
+                guard __key == 0xdbc3ce33c441b922 else { try reader.skipValue(); continue }
                 self.footer = try reader.readNull() ? nil : EmbedFooter(from: &reader)
-            case 0x0ae04b1788d89b5e:  // image
+            case 32:  // image
+                guard __key == 0x0ae04b1788d89b5e else { try reader.skipValue(); continue }
                 self._image = try reader.readNull() ? nil : Indirect(EmbedMedia(from: &reader))
-            case 0x2a9b825e127b12b4:  // thumbnail
+            case 52:  // thumbnail
+                guard __key == 0x2a9b825e127b12b4 else { try reader.skipValue(); continue }
                 self._thumbnail = try reader.readNull() ? nil : Indirect(EmbedMedia(from: &reader))
-            case 0x9206a502797ee140:  // video
+            case 39:  // video
+                guard __key == 0x9206a502797ee140 else { try reader.skipValue(); continue }
                 self._video = try reader.readNull() ? nil : Indirect(EmbedMedia(from: &reader))
-            case 0xd0851e0b0f91dce2:  // provider
+            case 56:  // provider
+                guard __key == 0xd0851e0b0f91dce2 else { try reader.skipValue(); continue }
                 self.provider = try reader.readNull() ? nil : EmbedProvider(from: &reader)
-            case 0x656bf1ec7436f00e:  // author
+            case 36:  // author
+                guard __key == 0x656bf1ec7436f00e else { try reader.skipValue(); continue }
                 self.author = try reader.readNull() ? nil : EmbedAuthor(from: &reader)
-            case 0xb4c62f9806583e89:  // fields
+            case 6:  // fields
+                guard __key == 0xb4c62f9806583e89 else { try reader.skipValue(); continue }
                 self.fields = try reader.readNull() ? nil : [EmbedField](from: &reader)
-            case 0x0f4d5e28dbe74e3a:  // flags
+            case 8:  // flags
+                guard __key == 0x0f4d5e28dbe74e3a else { try reader.skipValue(); continue }
                 self.flags = try reader.readNull() ? nil : Int(from: &reader)
             default:
                 try reader.skipValue()
@@ -1301,24 +1374,33 @@ public struct EmbedMedia: Sendable, Hashable, Codable, JSONReadable {
         self.flags = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0x277510a560431246:  // url
+            switch (__key &* 0x09f1fd9d03f0a9b5) &>> 58 {
+            case 45:  // url
+                guard __key == 0x277510a560431246 else { try reader.skipValue(); continue }
                 self.url = try reader.readNull() ? nil : String(from: &reader)
-            case 0x9f533271b948775b:  // proxy_url
+            case 0:  // proxy_url
+                guard __key == 0x9f533271b948775b else { try reader.skipValue(); continue }
                 self.proxyURL = try reader.readNull() ? nil : String(from: &reader)
-            case 0xceddc6de7b5103c1:  // height
+            case 46:  // height
+                guard __key == 0xceddc6de7b5103c1 else { try reader.skipValue(); continue }
                 self.height = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x492131e9b2038696:  // width
+            case 49:  // width
+                guard __key == 0x492131e9b2038696 else { try reader.skipValue(); continue }
                 self.width = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x67f14b32c7b09fdd:  // content_type
+            case 10:  // content_type
+                guard __key == 0x67f14b32c7b09fdd else { try reader.skipValue(); continue }
                 self.contentType = try reader.readNull() ? nil : String(from: &reader)
-            case 0xd6eda40fac5e384e:  // placeholder
+            case 25:  // placeholder
+                guard __key == 0xd6eda40fac5e384e else { try reader.skipValue(); continue }
                 self.placeholder = try reader.readNull() ? nil : String(from: &reader)
-            case 0x77694934e68acb7e:  // placeholder_version
+            case 47:  // placeholder_version
+                guard __key == 0x77694934e68acb7e else { try reader.skipValue(); continue }
                 self.placeholderVersion = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xb5c07a2ca7ad64c5:  // description
+            case 39:  // description
+                guard __key == 0xb5c07a2ca7ad64c5 else { try reader.skipValue(); continue }
                 self.description = try reader.readNull() ? nil : String(from: &reader)
-            case 0x0f4d5e28dbe74e3a:  // flags
+            case 50:  // flags
+                guard __key == 0x0f4d5e28dbe74e3a else { try reader.skipValue(); continue }
                 self.flags = try reader.readNull() ? nil : Int(from: &reader)
             default:
                 try reader.skipValue()
@@ -2006,24 +2088,33 @@ public struct MessageInteractionMetadata: Sendable, Hashable, Codable, JSONReada
         self.triggeringInteractionMetadata = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xffa01b909f4570de:  // id
+            switch (__key &* 0x553274161bbf8475) &>> 58 {
+            case 7:  // id
+                guard __key == 0xffa01b909f4570de else { try reader.skipValue(); continue }
                 _id = try Snowflake(from: &reader)
-            case 0xd3d3f347824fa9ee:  // type
+            case 42:  // type
+                guard __key == 0xd3d3f347824fa9ee else { try reader.skipValue(); continue }
                 _type = try InteractionType(from: &reader)
-            case 0x800c27e1c5fbe805:  // user
+            case 31:  // user
+                guard __key == 0x800c27e1c5fbe805 else { try reader.skipValue(); continue }
                 self._user = try reader.readNull() ? nil : Indirect(User(from: &reader))
-            case 0x53a087c8445336e6:  // authorizing_integration_owners
+            case 5:  // authorizing_integration_owners
+                guard __key == 0x53a087c8445336e6 else { try reader.skipValue(); continue }
                 self.authorizingIntegrationOwners = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0x02a3d894ce57fffa:  // original_response_message_id
+            case 37:  // original_response_message_id
+                guard __key == 0x02a3d894ce57fffa else { try reader.skipValue(); continue }
                 self.originalResponseMessageID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xe38249bb8ffc17db:  // target_user
+            case 59:  // target_user
+                guard __key == 0xe38249bb8ffc17db else { try reader.skipValue(); continue }
                 self._targetUser = try reader.readNull() ? nil : Indirect(User(from: &reader))
-            case 0x6a70c290852ccf9e:  // target_message_id
+            case 61:  // target_message_id
+                guard __key == 0x6a70c290852ccf9e else { try reader.skipValue(); continue }
                 self.targetMessageID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xfe14eea011e29b39:  // interacted_message_id
+            case 18:  // interacted_message_id
+                guard __key == 0xfe14eea011e29b39 else { try reader.skipValue(); continue }
                 self.interactedMessageID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x436414694a4e1523:  // triggering_interaction_metadata
+            case 16:  // triggering_interaction_metadata
+                guard __key == 0x436414694a4e1523 else { try reader.skipValue(); continue }
                 self.triggeringInteractionMetadata = try reader.readNull() ? nil : JSONValue(from: &reader)
             default:
                 try reader.skipValue()
@@ -2914,70 +3005,102 @@ public struct Component: Sendable, Hashable, Codable, JSONReadable {
         defer { reader.leaveModel() }
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xd3d3f347824fa9ee:  // type
+            switch (__key &* 0x09f1fd9d03f0a9b5) &>> 57 {
+            case 75:  // type
+                guard __key == 0xd3d3f347824fa9ee else { try reader.skipValue(); continue }
                 _type = try ComponentType(from: &reader)
-            case 0xffa01b909f4570de:  // id
+            case 42:  // id
+                guard __key == 0xffa01b909f4570de else { try reader.skipValue(); continue }
                 self.id = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x86c9590c018ca7d9:  // custom_id
+            case 56:  // custom_id
+                guard __key == 0x86c9590c018ca7d9 else { try reader.skipValue(); continue }
                 self.customID = try reader.readNull() ? nil : String(from: &reader)
-            case 0x81c9561d019ad7b6:  // style
+            case 29:  // style
+                guard __key == 0x81c9561d019ad7b6 else { try reader.skipValue(); continue }
                 self.style = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x0425642db44fa1cd:  // label
+            case 112:  // label
+                guard __key == 0x0425642db44fa1cd else { try reader.skipValue(); continue }
                 self.label = try reader.readNull() ? nil : String(from: &reader)
-            case 0x4c31e2b4e259d401:  // emoji
+            case 85:  // emoji
+                guard __key == 0x4c31e2b4e259d401 else { try reader.skipValue(); continue }
                 self._emoji = try reader.readNull() ? nil : Indirect(Emoji(from: &reader))
-            case 0x277510a560431246:  // url
+            case 90:  // url
+                guard __key == 0x277510a560431246 else { try reader.skipValue(); continue }
                 self.url = try reader.readNull() ? nil : String(from: &reader)
-            case 0xa1a72f922788ab3a:  // sku_id
+            case 66:  // sku_id
+                guard __key == 0xa1a72f922788ab3a else { try reader.skipValue(); continue }
                 self.skuID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x33c577b3153180c6:  // disabled
+            case 49:  // disabled
+                guard __key == 0x33c577b3153180c6 else { try reader.skipValue(); continue }
                 self.disabled = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xa77adf36727e6a83:  // options
+            case 58:  // options
+                guard __key == 0xa77adf36727e6a83 else { try reader.skipValue(); continue }
                 self.options = try reader.readNull() ? nil : [SelectOption](from: &reader)
-            case 0x04e42aa37fdb1a9d:  // channel_types
+            case 63:  // channel_types
+                guard __key == 0x04e42aa37fdb1a9d else { try reader.skipValue(); continue }
                 self.channelTypes = try reader.readNull() ? nil : [ChannelType](from: &reader)
-            case 0xd6eda40fac5e384e:  // placeholder
+            case 51:  // placeholder
+                guard __key == 0xd6eda40fac5e384e else { try reader.skipValue(); continue }
                 self.placeholder = try reader.readNull() ? nil : String(from: &reader)
-            case 0x5b15ab3683caa7f6:  // default_values
+            case 93:  // default_values
+                guard __key == 0x5b15ab3683caa7f6 else { try reader.skipValue(); continue }
                 self.defaultValues = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0x4dd0990fffb97813:  // min_values
+            case 30:  // min_values
+                guard __key == 0x4dd0990fffb97813 else { try reader.skipValue(); continue }
                 self.minValues = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x5af8b458b2c82f8f:  // max_values
+            case 115:  // max_values
+                guard __key == 0x5af8b458b2c82f8f else { try reader.skipValue(); continue }
                 self.maxValues = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xd2bb4ba456de3947:  // min_length
+            case 101:  // min_length
+                guard __key == 0xd2bb4ba456de3947 else { try reader.skipValue(); continue }
                 self.minLength = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x659d1e6fa9190e7b:  // max_length
+            case 106:  // max_length
+                guard __key == 0x659d1e6fa9190e7b else { try reader.skipValue(); continue }
                 self.maxLength = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x784c15d53526bea6:  // required
+            case 57:  // required
+                guard __key == 0x784c15d53526bea6 else { try reader.skipValue(); continue }
                 self.required = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xb1f1edc2d0874180:  // value
+            case 54:  // value
+                guard __key == 0xb1f1edc2d0874180 else { try reader.skipValue(); continue }
                 self.value = try reader.readNull() ? nil : String(from: &reader)
-            case 0x99e50ac2f893a683:  // values
+            case 14:  // values
+                guard __key == 0x99e50ac2f893a683 else { try reader.skipValue(); continue }
                 self.values = try reader.readNull() ? nil : [String](from: &reader)
-            case 0xa3d69dfd27e5607a:  // components
+            case 111:  // components
+                guard __key == 0xa3d69dfd27e5607a else { try reader.skipValue(); continue }
                 self.components = try reader.readNull() ? nil : [Component](from: &reader)
-            case 0xc9c4950a159ef38e:  // component
+            case 114:  // component
+                guard __key == 0xc9c4950a159ef38e else { try reader.skipValue(); continue }
                 self._component = try reader.readNull() ? nil : Indirect(Component(from: &reader))
-            case 0xadf654ed10c1a626:  // accessory
+            case 53:  // accessory
+                guard __key == 0xadf654ed10c1a626 else { try reader.skipValue(); continue }
                 self._accessory = try reader.readNull() ? nil : Indirect(Component(from: &reader))
-            case 0xc6168c659ca0911c:  // content
+            case 10:  // content
+                guard __key == 0xc6168c659ca0911c else { try reader.skipValue(); continue }
                 self.content = try reader.readNull() ? nil : String(from: &reader)
-            case 0x456f34d5c0df31c8:  // media
+            case 38:  // media
+                guard __key == 0x456f34d5c0df31c8 else { try reader.skipValue(); continue }
                 self.media = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0xb5c07a2ca7ad64c5:  // description
+            case 78:  // description
+                guard __key == 0xb5c07a2ca7ad64c5 else { try reader.skipValue(); continue }
                 self.description = try reader.readNull() ? nil : String(from: &reader)
-            case 0xd43a69305e6adc99:  // spoiler
+            case 45:  // spoiler
+                guard __key == 0xd43a69305e6adc99 else { try reader.skipValue(); continue }
                 self.spoiler = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x2b7d815ece041a17:  // items
+            case 98:  // items
+                guard __key == 0x2b7d815ece041a17 else { try reader.skipValue(); continue }
                 self.items = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0x25b1449c7fd8558f:  // file
+            case 77:  // file
+                guard __key == 0x25b1449c7fd8558f else { try reader.skipValue(); continue }
                 self.file = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0xe2fe47e787a5b09d:  // divider
+            case 25:  // divider
+                guard __key == 0xe2fe47e787a5b09d else { try reader.skipValue(); continue }
                 self.divider = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xc13d397d64238cd4:  // spacing
+            case 126:  // spacing
+                guard __key == 0xc13d397d64238cd4 else { try reader.skipValue(); continue }
                 self.spacing = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x39d075347dfc1937:  // accent_color
+            case 8:  // accent_color
+                guard __key == 0x39d075347dfc1937 else { try reader.skipValue(); continue }
                 self.accentColor = try reader.readNull() ? nil : Int(from: &reader)
             default:
                 try reader.skipValue()

@@ -473,42 +473,60 @@ public struct Activity: Sendable, Hashable, Codable, JSONReadable {
         self.buttons = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0x5d95701ba3ddaf60:  // name
+            switch (__key &* 0x09f1fd9d03f0a9b5) &>> 57 {
+            case 38:  // name
+                guard __key == 0x5d95701ba3ddaf60 else { try reader.skipValue(); continue }
                 _name = try String(from: &reader)
-            case 0xd3d3f347824fa9ee:  // type
+            case 75:  // type
+                guard __key == 0xd3d3f347824fa9ee else { try reader.skipValue(); continue }
                 _type = try ActivityType(from: &reader)
-            case 0x277510a560431246:  // url
+            case 90:  // url
+                guard __key == 0x277510a560431246 else { try reader.skipValue(); continue }
                 self.url = try reader.readNull() ? nil : String(from: &reader)
-            case 0xf1c7061eb16888d4:  // created_at
+            case 102:  // created_at
+                guard __key == 0xf1c7061eb16888d4 else { try reader.skipValue(); continue }
                 self.createdAt = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x27fc2a5a9e680809:  // timestamps
+            case 44:  // timestamps
+                guard __key == 0x27fc2a5a9e680809 else { try reader.skipValue(); continue }
                 self.timestamps = try reader.readNull() ? nil : ActivityTimestamps(from: &reader)
-            case 0xc49f68978c4392c4:  // application_id
+            case 120:  // application_id
+                guard __key == 0xc49f68978c4392c4 else { try reader.skipValue(); continue }
                 self.applicationID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x72e8e8f0570c5f11:  // status_display_type
+            case 115:  // status_display_type
+                guard __key == 0x72e8e8f0570c5f11 else { try reader.skipValue(); continue }
                 self.statusDisplayType = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x57d96d456af0463f:  // details
+            case 37:  // details
+                guard __key == 0x57d96d456af0463f else { try reader.skipValue(); continue }
                 self.details = try reader.readNull() ? nil : String(from: &reader)
-            case 0x106db1fdc72d4c5f:  // details_url
+            case 3:  // details_url
+                guard __key == 0x106db1fdc72d4c5f else { try reader.skipValue(); continue }
                 self.detailsURL = try reader.readNull() ? nil : String(from: &reader)
-            case 0x439f3f0af274bea1:  // state
+            case 45:  // state
+                guard __key == 0x439f3f0af274bea1 else { try reader.skipValue(); continue }
                 self.state = try reader.readNull() ? nil : String(from: &reader)
-            case 0xf25ae348a9629669:  // state_url
+            case 113:  // state_url
+                guard __key == 0xf25ae348a9629669 else { try reader.skipValue(); continue }
                 self.stateURL = try reader.readNull() ? nil : String(from: &reader)
-            case 0x4c31e2b4e259d401:  // emoji
+            case 85:  // emoji
+                guard __key == 0x4c31e2b4e259d401 else { try reader.skipValue(); continue }
                 self.emoji = try reader.readNull() ? nil : ActivityEmoji(from: &reader)
-            case 0xf055ec961fde2972:  // party
+            case 42:  // party
+                guard __key == 0xf055ec961fde2972 else { try reader.skipValue(); continue }
                 self.party = try reader.readNull() ? nil : ActivityParty(from: &reader)
-            case 0xba8c9f41032450a3:  // assets
+            case 31:  // assets
+                guard __key == 0xba8c9f41032450a3 else { try reader.skipValue(); continue }
                 self.assets = try reader.readNull() ? nil : ActivityAssets(from: &reader)
-            case 0x0f79ea3befd2f492:  // secrets
+            case 84:  // secrets
+                guard __key == 0x0f79ea3befd2f492 else { try reader.skipValue(); continue }
                 self.secrets = try reader.readNull() ? nil : ActivitySecrets(from: &reader)
-            case 0xfa4e1858dbb5851c:  // instance
+            case 105:  // instance
+                guard __key == 0xfa4e1858dbb5851c else { try reader.skipValue(); continue }
                 self.instance = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x0f4d5e28dbe74e3a:  // flags
+            case 100:  // flags
+                guard __key == 0x0f4d5e28dbe74e3a else { try reader.skipValue(); continue }
                 self.flags = try reader.readNull() ? nil : ActivityFlags(from: &reader)
-            case 0x6d439ada501e3296:  // buttons
+            case 62:  // buttons
+                guard __key == 0x6d439ada501e3296 else { try reader.skipValue(); continue }
                 self.buttons = try reader.readNull() ? nil : JSONValue(from: &reader)
             default:
                 try reader.skipValue()

@@ -195,46 +195,66 @@ public struct User: Sendable, Hashable, Codable, JSONReadable {
         defer { reader.leaveModel() }
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xffa01b909f4570de:  // id
+            switch (__key &* 0x553274161bbf8475) &>> 57 {
+            case 14:  // id
+                guard __key == 0xffa01b909f4570de else { try reader.skipValue(); continue }
                 _id = try Snowflake(from: &reader)
-            case 0x9ebffae7db48350f:  // username
+            case 13:  // username
+                guard __key == 0x9ebffae7db48350f else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.username = try String(from: &reader) } else { self.username = "" }
-            case 0xa878699c614a4703:  // discriminator
+            case 32:  // discriminator
+                guard __key == 0xa878699c614a4703 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.discriminator = try String(from: &reader) } else { self.discriminator = "0" }
-            case 0xfe6811f43f3c8ae9:  // global_name
+            case 57:  // global_name
+                guard __key == 0xfe6811f43f3c8ae9 else { try reader.skipValue(); continue }
                 self.globalName = try reader.readNull() ? nil : String(from: &reader)
-            case 0x65a0438032128d62:  // avatar
+            case 105:  // avatar
+                guard __key == 0x65a0438032128d62 else { try reader.skipValue(); continue }
                 self.avatar = try reader.readNull() ? nil : String(from: &reader)
-            case 0x2c7954b354a4fefb:  // bot
+            case 22:  // bot
+                guard __key == 0x2c7954b354a4fefb else { try reader.skipValue(); continue }
                 self.bot = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x2bd1d0f04faaca58:  // system
+            case 53:  // system
+                guard __key == 0x2bd1d0f04faaca58 else { try reader.skipValue(); continue }
                 self.system = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x84fd48cccdb35b5d:  // mfa_enabled
+            case 123:  // mfa_enabled
+                guard __key == 0x84fd48cccdb35b5d else { try reader.skipValue(); continue }
                 self.mfaEnabled = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x69a110cf042abc82:  // banner
+            case 51:  // banner
+                guard __key == 0x69a110cf042abc82 else { try reader.skipValue(); continue }
                 self.banner = try reader.readNull() ? nil : String(from: &reader)
-            case 0x39d075347dfc1937:  // accent_color
+            case 17:  // accent_color
+                guard __key == 0x39d075347dfc1937 else { try reader.skipValue(); continue }
                 self.accentColor = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xceadbf71d71a7c92:  // locale
+            case 23:  // locale
+                guard __key == 0xceadbf71d71a7c92 else { try reader.skipValue(); continue }
                 self.locale = try reader.readNull() ? nil : String(from: &reader)
-            case 0x1e60d21193cdaa5e:  // verified
+            case 98:  // verified
+                guard __key == 0x1e60d21193cdaa5e else { try reader.skipValue(); continue }
                 self.verified = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xe5da88432decbef6:  // email
+            case 87:  // email
+                guard __key == 0xe5da88432decbef6 else { try reader.skipValue(); continue }
                 self.email = try reader.readNull() ? nil : String(from: &reader)
-            case 0x0f4d5e28dbe74e3a:  // flags
+            case 88:  // flags
+                guard __key == 0x0f4d5e28dbe74e3a else { try reader.skipValue(); continue }
                 self.flags = try reader.readNull() ? nil : UserFlags(from: &reader)
-            case 0x3e72214f22047664:  // premium_type
+            case 109:  // premium_type
+                guard __key == 0x3e72214f22047664 else { try reader.skipValue(); continue }
                 self.premiumType = try reader.readNull() ? nil : PremiumType(from: &reader)
-            case 0x82ac62a963fec4b1:  // public_flags
+            case 39:  // public_flags
+                guard __key == 0x82ac62a963fec4b1 else { try reader.skipValue(); continue }
                 self.publicFlags = try reader.readNull() ? nil : UserFlags(from: &reader)
-            case 0xe989327b61612b7a:  // avatar_decoration_data
+            case 70:  // avatar_decoration_data
+                guard __key == 0xe989327b61612b7a else { try reader.skipValue(); continue }
                 self.avatarDecorationData = try reader.readNull() ? nil : AvatarDecorationData(from: &reader)
-            case 0xb201a6c57272bd2b:  // collectibles
+            case 65:  // collectibles
+                guard __key == 0xb201a6c57272bd2b else { try reader.skipValue(); continue }
                 self.collectibles = try reader.readNull() ? nil : Collectibles(from: &reader)
-            case 0x432ca1112d472bc5:  // primary_guild
+            case 101:  // primary_guild
+                guard __key == 0x432ca1112d472bc5 else { try reader.skipValue(); continue }
                 self.primaryGuild = try reader.readNull() ? nil : PrimaryGuild(from: &reader)
-            case 0x50db2b8c17ce2e92:  // member
+            case 34:  // member
+                guard __key == 0x50db2b8c17ce2e92 else { try reader.skipValue(); continue }
                 self._member = try reader.readNull() ? nil : Indirect(GuildMember(from: &reader))
             default:
                 try reader.skipValue()
@@ -752,36 +772,51 @@ public struct GuildMember: Sendable, Hashable, Codable, JSONReadable {
         defer { reader.leaveModel() }
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0x800c27e1c5fbe805:  // user
+            switch (__key &* 0x296cd0f2c21d7f91) &>> 58 {
+            case 43:  // user
+                guard __key == 0x800c27e1c5fbe805 else { try reader.skipValue(); continue }
                 self._user = try reader.readNull() ? nil : Indirect(User(from: &reader))
-            case 0x20368a0fbd4afd74:  // nick
+            case 15:  // nick
+                guard __key == 0x20368a0fbd4afd74 else { try reader.skipValue(); continue }
                 self.nick = try reader.readNull() ? nil : String(from: &reader)
-            case 0x65a0438032128d62:  // avatar
+            case 39:  // avatar
+                guard __key == 0x65a0438032128d62 else { try reader.skipValue(); continue }
                 self.avatar = try reader.readNull() ? nil : String(from: &reader)
-            case 0x69a110cf042abc82:  // banner
+            case 33:  // banner
+                guard __key == 0x69a110cf042abc82 else { try reader.skipValue(); continue }
                 self.banner = try reader.readNull() ? nil : String(from: &reader)
-            case 0x4d2bb03fc2676d41:  // roles
+            case 62:  // roles
+                guard __key == 0x4d2bb03fc2676d41 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.roles = try [Snowflake](from: &reader) } else { self.roles = [] }
-            case 0x2ce50e4570f5bbe8:  // joined_at
+            case 11:  // joined_at
+                guard __key == 0x2ce50e4570f5bbe8 else { try reader.skipValue(); continue }
                 self.joinedAt = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0xc495f64d52b8e5b4:  // premium_since
+            case 25:  // premium_since
+                guard __key == 0xc495f64d52b8e5b4 else { try reader.skipValue(); continue }
                 self.premiumSince = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0x051791c0cde5bab9:  // deaf
+            case 57:  // deaf
+                guard __key == 0x051791c0cde5bab9 else { try reader.skipValue(); continue }
                 self.deaf = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xca49d4b9e7fae1a5:  // mute
+            case 60:  // mute
+                guard __key == 0xca49d4b9e7fae1a5 else { try reader.skipValue(); continue }
                 self.mute = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x0f4d5e28dbe74e3a:  // flags
+            case 50:  // flags
+                guard __key == 0x0f4d5e28dbe74e3a else { try reader.skipValue(); continue }
                 self.flags = try reader.readNull() ? nil : GuildMemberFlags(from: &reader)
-            case 0x4104adcf28503c29:  // pending
+            case 4:  // pending
+                guard __key == 0x4104adcf28503c29 else { try reader.skipValue(); continue }
                 self.pending = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x4f7bc94a55890340:  // permissions
+            case 23:  // permissions
+                guard __key == 0x4f7bc94a55890340 else { try reader.skipValue(); continue }
                 self.permissions = try reader.readNull() ? nil : Permissions(from: &reader)
-            case 0xd080de9babb12842:  // communication_disabled_until
+            case 0:  // communication_disabled_until
+                guard __key == 0xd080de9babb12842 else { try reader.skipValue(); continue }
                 self.communicationDisabledUntil = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0xe989327b61612b7a:  // avatar_decoration_data
+            case 28:  // avatar_decoration_data
+                guard __key == 0xe989327b61612b7a else { try reader.skipValue(); continue }
                 self.avatarDecorationData = try reader.readNull() ? nil : AvatarDecorationData(from: &reader)
-            case 0xb201a6c57272bd2b:  // collectibles
+            case 17:  // collectibles
+                guard __key == 0xb201a6c57272bd2b else { try reader.skipValue(); continue }
                 self.collectibles = try reader.readNull() ? nil : Collectibles(from: &reader)
             default:
                 try reader.skipValue()
@@ -975,32 +1010,45 @@ public struct Role: Sendable, Hashable, Codable, JSONReadable {
         self.flags = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xffa01b909f4570de:  // id
+            switch (__key &* 0x5d5bca4696b343b3) &>> 58 {
+            case 49:  // id
+                guard __key == 0xffa01b909f4570de else { try reader.skipValue(); continue }
                 _id = try Snowflake(from: &reader)
-            case 0x5d95701ba3ddaf60:  // name
+            case 4:  // name
+                guard __key == 0x5d95701ba3ddaf60 else { try reader.skipValue(); continue }
                 _name = try String(from: &reader)
-            case 0xc1053333b4552e48:  // color
+            case 35:  // color
+                guard __key == 0xc1053333b4552e48 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.color = try Int(from: &reader) } else { self.color = 0 }
-            case 0xa8f85033dda84d4b:  // colors
+            case 47:  // colors
+                guard __key == 0xa8f85033dda84d4b else { try reader.skipValue(); continue }
                 self.colors = try reader.readNull() ? nil : RoleColors(from: &reader)
-            case 0x27aefd813f910a9d:  // hoist
+            case 10:  // hoist
+                guard __key == 0x27aefd813f910a9d else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.hoist = try Bool(from: &reader) } else { self.hoist = false }
-            case 0x093ef3304120f578:  // icon
+            case 58:  // icon
+                guard __key == 0x093ef3304120f578 else { try reader.skipValue(); continue }
                 self.icon = try reader.readNull() ? nil : String(from: &reader)
-            case 0x92a7c3520192c30d:  // unicode_emoji
+            case 23:  // unicode_emoji
+                guard __key == 0x92a7c3520192c30d else { try reader.skipValue(); continue }
                 self.unicodeEmoji = try reader.readNull() ? nil : String(from: &reader)
-            case 0x7d87291c8e5feaf5:  // position
+            case 48:  // position
+                guard __key == 0x7d87291c8e5feaf5 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.position = try Int(from: &reader) } else { self.position = 0 }
-            case 0x4f7bc94a55890340:  // permissions
+            case 11:  // permissions
+                guard __key == 0x4f7bc94a55890340 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.permissions = try Permissions(from: &reader) } else { self.permissions = [] }
-            case 0x4f70cf678c91f678:  // managed
+            case 37:  // managed
+                guard __key == 0x4f70cf678c91f678 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.managed = try Bool(from: &reader) } else { self.managed = false }
-            case 0x402fc615bc6bca09:  // mentionable
+            case 18:  // mentionable
+                guard __key == 0x402fc615bc6bca09 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.mentionable = try Bool(from: &reader) } else { self.mentionable = false }
-            case 0xbf5e767b4538e4d2:  // tags
+            case 3:  // tags
+                guard __key == 0xbf5e767b4538e4d2 else { try reader.skipValue(); continue }
                 self.tags = try reader.readNull() ? nil : RoleTags(from: &reader)
-            case 0x0f4d5e28dbe74e3a:  // flags
+            case 15:  // flags
+                guard __key == 0x0f4d5e28dbe74e3a else { try reader.skipValue(); continue }
                 self.flags = try reader.readNull() ? nil : RoleFlags(from: &reader)
             default:
                 try reader.skipValue()
@@ -1292,22 +1340,30 @@ public struct Emoji: Sendable, Hashable, Codable, JSONReadable {
         self.available = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xffa01b909f4570de:  // id
+            switch (__key &* 0x553274161bbf8475) &>> 59 {
+            case 3:  // id
+                guard __key == 0xffa01b909f4570de else { try reader.skipValue(); continue }
                 self.id = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x5d95701ba3ddaf60:  // name
+            case 1:  // name
+                guard __key == 0x5d95701ba3ddaf60 else { try reader.skipValue(); continue }
                 self.name = try reader.readNull() ? nil : String(from: &reader)
-            case 0x4d2bb03fc2676d41:  // roles
+            case 16:  // roles
+                guard __key == 0x4d2bb03fc2676d41 else { try reader.skipValue(); continue }
                 self.roles = try reader.readNull() ? nil : [Snowflake](from: &reader)
-            case 0x800c27e1c5fbe805:  // user
+            case 15:  // user
+                guard __key == 0x800c27e1c5fbe805 else { try reader.skipValue(); continue }
                 self._user = try reader.readNull() ? nil : Indirect(User(from: &reader))
-            case 0x7744c4b2e2f3d995:  // require_colons
+            case 17:  // require_colons
+                guard __key == 0x7744c4b2e2f3d995 else { try reader.skipValue(); continue }
                 self.requireColons = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x4f70cf678c91f678:  // managed
+            case 10:  // managed
+                guard __key == 0x4f70cf678c91f678 else { try reader.skipValue(); continue }
                 self.managed = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x8c958918b424bff4:  // animated
+            case 28:  // animated
+                guard __key == 0x8c958918b424bff4 else { try reader.skipValue(); continue }
                 self.animated = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x72078a78a16d78ca:  // available
+            case 5:  // available
+                guard __key == 0x72078a78a16d78ca else { try reader.skipValue(); continue }
                 self.available = try reader.readNull() ? nil : Bool(from: &reader)
             default:
                 try reader.skipValue()
@@ -1435,28 +1491,39 @@ public struct Sticker: Sendable, Hashable, Codable, JSONReadable {
         self.sortValue = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xffa01b909f4570de:  // id
+            switch (__key &* 0x09f1fd9d03f0a9b5) &>> 58 {
+            case 21:  // id
+                guard __key == 0xffa01b909f4570de else { try reader.skipValue(); continue }
                 _id = try Snowflake(from: &reader)
-            case 0xc465d7f420ed1212:  // pack_id
+            case 34:  // pack_id
+                guard __key == 0xc465d7f420ed1212 else { try reader.skipValue(); continue }
                 self.packID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x5d95701ba3ddaf60:  // name
+            case 19:  // name
+                guard __key == 0x5d95701ba3ddaf60 else { try reader.skipValue(); continue }
                 _name = try String(from: &reader)
-            case 0xb5c07a2ca7ad64c5:  // description
+            case 39:  // description
+                guard __key == 0xb5c07a2ca7ad64c5 else { try reader.skipValue(); continue }
                 self.description = try reader.readNull() ? nil : String(from: &reader)
-            case 0xbf5e767b4538e4d2:  // tags
+            case 42:  // tags
+                guard __key == 0xbf5e767b4538e4d2 else { try reader.skipValue(); continue }
                 if try !reader.readNull() { self.tags = try String(from: &reader) } else { self.tags = "" }
-            case 0xd3d3f347824fa9ee:  // type
+            case 37:  // type
+                guard __key == 0xd3d3f347824fa9ee else { try reader.skipValue(); continue }
                 self.type = try reader.readNull() ? nil : StickerType(from: &reader)
-            case 0x434905f12bc66a56:  // format_type
+            case 15:  // format_type
+                guard __key == 0x434905f12bc66a56 else { try reader.skipValue(); continue }
                 _formatType = try StickerFormatType(from: &reader)
-            case 0x72078a78a16d78ca:  // available
+            case 53:  // available
+                guard __key == 0x72078a78a16d78ca else { try reader.skipValue(); continue }
                 self.available = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x1db8ac9e34aa44dc:  // guild_id
+            case 47:  // guild_id
+                guard __key == 0x1db8ac9e34aa44dc else { try reader.skipValue(); continue }
                 self.guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x800c27e1c5fbe805:  // user
+            case 36:  // user
+                guard __key == 0x800c27e1c5fbe805 else { try reader.skipValue(); continue }
                 self._user = try reader.readNull() ? nil : Indirect(User(from: &reader))
-            case 0x11e10edd0c010e0b:  // sort_value
+            case 48:  // sort_value
+                guard __key == 0x11e10edd0c010e0b else { try reader.skipValue(); continue }
                 self.sortValue = try reader.readNull() ? nil : Int(from: &reader)
             default:
                 try reader.skipValue()

@@ -117,9 +117,30 @@ public struct JSONReader {
     /// its bytes, so a key spelled with escapes matches no model key).
     @inline(__always)
     public mutating func nextKey(_ cursor: inout Cursor) throws -> UInt64? {
-        guard try advance(&cursor, closing: UInt8(ascii: "}"), "',' or '}'") else { return nil }
-        guard try peek() == UInt8(ascii: "\"") else { throw mismatch("a key") }
-        offset += 1
+        // Minified JSON, the usual case: `,"` (or the first key's `"`) right at the offset.
+        var quoteConsumed = false
+        if count - offset >= 2 {
+            let byte = base[offset]
+            if byte == UInt8(ascii: ","), !cursor.first, base[offset + 1] == UInt8(ascii: "\"") {
+                offset += 2
+                quoteConsumed = true
+            } else if byte == UInt8(ascii: "\""), cursor.first {
+                cursor.first = false
+                offset += 1
+                quoteConsumed = true
+            }
+        }
+        if !quoteConsumed {
+            guard try advance(&cursor, closing: UInt8(ascii: "}"), "',' or '}'") else { return nil }
+            guard try peek() == UInt8(ascii: "\"") else { throw mismatch("a key") }
+            offset += 1
+        }
+        return try keyAfterQuote()
+    }
+
+    /// The hash of the key whose opening quote was just consumed, its `:` consumed too.
+    @inline(__always)
+    private mutating func keyAfterQuote() throws -> UInt64 {
         let hash = try keyBody()
         offset += 1
         if offset < count, base[offset] == UInt8(ascii: ":") {
