@@ -56,15 +56,39 @@ PRIMITIVES = {"String", "Int", "Double", "Bool", "Snowflake", "Timestamp", "JSON
 
 
 def key_hash(text):
-    """JSONReader.keyHash: eight bytes at a time (little-endian, the last word zero-padded), from a
-    seed that holds the length."""
+    """JSONReader.keyHash: eight bytes at a time (little-endian, the last word zero-padded), then
+    the length xored in."""
     data = text.encode()
     mask = 0xFFFFFFFFFFFFFFFF
-    h = 0x9E3779B97F4A7C15 ^ len(data)
+    h = 0x9E3779B97F4A7C15
     for i in range(0, len(data), 8):
         h = ((h ^ int.from_bytes(data[i:i + 8], "little")) * 0xFF51AFD7ED558CCD) & mask
         h ^= h >> 32
-    return h
+    return h ^ len(data)
+
+
+def slot_table(hashes):
+    """For a type with enough keys, a multiplier and shift that give each key hash its own slot,
+    `(hash * multiplier) >> shift` (a small integer the compiler turns into a jump table); None
+    for a type with few keys (compared one by one). Deterministic: multipliers come from a fixed
+    SplitMix64 sequence."""
+    if len(hashes) < 8:
+        return None
+    mask = 0xFFFFFFFFFFFFFFFF
+    bits = max(len(hashes) - 1, 1).bit_length() + 2
+    state = 0x5EED
+    while bits <= 12:
+        for _ in range(4000):
+            state = (state + 0x9E3779B97F4A7C15) & mask
+            z = state
+            z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+            multiplier = (z ^ (z >> 31)) | 1
+            slots = {((h * multiplier) & mask) >> (64 - bits) for h in hashes}
+            if len(slots) == len(hashes):
+                return multiplier, 64 - bits
+        bits += 1
+    return None
 
 
 def camel(key):
@@ -333,44 +357,60 @@ def gen_type(decl, decls, recursive=frozenset()):
             fn = "encodeIfPresent" if f.optional else "encode"
             o.append(f"        try container.{fn}({ident(f.name)}, forKey: .{ident(f.name)})\n")
     o.append("    }\n")
-    # JSONReadable
+    # JSONReadable: fields with a value when absent are read straight into `self` (no copy of
+    # the whole value at the end); required ones into locals, checked after the loop.
     o.append("\n    /// Reads the value (the fast path).\n")
     o.append("    public init(from reader: inout JSONReader) throws {\n")
-    if any(not f.optional and f.default is None for f in fields):
+    required = [f for f in fields if not f.optional and f.default is None]
+    if required:
         o.append("        let __start = reader.offset\n")
+    for f in required:
+        o.append(f"        var _{f.name}: {f.type}? = nil\n")
     for f in fields:
-        if f.optional:
-            o.append(f"        var _{f.name}: {f.type}? = nil\n")
-        elif f.default is not None:
-            o.append(f"        var _{f.name}: {f.type} = {f.default}\n")
-        else:
-            o.append(f"        var _{f.name}: {f.type}? = nil\n")
+        if f in required:
+            continue
+        target = f"self._{f.name}" if f.indirect else f"self.{f.name}"
+        value = "nil" if f.optional else (f"Indirect({f.default})" if f.indirect else f.default)
+        o.append(f"        {target} = {value}\n")
     if decl.name in recursive:
         o.append("        try reader.enterModel()\n        defer { reader.leaveModel() }\n")
     o.append("        var __cursor = try reader.beginObject()\n")
     o.append("        while let __key = try reader.nextKey(&__cursor) {\n")
     if fields:
-        o.append("            switch __key {\n")
+        table = slot_table([key_hash(f.key) for f in fields])
+        if table:
+            # A jump table: the key's slot picks the field, one comparison confirms it.
+            multiplier, shift = table
+            o.append(f"            switch (__key &* 0x{multiplier:016x}) &>> {shift} {{\n")
+        else:
+            o.append("            switch __key {\n")
         for f in fields:
-            o.append(f"            case 0x{key_hash(f.key):016x}:  // {f.key}\n")
-            if f.optional:
-                o.append(f"                _{f.name} = try reader.readNull() ? nil : {f.type}(from: &reader)\n")
-            elif f.default is not None:
-                o.append(f"                if try !reader.readNull() {{ _{f.name} = try {f.type}(from: &reader) }} else {{ _{f.name} = {f.default} }}\n")
+            if table:
+                slot = ((key_hash(f.key) * table[0]) & 0xFFFFFFFFFFFFFFFF) >> table[1]
+                o.append(f"            case {slot}:  // {f.key}\n")
+                o.append(f"                guard __key == 0x{key_hash(f.key):016x} else {{ try reader.skipValue(); continue }}\n")
             else:
+                o.append(f"            case 0x{key_hash(f.key):016x}:  // {f.key}\n")
+            read = f"{f.type}(from: &reader)"
+            if f.indirect:
+                read = f"Indirect({read})"
+            target = f"self._{f.name}" if f.indirect else f"self.{f.name}"
+            if f in required:
                 o.append(f"                _{f.name} = try {f.type}(from: &reader)\n")
+            elif f.optional:
+                o.append(f"                {target} = try reader.readNull() ? nil : {read}\n")
+            else:
+                default = f"Indirect({f.default})" if f.indirect else f.default
+                o.append(f"                if try !reader.readNull() {{ {target} = try {read} }} else {{ {target} = {default} }}\n")
         o.append("            default:\n                try reader.skipValue()\n            }\n")
     else:
         o.append("            _ = __key\n            try reader.skipValue()\n")
     o.append("        }\n")
-    for f in fields:
-        if not f.optional and f.default is None:
-            o.append(f"        guard let _{f.name} else {{ throw JSONDecodingError(.missingField(\"{f.key}\", in: \"{decl.name}\"), offset: __start) }}\n")
-    if fields:
-        args = ", ".join(f"{f.name}: _{f.name}" for f in fields)
-        o.append(f"        self.init({args})\n")
-    else:
-        o.append("        self.init()\n")
+    for f in required:
+        o.append(f"        guard let _{f.name} else {{ throw JSONDecodingError(.missingField(\"{f.key}\", in: \"{decl.name}\"), offset: __start) }}\n")
+        target = f"self._{f.name}" if f.indirect else f"self.{f.name}"
+        value = f"Indirect(_{f.name})" if f.indirect else f"_{f.name}"
+        o.append(f"        {target} = {value}\n")
     o.append("    }\n}\n")
     return "".join(o)
 
@@ -470,7 +510,25 @@ def gen_events(events, decls):
     o.append("    public var index: Int {\n        switch self {\n")
     for i, (name, case, type_, doc, _) in enumerate(events):
         o.append(f"        case .{case}: {i}\n")
-    o.append("        }\n    }\n}\n\n")
+    o.append("        }\n    }\n\n")
+    hashes = {}
+    for name, case, type_, doc, _ in events:
+        h = key_hash(name)
+        if h in hashes:
+            sys.exit(f"event name hash collision {name} / {hashes[h]}")
+        hashes[h] = name
+    o.append("    /// The kind named by the UTF-8 bytes of a `t` as written, nil for a name Echord does not\n")
+    o.append("    /// know: one hash of the bytes (``JSONReader/keyHash(_:)``) and one comparison, no `String`.\n")
+    o.append("    package init?(nameBytes bytes: UnsafeRawBufferPointer) {\n")
+    o.append("        guard let start = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }\n")
+    o.append("        let kind: GatewayEventKind\n")
+    o.append("        switch JSONReader.keyHash(start, length: bytes.count, readable: bytes.count) {\n")
+    for name, case, type_, doc, _ in events:
+        o.append(f"        case 0x{key_hash(name):016x}: kind = .{case}\n")
+    o.append("        default: return nil\n        }\n")
+    o.append("        var name = kind.rawValue\n")
+    o.append("        guard name.withUTF8({ $0.count == bytes.count && memcmp($0.baseAddress!, start, bytes.count) == 0 }) else { return nil }\n")
+    o.append("        self = kind\n    }\n}\n\n")
     o.append("/// A dispatch, decoded: one case per event Discord documents, plus unknown events and\n")
     o.append("/// payloads that failed to decode (both with their raw bytes).\n")
     o.append("public enum GatewayEvent: Sendable, Hashable {\n")
@@ -487,10 +545,11 @@ def gen_events(events, decls):
     o.append("        case .unknown, .failed: nil\n        }\n    }\n\n")
     o.append("    /// Decodes the payload of a `kind` dispatch with the fast reader.\n")
     o.append("    public static func read(_ kind: GatewayEventKind, from data: UnsafeRawBufferPointer) throws -> GatewayEvent {\n")
-    o.append("        switch kind {\n")
+    o.append("        try JSONReader.withReader(data) { reader in\n")
+    o.append("            switch kind {\n")
     for name, case, type_, doc, _ in events:
-        o.append(f"        case .{case}: .{case}(try {type_}(jsonBytes: data))\n")
-    o.append("        }\n    }\n\n")
+        o.append(f"            case .{case}: .{case}(try {type_}(from: &reader))\n")
+    o.append("            }\n        }\n    }\n\n")
     o.append("    /// Decodes the payload of a `kind` dispatch with `JSONDecoder`: the reference path.\n")
     o.append("    public static func decode(_ kind: GatewayEventKind, from data: Data, using decoder: JSONDecoder) throws -> GatewayEvent {\n")
     o.append("        switch kind {\n")

@@ -29,6 +29,51 @@ struct GatewayEnvelopeTests {
         #expect(Array(invalid.data) == Array("false".utf8))
     }
 
+    @Test("scan once: the typed event of a d the scan stopped at, also when members follow d")
+    func scanOnce() throws {
+        let message = #"{"id":"80351110224678912","channel_id":"81384788765712384","content":"hi } there"}"#
+        for text in [
+            #"{"t":"MESSAGE_CREATE","s":3,"op":0,"d":\#(message)}"#,
+            #" { "t" : "MESSAGE_CREATE" , "s" : 3 , "op" : 0 , "d" : \#(message) } "#,
+            #"{"t":"MESSAGE_CREATE","s":3,"op":0,"d":\#(message),"extra":{"a":[1,"}"]}}"#,
+            #"{"d":\#(message),"t":"MESSAGE_CREATE","s":3,"op":0}"#,
+        ] {
+            let envelope = try GatewayEnvelope(scanning: Array(text.utf8))
+            #expect(envelope.sequence == 3 && envelope.eventName == "MESSAGE_CREATE" && envelope.eventKind == .messageCreate)
+            #expect(String(decoding: envelope.data, as: UTF8.self) == message, "\(text)")
+            guard case .messageCreate(let created) = envelope.event else {
+                Issue.record("\(envelope.event) from \(text)")
+                continue
+            }
+            #expect(created.content == "hi } there" && created.id == Snowflake(rawValue: 80351110224678912))
+        }
+        // A d the scan stopped at that is not JSON is a decode failure with its bytes, never a crash.
+        let broken = try GatewayEnvelope(scanning: Array(#"{"t":"MESSAGE_CREATE","s":4,"op":0,"d":{"id":"1","content":"x}}"#.utf8))
+        #expect(broken.sequence == 4)
+        guard case .failed(let failure) = broken.event else {
+            Issue.record("expected a failure, got \(broken.event)")
+            return
+        }
+        #expect(failure.name == "MESSAGE_CREATE")
+        // A message that does not end with `}` after d's closing `}` is still refused by the scan.
+        for truncated in [#"{"t":"MESSAGE_CREATE","s":4,"op":0,"d":{"id":"1"}"#, #"{"t":"MESSAGE_CREATE","s":4,"op":0,"d":{"id":"1""#] {
+            #expect(throws: GatewayDecodingError.self) { try GatewayEnvelope(scanning: Array(truncated.utf8)) }
+        }
+    }
+
+    @Test("the kind is looked up from the bytes of t: every known name, and near misses are unknown")
+    func kindFromNameBytes() throws {
+        for kind in GatewayEventKind.allCases {
+            let envelope = try GatewayEnvelope(scanning: Array(#"{"t":"\#(kind.rawValue)","s":1,"op":0,"d":{}}"#.utf8))
+            #expect(envelope.eventKind == kind && envelope.eventName == kind.rawValue)
+        }
+        for name in ["MESSAGE_CREATF", "MESSAGE_CREATE_", "message_create", "", "NOT_A_DISPATCH", "MESSAGE_CREA\\u0054E"] {
+            let envelope = try GatewayEnvelope(scanning: Array(#"{"t":"\#(name)","s":1,"op":0,"d":{}}"#.utf8))
+            let expected = name.hasSuffix("\\u0054E") ? GatewayEventKind.messageCreate : nil
+            #expect(envelope.eventKind == expected, "\(name)")
+        }
+    }
+
     @Test("an event name with escapes is decoded")
     func escapedName() throws {
         let envelope = try GatewayEnvelope(scanning: Array(#"{"op":0,"s":1,"t":"A\u0042C\n","d":null}"#.utf8))

@@ -256,8 +256,7 @@ func bareInflate() -> Int {
 func typedDecode() throws -> Int {
     var sum = 0
     for message in messages {
-        let envelope = try GatewayEnvelope(scanning: message)
-        if case .messageCreate(let created) = GatewayEvent(name: envelope.eventName ?? "", data: envelope.data) {
+        if case .messageCreate(let created) = try GatewayEnvelope(scanning: message).event {
             sum &+= created.content.utf8.count
         }
     }

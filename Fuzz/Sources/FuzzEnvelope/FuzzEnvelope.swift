@@ -3,8 +3,9 @@ import FuzzSupport
 import EchordModels
 
 /// One gateway message as the shard reads it: the envelope scan (`op`, `s`, `t`, where `d` lies),
-/// then the typed decode of a dispatch's `d` by its `t`, and the payload validator on the whole
-/// message.
+/// then the typed decode of a dispatch's `d` by its `t` (from the exact range, and as
+/// `GatewayDispatch.event` does it, from where the scan stopped), and the payload validator on the
+/// whole message.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzEnvelope(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     guard let start, count > 0 else { return 0 }
@@ -16,6 +17,8 @@ public func fuzzEnvelope(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     }
     if let name = envelope.eventName {
         _ = GatewayEvent(name: name, data: envelope.data)
+        // The shard's way: from where the scan stopped (`d` after `op`, `s` and `t`), exact range on trailing members.
+        _ = envelope.event
     }
     return 0
 }

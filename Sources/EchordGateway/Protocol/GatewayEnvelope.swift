@@ -8,7 +8,9 @@ import EchordModels
 /// A gateway message whose envelope (`op`, `s`, `t`) has been read without decoding `d`.
 ///
 /// The scanner reads only what routing needs; `d` stays as bytes until somebody asks for it, so a
-/// dispatch nobody subscribed to costs a scan, never a decode.
+/// dispatch nobody subscribed to costs a scan, never a decode. A dispatch whose `d` comes after
+/// `op`, `s` and `t` (the order Discord sends) is not even skipped: the scan stops where `d`
+/// starts, and the typed decode reads it from there (see ``withData(_:)``).
 @_spi(EchordInternals)
 public struct GatewayEnvelope: Sendable {
     /// `op`.
@@ -17,32 +19,89 @@ public struct GatewayEnvelope: Sendable {
     public let sequence: Int?
     /// `t`, for dispatches.
     public let eventName: String?
+    /// The kind named by `t`, looked up from its bytes during the scan; nil for a name Echord does
+    /// not know or a message without `t`.
+    public let eventKind: GatewayEventKind?
     /// The whole message.
     public let bytes: [UInt8]
+    /// Where `d` starts (-1: the message has no `d` key).
+    private let dataStart: Int
+    /// Where `d` ends, or, when the scan stopped at `d` (a negative value), minus one minus the
+    /// offset of the message's closing brace: `d` ends there unless other members follow it.
+    private let dataEnd: Int
+
     /// Where `d` lies in ``bytes``; nil when the message has no `d` key.
-    public let dataRange: Range<Int>?
+    ///
+    /// When the scan stopped where `d` starts, its end is found now, by scanning the whole message.
+    public var dataRange: Range<Int>? {
+        guard dataStart >= 0 else { return nil }
+        if dataEnd >= 0 { return dataStart..<dataEnd }
+        return exactDataRange() ?? dataStart..<(-1 - dataEnd)
+    }
 
     /// The raw JSON of `d` (`null` when absent).
     public var data: ArraySlice<UInt8> {
-        guard let dataRange else { return Array("null".utf8)[...] }
+        guard let dataRange else { return Self.nullJSON[...] }
         return bytes[dataRange]
     }
 
     private static let nullJSON: [UInt8] = Array("null".utf8)
 
     /// Calls `body` with the raw JSON of `d` in place (`null` when absent).
+    ///
+    /// When the scan stopped where `d` starts, `body` gets the bytes from there to the message's
+    /// closing brace: `d` and only whitespace after it, unless other members follow `d` (then a
+    /// reader of the whole document finds trailing bytes, and ``withExactData(_:)`` is the
+    /// answer).
     func withData<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        guard dataStart >= 0 else { return Self.nullJSON.withUnsafeBytes(body) }
+        let end = dataEnd >= 0 ? dataEnd : -1 - dataEnd
+        return bytes.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[dataStart..<end])) }
+    }
+
+    /// Whether ``withData(_:)`` may lend more than `d` (the scan stopped where `d` starts).
+    var dataEndIsTentative: Bool { dataStart >= 0 && dataEnd < 0 }
+
+    /// Calls `body` with the exact raw JSON of `d` (`null` when absent).
+    func withExactData<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
         guard let dataRange else { return Self.nullJSON.withUnsafeBytes(body) }
         return bytes.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[dataRange])) }
     }
 
+    /// The typed event of a dispatch: `d` decoded as the kind `t` names, as
+    /// ``GatewayDispatch/event`` gives it (`unknown` for a name Echord does not know, `failed`
+    /// for a payload that does not decode).
+    public var event: GatewayEvent {
+        let name = eventName ?? ""
+        guard let eventKind else { return .unknown(name: name, data: Array(data)) }
+        let event = withData { GatewayEvent(kind: eventKind, name: name, data: $0) }
+        // The scan stopped where `d` starts; when other members follow `d`, the decode found
+        // trailing bytes: decode again from the exact range.
+        if case .failed = event, dataEndIsTentative {
+            return withExactData { GatewayEvent(kind: eventKind, name: name, data: $0) }
+        }
+        return event
+    }
+
+    /// The range of `d` from a scan of the whole message; nil when the message is malformed.
+    private func exactDataRange() -> Range<Int>? {
+        bytes.withUnsafeBufferPointer { buffer in
+            var scanner = EnvelopeScanner(buffer, stoppingAtData: false)
+            return (try? scanner.scanEnvelope())?.d
+        }
+    }
+
     /// Reads the envelope of one gateway message.
+    ///
+    /// A dispatch whose `d` follows `op`, `s` and `t` is scanned up to where `d` starts (after
+    /// checking that the message ends with the object's closing brace): members after `d` are not
+    /// read, and a malformed `d` shows when it is decoded.
     ///
     /// - Throws: ``GatewayDecodingError`` when the message is not a JSON object with an integer `op`.
     public init(scanning bytes: [UInt8]) throws(GatewayDecodingError) {
         let scanned = bytes.withUnsafeBufferPointer { buffer in
             Result { () throws(GatewayDecodingError) in
-                var scanner = EnvelopeScanner(buffer)
+                var scanner = EnvelopeScanner(buffer, stoppingAtData: true)
                 return try scanner.scanEnvelope()
             }
         }
@@ -51,8 +110,15 @@ public struct GatewayEnvelope: Sendable {
         self.opcode = GatewayOpcode(rawValue: op)
         self.sequence = fields.s
         self.eventName = fields.t
+        self.eventKind = fields.kind
         self.bytes = bytes
-        self.dataRange = fields.d
+        if let d = fields.d {
+            self.dataStart = d.lowerBound
+            self.dataEnd = fields.dataEndIsTentative ? -1 - d.upperBound : d.upperBound
+        } else {
+            self.dataStart = -1
+            self.dataEnd = -1
+        }
     }
 }
 
@@ -76,22 +142,39 @@ public enum GatewayDecodingError: Error, Sendable, Equatable, CustomStringConver
 struct EnvelopeScanner {
     private let bytes: UnsafeBufferPointer<UInt8>
     private var index = 0
+    /// Whether a dispatch's `d` that follows `op`, `s` and `t` ends the scan where it starts.
+    private let stoppingAtData: Bool
 
-    init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+    init(_ bytes: UnsafeBufferPointer<UInt8>, stoppingAtData: Bool = false) {
+        self.bytes = bytes
+        self.stoppingAtData = stoppingAtData
+    }
 
-    private func fail(_ reason: String) -> GatewayDecodingError { .malformed(offset: index, reason: reason) }
-
-    mutating func scanEnvelope() throws(GatewayDecodingError) -> (op: Int?, s: Int?, t: String?, d: Range<Int>?) {
+    /// What a scan found. When `dataEndIsTentative`, `d` is where the scan stopped: from where `d`
+    /// starts to the message's closing brace.
+    struct Fields {
         var op: Int?
         var s: Int?
         var t: String?
+        var kind: GatewayEventKind?
         var d: Range<Int>?
+        var dataEndIsTentative = false
+    }
+
+    private func fail(_ reason: String) -> GatewayDecodingError { .malformed(offset: index, reason: reason) }
+
+    mutating func scanEnvelope() throws(GatewayDecodingError) -> Fields {
+        var fields = Fields()
+        var seenS = false
+        var seenT = false
         skipWhitespace()
         guard next() == UInt8(ascii: "{") else { throw fail("not a JSON object") }
         skipWhitespace()
         if peek() == UInt8(ascii: "}") {
             index += 1
-            return (nil, nil, nil, nil)
+            skipWhitespace()
+            guard index == bytes.count else { throw fail("trailing bytes after the object") }
+            return fields
         }
         while true {
             skipWhitespace()
@@ -100,13 +183,23 @@ struct EnvelopeScanner {
             guard next() == UInt8(ascii: ":") else { throw fail("expected ':'") }
             skipWhitespace()
             switch key {
-            case .op: op = try readNullableInteger()
-            case .s: s = try readNullableInteger()
-            case .t: t = try readNullableString()
+            case .op: fields.op = try readNullableInteger()
+            case .s:
+                fields.s = try readNullableInteger()
+                seenS = true
+            case .t:
+                (fields.t, fields.kind) = try readEventName()
+                seenT = true
             case .d:
                 let start = index
+                // Scan once: a dispatch's `d` after `op`, `s` and `t` is left to the typed decode.
+                if stoppingAtData, seenS, seenT, fields.op == 0, let closing = closingBraceAfterObject(startingAt: start) {
+                    fields.d = start..<closing
+                    fields.dataEndIsTentative = true
+                    return fields
+                }
                 try skipValue()
-                d = start..<index
+                fields.d = start..<index
             case .other: try skipValue()
             }
             skipWhitespace()
@@ -115,7 +208,7 @@ struct EnvelopeScanner {
             case UInt8(ascii: "}"):
                 skipWhitespace()
                 guard index == bytes.count else { throw fail("trailing bytes after the object") }
-                return (op, s, t, d)
+                return fields
             default: throw fail("expected ',' or '}'")
             }
         }
@@ -164,17 +257,38 @@ struct EnvelopeScanner {
         return negative ? -value : value
     }
 
-    private mutating func readNullableString() throws(GatewayDecodingError) -> String? {
-        if try readNull() { return nil }
+    /// The offset of the closing brace that ends the message, when the value at `start` is an
+    /// object and the message ends with `}`, whitespace and `}` (then whitespace): where `d` ends
+    /// when it is the last member. Nil otherwise (the value is then skipped as usual).
+    private func closingBraceAfterObject(startingAt start: Int) -> Int? {
+        guard start < bytes.count, bytes[start] == UInt8(ascii: "{") else { return nil }
+        var end = bytes.count
+        while end > start, Self.isWhitespace(bytes[end - 1]) { end -= 1 }
+        guard end > start + 1, bytes[end - 1] == UInt8(ascii: "}") else { return nil }
+        let closing = end - 1
+        end = closing
+        while end > start, Self.isWhitespace(bytes[end - 1]) { end -= 1 }
+        guard end > start + 1, bytes[end - 1] == UInt8(ascii: "}") else { return nil }
+        return closing
+    }
+
+    /// Reads `t` (a string or null) and the kind it names: a name Echord knows is the kind's own
+    /// string, made without an allocation.
+    private mutating func readEventName() throws(GatewayDecodingError) -> (String?, GatewayEventKind?) {
+        if try readNull() { return (nil, nil) }
         guard next() == UInt8(ascii: "\"") else { throw fail("expected a string") }
         let start = index
         var escaped = false
         try skipStringBody(sawEscape: &escaped)
-        let raw = bytes[start..<(index - 1)]
-        if !escaped { return String(decoding: raw, as: UTF8.self) }
+        let raw = UnsafeBufferPointer(rebasing: bytes[start..<(index - 1)])
+        if !escaped {
+            if let kind = GatewayEventKind(nameBytes: UnsafeRawBufferPointer(raw)) { return (kind.rawValue, kind) }
+            return (String(decoding: raw, as: UTF8.self), nil)
+        }
         // Event names never need escapes; decode them properly anyway.
         var copy = EnvelopeScanner(UnsafeBufferPointer(rebasing: bytes[(start - 1)..<index]))
-        return try copy.decodeEscapedString()
+        let name = try copy.decodeEscapedString()
+        return (name, GatewayEventKind(name: name))
     }
 
     private mutating func decodeEscapedString() throws(GatewayDecodingError) -> String {

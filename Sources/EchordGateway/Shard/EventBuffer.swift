@@ -166,6 +166,21 @@ final class EventBuffer: Sendable {
         producers.forEach { $0.wake() }
     }
 
+    /// The oldest buffered event, taken without waiting; nil when none is buffered. The consumer's
+    /// fast path: most events are buffered when it asks (it is woken once per read), and this
+    /// takes them without an `async` call.
+    func takeBuffered() -> Element? {
+        var producer: Producer?
+        let item: Element? = state.withLockedValue { state in
+            guard state.count > 0 else { return nil }
+            let (item, waiting) = Self.take(&state)
+            producer = waiting
+            return item
+        }
+        producer?.wake()
+        return item
+    }
+
     /// The next event, or nil once finished and drained (or when the consumer's task is cancelled).
     ///
     /// - Precondition: no other task is waiting in `next()` (one consumer at a time).

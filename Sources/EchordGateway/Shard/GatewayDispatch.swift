@@ -7,19 +7,14 @@ public struct GatewayDispatch: Sendable {
     /// The shard that received it.
     public let shardID: Int
     /// `t`, the event name (`MESSAGE_CREATE`, or a name Echord does not know).
-    public let name: String
+    public var name: String { envelope.eventName ?? "" }
     /// `s`, the sequence number.
-    public let sequence: Int?
+    public var sequence: Int? { envelope.sequence }
     let envelope: GatewayEnvelope
-    /// The kind, looked up once when the dispatch arrives.
-    private let knownKind: GatewayEventKind?
 
     init(shardID: Int, envelope: GatewayEnvelope) {
         self.shardID = shardID
-        self.name = envelope.eventName ?? ""
-        self.sequence = envelope.sequence
         self.envelope = envelope
-        self.knownKind = GatewayEventKind(name: name)
     }
 
     /// The raw JSON of `d`.
@@ -30,10 +25,10 @@ public struct GatewayDispatch: Sendable {
     /// The typed event, decoded from `d` by Echord's fast reader on each call. Never throws: a name
     /// Echord does not know gives `GatewayEvent.unknown(name:data:)` and a payload that does not
     /// decode gives `GatewayEvent.failed(_:)`, both with the raw bytes.
-    public var event: GatewayEvent { envelope.withData { GatewayEvent(kind: knownKind, name: name, data: $0) } }
+    public var event: GatewayEvent { envelope.event }
 
-    /// The kind, nil for a name Echord does not know.
-    public var kind: GatewayEventKind? { knownKind }
+    /// The kind (looked up once, when the dispatch arrived), nil for a name Echord does not know.
+    public var kind: GatewayEventKind? { envelope.eventKind }
 
     /// Reads `d` as `type` with Echord's fast reader (any `JSONReadable` model).
     public func read<T: JSONReadable>(_ type: T.Type) throws -> T {

@@ -5,7 +5,10 @@ public struct ShardEvents: AsyncSequence, Sendable {
 
     public struct AsyncIterator: AsyncIteratorProtocol {
         let buffer: EventBuffer
-        public mutating func next() async -> GatewayDispatch? { await buffer.next() }
+        public mutating func next() async -> GatewayDispatch? {
+            if let buffered = buffer.takeBuffered() { return buffered }
+            return await buffer.next()
+        }
     }
 
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(buffer: buffer) }

@@ -269,113 +269,145 @@ public struct Application: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        var _id: Snowflake? = nil
-        var _name: String? = nil
-        var _icon: String? = nil
-        var _description: String? = nil
-        var _botPublic: Bool? = nil
-        var _botRequireCodeGrant: Bool? = nil
-        var _bot: User? = nil
-        var _owner: User? = nil
-        var _verifyKey: String? = nil
-        var _team: JSONValue? = nil
-        var _guildID: Snowflake? = nil
-        var _primarySkuID: Snowflake? = nil
-        var _slug: String? = nil
-        var _coverImage: String? = nil
-        var _flags: ApplicationFlags? = nil
-        var _approximateGuildCount: Int? = nil
-        var _tags: [String]? = nil
-        var _installParams: JSONValue? = nil
-        var _integrationTypesConfig: JSONValue? = nil
-        var _customInstallURL: String? = nil
-        var _rpcOrigins: [String]? = nil
-        var _termsOfServiceURL: String? = nil
-        var _privacyPolicyURL: String? = nil
-        var _redirectUris: [String]? = nil
-        var _interactionsEndpointURL: String? = nil
-        var _roleConnectionsVerificationURL: String? = nil
-        var _eventWebhooksURL: String? = nil
-        var _eventWebhooksStatus: Int? = nil
-        var _eventWebhooksTypes: [String]? = nil
-        var _approximateUserInstallCount: Int? = nil
-        var _approximateUserAuthorizationCount: Int? = nil
-        var _guild: Guild? = nil
-        var _flagsNew: String? = nil
+        self.id = nil
+        self.name = nil
+        self.icon = nil
+        self.description = nil
+        self.botPublic = nil
+        self.botRequireCodeGrant = nil
+        self._bot = nil
+        self._owner = nil
+        self.verifyKey = nil
+        self.team = nil
+        self.guildID = nil
+        self.primarySkuID = nil
+        self.slug = nil
+        self.coverImage = nil
+        self.flags = nil
+        self.approximateGuildCount = nil
+        self.tags = nil
+        self.installParams = nil
+        self.integrationTypesConfig = nil
+        self.customInstallURL = nil
+        self.rpcOrigins = nil
+        self.termsOfServiceURL = nil
+        self.privacyPolicyURL = nil
+        self.redirectUris = nil
+        self.interactionsEndpointURL = nil
+        self.roleConnectionsVerificationURL = nil
+        self.eventWebhooksURL = nil
+        self.eventWebhooksStatus = nil
+        self.eventWebhooksTypes = nil
+        self.approximateUserInstallCount = nil
+        self.approximateUserAuthorizationCount = nil
+        self._guild = nil
+        self.flagsNew = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xfe437b40c5d3ffa6:  // id
-                _id = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x5adc2f7be9433dc8:  // name
-                _name = try reader.readNull() ? nil : String(from: &reader)
-            case 0x0bf833d0993fe0c8:  // icon
-                _icon = try reader.readNull() ? nil : String(from: &reader)
-            case 0x59b5c1d4e9c94dfd:  // description
-                _description = try reader.readNull() ? nil : String(from: &reader)
-            case 0x16f7657362870a49:  // bot_public
-                _botPublic = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x1e790a549d8c2c4f:  // bot_require_code_grant
-                _botRequireCodeGrant = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x2e84452b9e5946cf:  // bot
-                _bot = try reader.readNull() ? nil : User(from: &reader)
-            case 0x3cfb1f3535aab786:  // owner
-                _owner = try reader.readNull() ? nil : User(from: &reader)
-            case 0x96ea293b461f6ce6:  // verify_key
-                _verifyKey = try reader.readNull() ? nil : String(from: &reader)
-            case 0x25c5fcc8282a6d29:  // team
-                _team = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0x18462b5d8bf965ef:  // guild_id
-                _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x35988040d79a5a2b:  // primary_sku_id
-                _primarySkuID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x1510e1e404ef579e:  // slug
-                _slug = try reader.readNull() ? nil : String(from: &reader)
-            case 0x509138717bd78f98:  // cover_image
-                _coverImage = try reader.readNull() ? nil : String(from: &reader)
-            case 0x0d426db091e8dbce:  // flags
-                _flags = try reader.readNull() ? nil : ApplicationFlags(from: &reader)
-            case 0x3c9f8571cdddba97:  // approximate_guild_count
-                _approximateGuildCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xbca535db1319f03a:  // tags
-                _tags = try reader.readNull() ? nil : [String](from: &reader)
-            case 0xbf6e99249ac1de0e:  // install_params
-                _installParams = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0x4a6229b868afe677:  // integration_types_config
-                _integrationTypesConfig = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0x5a6c1cda7a5d9c0b:  // custom_install_url
-                _customInstallURL = try reader.readNull() ? nil : String(from: &reader)
-            case 0x787dbe418d3faabf:  // rpc_origins
-                _rpcOrigins = try reader.readNull() ? nil : [String](from: &reader)
-            case 0x8cd2cf1f668982d9:  // terms_of_service_url
-                _termsOfServiceURL = try reader.readNull() ? nil : String(from: &reader)
-            case 0x2b57e45153d1952d:  // privacy_policy_url
-                _privacyPolicyURL = try reader.readNull() ? nil : String(from: &reader)
-            case 0x73de993029950990:  // redirect_uris
-                _redirectUris = try reader.readNull() ? nil : [String](from: &reader)
-            case 0x99698a671be3b475:  // interactions_endpoint_url
-                _interactionsEndpointURL = try reader.readNull() ? nil : String(from: &reader)
-            case 0x4b449e1555059100:  // role_connections_verification_url
-                _roleConnectionsVerificationURL = try reader.readNull() ? nil : String(from: &reader)
-            case 0xa317faf24080caf7:  // event_webhooks_url
-                _eventWebhooksURL = try reader.readNull() ? nil : String(from: &reader)
-            case 0x8962087923149c99:  // event_webhooks_status
-                _eventWebhooksStatus = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x23db476ec4592518:  // event_webhooks_types
-                _eventWebhooksTypes = try reader.readNull() ? nil : [String](from: &reader)
-            case 0xc04572dcda144b14:  // approximate_user_install_count
-                _approximateUserInstallCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xd33bb0ecc928377d:  // approximate_user_authorization_count
-                _approximateUserAuthorizationCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xb7bc92d57c023a9e:  // guild
-                _guild = try reader.readNull() ? nil : Guild(from: &reader)
-            case 0x77ca4de6d2107477:  // flags_new
-                _flagsNew = try reader.readNull() ? nil : String(from: &reader)
+            switch (__key &* 0x5d5bca4696b343b3) &>> 56 {
+            case 196:  // id
+                guard __key == 0xffa01b909f4570de else { try reader.skipValue(); continue }
+                self.id = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 19:  // name
+                guard __key == 0x5d95701ba3ddaf60 else { try reader.skipValue(); continue }
+                self.name = try reader.readNull() ? nil : String(from: &reader)
+            case 235:  // icon
+                guard __key == 0x093ef3304120f578 else { try reader.skipValue(); continue }
+                self.icon = try reader.readNull() ? nil : String(from: &reader)
+            case 26:  // description
+                guard __key == 0xb5c07a2ca7ad64c5 else { try reader.skipValue(); continue }
+                self.description = try reader.readNull() ? nil : String(from: &reader)
+            case 78:  // bot_public
+                guard __key == 0x97cd3f6ace1ed6cd else { try reader.skipValue(); continue }
+                self.botPublic = try reader.readNull() ? nil : Bool(from: &reader)
+            case 134:  // bot_require_code_grant
+                guard __key == 0x4bed63cec0a68675 else { try reader.skipValue(); continue }
+                self.botRequireCodeGrant = try reader.readNull() ? nil : Bool(from: &reader)
+            case 79:  // bot
+                guard __key == 0x2c7954b354a4fefb else { try reader.skipValue(); continue }
+                self._bot = try reader.readNull() ? nil : Indirect(User(from: &reader))
+            case 77:  // owner
+                guard __key == 0x4062affd26c7474a else { try reader.skipValue(); continue }
+                self._owner = try reader.readNull() ? nil : Indirect(User(from: &reader))
+            case 179:  // verify_key
+                guard __key == 0xbf36a8328c32dbef else { try reader.skipValue(); continue }
+                self.verifyKey = try reader.readNull() ? nil : String(from: &reader)
+            case 252:  // team
+                guard __key == 0x287f3d6870e663c1 else { try reader.skipValue(); continue }
+                self.team = try reader.readNull() ? nil : JSONValue(from: &reader)
+            case 169:  // guild_id
+                guard __key == 0x1db8ac9e34aa44dc else { try reader.skipValue(); continue }
+                self.guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 189:  // primary_sku_id
+                guard __key == 0xd6b63b65ba8b6fbe else { try reader.skipValue(); continue }
+                self.primarySkuID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 223:  // slug
+                guard __key == 0x1257a143d50248e9 else { try reader.skipValue(); continue }
+                self.slug = try reader.readNull() ? nil : String(from: &reader)
+            case 243:  // cover_image
+                guard __key == 0xaf5b47d54b830ab4 else { try reader.skipValue(); continue }
+                self.coverImage = try reader.readNull() ? nil : String(from: &reader)
+            case 63:  // flags
+                guard __key == 0x0f4d5e28dbe74e3a else { try reader.skipValue(); continue }
+                self.flags = try reader.readNull() ? nil : ApplicationFlags(from: &reader)
+            case 143:  // approximate_guild_count
+                guard __key == 0x53b23b935df4223f else { try reader.skipValue(); continue }
+                self.approximateGuildCount = try reader.readNull() ? nil : Int(from: &reader)
+            case 13:  // tags
+                guard __key == 0xbf5e767b4538e4d2 else { try reader.skipValue(); continue }
+                self.tags = try reader.readNull() ? nil : [String](from: &reader)
+            case 93:  // install_params
+                guard __key == 0xdcef010078161b1a else { try reader.skipValue(); continue }
+                self.installParams = try reader.readNull() ? nil : JSONValue(from: &reader)
+            case 109:  // integration_types_config
+                guard __key == 0xbd0b14bfca6faf83 else { try reader.skipValue(); continue }
+                self.integrationTypesConfig = try reader.readNull() ? nil : JSONValue(from: &reader)
+            case 92:  // custom_install_url
+                guard __key == 0x9333de963ab3f740 else { try reader.skipValue(); continue }
+                self.customInstallURL = try reader.readNull() ? nil : String(from: &reader)
+            case 21:  // rpc_origins
+                guard __key == 0xb11d1d6a1a567844 else { try reader.skipValue(); continue }
+                self.rpcOrigins = try reader.readNull() ? nil : [String](from: &reader)
+            case 207:  // terms_of_service_url
+                guard __key == 0x9650bf9fae8af979 else { try reader.skipValue(); continue }
+                self.termsOfServiceURL = try reader.readNull() ? nil : String(from: &reader)
+            case 70:  // privacy_policy_url
+                guard __key == 0xb6fb5d35b2c2734c else { try reader.skipValue(); continue }
+                self.privacyPolicyURL = try reader.readNull() ? nil : String(from: &reader)
+            case 158:  // redirect_uris
+                guard __key == 0x076f107291b92142 else { try reader.skipValue(); continue }
+                self.redirectUris = try reader.readNull() ? nil : [String](from: &reader)
+            case 108:  // interactions_endpoint_url
+                guard __key == 0xdd23678f17493063 else { try reader.skipValue(); continue }
+                self.interactionsEndpointURL = try reader.readNull() ? nil : String(from: &reader)
+            case 188:  // role_connections_verification_url
+                guard __key == 0x607b07e360a508c5 else { try reader.skipValue(); continue }
+                self.roleConnectionsVerificationURL = try reader.readNull() ? nil : String(from: &reader)
+            case 157:  // event_webhooks_url
+                guard __key == 0x4ed1a945ea1921b7 else { try reader.skipValue(); continue }
+                self.eventWebhooksURL = try reader.readNull() ? nil : String(from: &reader)
+            case 46:  // event_webhooks_status
+                guard __key == 0x79a03343aa0135f8 else { try reader.skipValue(); continue }
+                self.eventWebhooksStatus = try reader.readNull() ? nil : Int(from: &reader)
+            case 28:  // event_webhooks_types
+                guard __key == 0xc5443a027fcdf3b9 else { try reader.skipValue(); continue }
+                self.eventWebhooksTypes = try reader.readNull() ? nil : [String](from: &reader)
+            case 228:  // approximate_user_install_count
+                guard __key == 0x5484494dc7c3f714 else { try reader.skipValue(); continue }
+                self.approximateUserInstallCount = try reader.readNull() ? nil : Int(from: &reader)
+            case 51:  // approximate_user_authorization_count
+                guard __key == 0x1e315d13693d9616 else { try reader.skipValue(); continue }
+                self.approximateUserAuthorizationCount = try reader.readNull() ? nil : Int(from: &reader)
+            case 185:  // guild
+                guard __key == 0xbb24239e9236cbd1 else { try reader.skipValue(); continue }
+                self._guild = try reader.readNull() ? nil : Indirect(Guild(from: &reader))
+            case 25:  // flags_new
+                guard __key == 0x38732ffb18584b5a else { try reader.skipValue(); continue }
+                self.flagsNew = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
-        self.init(id: _id, name: _name, icon: _icon, description: _description, botPublic: _botPublic, botRequireCodeGrant: _botRequireCodeGrant, bot: _bot, owner: _owner, verifyKey: _verifyKey, team: _team, guildID: _guildID, primarySkuID: _primarySkuID, slug: _slug, coverImage: _coverImage, flags: _flags, approximateGuildCount: _approximateGuildCount, tags: _tags, installParams: _installParams, integrationTypesConfig: _integrationTypesConfig, customInstallURL: _customInstallURL, rpcOrigins: _rpcOrigins, termsOfServiceURL: _termsOfServiceURL, privacyPolicyURL: _privacyPolicyURL, redirectUris: _redirectUris, interactionsEndpointURL: _interactionsEndpointURL, roleConnectionsVerificationURL: _roleConnectionsVerificationURL, eventWebhooksURL: _eventWebhooksURL, eventWebhooksStatus: _eventWebhooksStatus, eventWebhooksTypes: _eventWebhooksTypes, approximateUserInstallCount: _approximateUserInstallCount, approximateUserAuthorizationCount: _approximateUserAuthorizationCount, guild: _guild, flagsNew: _flagsNew)
     }
 }
 
@@ -625,75 +657,98 @@ public struct Interaction: Sendable, Hashable, Codable, JSONReadable {
         var _id: Snowflake? = nil
         var _applicationID: Snowflake? = nil
         var _type: InteractionType? = nil
-        var _data: InteractionData? = nil
-        var _guild: Guild? = nil
-        var _guildID: Snowflake? = nil
-        var _channel: Channel? = nil
-        var _channelID: Snowflake? = nil
-        var _member: GuildMember? = nil
-        var _user: User? = nil
         var _token: String? = nil
-        var _version: Int = 1
-        var _message: Message? = nil
-        var _appPermissions: Permissions? = nil
-        var _locale: String? = nil
-        var _guildLocale: String? = nil
-        var _entitlements: [Entitlement] = []
-        var _authorizingIntegrationOwners: JSONValue? = nil
-        var _context: Int? = nil
-        var _attachmentSizeLimit: Int? = nil
+        self._data = nil
+        self._guild = nil
+        self.guildID = nil
+        self._channel = nil
+        self.channelID = nil
+        self._member = nil
+        self._user = nil
+        self.version = 1
+        self._message = nil
+        self.appPermissions = nil
+        self.locale = nil
+        self.guildLocale = nil
+        self.entitlements = []
+        self.authorizingIntegrationOwners = nil
+        self.context = nil
+        self.attachmentSizeLimit = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xfe437b40c5d3ffa6:  // id
+            switch (__key &* 0x5d5bca4696b343b3) &>> 57 {
+            case 98:  // id
+                guard __key == 0xffa01b909f4570de else { try reader.skipValue(); continue }
                 _id = try Snowflake(from: &reader)
-            case 0x39b5e605fecfcd8e:  // application_id
+            case 22:  // application_id
+                guard __key == 0xc49f68978c4392c4 else { try reader.skipValue(); continue }
                 _applicationID = try Snowflake(from: &reader)
-            case 0xd11ab2a7d7e83f46:  // type
+            case 121:  // type
+                guard __key == 0xd3d3f347824fa9ee else { try reader.skipValue(); continue }
                 _type = try InteractionType(from: &reader)
-            case 0x8dc6f9efc5746b5e:  // data
-                _data = try reader.readNull() ? nil : InteractionData(from: &reader)
-            case 0xb7bc92d57c023a9e:  // guild
-                _guild = try reader.readNull() ? nil : Guild(from: &reader)
-            case 0x18462b5d8bf965ef:  // guild_id
-                _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x35f1b4bd80c39ec0:  // channel
-                _channel = try reader.readNull() ? nil : Channel(from: &reader)
-            case 0xf184b984d6464fe9:  // channel_id
-                _channelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x4cc54a9b9bd31b7d:  // member
-                _member = try reader.readNull() ? nil : GuildMember(from: &reader)
-            case 0x7d52e740861ce454:  // user
-                _user = try reader.readNull() ? nil : User(from: &reader)
-            case 0xed572475ea1c1361:  // token
+            case 117:  // data
+                guard __key == 0x90803a8f03dc65f6 else { try reader.skipValue(); continue }
+                self._data = try reader.readNull() ? nil : Indirect(InteractionData(from: &reader))
+            case 92:  // guild
+                guard __key == 0xbb24239e9236cbd1 else { try reader.skipValue(); continue }
+                self._guild = try reader.readNull() ? nil : Indirect(Guild(from: &reader))
+            case 84:  // guild_id
+                guard __key == 0x1db8ac9e34aa44dc else { try reader.skipValue(); continue }
+                self.guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 115:  // channel
+                guard __key == 0x328a23f56557c98c else { try reader.skipValue(); continue }
+                self._channel = try reader.readNull() ? nil : Indirect(Channel(from: &reader))
+            case 90:  // channel_id
+                guard __key == 0x84f059c6c1a78c36 else { try reader.skipValue(); continue }
+                self.channelID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 28:  // member
+                guard __key == 0x50db2b8c17ce2e92 else { try reader.skipValue(); continue }
+                self._member = try reader.readNull() ? nil : Indirect(GuildMember(from: &reader))
+            case 11:  // user
+                guard __key == 0x800c27e1c5fbe805 else { try reader.skipValue(); continue }
+                self._user = try reader.readNull() ? nil : Indirect(User(from: &reader))
+            case 0:  // token
+                guard __key == 0xef6214edd0288445 else { try reader.skipValue(); continue }
                 _token = try String(from: &reader)
-            case 0xf551b8668c52bd72:  // version
-                if try !reader.readNull() { _version = try Int(from: &reader) } else { _version = 1 }
-            case 0xd03effeaddeb2159:  // message
-                _message = try reader.readNull() ? nil : Message(from: &reader)
-            case 0x01064cb656f28773:  // app_permissions
-                _appPermissions = try reader.readNull() ? nil : Permissions(from: &reader)
-            case 0xca97de80632ece33:  // locale
-                _locale = try reader.readNull() ? nil : String(from: &reader)
-            case 0x0138e0b278da2e6a:  // guild_locale
-                _guildLocale = try reader.readNull() ? nil : String(from: &reader)
-            case 0x788470f2c8504dba:  // entitlements
-                if try !reader.readNull() { _entitlements = try [Entitlement](from: &reader) } else { _entitlements = [] }
-            case 0x10560e4cc2abd3de:  // authorizing_integration_owners
-                _authorizingIntegrationOwners = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0x6f647f2dd76e2250:  // context
-                _context = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x38dfe15e8372bb89:  // attachment_size_limit
-                _attachmentSizeLimit = try reader.readNull() ? nil : Int(from: &reader)
+            case 82:  // version
+                guard __key == 0xf600088e7dad70ce else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.version = try Int(from: &reader) } else { self.version = 1 }
+            case 56:  // message
+                guard __key == 0xd5033102457c341d else { try reader.skipValue(); continue }
+                self._message = try reader.readNull() ? nil : Indirect(Message(from: &reader))
+            case 112:  // app_permissions
+                guard __key == 0x2751b57d3dcf7293 else { try reader.skipValue(); continue }
+                self.appPermissions = try reader.readNull() ? nil : Permissions(from: &reader)
+            case 75:  // locale
+                guard __key == 0xceadbf71d71a7c92 else { try reader.skipValue(); continue }
+                self.locale = try reader.readNull() ? nil : String(from: &reader)
+            case 62:  // guild_locale
+                guard __key == 0xc5b1cb96d0958c11 else { try reader.skipValue(); continue }
+                self.guildLocale = try reader.readNull() ? nil : String(from: &reader)
+            case 46:  // entitlements
+                guard __key == 0xb80337da26d9581d else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.entitlements = try [Entitlement](from: &reader) } else { self.entitlements = [] }
+            case 23:  // authorizing_integration_owners
+                guard __key == 0x53a087c8445336e6 else { try reader.skipValue(); continue }
+                self.authorizingIntegrationOwners = try reader.readNull() ? nil : JSONValue(from: &reader)
+            case 114:  // context
+                guard __key == 0x6bfcee65314af31c else { try reader.skipValue(); continue }
+                self.context = try reader.readNull() ? nil : Int(from: &reader)
+            case 8:  // attachment_size_limit
+                guard __key == 0x241be52153ff71a2 else { try reader.skipValue(); continue }
+                self.attachmentSizeLimit = try reader.readNull() ? nil : Int(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _id else { throw JSONDecodingError(.missingField("id", in: "Interaction"), offset: __start) }
+        self.id = _id
         guard let _applicationID else { throw JSONDecodingError(.missingField("application_id", in: "Interaction"), offset: __start) }
+        self.applicationID = _applicationID
         guard let _type else { throw JSONDecodingError(.missingField("type", in: "Interaction"), offset: __start) }
+        self.type = _type
         guard let _token else { throw JSONDecodingError(.missingField("token", in: "Interaction"), offset: __start) }
-        self.init(id: _id, applicationID: _applicationID, type: _type, data: _data, guild: _guild, guildID: _guildID, channel: _channel, channelID: _channelID, member: _member, user: _user, token: _token, version: _version, message: _message, appPermissions: _appPermissions, locale: _locale, guildLocale: _guildLocale, entitlements: _entitlements, authorizingIntegrationOwners: _authorizingIntegrationOwners, context: _context, attachmentSizeLimit: _attachmentSizeLimit)
+        self.token = _token
     }
 }
 
@@ -836,47 +891,57 @@ public struct InteractionData: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        var _id: Snowflake? = nil
-        var _name: String? = nil
-        var _type: Int? = nil
-        var _resolved: JSONValue? = nil
-        var _options: [ApplicationCommandInteractionDataOption]? = nil
-        var _guildID: Snowflake? = nil
-        var _targetID: Snowflake? = nil
-        var _customID: String? = nil
-        var _componentType: ComponentType? = nil
-        var _values: [String]? = nil
-        var _components: [Component]? = nil
+        self.id = nil
+        self.name = nil
+        self.type = nil
+        self.resolved = nil
+        self.options = nil
+        self.guildID = nil
+        self.targetID = nil
+        self.customID = nil
+        self.componentType = nil
+        self.values = nil
+        self.components = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xfe437b40c5d3ffa6:  // id
-                _id = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x5adc2f7be9433dc8:  // name
-                _name = try reader.readNull() ? nil : String(from: &reader)
-            case 0xd11ab2a7d7e83f46:  // type
-                _type = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x1b98af3777e5bed4:  // resolved
-                _resolved = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0xa56feebe386ab2a7:  // options
-                _options = try reader.readNull() ? nil : [ApplicationCommandInteractionDataOption](from: &reader)
-            case 0x18462b5d8bf965ef:  // guild_id
-                _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x4c45c0a3ec1ac31a:  // target_id
-                _targetID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xd559373941bd844b:  // custom_id
-                _customID = try reader.readNull() ? nil : String(from: &reader)
-            case 0x03c56573e58f5218:  // component_type
-                _componentType = try reader.readNull() ? nil : ComponentType(from: &reader)
-            case 0x98886a72a4a9af93:  // values
-                _values = try reader.readNull() ? nil : [String](from: &reader)
-            case 0x962348c174a3653b:  // components
-                _components = try reader.readNull() ? nil : [Component](from: &reader)
+            switch (__key &* 0x5d5bca4696b343b3) &>> 58 {
+            case 49:  // id
+                guard __key == 0xffa01b909f4570de else { try reader.skipValue(); continue }
+                self.id = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 4:  // name
+                guard __key == 0x5d95701ba3ddaf60 else { try reader.skipValue(); continue }
+                self.name = try reader.readNull() ? nil : String(from: &reader)
+            case 60:  // type
+                guard __key == 0xd3d3f347824fa9ee else { try reader.skipValue(); continue }
+                self.type = try reader.readNull() ? nil : Int(from: &reader)
+            case 44:  // resolved
+                guard __key == 0x210b307820db9b0b else { try reader.skipValue(); continue }
+                self.resolved = try reader.readNull() ? nil : JSONValue(from: &reader)
+            case 47:  // options
+                guard __key == 0xa77adf36727e6a83 else { try reader.skipValue(); continue }
+                self.options = try reader.readNull() ? nil : [ApplicationCommandInteractionDataOption](from: &reader)
+            case 42:  // guild_id
+                guard __key == 0x1db8ac9e34aa44dc else { try reader.skipValue(); continue }
+                self.guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 34:  // target_id
+                guard __key == 0x0a535643b3f6cf4a else { try reader.skipValue(); continue }
+                self.targetID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 9:  // custom_id
+                guard __key == 0x86c9590c018ca7d9 else { try reader.skipValue(); continue }
+                self.customID = try reader.readNull() ? nil : String(from: &reader)
+            case 39:  // component_type
+                guard __key == 0x68a033931837ca10 else { try reader.skipValue(); continue }
+                self.componentType = try reader.readNull() ? nil : ComponentType(from: &reader)
+            case 36:  // values
+                guard __key == 0x99e50ac2f893a683 else { try reader.skipValue(); continue }
+                self.values = try reader.readNull() ? nil : [String](from: &reader)
+            case 3:  // components
+                guard __key == 0xa3d69dfd27e5607a else { try reader.skipValue(); continue }
+                self.components = try reader.readNull() ? nil : [Component](from: &reader)
             default:
                 try reader.skipValue()
             }
         }
-        self.init(id: _id, name: _name, type: _type, resolved: _resolved, options: _options, guildID: _guildID, targetID: _targetID, customID: _customID, componentType: _componentType, values: _values, components: _components)
     }
 }
 
@@ -942,31 +1007,32 @@ public struct ApplicationCommandInteractionDataOption: Sendable, Hashable, Codab
         let __start = reader.offset
         var _name: String? = nil
         var _type: Int? = nil
-        var _value: JSONValue? = nil
-        var _options: [ApplicationCommandInteractionDataOption]? = nil
-        var _focused: Bool? = nil
+        self.value = nil
+        self.options = nil
+        self.focused = nil
         try reader.enterModel()
         defer { reader.leaveModel() }
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x5adc2f7be9433dc8:  // name
+            case 0x5d95701ba3ddaf60:  // name
                 _name = try String(from: &reader)
-            case 0xd11ab2a7d7e83f46:  // type
+            case 0xd3d3f347824fa9ee:  // type
                 _type = try Int(from: &reader)
-            case 0xafe6fd4a8691afe4:  // value
-                _value = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0xa56feebe386ab2a7:  // options
-                _options = try reader.readNull() ? nil : [ApplicationCommandInteractionDataOption](from: &reader)
-            case 0x2749946a5445978e:  // focused
-                _focused = try reader.readNull() ? nil : Bool(from: &reader)
+            case 0xb1f1edc2d0874180:  // value
+                self.value = try reader.readNull() ? nil : JSONValue(from: &reader)
+            case 0xa77adf36727e6a83:  // options
+                self.options = try reader.readNull() ? nil : [ApplicationCommandInteractionDataOption](from: &reader)
+            case 0x27f7e492a2419382:  // focused
+                self.focused = try reader.readNull() ? nil : Bool(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _name else { throw JSONDecodingError(.missingField("name", in: "ApplicationCommandInteractionDataOption"), offset: __start) }
+        self.name = _name
         guard let _type else { throw JSONDecodingError(.missingField("type", in: "ApplicationCommandInteractionDataOption"), offset: __start) }
-        self.init(name: _name, type: _type, value: _value, options: _options, focused: _focused)
+        self.type = _type
     }
 }
 
@@ -1068,45 +1134,58 @@ public struct Entitlement: Sendable, Hashable, Codable, JSONReadable {
         var _id: Snowflake? = nil
         var _skuID: Snowflake? = nil
         var _applicationID: Snowflake? = nil
-        var _userID: Snowflake? = nil
         var _type: Int? = nil
-        var _deleted: Bool = false
-        var _startsAt: Timestamp? = nil
-        var _endsAt: Timestamp? = nil
-        var _guildID: Snowflake? = nil
-        var _consumed: Bool? = nil
+        self.userID = nil
+        self.deleted = false
+        self.startsAt = nil
+        self.endsAt = nil
+        self.guildID = nil
+        self.consumed = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xfe437b40c5d3ffa6:  // id
+            switch (__key &* 0x09f1fd9d03f0a9b5) &>> 58 {
+            case 21:  // id
+                guard __key == 0xffa01b909f4570de else { try reader.skipValue(); continue }
                 _id = try Snowflake(from: &reader)
-            case 0xa5bd108253932762:  // sku_id
+            case 33:  // sku_id
+                guard __key == 0xa1a72f922788ab3a else { try reader.skipValue(); continue }
                 _skuID = try Snowflake(from: &reader)
-            case 0x39b5e605fecfcd8e:  // application_id
+            case 60:  // application_id
+                guard __key == 0xc49f68978c4392c4 else { try reader.skipValue(); continue }
                 _applicationID = try Snowflake(from: &reader)
-            case 0x82fda1d141b308aa:  // user_id
-                _userID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xd11ab2a7d7e83f46:  // type
+            case 52:  // user_id
+                guard __key == 0x87c1d2eac2361d0d else { try reader.skipValue(); continue }
+                self.userID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 37:  // type
+                guard __key == 0xd3d3f347824fa9ee else { try reader.skipValue(); continue }
                 _type = try Int(from: &reader)
-            case 0x475a3add3fc6d1a3:  // deleted
-                if try !reader.readNull() { _deleted = try Bool(from: &reader) } else { _deleted = false }
-            case 0xcab745a27d476301:  // starts_at
-                _startsAt = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0xc4f94c36fb79917d:  // ends_at
-                _endsAt = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0x18462b5d8bf965ef:  // guild_id
-                _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xae952ce13cf7af07:  // consumed
-                _consumed = try reader.readNull() ? nil : Bool(from: &reader)
+            case 7:  // deleted
+                guard __key == 0x4ac1cba59f30e0df else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.deleted = try Bool(from: &reader) } else { self.deleted = false }
+            case 40:  // starts_at
+                guard __key == 0xdbc78690b2cd9c66 else { try reader.skipValue(); continue }
+                self.startsAt = try reader.readNull() ? nil : Timestamp(from: &reader)
+            case 14:  // ends_at
+                guard __key == 0xc9bd7d4e0b977ef9 else { try reader.skipValue(); continue }
+                self.endsAt = try reader.readNull() ? nil : Timestamp(from: &reader)
+            case 47:  // guild_id
+                guard __key == 0x1db8ac9e34aa44dc else { try reader.skipValue(); continue }
+                self.guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 62:  // consumed
+                guard __key == 0xb407ae2293b1b354 else { try reader.skipValue(); continue }
+                self.consumed = try reader.readNull() ? nil : Bool(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _id else { throw JSONDecodingError(.missingField("id", in: "Entitlement"), offset: __start) }
+        self.id = _id
         guard let _skuID else { throw JSONDecodingError(.missingField("sku_id", in: "Entitlement"), offset: __start) }
+        self.skuID = _skuID
         guard let _applicationID else { throw JSONDecodingError(.missingField("application_id", in: "Entitlement"), offset: __start) }
+        self.applicationID = _applicationID
         guard let _type else { throw JSONDecodingError(.missingField("type", in: "Entitlement"), offset: __start) }
-        self.init(id: _id, skuID: _skuID, applicationID: _applicationID, userID: _userID, type: _type, deleted: _deleted, startsAt: _startsAt, endsAt: _endsAt, guildID: _guildID, consumed: _consumed)
+        self.type = _type
     }
 }
 
@@ -1207,47 +1286,61 @@ public struct Subscription: Sendable, Hashable, Codable, JSONReadable {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _userID: Snowflake? = nil
-        var _skuIDs: [Snowflake] = []
-        var _entitlementIDs: [Snowflake] = []
-        var _renewalSkuIDs: [Snowflake]? = nil
         var _currentPeriodStart: Timestamp? = nil
         var _currentPeriodEnd: Timestamp? = nil
         var _status: Int? = nil
-        var _canceledAt: Timestamp? = nil
-        var _country: String? = nil
+        self.skuIDs = []
+        self.entitlementIDs = []
+        self.renewalSkuIDs = nil
+        self.canceledAt = nil
+        self.country = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xfe437b40c5d3ffa6:  // id
+            switch (__key &* 0x09f1fd9d03f0a9b5) &>> 58 {
+            case 21:  // id
+                guard __key == 0xffa01b909f4570de else { try reader.skipValue(); continue }
                 _id = try Snowflake(from: &reader)
-            case 0x82fda1d141b308aa:  // user_id
+            case 52:  // user_id
+                guard __key == 0x87c1d2eac2361d0d else { try reader.skipValue(); continue }
                 _userID = try Snowflake(from: &reader)
-            case 0xcb77c05a28f404f7:  // sku_ids
-                if try !reader.readNull() { _skuIDs = try [Snowflake](from: &reader) } else { _skuIDs = [] }
-            case 0x152c38dbfe6f9d08:  // entitlement_ids
-                if try !reader.readNull() { _entitlementIDs = try [Snowflake](from: &reader) } else { _entitlementIDs = [] }
-            case 0xfbec54106a13e0df:  // renewal_sku_ids
-                _renewalSkuIDs = try reader.readNull() ? nil : [Snowflake](from: &reader)
-            case 0x6820a78bf56d17b7:  // current_period_start
+            case 40:  // sku_ids
+                guard __key == 0xc8102f924e3fab3b else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.skuIDs = try [Snowflake](from: &reader) } else { self.skuIDs = [] }
+            case 20:  // entitlement_ids
+                guard __key == 0xbb9fd0e27145bf26 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.entitlementIDs = try [Snowflake](from: &reader) } else { self.entitlementIDs = [] }
+            case 0:  // renewal_sku_ids
+                guard __key == 0xa059431602acac09 else { try reader.skipValue(); continue }
+                self.renewalSkuIDs = try reader.readNull() ? nil : [Snowflake](from: &reader)
+            case 29:  // current_period_start
+                guard __key == 0x674948e0b708bd3b else { try reader.skipValue(); continue }
                 _currentPeriodStart = try Timestamp(from: &reader)
-            case 0x6723a6fb80a65d49:  // current_period_end
+            case 5:  // current_period_end
+                guard __key == 0x58e07f4fae6d3ec0 else { try reader.skipValue(); continue }
                 _currentPeriodEnd = try Timestamp(from: &reader)
-            case 0x5a4f702b7ba544cb:  // status
+            case 34:  // status
+                guard __key == 0x56398f3ae7d20e92 else { try reader.skipValue(); continue }
                 _status = try Int(from: &reader)
-            case 0x906c54fa45486073:  // canceled_at
-                _canceledAt = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0x87064a7dd8af1700:  // country
-                _country = try reader.readNull() ? nil : String(from: &reader)
+            case 37:  // canceled_at
+                guard __key == 0x07d22766717648cc else { try reader.skipValue(); continue }
+                self.canceledAt = try reader.readNull() ? nil : Timestamp(from: &reader)
+            case 15:  // country
+                guard __key == 0x839eb9b581cba4cc else { try reader.skipValue(); continue }
+                self.country = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _id else { throw JSONDecodingError(.missingField("id", in: "Subscription"), offset: __start) }
+        self.id = _id
         guard let _userID else { throw JSONDecodingError(.missingField("user_id", in: "Subscription"), offset: __start) }
+        self.userID = _userID
         guard let _currentPeriodStart else { throw JSONDecodingError(.missingField("current_period_start", in: "Subscription"), offset: __start) }
+        self.currentPeriodStart = _currentPeriodStart
         guard let _currentPeriodEnd else { throw JSONDecodingError(.missingField("current_period_end", in: "Subscription"), offset: __start) }
+        self.currentPeriodEnd = _currentPeriodEnd
         guard let _status else { throw JSONDecodingError(.missingField("status", in: "Subscription"), offset: __start) }
-        self.init(id: _id, userID: _userID, skuIDs: _skuIDs, entitlementIDs: _entitlementIDs, renewalSkuIDs: _renewalSkuIDs, currentPeriodStart: _currentPeriodStart, currentPeriodEnd: _currentPeriodEnd, status: _status, canceledAt: _canceledAt, country: _country)
+        self.status = _status
     }
 }
 
@@ -1359,47 +1452,63 @@ public struct AutoModerationRule: Sendable, Hashable, Codable, JSONReadable {
         var _creatorID: Snowflake? = nil
         var _eventType: Int? = nil
         var _triggerType: AutoModerationTriggerType? = nil
-        var _triggerMetadata: AutoModerationTriggerMetadata? = nil
-        var _actions: [AutoModerationAction] = []
-        var _enabled: Bool = false
-        var _exemptRoles: [Snowflake] = []
-        var _exemptChannels: [Snowflake] = []
+        self.triggerMetadata = nil
+        self.actions = []
+        self.enabled = false
+        self.exemptRoles = []
+        self.exemptChannels = []
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xfe437b40c5d3ffa6:  // id
+            switch (__key &* 0x0bf2b716f9915475) &>> 58 {
+            case 13:  // id
+                guard __key == 0xffa01b909f4570de else { try reader.skipValue(); continue }
                 _id = try Snowflake(from: &reader)
-            case 0x18462b5d8bf965ef:  // guild_id
+            case 39:  // guild_id
+                guard __key == 0x1db8ac9e34aa44dc else { try reader.skipValue(); continue }
                 _guildID = try Snowflake(from: &reader)
-            case 0x5adc2f7be9433dc8:  // name
+            case 41:  // name
+                guard __key == 0x5d95701ba3ddaf60 else { try reader.skipValue(); continue }
                 _name = try String(from: &reader)
-            case 0xa5c5483fe62304fd:  // creator_id
+            case 45:  // creator_id
+                guard __key == 0xb24c776288be9840 else { try reader.skipValue(); continue }
                 _creatorID = try Snowflake(from: &reader)
-            case 0xd0d3c7dbf3c5da36:  // event_type
+            case 2:  // event_type
+                guard __key == 0x0f893403dfa497ad else { try reader.skipValue(); continue }
                 _eventType = try Int(from: &reader)
-            case 0x65fd2b4168be20ae:  // trigger_type
+            case 55:  // trigger_type
+                guard __key == 0x13bcd71ff1ab0545 else { try reader.skipValue(); continue }
                 _triggerType = try AutoModerationTriggerType(from: &reader)
-            case 0xe87b531ab316397b:  // trigger_metadata
-                _triggerMetadata = try reader.readNull() ? nil : AutoModerationTriggerMetadata(from: &reader)
-            case 0xbc4c16ec0d6d05fb:  // actions
-                if try !reader.readNull() { _actions = try [AutoModerationAction](from: &reader) } else { _actions = [] }
-            case 0x6c890cf25a90d1b9:  // enabled
-                if try !reader.readNull() { _enabled = try Bool(from: &reader) } else { _enabled = false }
-            case 0x5f01d8c74617aff4:  // exempt_roles
-                if try !reader.readNull() { _exemptRoles = try [Snowflake](from: &reader) } else { _exemptRoles = [] }
-            case 0xcb974b2f73e4cbdc:  // exempt_channels
-                if try !reader.readNull() { _exemptChannels = try [Snowflake](from: &reader) } else { _exemptChannels = [] }
+            case 33:  // trigger_metadata
+                guard __key == 0x8c00d93b064d18a0 else { try reader.skipValue(); continue }
+                self.triggerMetadata = try reader.readNull() ? nil : AutoModerationTriggerMetadata(from: &reader)
+            case 21:  // actions
+                guard __key == 0xbb9dc6c425eb5927 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.actions = try [AutoModerationAction](from: &reader) } else { self.actions = [] }
+            case 15:  // enabled
+                guard __key == 0x714d3e0ac98e3dbd else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.enabled = try Bool(from: &reader) } else { self.enabled = false }
+            case 54:  // exempt_roles
+                guard __key == 0x5f30c5c93472a0bf else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.exemptRoles = try [Snowflake](from: &reader) } else { self.exemptRoles = [] }
+            case 62:  // exempt_channels
+                guard __key == 0x260b23bba7892955 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.exemptChannels = try [Snowflake](from: &reader) } else { self.exemptChannels = [] }
             default:
                 try reader.skipValue()
             }
         }
         guard let _id else { throw JSONDecodingError(.missingField("id", in: "AutoModerationRule"), offset: __start) }
+        self.id = _id
         guard let _guildID else { throw JSONDecodingError(.missingField("guild_id", in: "AutoModerationRule"), offset: __start) }
+        self.guildID = _guildID
         guard let _name else { throw JSONDecodingError(.missingField("name", in: "AutoModerationRule"), offset: __start) }
+        self.name = _name
         guard let _creatorID else { throw JSONDecodingError(.missingField("creator_id", in: "AutoModerationRule"), offset: __start) }
+        self.creatorID = _creatorID
         guard let _eventType else { throw JSONDecodingError(.missingField("event_type", in: "AutoModerationRule"), offset: __start) }
+        self.eventType = _eventType
         guard let _triggerType else { throw JSONDecodingError(.missingField("trigger_type", in: "AutoModerationRule"), offset: __start) }
-        self.init(id: _id, guildID: _guildID, name: _name, creatorID: _creatorID, eventType: _eventType, triggerType: _triggerType, triggerMetadata: _triggerMetadata, actions: _actions, enabled: _enabled, exemptRoles: _exemptRoles, exemptChannels: _exemptChannels)
+        self.triggerType = _triggerType
     }
 }
 
@@ -1507,32 +1616,31 @@ public struct AutoModerationTriggerMetadata: Sendable, Hashable, Codable, JSONRe
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        var _keywordFilter: [String]? = nil
-        var _regexPatterns: [String]? = nil
-        var _presets: [Int]? = nil
-        var _allowList: [String]? = nil
-        var _mentionTotalLimit: Int? = nil
-        var _mentionRaidProtectionEnabled: Bool? = nil
+        self.keywordFilter = nil
+        self.regexPatterns = nil
+        self.presets = nil
+        self.allowList = nil
+        self.mentionTotalLimit = nil
+        self.mentionRaidProtectionEnabled = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x313954ba2a176100:  // keyword_filter
-                _keywordFilter = try reader.readNull() ? nil : [String](from: &reader)
-            case 0x0cbad921ebab59e1:  // regex_patterns
-                _regexPatterns = try reader.readNull() ? nil : [String](from: &reader)
-            case 0xd6c71e1d28d10267:  // presets
-                _presets = try reader.readNull() ? nil : [Int](from: &reader)
-            case 0x338b4e1c1dcf3e28:  // allow_list
-                _allowList = try reader.readNull() ? nil : [String](from: &reader)
-            case 0xbb274df3acfa3d2e:  // mention_total_limit
-                _mentionTotalLimit = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x6a9503690b93d63e:  // mention_raid_protection_enabled
-                _mentionRaidProtectionEnabled = try reader.readNull() ? nil : Bool(from: &reader)
+            case 0x14a2c801c0276528:  // keyword_filter
+                self.keywordFilter = try reader.readNull() ? nil : [String](from: &reader)
+            case 0xcf4ba88a9f3bb4e2:  // regex_patterns
+                self.regexPatterns = try reader.readNull() ? nil : [String](from: &reader)
+            case 0xd4bc2da512aaef43:  // presets
+                self.presets = try reader.readNull() ? nil : [Int](from: &reader)
+            case 0x6121c188301d8273:  // allow_list
+                self.allowList = try reader.readNull() ? nil : [String](from: &reader)
+            case 0xa714c34684c5b832:  // mention_total_limit
+                self.mentionTotalLimit = try reader.readNull() ? nil : Int(from: &reader)
+            case 0x7cce3c66104570f0:  // mention_raid_protection_enabled
+                self.mentionRaidProtectionEnabled = try reader.readNull() ? nil : Bool(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
-        self.init(keywordFilter: _keywordFilter, regexPatterns: _regexPatterns, presets: _presets, allowList: _allowList, mentionTotalLimit: _mentionTotalLimit, mentionRaidProtectionEnabled: _mentionRaidProtectionEnabled)
     }
 }
 
@@ -1576,20 +1684,20 @@ public struct AutoModerationAction: Sendable, Hashable, Codable, JSONReadable {
     public init(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _type: Int? = nil
-        var _metadata: AutoModerationActionMetadata? = nil
+        self.metadata = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xd11ab2a7d7e83f46:  // type
+            case 0xd3d3f347824fa9ee:  // type
                 _type = try Int(from: &reader)
-            case 0x86b94ad6c96ad466:  // metadata
-                _metadata = try reader.readNull() ? nil : AutoModerationActionMetadata(from: &reader)
+            case 0x8146c9953bc6cc85:  // metadata
+                self.metadata = try reader.readNull() ? nil : AutoModerationActionMetadata(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _type else { throw JSONDecodingError(.missingField("type", in: "AutoModerationAction"), offset: __start) }
-        self.init(type: _type, metadata: _metadata)
+        self.type = _type
     }
 }
 
@@ -1638,23 +1746,22 @@ public struct AutoModerationActionMetadata: Sendable, Hashable, Codable, JSONRea
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        var _channelID: Snowflake? = nil
-        var _durationSeconds: Int? = nil
-        var _customMessage: String? = nil
+        self.channelID = nil
+        self.durationSeconds = nil
+        self.customMessage = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xf184b984d6464fe9:  // channel_id
-                _channelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x5921a1fb635e2c49:  // duration_seconds
-                _durationSeconds = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xffc2049790f445e8:  // custom_message
-                _customMessage = try reader.readNull() ? nil : String(from: &reader)
+            case 0x84f059c6c1a78c36:  // channel_id
+                self.channelID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 0x37745716c110fba7:  // duration_seconds
+                self.durationSeconds = try reader.readNull() ? nil : Int(from: &reader)
+            case 0xde8e6a6b784264cc:  // custom_message
+                self.customMessage = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
-        self.init(channelID: _channelID, durationSeconds: _durationSeconds, customMessage: _customMessage)
     }
 }
 
@@ -1714,26 +1821,28 @@ public struct GuildApplicationCommandPermissions: Sendable, Hashable, Codable, J
         var _id: Snowflake? = nil
         var _applicationID: Snowflake? = nil
         var _guildID: Snowflake? = nil
-        var _permissions: [ApplicationCommandPermission] = []
+        self.permissions = []
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xfe437b40c5d3ffa6:  // id
+            case 0xffa01b909f4570de:  // id
                 _id = try Snowflake(from: &reader)
-            case 0x39b5e605fecfcd8e:  // application_id
+            case 0xc49f68978c4392c4:  // application_id
                 _applicationID = try Snowflake(from: &reader)
-            case 0x18462b5d8bf965ef:  // guild_id
+            case 0x1db8ac9e34aa44dc:  // guild_id
                 _guildID = try Snowflake(from: &reader)
-            case 0xb2b51a682b706db7:  // permissions
-                if try !reader.readNull() { _permissions = try [ApplicationCommandPermission](from: &reader) } else { _permissions = [] }
+            case 0x4f7bc94a55890340:  // permissions
+                if try !reader.readNull() { self.permissions = try [ApplicationCommandPermission](from: &reader) } else { self.permissions = [] }
             default:
                 try reader.skipValue()
             }
         }
         guard let _id else { throw JSONDecodingError(.missingField("id", in: "GuildApplicationCommandPermissions"), offset: __start) }
+        self.id = _id
         guard let _applicationID else { throw JSONDecodingError(.missingField("application_id", in: "GuildApplicationCommandPermissions"), offset: __start) }
+        self.applicationID = _applicationID
         guard let _guildID else { throw JSONDecodingError(.missingField("guild_id", in: "GuildApplicationCommandPermissions"), offset: __start) }
-        self.init(id: _id, applicationID: _applicationID, guildID: _guildID, permissions: _permissions)
+        self.guildID = _guildID
     }
 }
 
@@ -1789,19 +1898,21 @@ public struct ApplicationCommandPermission: Sendable, Hashable, Codable, JSONRea
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xfe437b40c5d3ffa6:  // id
+            case 0xffa01b909f4570de:  // id
                 _id = try Snowflake(from: &reader)
-            case 0xd11ab2a7d7e83f46:  // type
+            case 0xd3d3f347824fa9ee:  // type
                 _type = try Int(from: &reader)
-            case 0x1b08d14fe8757b31:  // permission
+            case 0x4c79d68d38021c86:  // permission
                 _permission = try Bool(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _id else { throw JSONDecodingError(.missingField("id", in: "ApplicationCommandPermission"), offset: __start) }
+        self.id = _id
         guard let _type else { throw JSONDecodingError(.missingField("type", in: "ApplicationCommandPermission"), offset: __start) }
+        self.type = _type
         guard let _permission else { throw JSONDecodingError(.missingField("permission", in: "ApplicationCommandPermission"), offset: __start) }
-        self.init(id: _id, type: _type, permission: _permission)
+        self.permission = _permission
     }
 }

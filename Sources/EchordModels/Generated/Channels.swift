@@ -315,134 +315,175 @@ public struct Channel: Sendable, Hashable, Codable, JSONReadable {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _type: ChannelType? = nil
-        var _guildID: Snowflake? = nil
-        var _position: Int? = nil
-        var _permissionOverwrites: [PermissionOverwrite]? = nil
-        var _name: String? = nil
-        var _topic: String? = nil
-        var _nsfw: Bool? = nil
-        var _lastMessageID: Snowflake? = nil
-        var _bitrate: Int? = nil
-        var _userLimit: Int? = nil
-        var _rateLimitPerUser: Int? = nil
-        var _recipients: [User]? = nil
-        var _icon: String? = nil
-        var _ownerID: Snowflake? = nil
-        var _applicationID: Snowflake? = nil
-        var _managed: Bool? = nil
-        var _parentID: Snowflake? = nil
-        var _lastPinTimestamp: Timestamp? = nil
-        var _rtcRegion: String? = nil
-        var _videoQualityMode: VideoQualityMode? = nil
-        var _messageCount: Int? = nil
-        var _memberCount: Int? = nil
-        var _threadMetadata: ThreadMetadata? = nil
-        var _member: ThreadMember? = nil
-        var _defaultAutoArchiveDuration: Int? = nil
-        var _permissions: Permissions? = nil
-        var _flags: ChannelFlags? = nil
-        var _totalMessageSent: Int? = nil
-        var _availableTags: [ForumTag]? = nil
-        var _appliedTags: [Snowflake]? = nil
-        var _defaultReactionEmoji: DefaultReaction? = nil
-        var _defaultThreadRateLimitPerUser: Int? = nil
-        var _defaultSortOrder: SortOrderType? = nil
-        var _defaultForumLayout: ForumLayoutType? = nil
-        var _newlyCreated: Bool? = nil
-        var _appPermissions: Permissions? = nil
-        var _status: String? = nil
-        var _voiceStartTime: Int? = nil
-        var _version: JSONValue? = nil
+        self.guildID = nil
+        self.position = nil
+        self.permissionOverwrites = nil
+        self.name = nil
+        self.topic = nil
+        self.nsfw = nil
+        self.lastMessageID = nil
+        self.bitrate = nil
+        self.userLimit = nil
+        self.rateLimitPerUser = nil
+        self.recipients = nil
+        self.icon = nil
+        self.ownerID = nil
+        self.applicationID = nil
+        self.managed = nil
+        self.parentID = nil
+        self.lastPinTimestamp = nil
+        self.rtcRegion = nil
+        self.videoQualityMode = nil
+        self.messageCount = nil
+        self.memberCount = nil
+        self.threadMetadata = nil
+        self._member = nil
+        self.defaultAutoArchiveDuration = nil
+        self.permissions = nil
+        self.flags = nil
+        self.totalMessageSent = nil
+        self.availableTags = nil
+        self.appliedTags = nil
+        self.defaultReactionEmoji = nil
+        self.defaultThreadRateLimitPerUser = nil
+        self.defaultSortOrder = nil
+        self.defaultForumLayout = nil
+        self.newlyCreated = nil
+        self.appPermissions = nil
+        self.status = nil
+        self.voiceStartTime = nil
+        self.version = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xfe437b40c5d3ffa6:  // id
+            switch (__key &* 0x70d29b6c7d22528d) &>> 56 {
+            case 77:  // id
+                guard __key == 0xffa01b909f4570de else { try reader.skipValue(); continue }
                 _id = try Snowflake(from: &reader)
-            case 0xd11ab2a7d7e83f46:  // type
+            case 132:  // type
+                guard __key == 0xd3d3f347824fa9ee else { try reader.skipValue(); continue }
                 _type = try ChannelType(from: &reader)
-            case 0x18462b5d8bf965ef:  // guild_id
-                _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x7814a7dc26918d95:  // position
-                _position = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x687121ad81d7623c:  // permission_overwrites
-                _permissionOverwrites = try reader.readNull() ? nil : [PermissionOverwrite](from: &reader)
-            case 0x5adc2f7be9433dc8:  // name
-                _name = try reader.readNull() ? nil : String(from: &reader)
-            case 0x81b8a20312e89517:  // topic
-                _topic = try reader.readNull() ? nil : String(from: &reader)
-            case 0x23c5ff46782923f5:  // nsfw
-                _nsfw = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x5cd8b3b711b8833b:  // last_message_id
-                _lastMessageID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x2c81adc67021c776:  // bitrate
-                _bitrate = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xa5bcc466f7c1f14c:  // user_limit
-                _userLimit = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xf413cf846555b34e:  // rate_limit_per_user
-                _rateLimitPerUser = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xa4cb65813b37887b:  // recipients
-                _recipients = try reader.readNull() ? nil : [User](from: &reader)
-            case 0x0bf833d0993fe0c8:  // icon
-                _icon = try reader.readNull() ? nil : String(from: &reader)
-            case 0xa869ba3d53903877:  // owner_id
-                _ownerID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x39b5e605fecfcd8e:  // application_id
-                _applicationID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x4aac9e4f0b948cfc:  // managed
-                _managed = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xfa78a08c4b07d1b1:  // parent_id
-                _parentID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xb3946797ce40cdd1:  // last_pin_timestamp
-                _lastPinTimestamp = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0x32aa715bea7dad8b:  // rtc_region
-                _rtcRegion = try reader.readNull() ? nil : String(from: &reader)
-            case 0x0e3dfe5dc889b33e:  // video_quality_mode
-                _videoQualityMode = try reader.readNull() ? nil : VideoQualityMode(from: &reader)
-            case 0xca1ac16a3ae8f7e2:  // message_count
-                _messageCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xbc44d73e7dd8d685:  // member_count
-                _memberCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x87dbd582f34a275b:  // thread_metadata
-                _threadMetadata = try reader.readNull() ? nil : ThreadMetadata(from: &reader)
-            case 0x4cc54a9b9bd31b7d:  // member
-                _member = try reader.readNull() ? nil : ThreadMember(from: &reader)
-            case 0xe7bf38879d428fa0:  // default_auto_archive_duration
-                _defaultAutoArchiveDuration = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xb2b51a682b706db7:  // permissions
-                _permissions = try reader.readNull() ? nil : Permissions(from: &reader)
-            case 0x0d426db091e8dbce:  // flags
-                _flags = try reader.readNull() ? nil : ChannelFlags(from: &reader)
-            case 0x37a870b87b97b937:  // total_message_sent
-                _totalMessageSent = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x3a7c3c5e2f7256a4:  // available_tags
-                _availableTags = try reader.readNull() ? nil : [ForumTag](from: &reader)
-            case 0xd5b276f2060d9062:  // applied_tags
-                _appliedTags = try reader.readNull() ? nil : [Snowflake](from: &reader)
-            case 0xaef29c44a2102f11:  // default_reaction_emoji
-                _defaultReactionEmoji = try reader.readNull() ? nil : DefaultReaction(from: &reader)
-            case 0xb79e299b893fe3d7:  // default_thread_rate_limit_per_user
-                _defaultThreadRateLimitPerUser = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xde982b22546905af:  // default_sort_order
-                _defaultSortOrder = try reader.readNull() ? nil : SortOrderType(from: &reader)
-            case 0x44e024cee44d10e6:  // default_forum_layout
-                _defaultForumLayout = try reader.readNull() ? nil : ForumLayoutType(from: &reader)
-            case 0x5d8be2bc8631a661:  // newly_created
-                _newlyCreated = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x01064cb656f28773:  // app_permissions
-                _appPermissions = try reader.readNull() ? nil : Permissions(from: &reader)
-            case 0x5a4f702b7ba544cb:  // status
-                _status = try reader.readNull() ? nil : String(from: &reader)
-            case 0xcf38b3fe6fd2fe15:  // voice_start_time
-                _voiceStartTime = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xf551b8668c52bd72:  // version
-                _version = try reader.readNull() ? nil : JSONValue(from: &reader)
+            case 190:  // guild_id
+                guard __key == 0x1db8ac9e34aa44dc else { try reader.skipValue(); continue }
+                self.guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 230:  // position
+                guard __key == 0x7d87291c8e5feaf5 else { try reader.skipValue(); continue }
+                self.position = try reader.readNull() ? nil : Int(from: &reader)
+            case 153:  // permission_overwrites
+                guard __key == 0xb678b37deb0ae136 else { try reader.skipValue(); continue }
+                self.permissionOverwrites = try reader.readNull() ? nil : [PermissionOverwrite](from: &reader)
+            case 3:  // name
+                guard __key == 0x5d95701ba3ddaf60 else { try reader.skipValue(); continue }
+                self.name = try reader.readNull() ? nil : String(from: &reader)
+            case 224:  // topic
+                guard __key == 0x83c3927b488c02d3 else { try reader.skipValue(); continue }
+                self.topic = try reader.readNull() ? nil : String(from: &reader)
+            case 13:  // nsfw
+                guard __key == 0x267f3fe680e9969d else { try reader.skipValue(); continue }
+                self.nsfw = try reader.readNull() ? nil : Bool(from: &reader)
+            case 88:  // last_message_id
+                guard __key == 0x0cf900d4901518f8 else { try reader.skipValue(); continue }
+                self.lastMessageID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 105:  // bitrate
+                guard __key == 0x27bd7cadfe4a38e1 else { try reader.skipValue(); continue }
+                self.bitrate = try reader.readNull() ? nil : Int(from: &reader)
+            case 30:  // user_limit
+                guard __key == 0xd0bce51cb7bf5e51 else { try reader.skipValue(); continue }
+                self.userLimit = try reader.readNull() ? nil : Int(from: &reader)
+            case 5:  // rate_limit_per_user
+                guard __key == 0x05f97a5ed840ddcb else { try reader.skipValue(); continue }
+                self.rateLimitPerUser = try reader.readNull() ? nil : Int(from: &reader)
+            case 9:  // recipients
+                guard __key == 0xfba81e5505e54fcc else { try reader.skipValue(); continue }
+                self.recipients = try reader.readNull() ? nil : [User](from: &reader)
+            case 104:  // icon
+                guard __key == 0x093ef3304120f578 else { try reader.skipValue(); continue }
+                self.icon = try reader.readNull() ? nil : String(from: &reader)
+            case 78:  // owner_id
+                guard __key == 0xa2f738fdc452d047 else { try reader.skipValue(); continue }
+                self.ownerID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 122:  // application_id
+                guard __key == 0xc49f68978c4392c4 else { try reader.skipValue(); continue }
+                self.applicationID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 91:  // managed
+                guard __key == 0x4f70cf678c91f678 else { try reader.skipValue(); continue }
+                self.managed = try reader.readNull() ? nil : Bool(from: &reader)
+            case 154:  // parent_id
+                guard __key == 0xd63e68e990573714 else { try reader.skipValue(); continue }
+                self.parentID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 117:  // last_pin_timestamp
+                guard __key == 0xb7fa19f274b145ca else { try reader.skipValue(); continue }
+                self.lastPinTimestamp = try reader.readNull() ? nil : Timestamp(from: &reader)
+            case 139:  // rtc_region
+                guard __key == 0xecb55b4a12d22197 else { try reader.skipValue(); continue }
+                self.rtcRegion = try reader.readNull() ? nil : String(from: &reader)
+            case 156:  // video_quality_mode
+                guard __key == 0xe3d43505f93a8d88 else { try reader.skipValue(); continue }
+                self.videoQualityMode = try reader.readNull() ? nil : VideoQualityMode(from: &reader)
+            case 106:  // message_count
+                guard __key == 0x2b03b69fe8b2dd77 else { try reader.skipValue(); continue }
+                self.messageCount = try reader.readNull() ? nil : Int(from: &reader)
+            case 130:  // member_count
+                guard __key == 0xbf76cc441c4227b7 else { try reader.skipValue(); continue }
+                self.memberCount = try reader.readNull() ? nil : Int(from: &reader)
+            case 93:  // thread_metadata
+                guard __key == 0x1ae127264c5e8f7a else { try reader.skipValue(); continue }
+                self.threadMetadata = try reader.readNull() ? nil : ThreadMetadata(from: &reader)
+            case 225:  // member
+                guard __key == 0x50db2b8c17ce2e92 else { try reader.skipValue(); continue }
+                self._member = try reader.readNull() ? nil : Indirect(ThreadMember(from: &reader))
+            case 34:  // default_auto_archive_duration
+                guard __key == 0x42f15f8ca937cef6 else { try reader.skipValue(); continue }
+                self.defaultAutoArchiveDuration = try reader.readNull() ? nil : Int(from: &reader)
+            case 42:  // permissions
+                guard __key == 0x4f7bc94a55890340 else { try reader.skipValue(); continue }
+                self.permissions = try reader.readNull() ? nil : Permissions(from: &reader)
+            case 8:  // flags
+                guard __key == 0x0f4d5e28dbe74e3a else { try reader.skipValue(); continue }
+                self.flags = try reader.readNull() ? nil : ChannelFlags(from: &reader)
+            case 48:  // total_message_sent
+                guard __key == 0xf3251be4ac3e2ef5 else { try reader.skipValue(); continue }
+                self.totalMessageSent = try reader.readNull() ? nil : Int(from: &reader)
+            case 240:  // available_tags
+                guard __key == 0xe16b883136319b84 else { try reader.skipValue(); continue }
+                self.availableTags = try reader.readNull() ? nil : [ForumTag](from: &reader)
+            case 4:  // applied_tags
+                guard __key == 0xb122c6567cce7806 else { try reader.skipValue(); continue }
+                self.appliedTags = try reader.readNull() ? nil : [Snowflake](from: &reader)
+            case 80:  // default_reaction_emoji
+                guard __key == 0x5579b67d09407904 else { try reader.skipValue(); continue }
+                self.defaultReactionEmoji = try reader.readNull() ? nil : DefaultReaction(from: &reader)
+            case 14:  // default_thread_rate_limit_per_user
+                guard __key == 0xe4e8e8e4ad951478 else { try reader.skipValue(); continue }
+                self.defaultThreadRateLimitPerUser = try reader.readNull() ? nil : Int(from: &reader)
+            case 194:  // default_sort_order
+                guard __key == 0x4f7bb1faf759814f else { try reader.skipValue(); continue }
+                self.defaultSortOrder = try reader.readNull() ? nil : SortOrderType(from: &reader)
+            case 206:  // default_forum_layout
+                guard __key == 0xf1ed73d47270e2ab else { try reader.skipValue(); continue }
+                self.defaultForumLayout = try reader.readNull() ? nil : ForumLayoutType(from: &reader)
+            case 74:  // newly_created
+                guard __key == 0x4ddad64d92ac7ef8 else { try reader.skipValue(); continue }
+                self.newlyCreated = try reader.readNull() ? nil : Bool(from: &reader)
+            case 16:  // app_permissions
+                guard __key == 0x2751b57d3dcf7293 else { try reader.skipValue(); continue }
+                self.appPermissions = try reader.readNull() ? nil : Permissions(from: &reader)
+            case 133:  // status
+                guard __key == 0x56398f3ae7d20e92 else { try reader.skipValue(); continue }
+                self.status = try reader.readNull() ? nil : String(from: &reader)
+            case 198:  // voice_start_time
+                guard __key == 0xdddf94ca3c2511ae else { try reader.skipValue(); continue }
+                self.voiceStartTime = try reader.readNull() ? nil : Int(from: &reader)
+            case 232:  // version
+                guard __key == 0xf600088e7dad70ce else { try reader.skipValue(); continue }
+                self.version = try reader.readNull() ? nil : JSONValue(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _id else { throw JSONDecodingError(.missingField("id", in: "Channel"), offset: __start) }
+        self.id = _id
         guard let _type else { throw JSONDecodingError(.missingField("type", in: "Channel"), offset: __start) }
-        self.init(id: _id, type: _type, guildID: _guildID, position: _position, permissionOverwrites: _permissionOverwrites, name: _name, topic: _topic, nsfw: _nsfw, lastMessageID: _lastMessageID, bitrate: _bitrate, userLimit: _userLimit, rateLimitPerUser: _rateLimitPerUser, recipients: _recipients, icon: _icon, ownerID: _ownerID, applicationID: _applicationID, managed: _managed, parentID: _parentID, lastPinTimestamp: _lastPinTimestamp, rtcRegion: _rtcRegion, videoQualityMode: _videoQualityMode, messageCount: _messageCount, memberCount: _memberCount, threadMetadata: _threadMetadata, member: _member, defaultAutoArchiveDuration: _defaultAutoArchiveDuration, permissions: _permissions, flags: _flags, totalMessageSent: _totalMessageSent, availableTags: _availableTags, appliedTags: _appliedTags, defaultReactionEmoji: _defaultReactionEmoji, defaultThreadRateLimitPerUser: _defaultThreadRateLimitPerUser, defaultSortOrder: _defaultSortOrder, defaultForumLayout: _defaultForumLayout, newlyCreated: _newlyCreated, appPermissions: _appPermissions, status: _status, voiceStartTime: _voiceStartTime, version: _version)
+        self.type = _type
     }
 }
 
@@ -686,26 +727,27 @@ public struct PermissionOverwrite: Sendable, Hashable, Codable, JSONReadable {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _type: PermissionOverwriteType? = nil
-        var _allow: Permissions = []
-        var _deny: Permissions = []
+        self.allow = []
+        self.deny = []
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xfe437b40c5d3ffa6:  // id
+            case 0xffa01b909f4570de:  // id
                 _id = try Snowflake(from: &reader)
-            case 0xd11ab2a7d7e83f46:  // type
+            case 0xd3d3f347824fa9ee:  // type
                 _type = try PermissionOverwriteType(from: &reader)
-            case 0x975de29a46a014e7:  // allow
-                if try !reader.readNull() { _allow = try Permissions(from: &reader) } else { _allow = [] }
-            case 0x2cd97a56417424e7:  // deny
-                if try !reader.readNull() { _deny = try Permissions(from: &reader) } else { _deny = [] }
+            case 0x9552f2220cac6ec3:  // allow
+                if try !reader.readNull() { self.allow = try Permissions(from: &reader) } else { self.allow = [] }
+            case 0x2f92baf697c5918f:  // deny
+                if try !reader.readNull() { self.deny = try Permissions(from: &reader) } else { self.deny = [] }
             default:
                 try reader.skipValue()
             }
         }
         guard let _id else { throw JSONDecodingError(.missingField("id", in: "PermissionOverwrite"), offset: __start) }
+        self.id = _id
         guard let _type else { throw JSONDecodingError(.missingField("type", in: "PermissionOverwrite"), offset: __start) }
-        self.init(id: _id, type: _type, allow: _allow, deny: _deny)
+        self.type = _type
     }
 }
 
@@ -804,32 +846,31 @@ public struct ThreadMetadata: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        var _archived: Bool = false
-        var _autoArchiveDuration: Int = 0
-        var _archiveTimestamp: Timestamp? = nil
-        var _locked: Bool = false
-        var _invitable: Bool? = nil
-        var _createTimestamp: Timestamp? = nil
+        self.archived = false
+        self.autoArchiveDuration = 0
+        self.archiveTimestamp = nil
+        self.locked = false
+        self.invitable = nil
+        self.createTimestamp = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xd783177b4d7b7e37:  // archived
-                if try !reader.readNull() { _archived = try Bool(from: &reader) } else { _archived = false }
-            case 0x8f24fa7f537e3661:  // auto_archive_duration
-                if try !reader.readNull() { _autoArchiveDuration = try Int(from: &reader) } else { _autoArchiveDuration = 0 }
-            case 0xf189ff41d9b94617:  // archive_timestamp
-                _archiveTimestamp = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0x2e362d9b898f3d28:  // locked
-                if try !reader.readNull() { _locked = try Bool(from: &reader) } else { _locked = false }
-            case 0x202c3e4c867bc133:  // invitable
-                _invitable = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x6781fbf6cf066118:  // create_timestamp
-                _createTimestamp = try reader.readNull() ? nil : Timestamp(from: &reader)
+            case 0xdcf598bcecb99a50:  // archived
+                if try !reader.readNull() { self.archived = try Bool(from: &reader) } else { self.archived = false }
+            case 0xf34c2afdaa9fb0f0:  // auto_archive_duration
+                if try !reader.readNull() { self.autoArchiveDuration = try Int(from: &reader) } else { self.autoArchiveDuration = 0 }
+            case 0x1ee9ec44d35b61ba:  // archive_timestamp
+                self.archiveTimestamp = try reader.readNull() ? nil : Timestamp(from: &reader)
+            case 0x324c0e8c25fbcd6f:  // locked
+                if try !reader.readNull() { self.locked = try Bool(from: &reader) } else { self.locked = false }
+            case 0x0bdfdd808aba417a:  // invitable
+                self.invitable = try reader.readNull() ? nil : Bool(from: &reader)
+            case 0xc17badc144ca3df9:  // create_timestamp
+                self.createTimestamp = try reader.readNull() ? nil : Timestamp(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
-        self.init(archived: _archived, autoArchiveDuration: _autoArchiveDuration, archiveTimestamp: _archiveTimestamp, locked: _locked, invitable: _invitable, createTimestamp: _createTimestamp)
     }
 }
 
@@ -903,32 +944,31 @@ public struct ThreadMember: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        var _id: Snowflake? = nil
-        var _userID: Snowflake? = nil
-        var _joinTimestamp: Timestamp? = nil
-        var _flags: Int = 0
-        var _member: GuildMember? = nil
-        var _guildID: Snowflake? = nil
+        self.id = nil
+        self.userID = nil
+        self.joinTimestamp = nil
+        self.flags = 0
+        self._member = nil
+        self.guildID = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xfe437b40c5d3ffa6:  // id
-                _id = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x82fda1d141b308aa:  // user_id
-                _userID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xccd6a6a0c3dac006:  // join_timestamp
-                _joinTimestamp = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0x0d426db091e8dbce:  // flags
-                if try !reader.readNull() { _flags = try Int(from: &reader) } else { _flags = 0 }
-            case 0x4cc54a9b9bd31b7d:  // member
-                _member = try reader.readNull() ? nil : GuildMember(from: &reader)
-            case 0x18462b5d8bf965ef:  // guild_id
-                _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 0xffa01b909f4570de:  // id
+                self.id = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 0x87c1d2eac2361d0d:  // user_id
+                self.userID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 0x1f131e9afc59fd93:  // join_timestamp
+                self.joinTimestamp = try reader.readNull() ? nil : Timestamp(from: &reader)
+            case 0x0f4d5e28dbe74e3a:  // flags
+                if try !reader.readNull() { self.flags = try Int(from: &reader) } else { self.flags = 0 }
+            case 0x50db2b8c17ce2e92:  // member
+                self._member = try reader.readNull() ? nil : Indirect(GuildMember(from: &reader))
+            case 0x1db8ac9e34aa44dc:  // guild_id
+                self.guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
-        self.init(id: _id, userID: _userID, joinTimestamp: _joinTimestamp, flags: _flags, member: _member, guildID: _guildID)
     }
 }
 
@@ -994,29 +1034,30 @@ public struct ForumTag: Sendable, Hashable, Codable, JSONReadable {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _name: String? = nil
-        var _moderated: Bool = false
-        var _emojiID: Snowflake? = nil
-        var _emojiName: String? = nil
+        self.moderated = false
+        self.emojiID = nil
+        self.emojiName = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xfe437b40c5d3ffa6:  // id
+            case 0xffa01b909f4570de:  // id
                 _id = try Snowflake(from: &reader)
-            case 0x5adc2f7be9433dc8:  // name
+            case 0x5d95701ba3ddaf60:  // name
                 _name = try String(from: &reader)
-            case 0x1f6440ea5c88e7d7:  // moderated
-                if try !reader.readNull() { _moderated = try Bool(from: &reader) } else { _moderated = false }
-            case 0xa953ea74b047776c:  // emoji_id
-                _emojiID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x537f5aabd5ad4467:  // emoji_name
-                _emojiName = try reader.readNull() ? nil : String(from: &reader)
+            case 0x0f83e08d877e7393:  // moderated
+                if try !reader.readNull() { self.moderated = try Bool(from: &reader) } else { self.moderated = false }
+            case 0xaec66bb400ae5d0c:  // emoji_id
+                self.emojiID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 0x9de8262fdf84be30:  // emoji_name
+                self.emojiName = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _id else { throw JSONDecodingError(.missingField("id", in: "ForumTag"), offset: __start) }
+        self.id = _id
         guard let _name else { throw JSONDecodingError(.missingField("name", in: "ForumTag"), offset: __start) }
-        self.init(id: _id, name: _name, moderated: _moderated, emojiID: _emojiID, emojiName: _emojiName)
+        self.name = _name
     }
 }
 
@@ -1058,20 +1099,19 @@ public struct DefaultReaction: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        var _emojiID: Snowflake? = nil
-        var _emojiName: String? = nil
+        self.emojiID = nil
+        self.emojiName = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xa953ea74b047776c:  // emoji_id
-                _emojiID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x537f5aabd5ad4467:  // emoji_name
-                _emojiName = try reader.readNull() ? nil : String(from: &reader)
+            case 0xaec66bb400ae5d0c:  // emoji_id
+                self.emojiID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 0x9de8262fdf84be30:  // emoji_name
+                self.emojiName = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
-        self.init(emojiID: _emojiID, emojiName: _emojiName)
     }
 }
 
@@ -1135,23 +1175,26 @@ public struct ChannelMention: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xfe437b40c5d3ffa6:  // id
+            case 0xffa01b909f4570de:  // id
                 _id = try Snowflake(from: &reader)
-            case 0x18462b5d8bf965ef:  // guild_id
+            case 0x1db8ac9e34aa44dc:  // guild_id
                 _guildID = try Snowflake(from: &reader)
-            case 0xd11ab2a7d7e83f46:  // type
+            case 0xd3d3f347824fa9ee:  // type
                 _type = try ChannelType(from: &reader)
-            case 0x5adc2f7be9433dc8:  // name
+            case 0x5d95701ba3ddaf60:  // name
                 _name = try String(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _id else { throw JSONDecodingError(.missingField("id", in: "ChannelMention"), offset: __start) }
+        self.id = _id
         guard let _guildID else { throw JSONDecodingError(.missingField("guild_id", in: "ChannelMention"), offset: __start) }
+        self.guildID = _guildID
         guard let _type else { throw JSONDecodingError(.missingField("type", in: "ChannelMention"), offset: __start) }
+        self.type = _type
         guard let _name else { throw JSONDecodingError(.missingField("name", in: "ChannelMention"), offset: __start) }
-        self.init(id: _id, guildID: _guildID, type: _type, name: _name)
+        self.name = _name
     }
 }
 

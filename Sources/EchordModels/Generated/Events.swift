@@ -86,38 +86,42 @@ public struct Ready: Sendable, Hashable, Codable, JSONReadable {
         let __start = reader.offset
         var _apiVersion: Int? = nil
         var _user: User? = nil
-        var _guilds: [UnavailableGuild] = []
         var _sessionID: String? = nil
         var _resumeGatewayURL: String? = nil
-        var _shard: ShardInfo? = nil
         var _application: Application? = nil
+        self.guilds = []
+        self.shard = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xfa0498574b31aa2d:  // v
+            case 0xf956482f67dcf769:  // v
                 _apiVersion = try Int(from: &reader)
-            case 0x7d52e740861ce454:  // user
+            case 0x800c27e1c5fbe805:  // user
                 _user = try User(from: &reader)
-            case 0xa1baa04ea204a1aa:  // guilds
-                if try !reader.readNull() { _guilds = try [UnavailableGuild](from: &reader) } else { _guilds = [] }
-            case 0x02b404ae5f43ebb8:  // session_id
+            case 0xa317409e8a05a8d2:  // guilds
+                if try !reader.readNull() { self.guilds = try [UnavailableGuild](from: &reader) } else { self.guilds = [] }
+            case 0x3fe694057df4d8b3:  // session_id
                 _sessionID = try String(from: &reader)
-            case 0x16750435dfa8e15f:  // resume_gateway_url
+            case 0x6d9206e5ca2982f1:  // resume_gateway_url
                 _resumeGatewayURL = try String(from: &reader)
-            case 0xb7188689319cf1ce:  // shard
-                _shard = try reader.readNull() ? nil : ShardInfo(from: &reader)
-            case 0x6b477df7fed96912:  // application
+            case 0xb50d9611fb888bba:  // shard
+                self.shard = try reader.readNull() ? nil : ShardInfo(from: &reader)
+            case 0x5bf41278fc28e82e:  // application
                 _application = try Application(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _apiVersion else { throw JSONDecodingError(.missingField("v", in: "Ready"), offset: __start) }
+        self.apiVersion = _apiVersion
         guard let _user else { throw JSONDecodingError(.missingField("user", in: "Ready"), offset: __start) }
+        self._user = Indirect(_user)
         guard let _sessionID else { throw JSONDecodingError(.missingField("session_id", in: "Ready"), offset: __start) }
+        self.sessionID = _sessionID
         guard let _resumeGatewayURL else { throw JSONDecodingError(.missingField("resume_gateway_url", in: "Ready"), offset: __start) }
+        self.resumeGatewayURL = _resumeGatewayURL
         guard let _application else { throw JSONDecodingError(.missingField("application", in: "Ready"), offset: __start) }
-        self.init(apiVersion: _apiVersion, user: _user, guilds: _guilds, sessionID: _sessionID, resumeGatewayURL: _resumeGatewayURL, shard: _shard, application: _application)
+        self._application = Indirect(_application)
     }
 }
 
@@ -146,7 +150,6 @@ public struct Resumed: Sendable, Hashable, Codable, JSONReadable {
             _ = __key
             try reader.skipValue()
         }
-        self.init()
     }
 }
 
@@ -198,23 +201,24 @@ public struct RateLimited: Sendable, Hashable, Codable, JSONReadable {
         let __start = reader.offset
         var _opcode: GatewayOpcode? = nil
         var _retryAfter: Double? = nil
-        var _meta: RateLimitedMetadata = RateLimitedMetadata()
+        self.meta = RateLimitedMetadata()
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x2c85a030785b6f7c:  // opcode
+            case 0x2de2408057d1f534:  // opcode
                 _opcode = try GatewayOpcode(from: &reader)
-            case 0x0c3c079d1833dab2:  // retry_after
+            case 0x394fd649ff135ac5:  // retry_after
                 _retryAfter = try Double(from: &reader)
-            case 0x424369212d95516d:  // meta
-                if try !reader.readNull() { _meta = try RateLimitedMetadata(from: &reader) } else { _meta = RateLimitedMetadata() }
+            case 0x44fca9c1fe7cacdd:  // meta
+                if try !reader.readNull() { self.meta = try RateLimitedMetadata(from: &reader) } else { self.meta = RateLimitedMetadata() }
             default:
                 try reader.skipValue()
             }
         }
         guard let _opcode else { throw JSONDecodingError(.missingField("opcode", in: "RateLimited"), offset: __start) }
+        self.opcode = _opcode
         guard let _retryAfter else { throw JSONDecodingError(.missingField("retry_after", in: "RateLimited"), offset: __start) }
-        self.init(opcode: _opcode, retryAfter: _retryAfter, meta: _meta)
+        self.retryAfter = _retryAfter
     }
 }
 
@@ -256,20 +260,19 @@ public struct RateLimitedMetadata: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        var _guildID: Snowflake? = nil
-        var _nonce: String? = nil
+        self.guildID = nil
+        self.nonce = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x18462b5d8bf965ef:  // guild_id
-                _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x3db1337e5fd3b098:  // nonce
-                _nonce = try reader.readNull() ? nil : String(from: &reader)
+            case 0x1db8ac9e34aa44dc:  // guild_id
+                self.guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 0x3fbc23f6a5ddfe8c:  // nonce
+                self.nonce = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
-        self.init(guildID: _guildID, nonce: _nonce)
     }
 }
 
@@ -319,24 +322,24 @@ public struct ChannelPinsUpdate: Sendable, Hashable, Codable, JSONReadable {
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
         let __start = reader.offset
-        var _guildID: Snowflake? = nil
         var _channelID: Snowflake? = nil
-        var _lastPinTimestamp: Timestamp? = nil
+        self.guildID = nil
+        self.lastPinTimestamp = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x18462b5d8bf965ef:  // guild_id
-                _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xf184b984d6464fe9:  // channel_id
+            case 0x1db8ac9e34aa44dc:  // guild_id
+                self.guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 0x84f059c6c1a78c36:  // channel_id
                 _channelID = try Snowflake(from: &reader)
-            case 0xb3946797ce40cdd1:  // last_pin_timestamp
-                _lastPinTimestamp = try reader.readNull() ? nil : Timestamp(from: &reader)
+            case 0xb7fa19f274b145ca:  // last_pin_timestamp
+                self.lastPinTimestamp = try reader.readNull() ? nil : Timestamp(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _channelID else { throw JSONDecodingError(.missingField("channel_id", in: "ChannelPinsUpdate"), offset: __start) }
-        self.init(guildID: _guildID, channelID: _channelID, lastPinTimestamp: _lastPinTimestamp)
+        self.channelID = _channelID
     }
 }
 
@@ -380,20 +383,20 @@ public struct ChannelInfo: Sendable, Hashable, Codable, JSONReadable {
     public init(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _guildID: Snowflake? = nil
-        var _channels: [ChannelInfoEntry] = []
+        self.channels = []
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x18462b5d8bf965ef:  // guild_id
+            case 0x1db8ac9e34aa44dc:  // guild_id
                 _guildID = try Snowflake(from: &reader)
-            case 0x7017a2b4b29df252:  // channels
-                if try !reader.readNull() { _channels = try [ChannelInfoEntry](from: &reader) } else { _channels = [] }
+            case 0x758a23f52257c983:  // channels
+                if try !reader.readNull() { self.channels = try [ChannelInfoEntry](from: &reader) } else { self.channels = [] }
             default:
                 try reader.skipValue()
             }
         }
         guard let _guildID else { throw JSONDecodingError(.missingField("guild_id", in: "ChannelInfo"), offset: __start) }
-        self.init(guildID: _guildID, channels: _channels)
+        self.guildID = _guildID
     }
 }
 
@@ -444,23 +447,23 @@ public struct ChannelInfoEntry: Sendable, Hashable, Codable, JSONReadable {
     public init(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _id: Snowflake? = nil
-        var _status: String? = nil
-        var _voiceStartTime: Int? = nil
+        self.status = nil
+        self.voiceStartTime = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xfe437b40c5d3ffa6:  // id
+            case 0xffa01b909f4570de:  // id
                 _id = try Snowflake(from: &reader)
-            case 0x5a4f702b7ba544cb:  // status
-                _status = try reader.readNull() ? nil : String(from: &reader)
-            case 0xcf38b3fe6fd2fe15:  // voice_start_time
-                _voiceStartTime = try reader.readNull() ? nil : Int(from: &reader)
+            case 0x56398f3ae7d20e92:  // status
+                self.status = try reader.readNull() ? nil : String(from: &reader)
+            case 0xdddf94ca3c2511ae:  // voice_start_time
+                self.voiceStartTime = try reader.readNull() ? nil : Int(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _id else { throw JSONDecodingError(.missingField("id", in: "ChannelInfoEntry"), offset: __start) }
-        self.init(id: _id, status: _status, voiceStartTime: _voiceStartTime)
+        self.id = _id
     }
 }
 
@@ -512,23 +515,24 @@ public struct VoiceChannelStatusUpdate: Sendable, Hashable, Codable, JSONReadabl
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _guildID: Snowflake? = nil
-        var _status: String? = nil
+        self.status = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xfe437b40c5d3ffa6:  // id
+            case 0xffa01b909f4570de:  // id
                 _id = try Snowflake(from: &reader)
-            case 0x18462b5d8bf965ef:  // guild_id
+            case 0x1db8ac9e34aa44dc:  // guild_id
                 _guildID = try Snowflake(from: &reader)
-            case 0x5a4f702b7ba544cb:  // status
-                _status = try reader.readNull() ? nil : String(from: &reader)
+            case 0x56398f3ae7d20e92:  // status
+                self.status = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _id else { throw JSONDecodingError(.missingField("id", in: "VoiceChannelStatusUpdate"), offset: __start) }
+        self.id = _id
         guard let _guildID else { throw JSONDecodingError(.missingField("guild_id", in: "VoiceChannelStatusUpdate"), offset: __start) }
-        self.init(id: _id, guildID: _guildID, status: _status)
+        self.guildID = _guildID
     }
 }
 
@@ -580,23 +584,24 @@ public struct VoiceChannelStartTimeUpdate: Sendable, Hashable, Codable, JSONRead
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _guildID: Snowflake? = nil
-        var _voiceStartTime: Int? = nil
+        self.voiceStartTime = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xfe437b40c5d3ffa6:  // id
+            case 0xffa01b909f4570de:  // id
                 _id = try Snowflake(from: &reader)
-            case 0x18462b5d8bf965ef:  // guild_id
+            case 0x1db8ac9e34aa44dc:  // guild_id
                 _guildID = try Snowflake(from: &reader)
-            case 0xcf38b3fe6fd2fe15:  // voice_start_time
-                _voiceStartTime = try reader.readNull() ? nil : Int(from: &reader)
+            case 0xdddf94ca3c2511ae:  // voice_start_time
+                self.voiceStartTime = try reader.readNull() ? nil : Int(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _id else { throw JSONDecodingError(.missingField("id", in: "VoiceChannelStartTimeUpdate"), offset: __start) }
+        self.id = _id
         guard let _guildID else { throw JSONDecodingError(.missingField("guild_id", in: "VoiceChannelStartTimeUpdate"), offset: __start) }
-        self.init(id: _id, guildID: _guildID, voiceStartTime: _voiceStartTime)
+        self.guildID = _guildID
     }
 }
 
@@ -654,26 +659,26 @@ public struct ThreadListSync: Sendable, Hashable, Codable, JSONReadable {
     public init(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _guildID: Snowflake? = nil
-        var _channelIDs: [Snowflake]? = nil
-        var _threads: [Channel] = []
-        var _members: [ThreadMember] = []
+        self.channelIDs = nil
+        self.threads = []
+        self.members = []
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x18462b5d8bf965ef:  // guild_id
+            case 0x1db8ac9e34aa44dc:  // guild_id
                 _guildID = try Snowflake(from: &reader)
-            case 0x9ad3cf76137d8cca:  // channel_ids
-                _channelIDs = try reader.readNull() ? nil : [Snowflake](from: &reader)
-            case 0x5f358f8e82db9220:  // threads
-                if try !reader.readNull() { _threads = try [Channel](from: &reader) } else { _threads = [] }
-            case 0x727ffa73b61424c0:  // members
-                if try !reader.readNull() { _members = try [ThreadMember](from: &reader) } else { _members = [] }
+            case 0x7cec11bb446cc44a:  // channel_ids
+                self.channelIDs = try reader.readNull() ? nil : [Snowflake](from: &reader)
+            case 0x629d205759df7dfd:  // threads
+                if try !reader.readNull() { self.threads = try [Channel](from: &reader) } else { self.threads = [] }
+            case 0x77442b8c30512e93:  // members
+                if try !reader.readNull() { self.members = try [ThreadMember](from: &reader) } else { self.members = [] }
             default:
                 try reader.skipValue()
             }
         }
         guard let _guildID else { throw JSONDecodingError(.missingField("guild_id", in: "ThreadListSync"), offset: __start) }
-        self.init(guildID: _guildID, channelIDs: _channelIDs, threads: _threads, members: _members)
+        self.guildID = _guildID
     }
 }
 
@@ -740,29 +745,31 @@ public struct ThreadMembersUpdate: Sendable, Hashable, Codable, JSONReadable {
         var _id: Snowflake? = nil
         var _guildID: Snowflake? = nil
         var _memberCount: Int? = nil
-        var _addedMembers: [ThreadMember]? = nil
-        var _removedMemberIDs: [Snowflake]? = nil
+        self.addedMembers = nil
+        self.removedMemberIDs = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xfe437b40c5d3ffa6:  // id
+            case 0xffa01b909f4570de:  // id
                 _id = try Snowflake(from: &reader)
-            case 0x18462b5d8bf965ef:  // guild_id
+            case 0x1db8ac9e34aa44dc:  // guild_id
                 _guildID = try Snowflake(from: &reader)
-            case 0xbc44d73e7dd8d685:  // member_count
+            case 0xbf76cc441c4227b7:  // member_count
                 _memberCount = try Int(from: &reader)
-            case 0xec1c686cbd45f420:  // added_members
-                _addedMembers = try reader.readNull() ? nil : [ThreadMember](from: &reader)
-            case 0xc8bbc2d286b09129:  // removed_member_ids
-                _removedMemberIDs = try reader.readNull() ? nil : [Snowflake](from: &reader)
+            case 0x7e82453e26a27d42:  // added_members
+                self.addedMembers = try reader.readNull() ? nil : [ThreadMember](from: &reader)
+            case 0xc5441310a49b38e2:  // removed_member_ids
+                self.removedMemberIDs = try reader.readNull() ? nil : [Snowflake](from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _id else { throw JSONDecodingError(.missingField("id", in: "ThreadMembersUpdate"), offset: __start) }
+        self.id = _id
         guard let _guildID else { throw JSONDecodingError(.missingField("guild_id", in: "ThreadMembersUpdate"), offset: __start) }
+        self.guildID = _guildID
         guard let _memberCount else { throw JSONDecodingError(.missingField("member_count", in: "ThreadMembersUpdate"), offset: __start) }
-        self.init(id: _id, guildID: _guildID, memberCount: _memberCount, addedMembers: _addedMembers, removedMemberIDs: _removedMemberIDs)
+        self.memberCount = _memberCount
     }
 }
 
@@ -814,17 +821,18 @@ public struct GuildBan: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x18462b5d8bf965ef:  // guild_id
+            case 0x1db8ac9e34aa44dc:  // guild_id
                 _guildID = try Snowflake(from: &reader)
-            case 0x7d52e740861ce454:  // user
+            case 0x800c27e1c5fbe805:  // user
                 _user = try User(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _guildID else { throw JSONDecodingError(.missingField("guild_id", in: "GuildBan"), offset: __start) }
+        self.guildID = _guildID
         guard let _user else { throw JSONDecodingError(.missingField("user", in: "GuildBan"), offset: __start) }
-        self.init(guildID: _guildID, user: _user)
+        self._user = Indirect(_user)
     }
 }
 
@@ -868,20 +876,20 @@ public struct GuildEmojisUpdate: Sendable, Hashable, Codable, JSONReadable {
     public init(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _guildID: Snowflake? = nil
-        var _emojis: [Emoji] = []
+        self.emojis = []
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x18462b5d8bf965ef:  // guild_id
+            case 0x1db8ac9e34aa44dc:  // guild_id
                 _guildID = try Snowflake(from: &reader)
-            case 0x300f1ec40e669dba:  // emojis
-                if try !reader.readNull() { _emojis = try [Emoji](from: &reader) } else { _emojis = [] }
+            case 0x3424ffb49a4cc902:  // emojis
+                if try !reader.readNull() { self.emojis = try [Emoji](from: &reader) } else { self.emojis = [] }
             default:
                 try reader.skipValue()
             }
         }
         guard let _guildID else { throw JSONDecodingError(.missingField("guild_id", in: "GuildEmojisUpdate"), offset: __start) }
-        self.init(guildID: _guildID, emojis: _emojis)
+        self.guildID = _guildID
     }
 }
 
@@ -925,20 +933,20 @@ public struct GuildStickersUpdate: Sendable, Hashable, Codable, JSONReadable {
     public init(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _guildID: Snowflake? = nil
-        var _stickers: [Sticker] = []
+        self.stickers = []
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x18462b5d8bf965ef:  // guild_id
+            case 0x1db8ac9e34aa44dc:  // guild_id
                 _guildID = try Snowflake(from: &reader)
-            case 0xb2e80875e1c7e063:  // stickers
-                if try !reader.readNull() { _stickers = try [Sticker](from: &reader) } else { _stickers = [] }
+            case 0xb85a89b550d90813:  // stickers
+                if try !reader.readNull() { self.stickers = try [Sticker](from: &reader) } else { self.stickers = [] }
             default:
                 try reader.skipValue()
             }
         }
         guard let _guildID else { throw JSONDecodingError(.missingField("guild_id", in: "GuildStickersUpdate"), offset: __start) }
-        self.init(guildID: _guildID, stickers: _stickers)
+        self.guildID = _guildID
     }
 }
 
@@ -978,14 +986,14 @@ public struct GuildIntegrationsUpdate: Sendable, Hashable, Codable, JSONReadable
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x18462b5d8bf965ef:  // guild_id
+            case 0x1db8ac9e34aa44dc:  // guild_id
                 _guildID = try Snowflake(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _guildID else { throw JSONDecodingError(.missingField("guild_id", in: "GuildIntegrationsUpdate"), offset: __start) }
-        self.init(guildID: _guildID)
+        self.guildID = _guildID
     }
 }
 
@@ -1130,63 +1138,79 @@ public struct GuildMemberEvent: Sendable, Hashable, Codable, JSONReadable {
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
         let __start = reader.offset
-        var _user: User? = nil
-        var _nick: String? = nil
-        var _avatar: String? = nil
-        var _banner: String? = nil
-        var _roles: [Snowflake] = []
-        var _joinedAt: Timestamp? = nil
-        var _premiumSince: Timestamp? = nil
-        var _deaf: Bool? = nil
-        var _mute: Bool? = nil
-        var _flags: GuildMemberFlags? = nil
-        var _pending: Bool? = nil
-        var _permissions: Permissions? = nil
-        var _communicationDisabledUntil: Timestamp? = nil
-        var _avatarDecorationData: AvatarDecorationData? = nil
-        var _collectibles: Collectibles? = nil
         var _guildID: Snowflake? = nil
+        self._user = nil
+        self.nick = nil
+        self.avatar = nil
+        self.banner = nil
+        self.roles = []
+        self.joinedAt = nil
+        self.premiumSince = nil
+        self.deaf = nil
+        self.mute = nil
+        self.flags = nil
+        self.pending = nil
+        self.permissions = nil
+        self.communicationDisabledUntil = nil
+        self.avatarDecorationData = nil
+        self.collectibles = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0x7d52e740861ce454:  // user
-                _user = try reader.readNull() ? nil : User(from: &reader)
-            case 0x1d7d496f4fafe3dc:  // nick
-                _nick = try reader.readNull() ? nil : String(from: &reader)
-            case 0x66fce3d01bfb569a:  // avatar
-                _avatar = try reader.readNull() ? nil : String(from: &reader)
-            case 0x6db6f1bfb03caec2:  // banner
-                _banner = try reader.readNull() ? nil : String(from: &reader)
-            case 0x50934107bc325c7d:  // roles
-                if try !reader.readNull() { _roles = try [Snowflake](from: &reader) } else { _roles = [] }
-            case 0xd9a661547ea8028a:  // joined_at
-                _joinedAt = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0xcc53352ba8562b4a:  // premium_since
-                _premiumSince = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0x025e51207c160f91:  // deaf
-                _deaf = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xc79094182499fc54:  // mute
-                _mute = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x0d426db091e8dbce:  // flags
-                _flags = try reader.readNull() ? nil : GuildMemberFlags(from: &reader)
-            case 0x430f9e47e25c753d:  // pending
-                _pending = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xb2b51a682b706db7:  // permissions
-                _permissions = try reader.readNull() ? nil : Permissions(from: &reader)
-            case 0xa56572832bb378df:  // communication_disabled_until
-                _communicationDisabledUntil = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0x2f8567b5d2dd4aaf:  // avatar_decoration_data
-                _avatarDecorationData = try reader.readNull() ? nil : AvatarDecorationData(from: &reader)
-            case 0xbcea130436505eca:  // collectibles
-                _collectibles = try reader.readNull() ? nil : Collectibles(from: &reader)
-            case 0x18462b5d8bf965ef:  // guild_id
+            switch (__key &* 0x296cd0f2c21d7f91) &>> 58 {
+            case 43:  // user
+                guard __key == 0x800c27e1c5fbe805 else { try reader.skipValue(); continue }
+                self._user = try reader.readNull() ? nil : Indirect(User(from: &reader))
+            case 15:  // nick
+                guard __key == 0x20368a0fbd4afd74 else { try reader.skipValue(); continue }
+                self.nick = try reader.readNull() ? nil : String(from: &reader)
+            case 39:  // avatar
+                guard __key == 0x65a0438032128d62 else { try reader.skipValue(); continue }
+                self.avatar = try reader.readNull() ? nil : String(from: &reader)
+            case 33:  // banner
+                guard __key == 0x69a110cf042abc82 else { try reader.skipValue(); continue }
+                self.banner = try reader.readNull() ? nil : String(from: &reader)
+            case 62:  // roles
+                guard __key == 0x4d2bb03fc2676d41 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.roles = try [Snowflake](from: &reader) } else { self.roles = [] }
+            case 11:  // joined_at
+                guard __key == 0x2ce50e4570f5bbe8 else { try reader.skipValue(); continue }
+                self.joinedAt = try reader.readNull() ? nil : Timestamp(from: &reader)
+            case 25:  // premium_since
+                guard __key == 0xc495f64d52b8e5b4 else { try reader.skipValue(); continue }
+                self.premiumSince = try reader.readNull() ? nil : Timestamp(from: &reader)
+            case 57:  // deaf
+                guard __key == 0x051791c0cde5bab9 else { try reader.skipValue(); continue }
+                self.deaf = try reader.readNull() ? nil : Bool(from: &reader)
+            case 60:  // mute
+                guard __key == 0xca49d4b9e7fae1a5 else { try reader.skipValue(); continue }
+                self.mute = try reader.readNull() ? nil : Bool(from: &reader)
+            case 50:  // flags
+                guard __key == 0x0f4d5e28dbe74e3a else { try reader.skipValue(); continue }
+                self.flags = try reader.readNull() ? nil : GuildMemberFlags(from: &reader)
+            case 4:  // pending
+                guard __key == 0x4104adcf28503c29 else { try reader.skipValue(); continue }
+                self.pending = try reader.readNull() ? nil : Bool(from: &reader)
+            case 23:  // permissions
+                guard __key == 0x4f7bc94a55890340 else { try reader.skipValue(); continue }
+                self.permissions = try reader.readNull() ? nil : Permissions(from: &reader)
+            case 0:  // communication_disabled_until
+                guard __key == 0xd080de9babb12842 else { try reader.skipValue(); continue }
+                self.communicationDisabledUntil = try reader.readNull() ? nil : Timestamp(from: &reader)
+            case 28:  // avatar_decoration_data
+                guard __key == 0xe989327b61612b7a else { try reader.skipValue(); continue }
+                self.avatarDecorationData = try reader.readNull() ? nil : AvatarDecorationData(from: &reader)
+            case 17:  // collectibles
+                guard __key == 0xb201a6c57272bd2b else { try reader.skipValue(); continue }
+                self.collectibles = try reader.readNull() ? nil : Collectibles(from: &reader)
+            case 19:  // guild_id
+                guard __key == 0x1db8ac9e34aa44dc else { try reader.skipValue(); continue }
                 _guildID = try Snowflake(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _guildID else { throw JSONDecodingError(.missingField("guild_id", in: "GuildMemberEvent"), offset: __start) }
-        self.init(user: _user, nick: _nick, avatar: _avatar, banner: _banner, roles: _roles, joinedAt: _joinedAt, premiumSince: _premiumSince, deaf: _deaf, mute: _mute, flags: _flags, pending: _pending, permissions: _permissions, communicationDisabledUntil: _communicationDisabledUntil, avatarDecorationData: _avatarDecorationData, collectibles: _collectibles, guildID: _guildID)
+        self.guildID = _guildID
     }
 }
 
@@ -1238,17 +1262,18 @@ public struct GuildMemberRemove: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x18462b5d8bf965ef:  // guild_id
+            case 0x1db8ac9e34aa44dc:  // guild_id
                 _guildID = try Snowflake(from: &reader)
-            case 0x7d52e740861ce454:  // user
+            case 0x800c27e1c5fbe805:  // user
                 _user = try User(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _guildID else { throw JSONDecodingError(.missingField("guild_id", in: "GuildMemberRemove"), offset: __start) }
+        self.guildID = _guildID
         guard let _user else { throw JSONDecodingError(.missingField("user", in: "GuildMemberRemove"), offset: __start) }
-        self.init(guildID: _guildID, user: _user)
+        self._user = Indirect(_user)
     }
 }
 
@@ -1327,37 +1352,39 @@ public struct GuildMembersChunk: Sendable, Hashable, Codable, JSONReadable {
     public init(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _guildID: Snowflake? = nil
-        var _members: [GuildMember] = []
         var _chunkIndex: Int? = nil
         var _chunkCount: Int? = nil
-        var _notFound: [JSONValue]? = nil
-        var _presences: [Presence]? = nil
-        var _nonce: String? = nil
+        self.members = []
+        self.notFound = nil
+        self.presences = nil
+        self.nonce = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x18462b5d8bf965ef:  // guild_id
+            case 0x1db8ac9e34aa44dc:  // guild_id
                 _guildID = try Snowflake(from: &reader)
-            case 0x727ffa73b61424c0:  // members
-                if try !reader.readNull() { _members = try [GuildMember](from: &reader) } else { _members = [] }
-            case 0xdb0b9ab03256457b:  // chunk_index
+            case 0x77442b8c30512e93:  // members
+                if try !reader.readNull() { self.members = try [GuildMember](from: &reader) } else { self.members = [] }
+            case 0xb74d4657d6533579:  // chunk_index
                 _chunkIndex = try Int(from: &reader)
-            case 0x9444d69400c287ba:  // chunk_count
+            case 0xc2f0a33f7965e9bc:  // chunk_count
                 _chunkCount = try Int(from: &reader)
-            case 0xe8457f86e3fa9c9d:  // not_found
-                _notFound = try reader.readNull() ? nil : [JSONValue](from: &reader)
-            case 0x828b36c0b672ccda:  // presences
-                _presences = try reader.readNull() ? nil : [Presence](from: &reader)
-            case 0x3db1337e5fd3b098:  // nonce
-                _nonce = try reader.readNull() ? nil : String(from: &reader)
+            case 0x92aad7acb12282b7:  // not_found
+                self.notFound = try reader.readNull() ? nil : [JSONValue](from: &reader)
+            case 0xb9bf52ed18325bef:  // presences
+                self.presences = try reader.readNull() ? nil : [Presence](from: &reader)
+            case 0x3fbc23f6a5ddfe8c:  // nonce
+                self.nonce = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _guildID else { throw JSONDecodingError(.missingField("guild_id", in: "GuildMembersChunk"), offset: __start) }
+        self.guildID = _guildID
         guard let _chunkIndex else { throw JSONDecodingError(.missingField("chunk_index", in: "GuildMembersChunk"), offset: __start) }
+        self.chunkIndex = _chunkIndex
         guard let _chunkCount else { throw JSONDecodingError(.missingField("chunk_count", in: "GuildMembersChunk"), offset: __start) }
-        self.init(guildID: _guildID, members: _members, chunkIndex: _chunkIndex, chunkCount: _chunkCount, notFound: _notFound, presences: _presences, nonce: _nonce)
+        self.chunkCount = _chunkCount
     }
 }
 
@@ -1409,17 +1436,18 @@ public struct GuildRoleUpdate: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x18462b5d8bf965ef:  // guild_id
+            case 0x1db8ac9e34aa44dc:  // guild_id
                 _guildID = try Snowflake(from: &reader)
-            case 0x8d36974254c03d05:  // role
+            case 0x8a7d56a205318bdd:  // role
                 _role = try Role(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _guildID else { throw JSONDecodingError(.missingField("guild_id", in: "GuildRoleUpdate"), offset: __start) }
+        self.guildID = _guildID
         guard let _role else { throw JSONDecodingError(.missingField("role", in: "GuildRoleUpdate"), offset: __start) }
-        self.init(guildID: _guildID, role: _role)
+        self._role = Indirect(_role)
     }
 }
 
@@ -1467,17 +1495,18 @@ public struct GuildRoleDelete: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x18462b5d8bf965ef:  // guild_id
+            case 0x1db8ac9e34aa44dc:  // guild_id
                 _guildID = try Snowflake(from: &reader)
-            case 0x96f732c487013124:  // role_id
+            case 0x923301ab1d7fdcd7:  // role_id
                 _roleID = try Snowflake(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _guildID else { throw JSONDecodingError(.missingField("guild_id", in: "GuildRoleDelete"), offset: __start) }
+        self.guildID = _guildID
         guard let _roleID else { throw JSONDecodingError(.missingField("role_id", in: "GuildRoleDelete"), offset: __start) }
-        self.init(guildID: _guildID, roleID: _roleID)
+        self.roleID = _roleID
     }
 }
 
@@ -1533,20 +1562,22 @@ public struct GuildScheduledEventUser: Sendable, Hashable, Codable, JSONReadable
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x488284ca7a6689bd:  // guild_scheduled_event_id
+            case 0xbef75a82b716a6ae:  // guild_scheduled_event_id
                 _guildScheduledEventID = try Snowflake(from: &reader)
-            case 0x82fda1d141b308aa:  // user_id
+            case 0x87c1d2eac2361d0d:  // user_id
                 _userID = try Snowflake(from: &reader)
-            case 0x18462b5d8bf965ef:  // guild_id
+            case 0x1db8ac9e34aa44dc:  // guild_id
                 _guildID = try Snowflake(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _guildScheduledEventID else { throw JSONDecodingError(.missingField("guild_scheduled_event_id", in: "GuildScheduledEventUser"), offset: __start) }
+        self.guildScheduledEventID = _guildScheduledEventID
         guard let _userID else { throw JSONDecodingError(.missingField("user_id", in: "GuildScheduledEventUser"), offset: __start) }
+        self.userID = _userID
         guard let _guildID else { throw JSONDecodingError(.missingField("guild_id", in: "GuildScheduledEventUser"), offset: __start) }
-        self.init(guildScheduledEventID: _guildScheduledEventID, userID: _userID, guildID: _guildID)
+        self.guildID = _guildID
     }
 }
 
@@ -1594,17 +1625,18 @@ public struct GuildSoundboardSoundDelete: Sendable, Hashable, Codable, JSONReada
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xdd13a6c54abb11d3:  // sound_id
+            case 0xe2862806ce7a78a0:  // sound_id
                 _soundID = try Snowflake(from: &reader)
-            case 0x18462b5d8bf965ef:  // guild_id
+            case 0x1db8ac9e34aa44dc:  // guild_id
                 _guildID = try Snowflake(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _soundID else { throw JSONDecodingError(.missingField("sound_id", in: "GuildSoundboardSoundDelete"), offset: __start) }
+        self.soundID = _soundID
         guard let _guildID else { throw JSONDecodingError(.missingField("guild_id", in: "GuildSoundboardSoundDelete"), offset: __start) }
-        self.init(soundID: _soundID, guildID: _guildID)
+        self.guildID = _guildID
     }
 }
 
@@ -1647,21 +1679,21 @@ public struct SoundboardSounds: Sendable, Hashable, Codable, JSONReadable {
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
         let __start = reader.offset
-        var _soundboardSounds: [SoundboardSound] = []
         var _guildID: Snowflake? = nil
+        self.soundboardSounds = []
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xc40756c122185921:  // soundboard_sounds
-                if try !reader.readNull() { _soundboardSounds = try [SoundboardSound](from: &reader) } else { _soundboardSounds = [] }
-            case 0x18462b5d8bf965ef:  // guild_id
+            case 0x81a726193669a7dd:  // soundboard_sounds
+                if try !reader.readNull() { self.soundboardSounds = try [SoundboardSound](from: &reader) } else { self.soundboardSounds = [] }
+            case 0x1db8ac9e34aa44dc:  // guild_id
                 _guildID = try Snowflake(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _guildID else { throw JSONDecodingError(.missingField("guild_id", in: "SoundboardSounds"), offset: __start) }
-        self.init(soundboardSounds: _soundboardSounds, guildID: _guildID)
+        self.guildID = _guildID
     }
 }
 
@@ -1713,23 +1745,24 @@ public struct IntegrationDelete: Sendable, Hashable, Codable, JSONReadable {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _guildID: Snowflake? = nil
-        var _applicationID: Snowflake? = nil
+        self.applicationID = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xfe437b40c5d3ffa6:  // id
+            case 0xffa01b909f4570de:  // id
                 _id = try Snowflake(from: &reader)
-            case 0x18462b5d8bf965ef:  // guild_id
+            case 0x1db8ac9e34aa44dc:  // guild_id
                 _guildID = try Snowflake(from: &reader)
-            case 0x39b5e605fecfcd8e:  // application_id
-                _applicationID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 0xc49f68978c4392c4:  // application_id
+                self.applicationID = try reader.readNull() ? nil : Snowflake(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _id else { throw JSONDecodingError(.missingField("id", in: "IntegrationDelete"), offset: __start) }
+        self.id = _id
         guard let _guildID else { throw JSONDecodingError(.missingField("guild_id", in: "IntegrationDelete"), offset: __start) }
-        self.init(id: _id, guildID: _guildID, applicationID: _applicationID)
+        self.guildID = _guildID
     }
 }
 
@@ -1871,56 +1904,72 @@ public struct InviteCreate: Sendable, Hashable, Codable, JSONReadable {
         var _channelID: Snowflake? = nil
         var _code: String? = nil
         var _createdAt: Timestamp? = nil
-        var _guildID: Snowflake? = nil
-        var _inviter: User? = nil
-        var _maxAge: Int = 0
-        var _maxUses: Int = 0
-        var _targetType: Int? = nil
-        var _targetUser: User? = nil
-        var _targetApplication: Application? = nil
-        var _temporary: Bool = false
-        var _uses: Int = 0
-        var _expiresAt: Timestamp? = nil
-        var _roleIDs: [Snowflake]? = nil
+        self.guildID = nil
+        self._inviter = nil
+        self.maxAge = 0
+        self.maxUses = 0
+        self.targetType = nil
+        self._targetUser = nil
+        self._targetApplication = nil
+        self.temporary = false
+        self.uses = 0
+        self.expiresAt = nil
+        self.roleIDs = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xf184b984d6464fe9:  // channel_id
+            switch (__key &* 0x5d5bca4696b343b3) &>> 58 {
+            case 45:  // channel_id
+                guard __key == 0x84f059c6c1a78c36 else { try reader.skipValue(); continue }
                 _channelID = try Snowflake(from: &reader)
-            case 0x01bf4f9629dea5dc:  // code
+            case 24:  // code
+                guard __key == 0xff060ef522be138f else { try reader.skipValue(); continue }
                 _code = try String(from: &reader)
-            case 0x26a36b0160f6c75b:  // created_at
+            case 3:  // created_at
+                guard __key == 0xf1c7061eb16888d4 else { try reader.skipValue(); continue }
                 _createdAt = try Timestamp(from: &reader)
-            case 0x18462b5d8bf965ef:  // guild_id
-                _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x11c6d1bebbcbc1c1:  // inviter
-                _inviter = try reader.readNull() ? nil : User(from: &reader)
-            case 0x26a19148a8cf83fb:  // max_age
-                if try !reader.readNull() { _maxAge = try Int(from: &reader) } else { _maxAge = 0 }
-            case 0xa4d5a60502bf74b5:  // max_uses
-                if try !reader.readNull() { _maxUses = try Int(from: &reader) } else { _maxUses = 0 }
-            case 0xc7ff2586f7929e79:  // target_type
-                _targetType = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xff27b2772239c08a:  // target_user
-                _targetUser = try reader.readNull() ? nil : User(from: &reader)
-            case 0x22d63283fcac2336:  // target_application
-                _targetApplication = try reader.readNull() ? nil : Application(from: &reader)
-            case 0x7bed877d84494524:  // temporary
-                if try !reader.readNull() { _temporary = try Bool(from: &reader) } else { _temporary = false }
-            case 0xa56591b48b2b92a0:  // uses
-                if try !reader.readNull() { _uses = try Int(from: &reader) } else { _uses = 0 }
-            case 0xa52128c945a1fc78:  // expires_at
-                _expiresAt = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0xcfc0806a3639c389:  // role_ids
-                _roleIDs = try reader.readNull() ? nil : [Snowflake](from: &reader)
+            case 42:  // guild_id
+                guard __key == 0x1db8ac9e34aa44dc else { try reader.skipValue(); continue }
+                self.guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 54:  // inviter
+                guard __key == 0x11188196867a1cdd else { try reader.skipValue(); continue }
+                self._inviter = try reader.readNull() ? nil : Indirect(User(from: &reader))
+            case 47:  // max_age
+                guard __key == 0x2b65c2613a72fb7e else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.maxAge = try Int(from: &reader) } else { self.maxAge = 0 }
+            case 26:  // max_uses
+                guard __key == 0x9f6324c58e741dd5 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.maxUses = try Int(from: &reader) } else { self.maxUses = 0 }
+            case 28:  // target_type
+                guard __key == 0xa34c79c3860fa5f1 else { try reader.skipValue(); continue }
+                self.targetType = try reader.readNull() ? nil : Int(from: &reader)
+            case 61:  // target_user
+                guard __key == 0xe38249bb8ffc17db else { try reader.skipValue(); continue }
+                self._targetUser = try reader.readNull() ? nil : Indirect(User(from: &reader))
+            case 53:  // target_application
+                guard __key == 0x7875a38d8a3fa00a else { try reader.skipValue(); continue }
+                self._targetApplication = try reader.readNull() ? nil : Indirect(Application(from: &reader))
+            case 10:  // temporary
+                guard __key == 0xee51fe2f2cabf596 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.temporary = try Bool(from: &reader) } else { self.temporary = false }
+            case 60:  // uses
+                guard __key == 0xa81ed254d0e91db0 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.uses = try Int(from: &reader) } else { self.uses = 0 }
+            case 17:  // expires_at
+                guard __key == 0x52690186d8db24a2 else { try reader.skipValue(); continue }
+                self.expiresAt = try reader.readNull() ? nil : Timestamp(from: &reader)
+            case 38:  // role_ids
+                guard __key == 0xd53301ab5a7fdcd8 else { try reader.skipValue(); continue }
+                self.roleIDs = try reader.readNull() ? nil : [Snowflake](from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _channelID else { throw JSONDecodingError(.missingField("channel_id", in: "InviteCreate"), offset: __start) }
+        self.channelID = _channelID
         guard let _code else { throw JSONDecodingError(.missingField("code", in: "InviteCreate"), offset: __start) }
+        self.code = _code
         guard let _createdAt else { throw JSONDecodingError(.missingField("created_at", in: "InviteCreate"), offset: __start) }
-        self.init(channelID: _channelID, code: _code, createdAt: _createdAt, guildID: _guildID, inviter: _inviter, maxAge: _maxAge, maxUses: _maxUses, targetType: _targetType, targetUser: _targetUser, targetApplication: _targetApplication, temporary: _temporary, uses: _uses, expiresAt: _expiresAt, roleIDs: _roleIDs)
+        self.createdAt = _createdAt
     }
 }
 
@@ -1971,24 +2020,25 @@ public struct InviteDelete: Sendable, Hashable, Codable, JSONReadable {
     public init(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _channelID: Snowflake? = nil
-        var _guildID: Snowflake? = nil
         var _code: String? = nil
+        self.guildID = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xf184b984d6464fe9:  // channel_id
+            case 0x84f059c6c1a78c36:  // channel_id
                 _channelID = try Snowflake(from: &reader)
-            case 0x18462b5d8bf965ef:  // guild_id
-                _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x01bf4f9629dea5dc:  // code
+            case 0x1db8ac9e34aa44dc:  // guild_id
+                self.guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 0xff060ef522be138f:  // code
                 _code = try String(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _channelID else { throw JSONDecodingError(.missingField("channel_id", in: "InviteDelete"), offset: __start) }
+        self.channelID = _channelID
         guard let _code else { throw JSONDecodingError(.missingField("code", in: "InviteDelete"), offset: __start) }
-        self.init(channelID: _channelID, guildID: _guildID, code: _code)
+        self.code = _code
     }
 }
 
@@ -2040,23 +2090,24 @@ public struct MessageDelete: Sendable, Hashable, Codable, JSONReadable {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _channelID: Snowflake? = nil
-        var _guildID: Snowflake? = nil
+        self.guildID = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xfe437b40c5d3ffa6:  // id
+            case 0xffa01b909f4570de:  // id
                 _id = try Snowflake(from: &reader)
-            case 0xf184b984d6464fe9:  // channel_id
+            case 0x84f059c6c1a78c36:  // channel_id
                 _channelID = try Snowflake(from: &reader)
-            case 0x18462b5d8bf965ef:  // guild_id
-                _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 0x1db8ac9e34aa44dc:  // guild_id
+                self.guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _id else { throw JSONDecodingError(.missingField("id", in: "MessageDelete"), offset: __start) }
+        self.id = _id
         guard let _channelID else { throw JSONDecodingError(.missingField("channel_id", in: "MessageDelete"), offset: __start) }
-        self.init(id: _id, channelID: _channelID, guildID: _guildID)
+        self.channelID = _channelID
     }
 }
 
@@ -2106,24 +2157,24 @@ public struct MessageDeleteBulk: Sendable, Hashable, Codable, JSONReadable {
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
         let __start = reader.offset
-        var _ids: [Snowflake] = []
         var _channelID: Snowflake? = nil
-        var _guildID: Snowflake? = nil
+        self.ids = []
+        self.guildID = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x503e68699f7779da:  // ids
-                if try !reader.readNull() { _ids = try [Snowflake](from: &reader) } else { _ids = [] }
-            case 0xf184b984d6464fe9:  // channel_id
+            case 0x524958e2550133ad:  // ids
+                if try !reader.readNull() { self.ids = try [Snowflake](from: &reader) } else { self.ids = [] }
+            case 0x84f059c6c1a78c36:  // channel_id
                 _channelID = try Snowflake(from: &reader)
-            case 0x18462b5d8bf965ef:  // guild_id
-                _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 0x1db8ac9e34aa44dc:  // guild_id
+                self.guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _channelID else { throw JSONDecodingError(.missingField("channel_id", in: "MessageDeleteBulk"), offset: __start) }
-        self.init(ids: _ids, channelID: _channelID, guildID: _guildID)
+        self.channelID = _channelID
     }
 }
 
@@ -2233,45 +2284,58 @@ public struct MessageReactionEvent: Sendable, Hashable, Codable, JSONReadable {
         var _userID: Snowflake? = nil
         var _channelID: Snowflake? = nil
         var _messageID: Snowflake? = nil
-        var _guildID: Snowflake? = nil
-        var _member: GuildMember? = nil
         var _emoji: Emoji? = nil
-        var _messageAuthorID: Snowflake? = nil
-        var _burst: Bool = false
-        var _burstColors: [String]? = nil
-        var _type: Int = 0
+        self.guildID = nil
+        self._member = nil
+        self.messageAuthorID = nil
+        self.burst = false
+        self.burstColors = nil
+        self.type = 0
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0x82fda1d141b308aa:  // user_id
+            switch (__key &* 0x5d5bca4696b343b3) &>> 58 {
+            case 34:  // user_id
+                guard __key == 0x87c1d2eac2361d0d else { try reader.skipValue(); continue }
                 _userID = try Snowflake(from: &reader)
-            case 0xf184b984d6464fe9:  // channel_id
+            case 45:  // channel_id
+                guard __key == 0x84f059c6c1a78c36 else { try reader.skipValue(); continue }
                 _channelID = try Snowflake(from: &reader)
-            case 0x92c59cb325931323:  // message_id
+            case 24:  // message_id
+                guard __key == 0x8cb72a01e40d7a1c else { try reader.skipValue(); continue }
                 _messageID = try Snowflake(from: &reader)
-            case 0x18462b5d8bf965ef:  // guild_id
-                _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x4cc54a9b9bd31b7d:  // member
-                _member = try reader.readNull() ? nil : GuildMember(from: &reader)
-            case 0x48ca51ec19d9a75d:  // emoji
+            case 42:  // guild_id
+                guard __key == 0x1db8ac9e34aa44dc else { try reader.skipValue(); continue }
+                self.guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 14:  // member
+                guard __key == 0x50db2b8c17ce2e92 else { try reader.skipValue(); continue }
+                self._member = try reader.readNull() ? nil : Indirect(GuildMember(from: &reader))
+            case 21:  // emoji
+                guard __key == 0x4c31e2b4e259d401 else { try reader.skipValue(); continue }
                 _emoji = try Emoji(from: &reader)
-            case 0x328c66f191435193:  // message_author_id
-                _messageAuthorID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x6b0477f971e79fb3:  // burst
-                if try !reader.readNull() { _burst = try Bool(from: &reader) } else { _burst = false }
-            case 0x352080250314abc2:  // burst_colors
-                _burstColors = try reader.readNull() ? nil : [String](from: &reader)
-            case 0xd11ab2a7d7e83f46:  // type
-                if try !reader.readNull() { _type = try Int(from: &reader) } else { _type = 0 }
+            case 33:  // message_author_id
+                guard __key == 0x53c0d6b3ce53f95a else { try reader.skipValue(); continue }
+                self.messageAuthorID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 43:  // burst
+                guard __key == 0x679ce730da134f7e else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.burst = try Bool(from: &reader) } else { self.burst = false }
+            case 27:  // burst_colors
+                guard __key == 0xe47a1d1fbdfa2c78 else { try reader.skipValue(); continue }
+                self.burstColors = try reader.readNull() ? nil : [String](from: &reader)
+            case 60:  // type
+                guard __key == 0xd3d3f347824fa9ee else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.type = try Int(from: &reader) } else { self.type = 0 }
             default:
                 try reader.skipValue()
             }
         }
         guard let _userID else { throw JSONDecodingError(.missingField("user_id", in: "MessageReactionEvent"), offset: __start) }
+        self.userID = _userID
         guard let _channelID else { throw JSONDecodingError(.missingField("channel_id", in: "MessageReactionEvent"), offset: __start) }
+        self.channelID = _channelID
         guard let _messageID else { throw JSONDecodingError(.missingField("message_id", in: "MessageReactionEvent"), offset: __start) }
+        self.messageID = _messageID
         guard let _emoji else { throw JSONDecodingError(.missingField("emoji", in: "MessageReactionEvent"), offset: __start) }
-        self.init(userID: _userID, channelID: _channelID, messageID: _messageID, guildID: _guildID, member: _member, emoji: _emoji, messageAuthorID: _messageAuthorID, burst: _burst, burstColors: _burstColors, type: _type)
+        self._emoji = Indirect(_emoji)
     }
 }
 
@@ -2323,23 +2387,24 @@ public struct MessageReactionRemoveAll: Sendable, Hashable, Codable, JSONReadabl
         let __start = reader.offset
         var _channelID: Snowflake? = nil
         var _messageID: Snowflake? = nil
-        var _guildID: Snowflake? = nil
+        self.guildID = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xf184b984d6464fe9:  // channel_id
+            case 0x84f059c6c1a78c36:  // channel_id
                 _channelID = try Snowflake(from: &reader)
-            case 0x92c59cb325931323:  // message_id
+            case 0x8cb72a01e40d7a1c:  // message_id
                 _messageID = try Snowflake(from: &reader)
-            case 0x18462b5d8bf965ef:  // guild_id
-                _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 0x1db8ac9e34aa44dc:  // guild_id
+                self.guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _channelID else { throw JSONDecodingError(.missingField("channel_id", in: "MessageReactionRemoveAll"), offset: __start) }
+        self.channelID = _channelID
         guard let _messageID else { throw JSONDecodingError(.missingField("message_id", in: "MessageReactionRemoveAll"), offset: __start) }
-        self.init(channelID: _channelID, messageID: _messageID, guildID: _guildID)
+        self.messageID = _messageID
     }
 }
 
@@ -2401,28 +2466,30 @@ public struct MessageReactionRemoveEmoji: Sendable, Hashable, Codable, JSONReada
     public init(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _channelID: Snowflake? = nil
-        var _guildID: Snowflake? = nil
         var _messageID: Snowflake? = nil
         var _emoji: Emoji? = nil
+        self.guildID = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xf184b984d6464fe9:  // channel_id
+            case 0x84f059c6c1a78c36:  // channel_id
                 _channelID = try Snowflake(from: &reader)
-            case 0x18462b5d8bf965ef:  // guild_id
-                _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x92c59cb325931323:  // message_id
+            case 0x1db8ac9e34aa44dc:  // guild_id
+                self.guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 0x8cb72a01e40d7a1c:  // message_id
                 _messageID = try Snowflake(from: &reader)
-            case 0x48ca51ec19d9a75d:  // emoji
+            case 0x4c31e2b4e259d401:  // emoji
                 _emoji = try Emoji(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _channelID else { throw JSONDecodingError(.missingField("channel_id", in: "MessageReactionRemoveEmoji"), offset: __start) }
+        self.channelID = _channelID
         guard let _messageID else { throw JSONDecodingError(.missingField("message_id", in: "MessageReactionRemoveEmoji"), offset: __start) }
+        self.messageID = _messageID
         guard let _emoji else { throw JSONDecodingError(.missingField("emoji", in: "MessageReactionRemoveEmoji"), offset: __start) }
-        self.init(channelID: _channelID, guildID: _guildID, messageID: _messageID, emoji: _emoji)
+        self._emoji = Indirect(_emoji)
     }
 }
 
@@ -2489,30 +2556,33 @@ public struct MessagePollVote: Sendable, Hashable, Codable, JSONReadable {
         var _userID: Snowflake? = nil
         var _channelID: Snowflake? = nil
         var _messageID: Snowflake? = nil
-        var _guildID: Snowflake? = nil
         var _answerID: Int? = nil
+        self.guildID = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x82fda1d141b308aa:  // user_id
+            case 0x87c1d2eac2361d0d:  // user_id
                 _userID = try Snowflake(from: &reader)
-            case 0xf184b984d6464fe9:  // channel_id
+            case 0x84f059c6c1a78c36:  // channel_id
                 _channelID = try Snowflake(from: &reader)
-            case 0x92c59cb325931323:  // message_id
+            case 0x8cb72a01e40d7a1c:  // message_id
                 _messageID = try Snowflake(from: &reader)
-            case 0x18462b5d8bf965ef:  // guild_id
-                _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x36a4b367fe4fcea7:  // answer_id
+            case 0x1db8ac9e34aa44dc:  // guild_id
+                self.guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 0x79b8f584587cef63:  // answer_id
                 _answerID = try Int(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _userID else { throw JSONDecodingError(.missingField("user_id", in: "MessagePollVote"), offset: __start) }
+        self.userID = _userID
         guard let _channelID else { throw JSONDecodingError(.missingField("channel_id", in: "MessagePollVote"), offset: __start) }
+        self.channelID = _channelID
         guard let _messageID else { throw JSONDecodingError(.missingField("message_id", in: "MessagePollVote"), offset: __start) }
+        self.messageID = _messageID
         guard let _answerID else { throw JSONDecodingError(.missingField("answer_id", in: "MessagePollVote"), offset: __start) }
-        self.init(userID: _userID, channelID: _channelID, messageID: _messageID, guildID: _guildID, answerID: _answerID)
+        self.answerID = _answerID
     }
 }
 
@@ -2581,31 +2651,33 @@ public struct TypingStart: Sendable, Hashable, Codable, JSONReadable {
     public init(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _channelID: Snowflake? = nil
-        var _guildID: Snowflake? = nil
         var _userID: Snowflake? = nil
         var _timestamp: Int? = nil
-        var _member: GuildMember? = nil
+        self.guildID = nil
+        self._member = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xf184b984d6464fe9:  // channel_id
+            case 0x84f059c6c1a78c36:  // channel_id
                 _channelID = try Snowflake(from: &reader)
-            case 0x18462b5d8bf965ef:  // guild_id
-                _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x82fda1d141b308aa:  // user_id
+            case 0x1db8ac9e34aa44dc:  // guild_id
+                self.guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 0x87c1d2eac2361d0d:  // user_id
                 _userID = try Snowflake(from: &reader)
-            case 0xb15f8852b140d2e1:  // timestamp
+            case 0xabf9286757148337:  // timestamp
                 _timestamp = try Int(from: &reader)
-            case 0x4cc54a9b9bd31b7d:  // member
-                _member = try reader.readNull() ? nil : GuildMember(from: &reader)
+            case 0x50db2b8c17ce2e92:  // member
+                self._member = try reader.readNull() ? nil : Indirect(GuildMember(from: &reader))
             default:
                 try reader.skipValue()
             }
         }
         guard let _channelID else { throw JSONDecodingError(.missingField("channel_id", in: "TypingStart"), offset: __start) }
+        self.channelID = _channelID
         guard let _userID else { throw JSONDecodingError(.missingField("user_id", in: "TypingStart"), offset: __start) }
+        self.userID = _userID
         guard let _timestamp else { throw JSONDecodingError(.missingField("timestamp", in: "TypingStart"), offset: __start) }
-        self.init(channelID: _channelID, guildID: _guildID, userID: _userID, timestamp: _timestamp, member: _member)
+        self.timestamp = _timestamp
     }
 }
 
@@ -2657,23 +2729,24 @@ public struct VoiceServerUpdate: Sendable, Hashable, Codable, JSONReadable {
         let __start = reader.offset
         var _token: String? = nil
         var _guildID: Snowflake? = nil
-        var _endpoint: String? = nil
+        self.endpoint = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xed572475ea1c1361:  // token
+            case 0xef6214edd0288445:  // token
                 _token = try String(from: &reader)
-            case 0x18462b5d8bf965ef:  // guild_id
+            case 0x1db8ac9e34aa44dc:  // guild_id
                 _guildID = try Snowflake(from: &reader)
-            case 0xbff1c7e42c27adfc:  // endpoint
-                _endpoint = try reader.readNull() ? nil : String(from: &reader)
+            case 0xc5644925ec4e4a9d:  // endpoint
+                self.endpoint = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _token else { throw JSONDecodingError(.missingField("token", in: "VoiceServerUpdate"), offset: __start) }
+        self.token = _token
         guard let _guildID else { throw JSONDecodingError(.missingField("guild_id", in: "VoiceServerUpdate"), offset: __start) }
-        self.init(token: _token, guildID: _guildID, endpoint: _endpoint)
+        self.guildID = _guildID
     }
 }
 
@@ -2765,38 +2838,48 @@ public struct VoiceChannelEffectSend: Sendable, Hashable, Codable, JSONReadable 
         var _channelID: Snowflake? = nil
         var _guildID: Snowflake? = nil
         var _userID: Snowflake? = nil
-        var _emoji: Emoji? = nil
-        var _animationType: Int? = nil
-        var _animationID: Int? = nil
-        var _soundID: Snowflake? = nil
-        var _soundVolume: Double? = nil
+        self._emoji = nil
+        self.animationType = nil
+        self.animationID = nil
+        self.soundID = nil
+        self.soundVolume = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xf184b984d6464fe9:  // channel_id
+            switch (__key &* 0x5d5bca4696b343b3) &>> 59 {
+            case 22:  // channel_id
+                guard __key == 0x84f059c6c1a78c36 else { try reader.skipValue(); continue }
                 _channelID = try Snowflake(from: &reader)
-            case 0x18462b5d8bf965ef:  // guild_id
+            case 21:  // guild_id
+                guard __key == 0x1db8ac9e34aa44dc else { try reader.skipValue(); continue }
                 _guildID = try Snowflake(from: &reader)
-            case 0x82fda1d141b308aa:  // user_id
+            case 17:  // user_id
+                guard __key == 0x87c1d2eac2361d0d else { try reader.skipValue(); continue }
                 _userID = try Snowflake(from: &reader)
-            case 0x48ca51ec19d9a75d:  // emoji
-                _emoji = try reader.readNull() ? nil : Emoji(from: &reader)
-            case 0x8be9e45f244f14a0:  // animation_type
-                _animationType = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x4fe80a5faf5baf92:  // animation_id
-                _animationID = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xdd13a6c54abb11d3:  // sound_id
-                _soundID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xa7c1c9bb325c1494:  // sound_volume
-                _soundVolume = try reader.readNull() ? nil : Double(from: &reader)
+            case 10:  // emoji
+                guard __key == 0x4c31e2b4e259d401 else { try reader.skipValue(); continue }
+                self._emoji = try reader.readNull() ? nil : Indirect(Emoji(from: &reader))
+            case 26:  // animation_type
+                guard __key == 0x5c376e6f0556c28b else { try reader.skipValue(); continue }
+                self.animationType = try reader.readNull() ? nil : Int(from: &reader)
+            case 29:  // animation_id
+                guard __key == 0x05f8f40be06a58ed else { try reader.skipValue(); continue }
+                self.animationID = try reader.readNull() ? nil : Int(from: &reader)
+            case 18:  // sound_id
+                guard __key == 0xe2862806ce7a78a0 else { try reader.skipValue(); continue }
+                self.soundID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 2:  // sound_volume
+                guard __key == 0xedfb1758492922a0 else { try reader.skipValue(); continue }
+                self.soundVolume = try reader.readNull() ? nil : Double(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _channelID else { throw JSONDecodingError(.missingField("channel_id", in: "VoiceChannelEffectSend"), offset: __start) }
+        self.channelID = _channelID
         guard let _guildID else { throw JSONDecodingError(.missingField("guild_id", in: "VoiceChannelEffectSend"), offset: __start) }
+        self.guildID = _guildID
         guard let _userID else { throw JSONDecodingError(.missingField("user_id", in: "VoiceChannelEffectSend"), offset: __start) }
-        self.init(channelID: _channelID, guildID: _guildID, userID: _userID, emoji: _emoji, animationType: _animationType, animationID: _animationID, soundID: _soundID, soundVolume: _soundVolume)
+        self.userID = _userID
     }
 }
 
@@ -2844,17 +2927,18 @@ public struct WebhooksUpdate: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x18462b5d8bf965ef:  // guild_id
+            case 0x1db8ac9e34aa44dc:  // guild_id
                 _guildID = try Snowflake(from: &reader)
-            case 0xf184b984d6464fe9:  // channel_id
+            case 0x84f059c6c1a78c36:  // channel_id
                 _channelID = try Snowflake(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _guildID else { throw JSONDecodingError(.missingField("guild_id", in: "WebhooksUpdate"), offset: __start) }
+        self.guildID = _guildID
         guard let _channelID else { throw JSONDecodingError(.missingField("channel_id", in: "WebhooksUpdate"), offset: __start) }
-        self.init(guildID: _guildID, channelID: _channelID)
+        self.channelID = _channelID
     }
 }
 
@@ -2965,46 +3049,61 @@ public struct AutoModerationActionExecution: Sendable, Hashable, Codable, JSONRe
         var _ruleID: Snowflake? = nil
         var _ruleTriggerType: AutoModerationTriggerType? = nil
         var _userID: Snowflake? = nil
-        var _channelID: Snowflake? = nil
-        var _messageID: Snowflake? = nil
-        var _alertSystemMessageID: Snowflake? = nil
-        var _content: String = ""
-        var _matchedKeyword: String? = nil
-        var _matchedContent: String? = nil
+        self.channelID = nil
+        self.messageID = nil
+        self.alertSystemMessageID = nil
+        self.content = ""
+        self.matchedKeyword = nil
+        self.matchedContent = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0x18462b5d8bf965ef:  // guild_id
+            switch (__key &* 0x70d29b6c7d22528d) &>> 58 {
+            case 47:  // guild_id
+                guard __key == 0x1db8ac9e34aa44dc else { try reader.skipValue(); continue }
                 _guildID = try Snowflake(from: &reader)
-            case 0x96916714555ae15e:  // action
+            case 56:  // action
+                guard __key == 0x9534c6c40b425926 else { try reader.skipValue(); continue }
                 _action = try AutoModerationAction(from: &reader)
-            case 0x6618c37edc6ec29e:  // rule_id
+            case 12:  // rule_id
+                guard __key == 0x615492665698491a else { try reader.skipValue(); continue }
                 _ruleID = try Snowflake(from: &reader)
-            case 0xb28a7fc1e0086033:  // rule_trigger_type
+            case 9:  // rule_trigger_type
+                guard __key == 0xe94f7989d7b05e0b else { try reader.skipValue(); continue }
                 _ruleTriggerType = try AutoModerationTriggerType(from: &reader)
-            case 0x82fda1d141b308aa:  // user_id
+            case 45:  // user_id
+                guard __key == 0x87c1d2eac2361d0d else { try reader.skipValue(); continue }
                 _userID = try Snowflake(from: &reader)
-            case 0xf184b984d6464fe9:  // channel_id
-                _channelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x92c59cb325931323:  // message_id
-                _messageID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xd71c94fa520d091c:  // alert_system_message_id
-                _alertSystemMessageID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xc97e1d2d71744050:  // content
-                if try !reader.readNull() { _content = try String(from: &reader) } else { _content = "" }
-            case 0x3c6ae42e6100a297:  // matched_keyword
-                _matchedKeyword = try reader.readNull() ? nil : String(from: &reader)
-            case 0x926ea4d7c4024686:  // matched_content
-                _matchedContent = try reader.readNull() ? nil : String(from: &reader)
+            case 61:  // channel_id
+                guard __key == 0x84f059c6c1a78c36 else { try reader.skipValue(); continue }
+                self.channelID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 29:  // message_id
+                guard __key == 0x8cb72a01e40d7a1c else { try reader.skipValue(); continue }
+                self.messageID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 15:  // alert_system_message_id
+                guard __key == 0xc36e257d5717404f else { try reader.skipValue(); continue }
+                self.alertSystemMessageID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 10:  // content
+                guard __key == 0xc6168c659ca0911c else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.content = try String(from: &reader) } else { self.content = "" }
+            case 6:  // matched_keyword
+                guard __key == 0x6623b7e53e5343c4 else { try reader.skipValue(); continue }
+                self.matchedKeyword = try reader.readNull() ? nil : String(from: &reader)
+            case 23:  // matched_content
+                guard __key == 0x31b0f53bbfdca9a2 else { try reader.skipValue(); continue }
+                self.matchedContent = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _guildID else { throw JSONDecodingError(.missingField("guild_id", in: "AutoModerationActionExecution"), offset: __start) }
+        self.guildID = _guildID
         guard let _action else { throw JSONDecodingError(.missingField("action", in: "AutoModerationActionExecution"), offset: __start) }
+        self.action = _action
         guard let _ruleID else { throw JSONDecodingError(.missingField("rule_id", in: "AutoModerationActionExecution"), offset: __start) }
+        self.ruleID = _ruleID
         guard let _ruleTriggerType else { throw JSONDecodingError(.missingField("rule_trigger_type", in: "AutoModerationActionExecution"), offset: __start) }
+        self.ruleTriggerType = _ruleTriggerType
         guard let _userID else { throw JSONDecodingError(.missingField("user_id", in: "AutoModerationActionExecution"), offset: __start) }
-        self.init(guildID: _guildID, action: _action, ruleID: _ruleID, ruleTriggerType: _ruleTriggerType, userID: _userID, channelID: _channelID, messageID: _messageID, alertSystemMessageID: _alertSystemMessageID, content: _content, matchedKeyword: _matchedKeyword, matchedContent: _matchedContent)
+        self.userID = _userID
     }
 }

@@ -247,6 +247,98 @@ public enum GatewayEventKind: String, Sendable, Hashable, CaseIterable, Codable 
         case .webhooksUpdate: 78
         }
     }
+
+    /// The kind named by the UTF-8 bytes of a `t` as written, nil for a name Echord does not
+    /// know: one hash of the bytes (``JSONReader/keyHash(_:)``) and one comparison, no `String`.
+    package init?(nameBytes bytes: UnsafeRawBufferPointer) {
+        guard let start = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
+        let kind: GatewayEventKind
+        switch JSONReader.keyHash(start, length: bytes.count, readable: bytes.count) {
+        case 0x323bdb3b18d96ae5: kind = .ready
+        case 0xa1764e93e06eff4f: kind = .resumed
+        case 0x2d23ba7634d6987f: kind = .rateLimited
+        case 0x1b4584c6bb2b4255: kind = .applicationCommandPermissionsUpdate
+        case 0x0761f59880b34b8c: kind = .autoModerationRuleCreate
+        case 0x0f165fa62d8933b2: kind = .autoModerationRuleUpdate
+        case 0xbc3cabad79b0b1f5: kind = .autoModerationRuleDelete
+        case 0xc8b5241e302864b5: kind = .autoModerationActionExecution
+        case 0x7ee049f47c7c2e71: kind = .channelCreate
+        case 0x8162efea3aec0809: kind = .channelUpdate
+        case 0xd82f45a33329b35d: kind = .channelDelete
+        case 0x4c05e2304d335a65: kind = .channelInfo
+        case 0x96129d7cdf48c6e0: kind = .channelPinsUpdate
+        case 0xf0ac11ed12950c26: kind = .voiceChannelStatusUpdate
+        case 0x7382045c5a547aa8: kind = .voiceChannelStartTimeUpdate
+        case 0x815dcd31fd6d2bcb: kind = .threadCreate
+        case 0xb5ba6b22f8a8f172: kind = .threadUpdate
+        case 0xbc10db7f0bfc0086: kind = .threadDelete
+        case 0x7596ea18e7afae20: kind = .threadListSync
+        case 0x7c1f358018df33b2: kind = .threadMemberUpdate
+        case 0x264eb19b27ba82ac: kind = .threadMembersUpdate
+        case 0xd2c391ec328eccde: kind = .entitlementCreate
+        case 0x5428d6d7df4af407: kind = .entitlementUpdate
+        case 0x0b39e55aaacb3eab: kind = .entitlementDelete
+        case 0xc384b48edea0d48e: kind = .guildCreate
+        case 0x614abbdc60d15709: kind = .guildUpdate
+        case 0xc99e9d2a483d2757: kind = .guildDelete
+        case 0xbdf28b4e8c4c6253: kind = .guildAuditLogEntryCreate
+        case 0xa782b6ee534210e8: kind = .guildBanAdd
+        case 0xce1e95be554933a5: kind = .guildBanRemove
+        case 0x69302452614bf400: kind = .guildEmojisUpdate
+        case 0xef1b2e83e1e7c8a1: kind = .guildStickersUpdate
+        case 0xb3ab93f2e923dd1e: kind = .guildIntegrationsUpdate
+        case 0x76f8e4ca961d847e: kind = .guildMemberAdd
+        case 0xb99cc97ef5874a00: kind = .guildMemberRemove
+        case 0x5f6e8f61350472d1: kind = .guildMemberUpdate
+        case 0x9babeb589d83ded8: kind = .guildMembersChunk
+        case 0x97242c5527ba8cb2: kind = .guildRoleCreate
+        case 0x5f0c814b544f15fa: kind = .guildRoleUpdate
+        case 0x2857dd9a4cf3e4f8: kind = .guildRoleDelete
+        case 0xf7a146550d0f3f0d: kind = .guildScheduledEventCreate
+        case 0x31e6954b2a849346: kind = .guildScheduledEventUpdate
+        case 0xcb6d0b1457973371: kind = .guildScheduledEventDelete
+        case 0x4081d95d6c320507: kind = .guildScheduledEventUserAdd
+        case 0x1ad7304867818334: kind = .guildScheduledEventUserRemove
+        case 0x5dd208b1f1b2cf19: kind = .guildSoundboardSoundCreate
+        case 0xd10000358798ae67: kind = .guildSoundboardSoundUpdate
+        case 0x58b66dd6023ae44d: kind = .guildSoundboardSoundDelete
+        case 0x79bfcff1f6303f59: kind = .guildSoundboardSoundsUpdate
+        case 0x8b0be5379c0cab77: kind = .soundboardSounds
+        case 0xf4930cc385aa3566: kind = .integrationCreate
+        case 0x036fc4ac088df79f: kind = .integrationUpdate
+        case 0xb7b8b841236f6c51: kind = .integrationDelete
+        case 0xfb2c6e5018deca77: kind = .interactionCreate
+        case 0xfc8fed37b9fb8d4b: kind = .inviteCreate
+        case 0xbfd18025040ba212: kind = .inviteDelete
+        case 0xb2e59f3ef0593dac: kind = .messageCreate
+        case 0xfc94da3d89c435e1: kind = .messageUpdate
+        case 0xa863e842c4a19683: kind = .messageDelete
+        case 0x806c71d57ea42f3e: kind = .messageDeleteBulk
+        case 0x27dd62f4427c8204: kind = .messageReactionAdd
+        case 0xdc1ff303cafde4f0: kind = .messageReactionRemove
+        case 0xd2eb39915877ed64: kind = .messageReactionRemoveAll
+        case 0xbe20ea69fb8084ce: kind = .messageReactionRemoveEmoji
+        case 0x0b1436790bcbd03d: kind = .messagePollVoteAdd
+        case 0x42dd0dfa03cbebb3: kind = .messagePollVoteRemove
+        case 0x316ca775008dc58e: kind = .presenceUpdate
+        case 0x4b8e73c8abb5755a: kind = .typingStart
+        case 0x0fcf91f0c2069f1d: kind = .userUpdate
+        case 0x866853336fe6b5fd: kind = .stageInstanceCreate
+        case 0x295a1b24bb2a8170: kind = .stageInstanceUpdate
+        case 0xe1b341ec240b4ee9: kind = .stageInstanceDelete
+        case 0x98e6dd90b5833e5b: kind = .subscriptionCreate
+        case 0xe17be4c26ead9509: kind = .subscriptionUpdate
+        case 0xbc2217c5da65b1da: kind = .subscriptionDelete
+        case 0x32fff325172f95ab: kind = .voiceChannelEffectSend
+        case 0xfa517bcf8a0ff6ab: kind = .voiceStateUpdate
+        case 0x99494bf97b916169: kind = .voiceServerUpdate
+        case 0x752728c44bf88503: kind = .webhooksUpdate
+        default: return nil
+        }
+        var name = kind.rawValue
+        guard name.withUTF8({ $0.count == bytes.count && memcmp($0.baseAddress!, start, bytes.count) == 0 }) else { return nil }
+        self = kind
+    }
 }
 
 /// A dispatch, decoded: one case per event Discord documents, plus unknown events and
@@ -503,86 +595,88 @@ public enum GatewayEvent: Sendable, Hashable {
 
     /// Decodes the payload of a `kind` dispatch with the fast reader.
     public static func read(_ kind: GatewayEventKind, from data: UnsafeRawBufferPointer) throws -> GatewayEvent {
-        switch kind {
-        case .ready: .ready(try Ready(jsonBytes: data))
-        case .resumed: .resumed(try Resumed(jsonBytes: data))
-        case .rateLimited: .rateLimited(try RateLimited(jsonBytes: data))
-        case .applicationCommandPermissionsUpdate: .applicationCommandPermissionsUpdate(try GuildApplicationCommandPermissions(jsonBytes: data))
-        case .autoModerationRuleCreate: .autoModerationRuleCreate(try AutoModerationRule(jsonBytes: data))
-        case .autoModerationRuleUpdate: .autoModerationRuleUpdate(try AutoModerationRule(jsonBytes: data))
-        case .autoModerationRuleDelete: .autoModerationRuleDelete(try AutoModerationRule(jsonBytes: data))
-        case .autoModerationActionExecution: .autoModerationActionExecution(try AutoModerationActionExecution(jsonBytes: data))
-        case .channelCreate: .channelCreate(try Channel(jsonBytes: data))
-        case .channelUpdate: .channelUpdate(try Channel(jsonBytes: data))
-        case .channelDelete: .channelDelete(try Channel(jsonBytes: data))
-        case .channelInfo: .channelInfo(try ChannelInfo(jsonBytes: data))
-        case .channelPinsUpdate: .channelPinsUpdate(try ChannelPinsUpdate(jsonBytes: data))
-        case .voiceChannelStatusUpdate: .voiceChannelStatusUpdate(try VoiceChannelStatusUpdate(jsonBytes: data))
-        case .voiceChannelStartTimeUpdate: .voiceChannelStartTimeUpdate(try VoiceChannelStartTimeUpdate(jsonBytes: data))
-        case .threadCreate: .threadCreate(try Channel(jsonBytes: data))
-        case .threadUpdate: .threadUpdate(try Channel(jsonBytes: data))
-        case .threadDelete: .threadDelete(try Channel(jsonBytes: data))
-        case .threadListSync: .threadListSync(try ThreadListSync(jsonBytes: data))
-        case .threadMemberUpdate: .threadMemberUpdate(try ThreadMember(jsonBytes: data))
-        case .threadMembersUpdate: .threadMembersUpdate(try ThreadMembersUpdate(jsonBytes: data))
-        case .entitlementCreate: .entitlementCreate(try Entitlement(jsonBytes: data))
-        case .entitlementUpdate: .entitlementUpdate(try Entitlement(jsonBytes: data))
-        case .entitlementDelete: .entitlementDelete(try Entitlement(jsonBytes: data))
-        case .guildCreate: .guildCreate(try GuildCreateEvent(jsonBytes: data))
-        case .guildUpdate: .guildUpdate(try Guild(jsonBytes: data))
-        case .guildDelete: .guildDelete(try UnavailableGuild(jsonBytes: data))
-        case .guildAuditLogEntryCreate: .guildAuditLogEntryCreate(try AuditLogEntry(jsonBytes: data))
-        case .guildBanAdd: .guildBanAdd(try GuildBan(jsonBytes: data))
-        case .guildBanRemove: .guildBanRemove(try GuildBan(jsonBytes: data))
-        case .guildEmojisUpdate: .guildEmojisUpdate(try GuildEmojisUpdate(jsonBytes: data))
-        case .guildStickersUpdate: .guildStickersUpdate(try GuildStickersUpdate(jsonBytes: data))
-        case .guildIntegrationsUpdate: .guildIntegrationsUpdate(try GuildIntegrationsUpdate(jsonBytes: data))
-        case .guildMemberAdd: .guildMemberAdd(try GuildMemberEvent(jsonBytes: data))
-        case .guildMemberRemove: .guildMemberRemove(try GuildMemberRemove(jsonBytes: data))
-        case .guildMemberUpdate: .guildMemberUpdate(try GuildMemberEvent(jsonBytes: data))
-        case .guildMembersChunk: .guildMembersChunk(try GuildMembersChunk(jsonBytes: data))
-        case .guildRoleCreate: .guildRoleCreate(try GuildRoleUpdate(jsonBytes: data))
-        case .guildRoleUpdate: .guildRoleUpdate(try GuildRoleUpdate(jsonBytes: data))
-        case .guildRoleDelete: .guildRoleDelete(try GuildRoleDelete(jsonBytes: data))
-        case .guildScheduledEventCreate: .guildScheduledEventCreate(try GuildScheduledEvent(jsonBytes: data))
-        case .guildScheduledEventUpdate: .guildScheduledEventUpdate(try GuildScheduledEvent(jsonBytes: data))
-        case .guildScheduledEventDelete: .guildScheduledEventDelete(try GuildScheduledEvent(jsonBytes: data))
-        case .guildScheduledEventUserAdd: .guildScheduledEventUserAdd(try GuildScheduledEventUser(jsonBytes: data))
-        case .guildScheduledEventUserRemove: .guildScheduledEventUserRemove(try GuildScheduledEventUser(jsonBytes: data))
-        case .guildSoundboardSoundCreate: .guildSoundboardSoundCreate(try SoundboardSound(jsonBytes: data))
-        case .guildSoundboardSoundUpdate: .guildSoundboardSoundUpdate(try SoundboardSound(jsonBytes: data))
-        case .guildSoundboardSoundDelete: .guildSoundboardSoundDelete(try GuildSoundboardSoundDelete(jsonBytes: data))
-        case .guildSoundboardSoundsUpdate: .guildSoundboardSoundsUpdate(try SoundboardSounds(jsonBytes: data))
-        case .soundboardSounds: .soundboardSounds(try SoundboardSounds(jsonBytes: data))
-        case .integrationCreate: .integrationCreate(try Integration(jsonBytes: data))
-        case .integrationUpdate: .integrationUpdate(try Integration(jsonBytes: data))
-        case .integrationDelete: .integrationDelete(try IntegrationDelete(jsonBytes: data))
-        case .interactionCreate: .interactionCreate(try Interaction(jsonBytes: data))
-        case .inviteCreate: .inviteCreate(try InviteCreate(jsonBytes: data))
-        case .inviteDelete: .inviteDelete(try InviteDelete(jsonBytes: data))
-        case .messageCreate: .messageCreate(try Message(jsonBytes: data))
-        case .messageUpdate: .messageUpdate(try Message(jsonBytes: data))
-        case .messageDelete: .messageDelete(try MessageDelete(jsonBytes: data))
-        case .messageDeleteBulk: .messageDeleteBulk(try MessageDeleteBulk(jsonBytes: data))
-        case .messageReactionAdd: .messageReactionAdd(try MessageReactionEvent(jsonBytes: data))
-        case .messageReactionRemove: .messageReactionRemove(try MessageReactionEvent(jsonBytes: data))
-        case .messageReactionRemoveAll: .messageReactionRemoveAll(try MessageReactionRemoveAll(jsonBytes: data))
-        case .messageReactionRemoveEmoji: .messageReactionRemoveEmoji(try MessageReactionRemoveEmoji(jsonBytes: data))
-        case .messagePollVoteAdd: .messagePollVoteAdd(try MessagePollVote(jsonBytes: data))
-        case .messagePollVoteRemove: .messagePollVoteRemove(try MessagePollVote(jsonBytes: data))
-        case .presenceUpdate: .presenceUpdate(try Presence(jsonBytes: data))
-        case .typingStart: .typingStart(try TypingStart(jsonBytes: data))
-        case .userUpdate: .userUpdate(try User(jsonBytes: data))
-        case .stageInstanceCreate: .stageInstanceCreate(try StageInstance(jsonBytes: data))
-        case .stageInstanceUpdate: .stageInstanceUpdate(try StageInstance(jsonBytes: data))
-        case .stageInstanceDelete: .stageInstanceDelete(try StageInstance(jsonBytes: data))
-        case .subscriptionCreate: .subscriptionCreate(try Subscription(jsonBytes: data))
-        case .subscriptionUpdate: .subscriptionUpdate(try Subscription(jsonBytes: data))
-        case .subscriptionDelete: .subscriptionDelete(try Subscription(jsonBytes: data))
-        case .voiceChannelEffectSend: .voiceChannelEffectSend(try VoiceChannelEffectSend(jsonBytes: data))
-        case .voiceStateUpdate: .voiceStateUpdate(try VoiceState(jsonBytes: data))
-        case .voiceServerUpdate: .voiceServerUpdate(try VoiceServerUpdate(jsonBytes: data))
-        case .webhooksUpdate: .webhooksUpdate(try WebhooksUpdate(jsonBytes: data))
+        try JSONReader.withReader(data) { reader in
+            switch kind {
+            case .ready: .ready(try Ready(from: &reader))
+            case .resumed: .resumed(try Resumed(from: &reader))
+            case .rateLimited: .rateLimited(try RateLimited(from: &reader))
+            case .applicationCommandPermissionsUpdate: .applicationCommandPermissionsUpdate(try GuildApplicationCommandPermissions(from: &reader))
+            case .autoModerationRuleCreate: .autoModerationRuleCreate(try AutoModerationRule(from: &reader))
+            case .autoModerationRuleUpdate: .autoModerationRuleUpdate(try AutoModerationRule(from: &reader))
+            case .autoModerationRuleDelete: .autoModerationRuleDelete(try AutoModerationRule(from: &reader))
+            case .autoModerationActionExecution: .autoModerationActionExecution(try AutoModerationActionExecution(from: &reader))
+            case .channelCreate: .channelCreate(try Channel(from: &reader))
+            case .channelUpdate: .channelUpdate(try Channel(from: &reader))
+            case .channelDelete: .channelDelete(try Channel(from: &reader))
+            case .channelInfo: .channelInfo(try ChannelInfo(from: &reader))
+            case .channelPinsUpdate: .channelPinsUpdate(try ChannelPinsUpdate(from: &reader))
+            case .voiceChannelStatusUpdate: .voiceChannelStatusUpdate(try VoiceChannelStatusUpdate(from: &reader))
+            case .voiceChannelStartTimeUpdate: .voiceChannelStartTimeUpdate(try VoiceChannelStartTimeUpdate(from: &reader))
+            case .threadCreate: .threadCreate(try Channel(from: &reader))
+            case .threadUpdate: .threadUpdate(try Channel(from: &reader))
+            case .threadDelete: .threadDelete(try Channel(from: &reader))
+            case .threadListSync: .threadListSync(try ThreadListSync(from: &reader))
+            case .threadMemberUpdate: .threadMemberUpdate(try ThreadMember(from: &reader))
+            case .threadMembersUpdate: .threadMembersUpdate(try ThreadMembersUpdate(from: &reader))
+            case .entitlementCreate: .entitlementCreate(try Entitlement(from: &reader))
+            case .entitlementUpdate: .entitlementUpdate(try Entitlement(from: &reader))
+            case .entitlementDelete: .entitlementDelete(try Entitlement(from: &reader))
+            case .guildCreate: .guildCreate(try GuildCreateEvent(from: &reader))
+            case .guildUpdate: .guildUpdate(try Guild(from: &reader))
+            case .guildDelete: .guildDelete(try UnavailableGuild(from: &reader))
+            case .guildAuditLogEntryCreate: .guildAuditLogEntryCreate(try AuditLogEntry(from: &reader))
+            case .guildBanAdd: .guildBanAdd(try GuildBan(from: &reader))
+            case .guildBanRemove: .guildBanRemove(try GuildBan(from: &reader))
+            case .guildEmojisUpdate: .guildEmojisUpdate(try GuildEmojisUpdate(from: &reader))
+            case .guildStickersUpdate: .guildStickersUpdate(try GuildStickersUpdate(from: &reader))
+            case .guildIntegrationsUpdate: .guildIntegrationsUpdate(try GuildIntegrationsUpdate(from: &reader))
+            case .guildMemberAdd: .guildMemberAdd(try GuildMemberEvent(from: &reader))
+            case .guildMemberRemove: .guildMemberRemove(try GuildMemberRemove(from: &reader))
+            case .guildMemberUpdate: .guildMemberUpdate(try GuildMemberEvent(from: &reader))
+            case .guildMembersChunk: .guildMembersChunk(try GuildMembersChunk(from: &reader))
+            case .guildRoleCreate: .guildRoleCreate(try GuildRoleUpdate(from: &reader))
+            case .guildRoleUpdate: .guildRoleUpdate(try GuildRoleUpdate(from: &reader))
+            case .guildRoleDelete: .guildRoleDelete(try GuildRoleDelete(from: &reader))
+            case .guildScheduledEventCreate: .guildScheduledEventCreate(try GuildScheduledEvent(from: &reader))
+            case .guildScheduledEventUpdate: .guildScheduledEventUpdate(try GuildScheduledEvent(from: &reader))
+            case .guildScheduledEventDelete: .guildScheduledEventDelete(try GuildScheduledEvent(from: &reader))
+            case .guildScheduledEventUserAdd: .guildScheduledEventUserAdd(try GuildScheduledEventUser(from: &reader))
+            case .guildScheduledEventUserRemove: .guildScheduledEventUserRemove(try GuildScheduledEventUser(from: &reader))
+            case .guildSoundboardSoundCreate: .guildSoundboardSoundCreate(try SoundboardSound(from: &reader))
+            case .guildSoundboardSoundUpdate: .guildSoundboardSoundUpdate(try SoundboardSound(from: &reader))
+            case .guildSoundboardSoundDelete: .guildSoundboardSoundDelete(try GuildSoundboardSoundDelete(from: &reader))
+            case .guildSoundboardSoundsUpdate: .guildSoundboardSoundsUpdate(try SoundboardSounds(from: &reader))
+            case .soundboardSounds: .soundboardSounds(try SoundboardSounds(from: &reader))
+            case .integrationCreate: .integrationCreate(try Integration(from: &reader))
+            case .integrationUpdate: .integrationUpdate(try Integration(from: &reader))
+            case .integrationDelete: .integrationDelete(try IntegrationDelete(from: &reader))
+            case .interactionCreate: .interactionCreate(try Interaction(from: &reader))
+            case .inviteCreate: .inviteCreate(try InviteCreate(from: &reader))
+            case .inviteDelete: .inviteDelete(try InviteDelete(from: &reader))
+            case .messageCreate: .messageCreate(try Message(from: &reader))
+            case .messageUpdate: .messageUpdate(try Message(from: &reader))
+            case .messageDelete: .messageDelete(try MessageDelete(from: &reader))
+            case .messageDeleteBulk: .messageDeleteBulk(try MessageDeleteBulk(from: &reader))
+            case .messageReactionAdd: .messageReactionAdd(try MessageReactionEvent(from: &reader))
+            case .messageReactionRemove: .messageReactionRemove(try MessageReactionEvent(from: &reader))
+            case .messageReactionRemoveAll: .messageReactionRemoveAll(try MessageReactionRemoveAll(from: &reader))
+            case .messageReactionRemoveEmoji: .messageReactionRemoveEmoji(try MessageReactionRemoveEmoji(from: &reader))
+            case .messagePollVoteAdd: .messagePollVoteAdd(try MessagePollVote(from: &reader))
+            case .messagePollVoteRemove: .messagePollVoteRemove(try MessagePollVote(from: &reader))
+            case .presenceUpdate: .presenceUpdate(try Presence(from: &reader))
+            case .typingStart: .typingStart(try TypingStart(from: &reader))
+            case .userUpdate: .userUpdate(try User(from: &reader))
+            case .stageInstanceCreate: .stageInstanceCreate(try StageInstance(from: &reader))
+            case .stageInstanceUpdate: .stageInstanceUpdate(try StageInstance(from: &reader))
+            case .stageInstanceDelete: .stageInstanceDelete(try StageInstance(from: &reader))
+            case .subscriptionCreate: .subscriptionCreate(try Subscription(from: &reader))
+            case .subscriptionUpdate: .subscriptionUpdate(try Subscription(from: &reader))
+            case .subscriptionDelete: .subscriptionDelete(try Subscription(from: &reader))
+            case .voiceChannelEffectSend: .voiceChannelEffectSend(try VoiceChannelEffectSend(from: &reader))
+            case .voiceStateUpdate: .voiceStateUpdate(try VoiceState(from: &reader))
+            case .voiceServerUpdate: .voiceServerUpdate(try VoiceServerUpdate(from: &reader))
+            case .webhooksUpdate: .webhooksUpdate(try WebhooksUpdate(from: &reader))
+            }
         }
     }
 

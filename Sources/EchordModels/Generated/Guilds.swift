@@ -337,146 +337,191 @@ public struct Guild: Sendable, Hashable, Codable, JSONReadable {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _name: String? = nil
-        var _icon: String? = nil
-        var _iconHash: String? = nil
-        var _splash: String? = nil
-        var _discoverySplash: String? = nil
-        var _owner: Bool? = nil
-        var _ownerID: Snowflake? = nil
-        var _permissions: Permissions? = nil
-        var _region: String? = nil
-        var _afkChannelID: Snowflake? = nil
-        var _afkTimeout: Int = 0
-        var _widgetEnabled: Bool? = nil
-        var _widgetChannelID: Snowflake? = nil
-        var _verificationLevel: VerificationLevel = VerificationLevel.none
-        var _defaultMessageNotifications: Int = 0
-        var _explicitContentFilter: Int = 0
-        var _roles: [Role] = []
-        var _emojis: [Emoji] = []
-        var _features: [String] = []
-        var _mfaLevel: Int = 0
-        var _applicationID: Snowflake? = nil
-        var _systemChannelID: Snowflake? = nil
-        var _systemChannelFlags: SystemChannelFlags = []
-        var _rulesChannelID: Snowflake? = nil
-        var _maxPresences: Int? = nil
-        var _maxMembers: Int? = nil
-        var _vanityURLCode: String? = nil
-        var _description: String? = nil
-        var _banner: String? = nil
-        var _premiumTier: Int = 0
-        var _premiumSubscriptionCount: Int? = nil
-        var _preferredLocale: String = "en-US"
-        var _publicUpdatesChannelID: Snowflake? = nil
-        var _maxVideoChannelUsers: Int? = nil
-        var _maxStageVideoChannelUsers: Int? = nil
-        var _approximateMemberCount: Int? = nil
-        var _approximatePresenceCount: Int? = nil
-        var _welcomeScreen: JSONValue? = nil
-        var _nsfwLevel: Int = 0
-        var _stickers: [Sticker]? = nil
-        var _premiumProgressBarEnabled: Bool = false
-        var _safetyAlertsChannelID: Snowflake? = nil
-        var _incidentsData: JSONValue? = nil
+        self.icon = nil
+        self.iconHash = nil
+        self.splash = nil
+        self.discoverySplash = nil
+        self.owner = nil
+        self.ownerID = nil
+        self.permissions = nil
+        self.region = nil
+        self.afkChannelID = nil
+        self.afkTimeout = 0
+        self.widgetEnabled = nil
+        self.widgetChannelID = nil
+        self.verificationLevel = VerificationLevel.none
+        self.defaultMessageNotifications = 0
+        self.explicitContentFilter = 0
+        self.roles = []
+        self.emojis = []
+        self.features = []
+        self.mfaLevel = 0
+        self.applicationID = nil
+        self.systemChannelID = nil
+        self.systemChannelFlags = []
+        self.rulesChannelID = nil
+        self.maxPresences = nil
+        self.maxMembers = nil
+        self.vanityURLCode = nil
+        self.description = nil
+        self.banner = nil
+        self.premiumTier = 0
+        self.premiumSubscriptionCount = nil
+        self.preferredLocale = "en-US"
+        self.publicUpdatesChannelID = nil
+        self.maxVideoChannelUsers = nil
+        self.maxStageVideoChannelUsers = nil
+        self.approximateMemberCount = nil
+        self.approximatePresenceCount = nil
+        self.welcomeScreen = nil
+        self.nsfwLevel = 0
+        self.stickers = nil
+        self.premiumProgressBarEnabled = false
+        self.safetyAlertsChannelID = nil
+        self.incidentsData = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xfe437b40c5d3ffa6:  // id
+            switch (__key &* 0x80b40f48d1170615) &>> 56 {
+            case 126:  // id
+                guard __key == 0xffa01b909f4570de else { try reader.skipValue(); continue }
                 _id = try Snowflake(from: &reader)
-            case 0x5adc2f7be9433dc8:  // name
+            case 52:  // name
+                guard __key == 0x5d95701ba3ddaf60 else { try reader.skipValue(); continue }
                 _name = try String(from: &reader)
-            case 0x0bf833d0993fe0c8:  // icon
-                _icon = try reader.readNull() ? nil : String(from: &reader)
-            case 0xa79f5666e271ea8e:  // icon_hash
-                _iconHash = try reader.readNull() ? nil : String(from: &reader)
-            case 0xb4a3080d5bbf60ed:  // splash
-                _splash = try reader.readNull() ? nil : String(from: &reader)
-            case 0x0c01fec65df29aef:  // discovery_splash
-                _discoverySplash = try reader.readNull() ? nil : String(from: &reader)
-            case 0x3cfb1f3535aab786:  // owner
-                _owner = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xa869ba3d53903877:  // owner_id
-                _ownerID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xb2b51a682b706db7:  // permissions
-                _permissions = try reader.readNull() ? nil : Permissions(from: &reader)
-            case 0x0aaee77fac9db9d2:  // region
-                _region = try reader.readNull() ? nil : String(from: &reader)
-            case 0x237beeaa31328962:  // afk_channel_id
-                _afkChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x1cdef1f1097bc962:  // afk_timeout
-                if try !reader.readNull() { _afkTimeout = try Int(from: &reader) } else { _afkTimeout = 0 }
-            case 0xeac29d91adf2213d:  // widget_enabled
-                _widgetEnabled = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x0d0fecc9df435650:  // widget_channel_id
-                _widgetChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xde8d790a935be3fd:  // verification_level
-                if try !reader.readNull() { _verificationLevel = try VerificationLevel(from: &reader) } else { _verificationLevel = VerificationLevel.none }
-            case 0x594fced47f8cb9d3:  // default_message_notifications
-                if try !reader.readNull() { _defaultMessageNotifications = try Int(from: &reader) } else { _defaultMessageNotifications = 0 }
-            case 0x53076048ea201dfe:  // explicit_content_filter
-                if try !reader.readNull() { _explicitContentFilter = try Int(from: &reader) } else { _explicitContentFilter = 0 }
-            case 0x50934107bc325c7d:  // roles
-                if try !reader.readNull() { _roles = try [Role](from: &reader) } else { _roles = [] }
-            case 0x300f1ec40e669dba:  // emojis
-                if try !reader.readNull() { _emojis = try [Emoji](from: &reader) } else { _emojis = [] }
-            case 0x26c61fb3fe8fb4cc:  // features
-                if try !reader.readNull() { _features = try [String](from: &reader) } else { _features = [] }
-            case 0xb7d48e3c2d93d3c6:  // mfa_level
-                if try !reader.readNull() { _mfaLevel = try Int(from: &reader) } else { _mfaLevel = 0 }
-            case 0x39b5e605fecfcd8e:  // application_id
-                _applicationID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xda8f615a1ffd4379:  // system_channel_id
-                _systemChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xdd5bb79d09c3139d:  // system_channel_flags
-                if try !reader.readNull() { _systemChannelFlags = try SystemChannelFlags(from: &reader) } else { _systemChannelFlags = [] }
-            case 0x821f11264f196251:  // rules_channel_id
-                _rulesChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x6d957631f63402ab:  // max_presences
-                _maxPresences = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x4057538f6d78a594:  // max_members
-                _maxMembers = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x50a59ea16d65a2ae:  // vanity_url_code
-                _vanityURLCode = try reader.readNull() ? nil : String(from: &reader)
-            case 0x59b5c1d4e9c94dfd:  // description
-                _description = try reader.readNull() ? nil : String(from: &reader)
-            case 0x6db6f1bfb03caec2:  // banner
-                _banner = try reader.readNull() ? nil : String(from: &reader)
-            case 0x577209211ee6710a:  // premium_tier
-                if try !reader.readNull() { _premiumTier = try Int(from: &reader) } else { _premiumTier = 0 }
-            case 0x993912b12a34a652:  // premium_subscription_count
-                _premiumSubscriptionCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x60662633fdccadb5:  // preferred_locale
-                if try !reader.readNull() { _preferredLocale = try String(from: &reader) } else { _preferredLocale = "en-US" }
-            case 0x92ae36c734015d83:  // public_updates_channel_id
-                _publicUpdatesChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xf962b84ec0a798a1:  // max_video_channel_users
-                _maxVideoChannelUsers = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x745ffc2c5efbecec:  // max_stage_video_channel_users
-                _maxStageVideoChannelUsers = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xfb1cece9055cf654:  // approximate_member_count
-                _approximateMemberCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x7bd13b805c62fac7:  // approximate_presence_count
-                _approximatePresenceCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x1f32bf7fb4d77a28:  // welcome_screen
-                _welcomeScreen = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0xee93e77eb01ea6c6:  // nsfw_level
-                if try !reader.readNull() { _nsfwLevel = try Int(from: &reader) } else { _nsfwLevel = 0 }
-            case 0xb2e80875e1c7e063:  // stickers
-                _stickers = try reader.readNull() ? nil : [Sticker](from: &reader)
-            case 0x6a35c79693c28a2d:  // premium_progress_bar_enabled
-                if try !reader.readNull() { _premiumProgressBarEnabled = try Bool(from: &reader) } else { _premiumProgressBarEnabled = false }
-            case 0xa3d4e5c3915cc25d:  // safety_alerts_channel_id
-                _safetyAlertsChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xd21d522ecff7d17a:  // incidents_data
-                _incidentsData = try reader.readNull() ? nil : JSONValue(from: &reader)
+            case 82:  // icon
+                guard __key == 0x093ef3304120f578 else { try reader.skipValue(); continue }
+                self.icon = try reader.readNull() ? nil : String(from: &reader)
+            case 4:  // icon_hash
+                guard __key == 0x0bc94b373c6b7707 else { try reader.skipValue(); continue }
+                self.iconHash = try reader.readNull() ? nil : String(from: &reader)
+            case 37:  // splash
+                guard __key == 0xb08d271dcf9092b5 else { try reader.skipValue(); continue }
+                self.splash = try reader.readNull() ? nil : String(from: &reader)
+            case 15:  // discovery_splash
+                guard __key == 0xf763d2e2dc31381e else { try reader.skipValue(); continue }
+                self.discoverySplash = try reader.readNull() ? nil : String(from: &reader)
+            case 201:  // owner
+                guard __key == 0x4062affd26c7474a else { try reader.skipValue(); continue }
+                self.owner = try reader.readNull() ? nil : Bool(from: &reader)
+            case 121:  // owner_id
+                guard __key == 0xa2f738fdc452d047 else { try reader.skipValue(); continue }
+                self.ownerID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 144:  // permissions
+                guard __key == 0x4f7bc94a55890340 else { try reader.skipValue(); continue }
+                self.permissions = try reader.readNull() ? nil : Permissions(from: &reader)
+            case 202:  // region
+                guard __key == 0x0699068f30adadf2 else { try reader.skipValue(); continue }
+                self.region = try reader.readNull() ? nil : String(from: &reader)
+            case 231:  // afk_channel_id
+                guard __key == 0xddf00c731858265e else { try reader.skipValue(); continue }
+                self.afkChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 33:  // afk_timeout
+                guard __key == 0x1367ef09b55b2909 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.afkTimeout = try Int(from: &reader) } else { self.afkTimeout = 0 }
+            case 9:  // widget_enabled
+                guard __key == 0x2dec3c0416383e85 else { try reader.skipValue(); continue }
+                self.widgetEnabled = try reader.readNull() ? nil : Bool(from: &reader)
+            case 86:  // widget_channel_id
+                guard __key == 0x9708cdb7acdebd59 else { try reader.skipValue(); continue }
+                self.widgetChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 253:  // verification_level
+                guard __key == 0x3e0010733e624c23 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.verificationLevel = try VerificationLevel(from: &reader) } else { self.verificationLevel = VerificationLevel.none }
+            case 143:  // default_message_notifications
+                guard __key == 0xf314d6c51ab35a2b else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.defaultMessageNotifications = try Int(from: &reader) } else { self.defaultMessageNotifications = 0 }
+            case 3:  // explicit_content_filter
+                guard __key == 0x791d824bffd05054 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.explicitContentFilter = try Int(from: &reader) } else { self.explicitContentFilter = 0 }
+            case 76:  // roles
+                guard __key == 0x4d2bb03fc2676d41 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.roles = try [Role](from: &reader) } else { self.roles = [] }
+            case 203:  // emojis
+                guard __key == 0x3424ffb49a4cc902 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.emojis = try [Emoji](from: &reader) } else { self.emojis = [] }
+            case 44:  // features
+                guard __key == 0x2c38a0f441a5e5eb else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.features = try [String](from: &reader) } else { self.features = [] }
+            case 222:  // mfa_level
+                guard __key == 0xea3fef6300977949 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.mfaLevel = try Int(from: &reader) } else { self.mfaLevel = 0 }
+            case 151:  // application_id
+                guard __key == 0xc49f68978c4392c4 else { try reader.skipValue(); continue }
+                self.applicationID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 159:  // system_channel_id
+                guard __key == 0x29a1eeb1d5d024e9 else { try reader.skipValue(); continue }
+                self.systemChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 20:  // system_channel_flags
+                guard __key == 0x68941221915924d4 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.systemChannelFlags = try SystemChannelFlags(from: &reader) } else { self.systemChannelFlags = [] }
+            case 81:  // rules_channel_id
+                guard __key == 0xaa5ec0623979bf12 else { try reader.skipValue(); continue }
+                self.rulesChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 80:  // max_presences
+                guard __key == 0x006592b686523ebc else { try reader.skipValue(); continue }
+                self.maxPresences = try reader.readNull() ? nil : Int(from: &reader)
+            case 110:  // max_members
+                guard __key == 0xa2f014ce121132d5 else { try reader.skipValue(); continue }
+                self.maxMembers = try reader.readNull() ? nil : Int(from: &reader)
+            case 169:  // vanity_url_code
+                guard __key == 0x3760dfe0f77bd657 else { try reader.skipValue(); continue }
+                self.vanityURLCode = try reader.readNull() ? nil : String(from: &reader)
+            case 134:  // description
+                guard __key == 0xb5c07a2ca7ad64c5 else { try reader.skipValue(); continue }
+                self.description = try reader.readNull() ? nil : String(from: &reader)
+            case 46:  // banner
+                guard __key == 0x69a110cf042abc82 else { try reader.skipValue(); continue }
+                self.banner = try reader.readNull() ? nil : String(from: &reader)
+            case 36:  // premium_tier
+                guard __key == 0x5ff60093208487b8 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.premiumTier = try Int(from: &reader) } else { self.premiumTier = 0 }
+            case 177:  // premium_subscription_count
+                guard __key == 0xb86cbf3da3b632e8 else { try reader.skipValue(); continue }
+                self.premiumSubscriptionCount = try reader.readNull() ? nil : Int(from: &reader)
+            case 79:  // preferred_locale
+                guard __key == 0x6c2a14367b33b053 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.preferredLocale = try String(from: &reader) } else { self.preferredLocale = "en-US" }
+            case 92:  // public_updates_channel_id
+                guard __key == 0x1cf2130cc89dba4f else { try reader.skipValue(); continue }
+                self.publicUpdatesChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 165:  // max_video_channel_users
+                guard __key == 0x9f597061dbc4880f else { try reader.skipValue(); continue }
+                self.maxVideoChannelUsers = try reader.readNull() ? nil : Int(from: &reader)
+            case 246:  // max_stage_video_channel_users
+                guard __key == 0x3cf88529dc1450f0 else { try reader.skipValue(); continue }
+                self.maxStageVideoChannelUsers = try reader.readNull() ? nil : Int(from: &reader)
+            case 30:  // approximate_member_count
+                guard __key == 0xc1259091bfb69cdd else { try reader.skipValue(); continue }
+                self.approximateMemberCount = try reader.readNull() ? nil : Int(from: &reader)
+            case 122:  // approximate_presence_count
+                guard __key == 0x1b2fe9b4bf45648e else { try reader.skipValue(); continue }
+                self.approximatePresenceCount = try reader.readNull() ? nil : Int(from: &reader)
+            case 123:  // welcome_screen
+                guard __key == 0x5cd133bb058e41c1 else { try reader.skipValue(); continue }
+                self.welcomeScreen = try reader.readNull() ? nil : JSONValue(from: &reader)
+            case 91:  // nsfw_level
+                guard __key == 0x416d8461f184125a else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.nsfwLevel = try Int(from: &reader) } else { self.nsfwLevel = 0 }
+            case 70:  // stickers
+                guard __key == 0xb85a89b550d90813 else { try reader.skipValue(); continue }
+                self.stickers = try reader.readNull() ? nil : [Sticker](from: &reader)
+            case 22:  // premium_progress_bar_enabled
+                guard __key == 0x6f3c4486bb46e8a2 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.premiumProgressBarEnabled = try Bool(from: &reader) } else { self.premiumProgressBarEnabled = false }
+            case 120:  // safety_alerts_channel_id
+                guard __key == 0xafc0dee1f7ea45cb else { try reader.skipValue(); continue }
+                self.safetyAlertsChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 164:  // incidents_data
+                guard __key == 0xca3440b6d556d7b2 else { try reader.skipValue(); continue }
+                self.incidentsData = try reader.readNull() ? nil : JSONValue(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _id else { throw JSONDecodingError(.missingField("id", in: "Guild"), offset: __start) }
+        self.id = _id
         guard let _name else { throw JSONDecodingError(.missingField("name", in: "Guild"), offset: __start) }
-        self.init(id: _id, name: _name, icon: _icon, iconHash: _iconHash, splash: _splash, discoverySplash: _discoverySplash, owner: _owner, ownerID: _ownerID, permissions: _permissions, region: _region, afkChannelID: _afkChannelID, afkTimeout: _afkTimeout, widgetEnabled: _widgetEnabled, widgetChannelID: _widgetChannelID, verificationLevel: _verificationLevel, defaultMessageNotifications: _defaultMessageNotifications, explicitContentFilter: _explicitContentFilter, roles: _roles, emojis: _emojis, features: _features, mfaLevel: _mfaLevel, applicationID: _applicationID, systemChannelID: _systemChannelID, systemChannelFlags: _systemChannelFlags, rulesChannelID: _rulesChannelID, maxPresences: _maxPresences, maxMembers: _maxMembers, vanityURLCode: _vanityURLCode, description: _description, banner: _banner, premiumTier: _premiumTier, premiumSubscriptionCount: _premiumSubscriptionCount, preferredLocale: _preferredLocale, publicUpdatesChannelID: _publicUpdatesChannelID, maxVideoChannelUsers: _maxVideoChannelUsers, maxStageVideoChannelUsers: _maxStageVideoChannelUsers, approximateMemberCount: _approximateMemberCount, approximatePresenceCount: _approximatePresenceCount, welcomeScreen: _welcomeScreen, nsfwLevel: _nsfwLevel, stickers: _stickers, premiumProgressBarEnabled: _premiumProgressBarEnabled, safetyAlertsChannelID: _safetyAlertsChannelID, incidentsData: _incidentsData)
+        self.name = _name
     }
 }
 
@@ -899,182 +944,239 @@ public struct GuildCreate: Sendable, Hashable, Codable, JSONReadable {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _name: String? = nil
-        var _icon: String? = nil
-        var _iconHash: String? = nil
-        var _splash: String? = nil
-        var _discoverySplash: String? = nil
-        var _owner: Bool? = nil
-        var _ownerID: Snowflake? = nil
-        var _permissions: Permissions? = nil
-        var _region: String? = nil
-        var _afkChannelID: Snowflake? = nil
-        var _afkTimeout: Int = 0
-        var _widgetEnabled: Bool? = nil
-        var _widgetChannelID: Snowflake? = nil
-        var _verificationLevel: VerificationLevel = VerificationLevel.none
-        var _defaultMessageNotifications: Int = 0
-        var _explicitContentFilter: Int = 0
-        var _roles: [Role] = []
-        var _emojis: [Emoji] = []
-        var _features: [String] = []
-        var _mfaLevel: Int = 0
-        var _applicationID: Snowflake? = nil
-        var _systemChannelID: Snowflake? = nil
-        var _systemChannelFlags: SystemChannelFlags = []
-        var _rulesChannelID: Snowflake? = nil
-        var _maxPresences: Int? = nil
-        var _maxMembers: Int? = nil
-        var _vanityURLCode: String? = nil
-        var _description: String? = nil
-        var _banner: String? = nil
-        var _premiumTier: Int = 0
-        var _premiumSubscriptionCount: Int? = nil
-        var _preferredLocale: String = "en-US"
-        var _publicUpdatesChannelID: Snowflake? = nil
-        var _maxVideoChannelUsers: Int? = nil
-        var _maxStageVideoChannelUsers: Int? = nil
-        var _approximateMemberCount: Int? = nil
-        var _approximatePresenceCount: Int? = nil
-        var _welcomeScreen: JSONValue? = nil
-        var _nsfwLevel: Int = 0
-        var _stickers: [Sticker]? = nil
-        var _premiumProgressBarEnabled: Bool = false
-        var _safetyAlertsChannelID: Snowflake? = nil
-        var _incidentsData: JSONValue? = nil
-        var _joinedAt: Timestamp? = nil
-        var _large: Bool = false
-        var _unavailable: Bool? = nil
-        var _memberCount: Int = 0
-        var _voiceStates: [VoiceState] = []
-        var _members: [GuildMember] = []
-        var _channels: [Channel] = []
-        var _threads: [Channel] = []
-        var _presences: [Presence] = []
-        var _stageInstances: [StageInstance] = []
-        var _guildScheduledEvents: [GuildScheduledEvent] = []
-        var _soundboardSounds: [SoundboardSound] = []
+        self.icon = nil
+        self.iconHash = nil
+        self.splash = nil
+        self.discoverySplash = nil
+        self.owner = nil
+        self.ownerID = nil
+        self.permissions = nil
+        self.region = nil
+        self.afkChannelID = nil
+        self.afkTimeout = 0
+        self.widgetEnabled = nil
+        self.widgetChannelID = nil
+        self.verificationLevel = VerificationLevel.none
+        self.defaultMessageNotifications = 0
+        self.explicitContentFilter = 0
+        self.roles = []
+        self.emojis = []
+        self.features = []
+        self.mfaLevel = 0
+        self.applicationID = nil
+        self.systemChannelID = nil
+        self.systemChannelFlags = []
+        self.rulesChannelID = nil
+        self.maxPresences = nil
+        self.maxMembers = nil
+        self.vanityURLCode = nil
+        self.description = nil
+        self.banner = nil
+        self.premiumTier = 0
+        self.premiumSubscriptionCount = nil
+        self.preferredLocale = "en-US"
+        self.publicUpdatesChannelID = nil
+        self.maxVideoChannelUsers = nil
+        self.maxStageVideoChannelUsers = nil
+        self.approximateMemberCount = nil
+        self.approximatePresenceCount = nil
+        self.welcomeScreen = nil
+        self.nsfwLevel = 0
+        self.stickers = nil
+        self.premiumProgressBarEnabled = false
+        self.safetyAlertsChannelID = nil
+        self.incidentsData = nil
+        self.joinedAt = nil
+        self.large = false
+        self.unavailable = nil
+        self.memberCount = 0
+        self.voiceStates = []
+        self.members = []
+        self.channels = []
+        self.threads = []
+        self.presences = []
+        self.stageInstances = []
+        self.guildScheduledEvents = []
+        self.soundboardSounds = []
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xfe437b40c5d3ffa6:  // id
+            switch (__key &* 0x18ca7e4bfa52d78d) &>> 56 {
+            case 8:  // id
+                guard __key == 0xffa01b909f4570de else { try reader.skipValue(); continue }
                 _id = try Snowflake(from: &reader)
-            case 0x5adc2f7be9433dc8:  // name
+            case 115:  // name
+                guard __key == 0x5d95701ba3ddaf60 else { try reader.skipValue(); continue }
                 _name = try String(from: &reader)
-            case 0x0bf833d0993fe0c8:  // icon
-                _icon = try reader.readNull() ? nil : String(from: &reader)
-            case 0xa79f5666e271ea8e:  // icon_hash
-                _iconHash = try reader.readNull() ? nil : String(from: &reader)
-            case 0xb4a3080d5bbf60ed:  // splash
-                _splash = try reader.readNull() ? nil : String(from: &reader)
-            case 0x0c01fec65df29aef:  // discovery_splash
-                _discoverySplash = try reader.readNull() ? nil : String(from: &reader)
-            case 0x3cfb1f3535aab786:  // owner
-                _owner = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xa869ba3d53903877:  // owner_id
-                _ownerID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xb2b51a682b706db7:  // permissions
-                _permissions = try reader.readNull() ? nil : Permissions(from: &reader)
-            case 0x0aaee77fac9db9d2:  // region
-                _region = try reader.readNull() ? nil : String(from: &reader)
-            case 0x237beeaa31328962:  // afk_channel_id
-                _afkChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x1cdef1f1097bc962:  // afk_timeout
-                if try !reader.readNull() { _afkTimeout = try Int(from: &reader) } else { _afkTimeout = 0 }
-            case 0xeac29d91adf2213d:  // widget_enabled
-                _widgetEnabled = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x0d0fecc9df435650:  // widget_channel_id
-                _widgetChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xde8d790a935be3fd:  // verification_level
-                if try !reader.readNull() { _verificationLevel = try VerificationLevel(from: &reader) } else { _verificationLevel = VerificationLevel.none }
-            case 0x594fced47f8cb9d3:  // default_message_notifications
-                if try !reader.readNull() { _defaultMessageNotifications = try Int(from: &reader) } else { _defaultMessageNotifications = 0 }
-            case 0x53076048ea201dfe:  // explicit_content_filter
-                if try !reader.readNull() { _explicitContentFilter = try Int(from: &reader) } else { _explicitContentFilter = 0 }
-            case 0x50934107bc325c7d:  // roles
-                if try !reader.readNull() { _roles = try [Role](from: &reader) } else { _roles = [] }
-            case 0x300f1ec40e669dba:  // emojis
-                if try !reader.readNull() { _emojis = try [Emoji](from: &reader) } else { _emojis = [] }
-            case 0x26c61fb3fe8fb4cc:  // features
-                if try !reader.readNull() { _features = try [String](from: &reader) } else { _features = [] }
-            case 0xb7d48e3c2d93d3c6:  // mfa_level
-                if try !reader.readNull() { _mfaLevel = try Int(from: &reader) } else { _mfaLevel = 0 }
-            case 0x39b5e605fecfcd8e:  // application_id
-                _applicationID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xda8f615a1ffd4379:  // system_channel_id
-                _systemChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xdd5bb79d09c3139d:  // system_channel_flags
-                if try !reader.readNull() { _systemChannelFlags = try SystemChannelFlags(from: &reader) } else { _systemChannelFlags = [] }
-            case 0x821f11264f196251:  // rules_channel_id
-                _rulesChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x6d957631f63402ab:  // max_presences
-                _maxPresences = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x4057538f6d78a594:  // max_members
-                _maxMembers = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x50a59ea16d65a2ae:  // vanity_url_code
-                _vanityURLCode = try reader.readNull() ? nil : String(from: &reader)
-            case 0x59b5c1d4e9c94dfd:  // description
-                _description = try reader.readNull() ? nil : String(from: &reader)
-            case 0x6db6f1bfb03caec2:  // banner
-                _banner = try reader.readNull() ? nil : String(from: &reader)
-            case 0x577209211ee6710a:  // premium_tier
-                if try !reader.readNull() { _premiumTier = try Int(from: &reader) } else { _premiumTier = 0 }
-            case 0x993912b12a34a652:  // premium_subscription_count
-                _premiumSubscriptionCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x60662633fdccadb5:  // preferred_locale
-                if try !reader.readNull() { _preferredLocale = try String(from: &reader) } else { _preferredLocale = "en-US" }
-            case 0x92ae36c734015d83:  // public_updates_channel_id
-                _publicUpdatesChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xf962b84ec0a798a1:  // max_video_channel_users
-                _maxVideoChannelUsers = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x745ffc2c5efbecec:  // max_stage_video_channel_users
-                _maxStageVideoChannelUsers = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xfb1cece9055cf654:  // approximate_member_count
-                _approximateMemberCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x7bd13b805c62fac7:  // approximate_presence_count
-                _approximatePresenceCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x1f32bf7fb4d77a28:  // welcome_screen
-                _welcomeScreen = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0xee93e77eb01ea6c6:  // nsfw_level
-                if try !reader.readNull() { _nsfwLevel = try Int(from: &reader) } else { _nsfwLevel = 0 }
-            case 0xb2e80875e1c7e063:  // stickers
-                _stickers = try reader.readNull() ? nil : [Sticker](from: &reader)
-            case 0x6a35c79693c28a2d:  // premium_progress_bar_enabled
-                if try !reader.readNull() { _premiumProgressBarEnabled = try Bool(from: &reader) } else { _premiumProgressBarEnabled = false }
-            case 0xa3d4e5c3915cc25d:  // safety_alerts_channel_id
-                _safetyAlertsChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xd21d522ecff7d17a:  // incidents_data
-                _incidentsData = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0xd9a661547ea8028a:  // joined_at
-                _joinedAt = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0xcd15778f662e1bc3:  // large
-                if try !reader.readNull() { _large = try Bool(from: &reader) } else { _large = false }
-            case 0xd953b711b1ca6dda:  // unavailable
-                _unavailable = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xbc44d73e7dd8d685:  // member_count
-                if try !reader.readNull() { _memberCount = try Int(from: &reader) } else { _memberCount = 0 }
-            case 0x2b8483c6b13fe7a1:  // voice_states
-                if try !reader.readNull() { _voiceStates = try [VoiceState](from: &reader) } else { _voiceStates = [] }
-            case 0x727ffa73b61424c0:  // members
-                if try !reader.readNull() { _members = try [GuildMember](from: &reader) } else { _members = [] }
-            case 0x7017a2b4b29df252:  // channels
-                if try !reader.readNull() { _channels = try [Channel](from: &reader) } else { _channels = [] }
-            case 0x5f358f8e82db9220:  // threads
-                if try !reader.readNull() { _threads = try [Channel](from: &reader) } else { _threads = [] }
-            case 0x828b36c0b672ccda:  // presences
-                if try !reader.readNull() { _presences = try [Presence](from: &reader) } else { _presences = [] }
-            case 0x7f2a94469605a480:  // stage_instances
-                if try !reader.readNull() { _stageInstances = try [StageInstance](from: &reader) } else { _stageInstances = [] }
-            case 0x0ccd737defdf10c9:  // guild_scheduled_events
-                if try !reader.readNull() { _guildScheduledEvents = try [GuildScheduledEvent](from: &reader) } else { _guildScheduledEvents = [] }
-            case 0xc40756c122185921:  // soundboard_sounds
-                if try !reader.readNull() { _soundboardSounds = try [SoundboardSound](from: &reader) } else { _soundboardSounds = [] }
+            case 57:  // icon
+                guard __key == 0x093ef3304120f578 else { try reader.skipValue(); continue }
+                self.icon = try reader.readNull() ? nil : String(from: &reader)
+            case 192:  // icon_hash
+                guard __key == 0x0bc94b373c6b7707 else { try reader.skipValue(); continue }
+                self.iconHash = try reader.readNull() ? nil : String(from: &reader)
+            case 32:  // splash
+                guard __key == 0xb08d271dcf9092b5 else { try reader.skipValue(); continue }
+                self.splash = try reader.readNull() ? nil : String(from: &reader)
+            case 3:  // discovery_splash
+                guard __key == 0xf763d2e2dc31381e else { try reader.skipValue(); continue }
+                self.discoverySplash = try reader.readNull() ? nil : String(from: &reader)
+            case 144:  // owner
+                guard __key == 0x4062affd26c7474a else { try reader.skipValue(); continue }
+                self.owner = try reader.readNull() ? nil : Bool(from: &reader)
+            case 188:  // owner_id
+                guard __key == 0xa2f738fdc452d047 else { try reader.skipValue(); continue }
+                self.ownerID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 221:  // permissions
+                guard __key == 0x4f7bc94a55890340 else { try reader.skipValue(); continue }
+                self.permissions = try reader.readNull() ? nil : Permissions(from: &reader)
+            case 197:  // region
+                guard __key == 0x0699068f30adadf2 else { try reader.skipValue(); continue }
+                self.region = try reader.readNull() ? nil : String(from: &reader)
+            case 213:  // afk_channel_id
+                guard __key == 0xddf00c731858265e else { try reader.skipValue(); continue }
+                self.afkChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 63:  // afk_timeout
+                guard __key == 0x1367ef09b55b2909 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.afkTimeout = try Int(from: &reader) } else { self.afkTimeout = 0 }
+            case 230:  // widget_enabled
+                guard __key == 0x2dec3c0416383e85 else { try reader.skipValue(); continue }
+                self.widgetEnabled = try reader.readNull() ? nil : Bool(from: &reader)
+            case 222:  // widget_channel_id
+                guard __key == 0x9708cdb7acdebd59 else { try reader.skipValue(); continue }
+                self.widgetChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 7:  // verification_level
+                guard __key == 0x3e0010733e624c23 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.verificationLevel = try VerificationLevel(from: &reader) } else { self.verificationLevel = VerificationLevel.none }
+            case 240:  // default_message_notifications
+                guard __key == 0xf314d6c51ab35a2b else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.defaultMessageNotifications = try Int(from: &reader) } else { self.defaultMessageNotifications = 0 }
+            case 45:  // explicit_content_filter
+                guard __key == 0x791d824bffd05054 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.explicitContentFilter = try Int(from: &reader) } else { self.explicitContentFilter = 0 }
+            case 19:  // roles
+                guard __key == 0x4d2bb03fc2676d41 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.roles = try [Role](from: &reader) } else { self.roles = [] }
+            case 220:  // emojis
+                guard __key == 0x3424ffb49a4cc902 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.emojis = try [Emoji](from: &reader) } else { self.emojis = [] }
+            case 86:  // features
+                guard __key == 0x2c38a0f441a5e5eb else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.features = try [String](from: &reader) } else { self.features = [] }
+            case 89:  // mfa_level
+                guard __key == 0xea3fef6300977949 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.mfaLevel = try Int(from: &reader) } else { self.mfaLevel = 0 }
+            case 52:  // application_id
+                guard __key == 0xc49f68978c4392c4 else { try reader.skipValue(); continue }
+                self.applicationID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 27:  // system_channel_id
+                guard __key == 0x29a1eeb1d5d024e9 else { try reader.skipValue(); continue }
+                self.systemChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 239:  // system_channel_flags
+                guard __key == 0x68941221915924d4 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.systemChannelFlags = try SystemChannelFlags(from: &reader) } else { self.systemChannelFlags = [] }
+            case 44:  // rules_channel_id
+                guard __key == 0xaa5ec0623979bf12 else { try reader.skipValue(); continue }
+                self.rulesChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 185:  // max_presences
+                guard __key == 0x006592b686523ebc else { try reader.skipValue(); continue }
+                self.maxPresences = try reader.readNull() ? nil : Int(from: &reader)
+            case 29:  // max_members
+                guard __key == 0xa2f014ce121132d5 else { try reader.skipValue(); continue }
+                self.maxMembers = try reader.readNull() ? nil : Int(from: &reader)
+            case 1:  // vanity_url_code
+                guard __key == 0x3760dfe0f77bd657 else { try reader.skipValue(); continue }
+                self.vanityURLCode = try reader.readNull() ? nil : String(from: &reader)
+            case 242:  // description
+                guard __key == 0xb5c07a2ca7ad64c5 else { try reader.skipValue(); continue }
+                self.description = try reader.readNull() ? nil : String(from: &reader)
+            case 47:  // banner
+                guard __key == 0x69a110cf042abc82 else { try reader.skipValue(); continue }
+                self.banner = try reader.readNull() ? nil : String(from: &reader)
+            case 106:  // premium_tier
+                guard __key == 0x5ff60093208487b8 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.premiumTier = try Int(from: &reader) } else { self.premiumTier = 0 }
+            case 234:  // premium_subscription_count
+                guard __key == 0xb86cbf3da3b632e8 else { try reader.skipValue(); continue }
+                self.premiumSubscriptionCount = try reader.readNull() ? nil : Int(from: &reader)
+            case 10:  // preferred_locale
+                guard __key == 0x6c2a14367b33b053 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.preferredLocale = try String(from: &reader) } else { self.preferredLocale = "en-US" }
+            case 167:  // public_updates_channel_id
+                guard __key == 0x1cf2130cc89dba4f else { try reader.skipValue(); continue }
+                self.publicUpdatesChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 82:  // max_video_channel_users
+                guard __key == 0x9f597061dbc4880f else { try reader.skipValue(); continue }
+                self.maxVideoChannelUsers = try reader.readNull() ? nil : Int(from: &reader)
+            case 172:  // max_stage_video_channel_users
+                guard __key == 0x3cf88529dc1450f0 else { try reader.skipValue(); continue }
+                self.maxStageVideoChannelUsers = try reader.readNull() ? nil : Int(from: &reader)
+            case 28:  // approximate_member_count
+                guard __key == 0xc1259091bfb69cdd else { try reader.skipValue(); continue }
+                self.approximateMemberCount = try reader.readNull() ? nil : Int(from: &reader)
+            case 110:  // approximate_presence_count
+                guard __key == 0x1b2fe9b4bf45648e else { try reader.skipValue(); continue }
+                self.approximatePresenceCount = try reader.readNull() ? nil : Int(from: &reader)
+            case 166:  // welcome_screen
+                guard __key == 0x5cd133bb058e41c1 else { try reader.skipValue(); continue }
+                self.welcomeScreen = try reader.readNull() ? nil : JSONValue(from: &reader)
+            case 190:  // nsfw_level
+                guard __key == 0x416d8461f184125a else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.nsfwLevel = try Int(from: &reader) } else { self.nsfwLevel = 0 }
+            case 105:  // stickers
+                guard __key == 0xb85a89b550d90813 else { try reader.skipValue(); continue }
+                self.stickers = try reader.readNull() ? nil : [Sticker](from: &reader)
+            case 235:  // premium_progress_bar_enabled
+                guard __key == 0x6f3c4486bb46e8a2 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.premiumProgressBarEnabled = try Bool(from: &reader) } else { self.premiumProgressBarEnabled = false }
+            case 227:  // safety_alerts_channel_id
+                guard __key == 0xafc0dee1f7ea45cb else { try reader.skipValue(); continue }
+                self.safetyAlertsChannelID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 169:  // incidents_data
+                guard __key == 0xca3440b6d556d7b2 else { try reader.skipValue(); continue }
+                self.incidentsData = try reader.readNull() ? nil : JSONValue(from: &reader)
+            case 139:  // joined_at
+                guard __key == 0x2ce50e4570f5bbe8 else { try reader.skipValue(); continue }
+                self.joinedAt = try reader.readNull() ? nil : Timestamp(from: &reader)
+            case 141:  // large
+                guard __key == 0xcf2068072c1aade7 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.large = try Bool(from: &reader) } else { self.large = false }
+            case 225:  // unavailable
+                guard __key == 0x7da898924bd1be29 else { try reader.skipValue(); continue }
+                self.unavailable = try reader.readNull() ? nil : Bool(from: &reader)
+            case 128:  // member_count
+                guard __key == 0xbf76cc441c4227b7 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.memberCount = try Int(from: &reader) } else { self.memberCount = 0 }
+            case 214:  // voice_states
+                guard __key == 0xbbc5a31edad2bc66 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.voiceStates = try [VoiceState](from: &reader) } else { self.voiceStates = [] }
+            case 111:  // members
+                guard __key == 0x77442b8c30512e93 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.members = try [GuildMember](from: &reader) } else { self.members = [] }
+            case 55:  // channels
+                guard __key == 0x758a23f52257c983 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.channels = try [Channel](from: &reader) } else { self.channels = [] }
+            case 102:  // threads
+                guard __key == 0x629d205759df7dfd else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.threads = try [Channel](from: &reader) } else { self.threads = [] }
+            case 233:  // presences
+                guard __key == 0xb9bf52ed18325bef else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.presences = try [Presence](from: &reader) } else { self.presences = [] }
+            case 246:  // stage_instances
+                guard __key == 0x10cd2f7b125e7288 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.stageInstances = try [StageInstance](from: &reader) } else { self.stageInstances = [] }
+            case 56:  // guild_scheduled_events
+                guard __key == 0x812f2e8288ced2a0 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.guildScheduledEvents = try [GuildScheduledEvent](from: &reader) } else { self.guildScheduledEvents = [] }
+            case 187:  // soundboard_sounds
+                guard __key == 0x81a726193669a7dd else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.soundboardSounds = try [SoundboardSound](from: &reader) } else { self.soundboardSounds = [] }
             default:
                 try reader.skipValue()
             }
         }
         guard let _id else { throw JSONDecodingError(.missingField("id", in: "GuildCreate"), offset: __start) }
+        self.id = _id
         guard let _name else { throw JSONDecodingError(.missingField("name", in: "GuildCreate"), offset: __start) }
-        self.init(id: _id, name: _name, icon: _icon, iconHash: _iconHash, splash: _splash, discoverySplash: _discoverySplash, owner: _owner, ownerID: _ownerID, permissions: _permissions, region: _region, afkChannelID: _afkChannelID, afkTimeout: _afkTimeout, widgetEnabled: _widgetEnabled, widgetChannelID: _widgetChannelID, verificationLevel: _verificationLevel, defaultMessageNotifications: _defaultMessageNotifications, explicitContentFilter: _explicitContentFilter, roles: _roles, emojis: _emojis, features: _features, mfaLevel: _mfaLevel, applicationID: _applicationID, systemChannelID: _systemChannelID, systemChannelFlags: _systemChannelFlags, rulesChannelID: _rulesChannelID, maxPresences: _maxPresences, maxMembers: _maxMembers, vanityURLCode: _vanityURLCode, description: _description, banner: _banner, premiumTier: _premiumTier, premiumSubscriptionCount: _premiumSubscriptionCount, preferredLocale: _preferredLocale, publicUpdatesChannelID: _publicUpdatesChannelID, maxVideoChannelUsers: _maxVideoChannelUsers, maxStageVideoChannelUsers: _maxStageVideoChannelUsers, approximateMemberCount: _approximateMemberCount, approximatePresenceCount: _approximatePresenceCount, welcomeScreen: _welcomeScreen, nsfwLevel: _nsfwLevel, stickers: _stickers, premiumProgressBarEnabled: _premiumProgressBarEnabled, safetyAlertsChannelID: _safetyAlertsChannelID, incidentsData: _incidentsData, joinedAt: _joinedAt, large: _large, unavailable: _unavailable, memberCount: _memberCount, voiceStates: _voiceStates, members: _members, channels: _channels, threads: _threads, presences: _presences, stageInstances: _stageInstances, guildScheduledEvents: _guildScheduledEvents, soundboardSounds: _soundboardSounds)
+        self.name = _name
     }
 }
 
@@ -1118,20 +1220,20 @@ public struct UnavailableGuild: Sendable, Hashable, Codable, JSONReadable {
     public init(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _id: Snowflake? = nil
-        var _unavailable: Bool? = nil
+        self.unavailable = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xfe437b40c5d3ffa6:  // id
+            case 0xffa01b909f4570de:  // id
                 _id = try Snowflake(from: &reader)
-            case 0xd953b711b1ca6dda:  // unavailable
-                _unavailable = try reader.readNull() ? nil : Bool(from: &reader)
+            case 0x7da898924bd1be29:  // unavailable
+                self.unavailable = try reader.readNull() ? nil : Bool(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _id else { throw JSONDecodingError(.missingField("id", in: "UnavailableGuild"), offset: __start) }
-        self.init(id: _id, unavailable: _unavailable)
+        self.id = _id
     }
 }
 
@@ -1335,55 +1437,69 @@ public struct VoiceState: Sendable, Hashable, Codable, JSONReadable {
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
         let __start = reader.offset
-        var _guildID: Snowflake? = nil
-        var _channelID: Snowflake? = nil
         var _userID: Snowflake? = nil
-        var _member: GuildMember? = nil
         var _sessionID: String? = nil
-        var _deaf: Bool = false
-        var _mute: Bool = false
-        var _selfDeaf: Bool = false
-        var _selfMute: Bool = false
-        var _selfStream: Bool? = nil
-        var _selfVideo: Bool = false
-        var _suppress: Bool = false
-        var _requestToSpeakTimestamp: Timestamp? = nil
+        self.guildID = nil
+        self.channelID = nil
+        self._member = nil
+        self.deaf = false
+        self.mute = false
+        self.selfDeaf = false
+        self.selfMute = false
+        self.selfStream = nil
+        self.selfVideo = false
+        self.suppress = false
+        self.requestToSpeakTimestamp = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0x18462b5d8bf965ef:  // guild_id
-                _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xf184b984d6464fe9:  // channel_id
-                _channelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x82fda1d141b308aa:  // user_id
+            switch (__key &* 0x70d29b6c7d22528d) &>> 58 {
+            case 47:  // guild_id
+                guard __key == 0x1db8ac9e34aa44dc else { try reader.skipValue(); continue }
+                self.guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 61:  // channel_id
+                guard __key == 0x84f059c6c1a78c36 else { try reader.skipValue(); continue }
+                self.channelID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 45:  // user_id
+                guard __key == 0x87c1d2eac2361d0d else { try reader.skipValue(); continue }
                 _userID = try Snowflake(from: &reader)
-            case 0x4cc54a9b9bd31b7d:  // member
-                _member = try reader.readNull() ? nil : GuildMember(from: &reader)
-            case 0x02b404ae5f43ebb8:  // session_id
+            case 56:  // member
+                guard __key == 0x50db2b8c17ce2e92 else { try reader.skipValue(); continue }
+                self._member = try reader.readNull() ? nil : Indirect(GuildMember(from: &reader))
+            case 54:  // session_id
+                guard __key == 0x3fe694057df4d8b3 else { try reader.skipValue(); continue }
                 _sessionID = try String(from: &reader)
-            case 0x025e51207c160f91:  // deaf
-                if try !reader.readNull() { _deaf = try Bool(from: &reader) } else { _deaf = false }
-            case 0xc79094182499fc54:  // mute
-                if try !reader.readNull() { _mute = try Bool(from: &reader) } else { _mute = false }
-            case 0x4c87af046850652b:  // self_deaf
-                if try !reader.readNull() { _selfDeaf = try Bool(from: &reader) } else { _selfDeaf = false }
-            case 0x4eb1c94d56e68585:  // self_mute
-                if try !reader.readNull() { _selfMute = try Bool(from: &reader) } else { _selfMute = false }
-            case 0x8f42bb1d913c26f7:  // self_stream
-                _selfStream = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x57b80d71ee648842:  // self_video
-                if try !reader.readNull() { _selfVideo = try Bool(from: &reader) } else { _selfVideo = false }
-            case 0xcfcd015029eab446:  // suppress
-                if try !reader.readNull() { _suppress = try Bool(from: &reader) } else { _suppress = false }
-            case 0xd44b787b8362a560:  // request_to_speak_timestamp
-                _requestToSpeakTimestamp = try reader.readNull() ? nil : Timestamp(from: &reader)
+            case 58:  // deaf
+                guard __key == 0x051791c0cde5bab9 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.deaf = try Bool(from: &reader) } else { self.deaf = false }
+            case 9:  // mute
+                guard __key == 0xca49d4b9e7fae1a5 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.mute = try Bool(from: &reader) } else { self.mute = false }
+            case 7:  // self_deaf
+                guard __key == 0x3a1e86f5f145e4fa else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.selfDeaf = try Bool(from: &reader) } else { self.selfDeaf = false }
+            case 40:  // self_mute
+                guard __key == 0xf9d9c4accb79a49c else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.selfMute = try Bool(from: &reader) } else { self.selfMute = false }
+            case 22:  // self_stream
+                guard __key == 0xfe82573c17129a0e else { try reader.skipValue(); continue }
+                self.selfStream = try reader.readNull() ? nil : Bool(from: &reader)
+            case 37:  // self_video
+                guard __key == 0x5459d9d93c98efea else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.selfVideo = try Bool(from: &reader) } else { self.selfVideo = false }
+            case 1:  // suppress
+                guard __key == 0xd53f8291ae44cc37 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.suppress = try Bool(from: &reader) } else { self.suppress = false }
+            case 3:  // request_to_speak_timestamp
+                guard __key == 0x796b5800f019caa8 else { try reader.skipValue(); continue }
+                self.requestToSpeakTimestamp = try reader.readNull() ? nil : Timestamp(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _userID else { throw JSONDecodingError(.missingField("user_id", in: "VoiceState"), offset: __start) }
+        self.userID = _userID
         guard let _sessionID else { throw JSONDecodingError(.missingField("session_id", in: "VoiceState"), offset: __start) }
-        self.init(guildID: _guildID, channelID: _channelID, userID: _userID, member: _member, sessionID: _sessionID, deaf: _deaf, mute: _mute, selfDeaf: _selfDeaf, selfMute: _selfMute, selfStream: _selfStream, selfVideo: _selfVideo, suppress: _suppress, requestToSpeakTimestamp: _requestToSpeakTimestamp)
+        self.sessionID = _sessionID
     }
 }
 
@@ -1465,35 +1581,38 @@ public struct StageInstance: Sendable, Hashable, Codable, JSONReadable {
         var _guildID: Snowflake? = nil
         var _channelID: Snowflake? = nil
         var _topic: String? = nil
-        var _privacyLevel: Int = 2
-        var _discoverableDisabled: Bool? = nil
-        var _guildScheduledEventID: Snowflake? = nil
+        self.privacyLevel = 2
+        self.discoverableDisabled = nil
+        self.guildScheduledEventID = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xfe437b40c5d3ffa6:  // id
+            case 0xffa01b909f4570de:  // id
                 _id = try Snowflake(from: &reader)
-            case 0x18462b5d8bf965ef:  // guild_id
+            case 0x1db8ac9e34aa44dc:  // guild_id
                 _guildID = try Snowflake(from: &reader)
-            case 0xf184b984d6464fe9:  // channel_id
+            case 0x84f059c6c1a78c36:  // channel_id
                 _channelID = try Snowflake(from: &reader)
-            case 0x81b8a20312e89517:  // topic
+            case 0x83c3927b488c02d3:  // topic
                 _topic = try String(from: &reader)
-            case 0x9ac53e97e0512c73:  // privacy_level
-                if try !reader.readNull() { _privacyLevel = try Int(from: &reader) } else { _privacyLevel = 2 }
-            case 0x0570f424a0c1c401:  // discoverable_disabled
-                _discoverableDisabled = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x488284ca7a6689bd:  // guild_scheduled_event_id
-                _guildScheduledEventID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 0x584ced931bbdb9df:  // privacy_level
+                if try !reader.readNull() { self.privacyLevel = try Int(from: &reader) } else { self.privacyLevel = 2 }
+            case 0x491e31c01b4dce49:  // discoverable_disabled
+                self.discoverableDisabled = try reader.readNull() ? nil : Bool(from: &reader)
+            case 0xbef75a82b716a6ae:  // guild_scheduled_event_id
+                self.guildScheduledEventID = try reader.readNull() ? nil : Snowflake(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _id else { throw JSONDecodingError(.missingField("id", in: "StageInstance"), offset: __start) }
+        self.id = _id
         guard let _guildID else { throw JSONDecodingError(.missingField("guild_id", in: "StageInstance"), offset: __start) }
+        self.guildID = _guildID
         guard let _channelID else { throw JSONDecodingError(.missingField("channel_id", in: "StageInstance"), offset: __start) }
+        self.channelID = _channelID
         guard let _topic else { throw JSONDecodingError(.missingField("topic", in: "StageInstance"), offset: __start) }
-        self.init(id: _id, guildID: _guildID, channelID: _channelID, topic: _topic, privacyLevel: _privacyLevel, discoverableDisabled: _discoverableDisabled, guildScheduledEventID: _guildScheduledEventID)
+        self.topic = _topic
     }
 }
 
@@ -1647,69 +1766,91 @@ public struct GuildScheduledEvent: Sendable, Hashable, Codable, JSONReadable {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _guildID: Snowflake? = nil
-        var _channelID: Snowflake? = nil
-        var _creatorID: Snowflake? = nil
         var _name: String? = nil
-        var _description: String? = nil
         var _scheduledStartTime: Timestamp? = nil
-        var _scheduledEndTime: Timestamp? = nil
-        var _privacyLevel: Int = 2
         var _status: GuildScheduledEventStatus? = nil
         var _entityType: GuildScheduledEventEntityType? = nil
-        var _entityID: Snowflake? = nil
-        var _entityMetadata: GuildScheduledEventEntityMetadata? = nil
-        var _creator: User? = nil
-        var _userCount: Int? = nil
-        var _image: String? = nil
-        var _recurrenceRule: JSONValue? = nil
+        self.channelID = nil
+        self.creatorID = nil
+        self.description = nil
+        self.scheduledEndTime = nil
+        self.privacyLevel = 2
+        self.entityID = nil
+        self.entityMetadata = nil
+        self._creator = nil
+        self.userCount = nil
+        self.image = nil
+        self.recurrenceRule = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xfe437b40c5d3ffa6:  // id
+            switch (__key &* 0x09f1fd9d03f0a9b5) &>> 57 {
+            case 42:  // id
+                guard __key == 0xffa01b909f4570de else { try reader.skipValue(); continue }
                 _id = try Snowflake(from: &reader)
-            case 0x18462b5d8bf965ef:  // guild_id
+            case 95:  // guild_id
+                guard __key == 0x1db8ac9e34aa44dc else { try reader.skipValue(); continue }
                 _guildID = try Snowflake(from: &reader)
-            case 0xf184b984d6464fe9:  // channel_id
-                _channelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xa5c5483fe62304fd:  // creator_id
-                _creatorID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x5adc2f7be9433dc8:  // name
+            case 50:  // channel_id
+                guard __key == 0x84f059c6c1a78c36 else { try reader.skipValue(); continue }
+                self.channelID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 54:  // creator_id
+                guard __key == 0xb24c776288be9840 else { try reader.skipValue(); continue }
+                self.creatorID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 38:  // name
+                guard __key == 0x5d95701ba3ddaf60 else { try reader.skipValue(); continue }
                 _name = try String(from: &reader)
-            case 0x59b5c1d4e9c94dfd:  // description
-                _description = try reader.readNull() ? nil : String(from: &reader)
-            case 0x3f0deb475ef28353:  // scheduled_start_time
+            case 78:  // description
+                guard __key == 0xb5c07a2ca7ad64c5 else { try reader.skipValue(); continue }
+                self.description = try reader.readNull() ? nil : String(from: &reader)
+            case 48:  // scheduled_start_time
+                guard __key == 0x3aa10540493c52ba else { try reader.skipValue(); continue }
                 _scheduledStartTime = try Timestamp(from: &reader)
-            case 0xbf78726e2b020e88:  // scheduled_end_time
-                _scheduledEndTime = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0x9ac53e97e0512c73:  // privacy_level
-                if try !reader.readNull() { _privacyLevel = try Int(from: &reader) } else { _privacyLevel = 2 }
-            case 0x5a4f702b7ba544cb:  // status
+            case 28:  // scheduled_end_time
+                guard __key == 0x074101e6f94ecb15 else { try reader.skipValue(); continue }
+                self.scheduledEndTime = try reader.readNull() ? nil : Timestamp(from: &reader)
+            case 0:  // privacy_level
+                guard __key == 0x584ced931bbdb9df else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.privacyLevel = try Int(from: &reader) } else { self.privacyLevel = 2 }
+            case 69:  // status
+                guard __key == 0x56398f3ae7d20e92 else { try reader.skipValue(); continue }
                 _status = try GuildScheduledEventStatus(from: &reader)
-            case 0xeb313e1a567392f9:  // entity_type
+            case 94:  // entity_type
+                guard __key == 0x1c4a1efea237d3da else { try reader.skipValue(); continue }
                 _entityType = try GuildScheduledEventEntityType(from: &reader)
-            case 0xab58ff055ee095dd:  // entity_id
-                _entityID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xccf2b9971d1b8d44:  // entity_metadata
-                _entityMetadata = try reader.readNull() ? nil : GuildScheduledEventEntityMetadata(from: &reader)
-            case 0xa1fd64a8f1e438d5:  // creator
-                _creator = try reader.readNull() ? nil : User(from: &reader)
-            case 0x0d8b7029a08c7eb8:  // user_count
-                _userCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x0ceb3b8fb6d3126a:  // image
-                _image = try reader.readNull() ? nil : String(from: &reader)
-            case 0xe3c1ef094c2e9bee:  // recurrence_rule
-                _recurrenceRule = try reader.readNull() ? nil : JSONValue(from: &reader)
+            case 84:  // entity_id
+                guard __key == 0xaffd32126f583be5 else { try reader.skipValue(); continue }
+                self.entityID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 57:  // entity_metadata
+                guard __key == 0x85099956e1ee0392 else { try reader.skipValue(); continue }
+                self.entityMetadata = try reader.readNull() ? nil : GuildScheduledEventEntityMetadata(from: &reader)
+            case 114:  // creator
+                guard __key == 0x9e95d3df6c50cfa6 else { try reader.skipValue(); continue }
+                self._creator = try reader.readNull() ? nil : Indirect(User(from: &reader))
+            case 72:  // user_count
+                guard __key == 0x2f85ed45eced0e5b else { try reader.skipValue(); continue }
+                self.userCount = try reader.readNull() ? nil : Int(from: &reader)
+            case 127:  // image
+                guard __key == 0x0ae04b1788d89b5e else { try reader.skipValue(); continue }
+                self.image = try reader.readNull() ? nil : String(from: &reader)
+            case 19:  // recurrence_rule
+                guard __key == 0x579a10d7971fbff0 else { try reader.skipValue(); continue }
+                self.recurrenceRule = try reader.readNull() ? nil : JSONValue(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _id else { throw JSONDecodingError(.missingField("id", in: "GuildScheduledEvent"), offset: __start) }
+        self.id = _id
         guard let _guildID else { throw JSONDecodingError(.missingField("guild_id", in: "GuildScheduledEvent"), offset: __start) }
+        self.guildID = _guildID
         guard let _name else { throw JSONDecodingError(.missingField("name", in: "GuildScheduledEvent"), offset: __start) }
+        self.name = _name
         guard let _scheduledStartTime else { throw JSONDecodingError(.missingField("scheduled_start_time", in: "GuildScheduledEvent"), offset: __start) }
+        self.scheduledStartTime = _scheduledStartTime
         guard let _status else { throw JSONDecodingError(.missingField("status", in: "GuildScheduledEvent"), offset: __start) }
+        self.status = _status
         guard let _entityType else { throw JSONDecodingError(.missingField("entity_type", in: "GuildScheduledEvent"), offset: __start) }
-        self.init(id: _id, guildID: _guildID, channelID: _channelID, creatorID: _creatorID, name: _name, description: _description, scheduledStartTime: _scheduledStartTime, scheduledEndTime: _scheduledEndTime, privacyLevel: _privacyLevel, status: _status, entityType: _entityType, entityID: _entityID, entityMetadata: _entityMetadata, creator: _creator, userCount: _userCount, image: _image, recurrenceRule: _recurrenceRule)
+        self.entityType = _entityType
     }
 }
 
@@ -1811,17 +1952,16 @@ public struct GuildScheduledEventEntityMetadata: Sendable, Hashable, Codable, JS
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        var _location: String? = nil
+        self.location = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x37473e49984c6334:  // location
-                _location = try reader.readNull() ? nil : String(from: &reader)
+            case 0x31d4bd0928637ee4:  // location
+                self.location = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
-        self.init(location: _location)
     }
 }
 
@@ -1912,38 +2052,47 @@ public struct SoundboardSound: Sendable, Hashable, Codable, JSONReadable {
         let __start = reader.offset
         var _name: String? = nil
         var _soundID: Snowflake? = nil
-        var _volume: Double = 1
-        var _emojiID: Snowflake? = nil
-        var _emojiName: String? = nil
-        var _guildID: Snowflake? = nil
-        var _available: Bool = true
-        var _user: User? = nil
+        self.volume = 1
+        self.emojiID = nil
+        self.emojiName = nil
+        self.guildID = nil
+        self.available = true
+        self._user = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0x5adc2f7be9433dc8:  // name
+            switch (__key &* 0x09f1fd9d03f0a9b5) &>> 59 {
+            case 9:  // name
+                guard __key == 0x5d95701ba3ddaf60 else { try reader.skipValue(); continue }
                 _name = try String(from: &reader)
-            case 0xdd13a6c54abb11d3:  // sound_id
+            case 5:  // sound_id
+                guard __key == 0xe2862806ce7a78a0 else { try reader.skipValue(); continue }
                 _soundID = try Snowflake(from: &reader)
-            case 0x00e3fec4e4423d25:  // volume
-                if try !reader.readNull() { _volume = try Double(from: &reader) } else { _volume = 1 }
-            case 0xa953ea74b047776c:  // emoji_id
-                _emojiID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x537f5aabd5ad4467:  // emoji_name
-                _emojiName = try reader.readNull() ? nil : String(from: &reader)
-            case 0x18462b5d8bf965ef:  // guild_id
-                _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x4572ac4656a681cb:  // available
-                if try !reader.readNull() { _available = try Bool(from: &reader) } else { _available = true }
-            case 0x7d52e740861ce454:  // user
-                _user = try reader.readNull() ? nil : User(from: &reader)
+            case 1:  // volume
+                guard __key == 0x02409f150bb63554 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.volume = try Double(from: &reader) } else { self.volume = 1 }
+            case 12:  // emoji_id
+                guard __key == 0xaec66bb400ae5d0c else { try reader.skipValue(); continue }
+                self.emojiID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 8:  // emoji_name
+                guard __key == 0x9de8262fdf84be30 else { try reader.skipValue(); continue }
+                self.emojiName = try reader.readNull() ? nil : String(from: &reader)
+            case 23:  // guild_id
+                guard __key == 0x1db8ac9e34aa44dc else { try reader.skipValue(); continue }
+                self.guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 26:  // available
+                guard __key == 0x72078a78a16d78ca else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.available = try Bool(from: &reader) } else { self.available = true }
+            case 18:  // user
+                guard __key == 0x800c27e1c5fbe805 else { try reader.skipValue(); continue }
+                self._user = try reader.readNull() ? nil : Indirect(User(from: &reader))
             default:
                 try reader.skipValue()
             }
         }
         guard let _name else { throw JSONDecodingError(.missingField("name", in: "SoundboardSound"), offset: __start) }
+        self.name = _name
         guard let _soundID else { throw JSONDecodingError(.missingField("sound_id", in: "SoundboardSound"), offset: __start) }
-        self.init(name: _name, soundID: _soundID, volume: _volume, emojiID: _emojiID, emojiName: _emojiName, guildID: _guildID, available: _available, user: _user)
+        self.soundID = _soundID
     }
 }
 
@@ -2102,65 +2251,84 @@ public struct Integration: Sendable, Hashable, Codable, JSONReadable {
         var _id: Snowflake? = nil
         var _name: String? = nil
         var _type: String? = nil
-        var _enabled: Bool = false
-        var _syncing: Bool? = nil
-        var _roleID: Snowflake? = nil
-        var _enableEmoticons: Bool? = nil
-        var _expireBehavior: Int? = nil
-        var _expireGracePeriod: Int? = nil
-        var _user: User? = nil
-        var _account: IntegrationAccount? = nil
-        var _syncedAt: Timestamp? = nil
-        var _subscriberCount: Int? = nil
-        var _revoked: Bool? = nil
-        var _application: IntegrationApplication? = nil
-        var _scopes: [String]? = nil
-        var _guildID: Snowflake? = nil
+        self.enabled = false
+        self.syncing = nil
+        self.roleID = nil
+        self.enableEmoticons = nil
+        self.expireBehavior = nil
+        self.expireGracePeriod = nil
+        self._user = nil
+        self.account = nil
+        self.syncedAt = nil
+        self.subscriberCount = nil
+        self.revoked = nil
+        self._application = nil
+        self.scopes = nil
+        self.guildID = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xfe437b40c5d3ffa6:  // id
+            switch (__key &* 0x5d5bca4696b343b3) &>> 57 {
+            case 98:  // id
+                guard __key == 0xffa01b909f4570de else { try reader.skipValue(); continue }
                 _id = try Snowflake(from: &reader)
-            case 0x5adc2f7be9433dc8:  // name
+            case 9:  // name
+                guard __key == 0x5d95701ba3ddaf60 else { try reader.skipValue(); continue }
                 _name = try String(from: &reader)
-            case 0xd11ab2a7d7e83f46:  // type
+            case 121:  // type
+                guard __key == 0xd3d3f347824fa9ee else { try reader.skipValue(); continue }
                 _type = try String(from: &reader)
-            case 0x6c890cf25a90d1b9:  // enabled
-                if try !reader.readNull() { _enabled = try Bool(from: &reader) } else { _enabled = false }
-            case 0xb9ee657168103fdc:  // syncing
-                _syncing = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x96f732c487013124:  // role_id
-                _roleID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x5ba1011c1e5b50d2:  // enable_emoticons
-                _enableEmoticons = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x0e6f0b4850e1e520:  // expire_behavior
-                _expireBehavior = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x2825c0aa5ff400cd:  // expire_grace_period
-                _expireGracePeriod = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x7d52e740861ce454:  // user
-                _user = try reader.readNull() ? nil : User(from: &reader)
-            case 0x6de11d993bb10e8e:  // account
-                _account = try reader.readNull() ? nil : IntegrationAccount(from: &reader)
-            case 0x37ff4f64fb3cf46b:  // synced_at
-                _syncedAt = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0xecdd99e37389cba9:  // subscriber_count
-                _subscriberCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xa649ec2a8ca93dca:  // revoked
-                _revoked = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x6b477df7fed96912:  // application
-                _application = try reader.readNull() ? nil : IntegrationApplication(from: &reader)
-            case 0xc71a697f7fd8f69f:  // scopes
-                _scopes = try reader.readNull() ? nil : [String](from: &reader)
-            case 0x18462b5d8bf965ef:  // guild_id
-                _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 12:  // enabled
+                guard __key == 0x714d3e0ac98e3dbd else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.enabled = try Bool(from: &reader) } else { self.enabled = false }
+            case 96:  // syncing
+                guard __key == 0xb686d4a9c22cce00 else { try reader.skipValue(); continue }
+                self.syncing = try reader.readNull() ? nil : Bool(from: &reader)
+            case 72:  // role_id
+                guard __key == 0x923301ab1d7fdcd7 else { try reader.skipValue(); continue }
+                self.roleID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 53:  // enable_emoticons
+                guard __key == 0xe8b29c3973f57602 else { try reader.skipValue(); continue }
+                self.enableEmoticons = try reader.readNull() ? nil : Bool(from: &reader)
+            case 51:  // expire_behavior
+                guard __key == 0x8ab77ee0f2fb9315 else { try reader.skipValue(); continue }
+                self.expireBehavior = try reader.readNull() ? nil : Int(from: &reader)
+            case 24:  // expire_grace_period
+                guard __key == 0xedd6ab4e880ba328 else { try reader.skipValue(); continue }
+                self.expireGracePeriod = try reader.readNull() ? nil : Int(from: &reader)
+            case 11:  // user
+                guard __key == 0x800c27e1c5fbe805 else { try reader.skipValue(); continue }
+                self._user = try reader.readNull() ? nil : Indirect(User(from: &reader))
+            case 19:  // account
+                guard __key == 0x6d32cd712e975292 else { try reader.skipValue(); continue }
+                self.account = try reader.readNull() ? nil : IntegrationAccount(from: &reader)
+            case 45:  // synced_at
+                guard __key == 0x7b8f7a99d1d39bc3 else { try reader.skipValue(); continue }
+                self.syncedAt = try reader.readNull() ? nil : Timestamp(from: &reader)
+            case 76:  // subscriber_count
+                guard __key == 0x15b8a9ce279a67b3 else { try reader.skipValue(); continue }
+                self.subscriberCount = try reader.readNull() ? nil : Int(from: &reader)
+            case 40:  // revoked
+                guard __key == 0xa185bb1109b2106d else { try reader.skipValue(); continue }
+                self.revoked = try reader.readNull() ? nil : Bool(from: &reader)
+            case 57:  // application
+                guard __key == 0x5bf41278fc28e82e else { try reader.skipValue(); continue }
+                self._application = try reader.readNull() ? nil : Indirect(IntegrationApplication(from: &reader))
+            case 59:  // scopes
+                guard __key == 0xc304888f8bc76427 else { try reader.skipValue(); continue }
+                self.scopes = try reader.readNull() ? nil : [String](from: &reader)
+            case 84:  // guild_id
+                guard __key == 0x1db8ac9e34aa44dc else { try reader.skipValue(); continue }
+                self.guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _id else { throw JSONDecodingError(.missingField("id", in: "Integration"), offset: __start) }
+        self.id = _id
         guard let _name else { throw JSONDecodingError(.missingField("name", in: "Integration"), offset: __start) }
+        self.name = _name
         guard let _type else { throw JSONDecodingError(.missingField("type", in: "Integration"), offset: __start) }
-        self.init(id: _id, name: _name, type: _type, enabled: _enabled, syncing: _syncing, roleID: _roleID, enableEmoticons: _enableEmoticons, expireBehavior: _expireBehavior, expireGracePeriod: _expireGracePeriod, user: _user, account: _account, syncedAt: _syncedAt, subscriberCount: _subscriberCount, revoked: _revoked, application: _application, scopes: _scopes, guildID: _guildID)
+        self.type = _type
     }
 }
 
@@ -2208,17 +2376,18 @@ public struct IntegrationAccount: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xfe437b40c5d3ffa6:  // id
+            case 0xffa01b909f4570de:  // id
                 _id = try String(from: &reader)
-            case 0x5adc2f7be9433dc8:  // name
+            case 0x5d95701ba3ddaf60:  // name
                 _name = try String(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _id else { throw JSONDecodingError(.missingField("id", in: "IntegrationAccount"), offset: __start) }
+        self.id = _id
         guard let _name else { throw JSONDecodingError(.missingField("name", in: "IntegrationAccount"), offset: __start) }
-        self.init(id: _id, name: _name)
+        self.name = _name
     }
 }
 
@@ -2288,29 +2457,30 @@ public struct IntegrationApplication: Sendable, Hashable, Codable, JSONReadable 
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _name: String? = nil
-        var _icon: String? = nil
-        var _description: String = ""
-        var _bot: User? = nil
+        self.icon = nil
+        self.description = ""
+        self._bot = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xfe437b40c5d3ffa6:  // id
+            case 0xffa01b909f4570de:  // id
                 _id = try Snowflake(from: &reader)
-            case 0x5adc2f7be9433dc8:  // name
+            case 0x5d95701ba3ddaf60:  // name
                 _name = try String(from: &reader)
-            case 0x0bf833d0993fe0c8:  // icon
-                _icon = try reader.readNull() ? nil : String(from: &reader)
-            case 0x59b5c1d4e9c94dfd:  // description
-                if try !reader.readNull() { _description = try String(from: &reader) } else { _description = "" }
-            case 0x2e84452b9e5946cf:  // bot
-                _bot = try reader.readNull() ? nil : User(from: &reader)
+            case 0x093ef3304120f578:  // icon
+                self.icon = try reader.readNull() ? nil : String(from: &reader)
+            case 0xb5c07a2ca7ad64c5:  // description
+                if try !reader.readNull() { self.description = try String(from: &reader) } else { self.description = "" }
+            case 0x2c7954b354a4fefb:  // bot
+                self._bot = try reader.readNull() ? nil : Indirect(User(from: &reader))
             default:
                 try reader.skipValue()
             }
         }
         guard let _id else { throw JSONDecodingError(.missingField("id", in: "IntegrationApplication"), offset: __start) }
+        self.id = _id
         guard let _name else { throw JSONDecodingError(.missingField("name", in: "IntegrationApplication"), offset: __start) }
-        self.init(id: _id, name: _name, icon: _icon, description: _description, bot: _bot)
+        self.name = _name
     }
 }
 
@@ -2396,39 +2566,48 @@ public struct AuditLogEntry: Sendable, Hashable, Codable, JSONReadable {
     public init(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _id: Snowflake? = nil
-        var _targetID: String? = nil
-        var _changes: [AuditLogChange]? = nil
-        var _userID: Snowflake? = nil
         var _actionType: AuditLogEvent? = nil
-        var _options: JSONValue? = nil
-        var _reason: String? = nil
-        var _guildID: Snowflake? = nil
+        self.targetID = nil
+        self.changes = nil
+        self.userID = nil
+        self.options = nil
+        self.reason = nil
+        self.guildID = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xfe437b40c5d3ffa6:  // id
+            switch (__key &* 0x553274161bbf8475) &>> 59 {
+            case 3:  // id
+                guard __key == 0xffa01b909f4570de else { try reader.skipValue(); continue }
                 _id = try Snowflake(from: &reader)
-            case 0x4c45c0a3ec1ac31a:  // target_id
-                _targetID = try reader.readNull() ? nil : String(from: &reader)
-            case 0x0cdd8e58b9efa425:  // changes
-                _changes = try reader.readNull() ? nil : [AuditLogChange](from: &reader)
-            case 0x82fda1d141b308aa:  // user_id
-                _userID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xdf5c61a45a3eba29:  // action_type
+            case 17:  // target_id
+                guard __key == 0x0a535643b3f6cf4a else { try reader.skipValue(); continue }
+                self.targetID = try reader.readNull() ? nil : String(from: &reader)
+            case 29:  // changes
+                guard __key == 0x0975fd905ea817e9 else { try reader.skipValue(); continue }
+                self.changes = try reader.readNull() ? nil : [AuditLogChange](from: &reader)
+            case 9:  // user_id
+                guard __key == 0x87c1d2eac2361d0d else { try reader.skipValue(); continue }
+                self.userID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 4:  // action_type
+                guard __key == 0x21e178486f25b006 else { try reader.skipValue(); continue }
                 _actionType = try AuditLogEvent(from: &reader)
-            case 0xa56feebe386ab2a7:  // options
-                _options = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0x3bb9b554b120ebf9:  // reason
-                _reason = try reader.readNull() ? nil : String(from: &reader)
-            case 0x18462b5d8bf965ef:  // guild_id
-                _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 19:  // options
+                guard __key == 0xa77adf36727e6a83 else { try reader.skipValue(); continue }
+                self.options = try reader.readNull() ? nil : JSONValue(from: &reader)
+            case 31:  // reason
+                guard __key == 0x37a3d4642d397f19 else { try reader.skipValue(); continue }
+                self.reason = try reader.readNull() ? nil : String(from: &reader)
+            case 14:  // guild_id
+                guard __key == 0x1db8ac9e34aa44dc else { try reader.skipValue(); continue }
+                self.guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _id else { throw JSONDecodingError(.missingField("id", in: "AuditLogEntry"), offset: __start) }
+        self.id = _id
         guard let _actionType else { throw JSONDecodingError(.missingField("action_type", in: "AuditLogEntry"), offset: __start) }
-        self.init(id: _id, targetID: _targetID, changes: _changes, userID: _userID, actionType: _actionType, options: _options, reason: _reason, guildID: _guildID)
+        self.actionType = _actionType
     }
 }
 
@@ -2479,23 +2658,23 @@ public struct AuditLogChange: Sendable, Hashable, Codable, JSONReadable {
     public init(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _key: String? = nil
-        var _newValue: JSONValue? = nil
-        var _oldValue: JSONValue? = nil
+        self.newValue = nil
+        self.oldValue = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x843b50a5796795bc:  // key
+            case 0x838d007d693f5198:  // key
                 _key = try String(from: &reader)
-            case 0x88717857af24a468:  // new_value
-                _newValue = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0x911a19e384306419:  // old_value
-                _oldValue = try reader.readNull() ? nil : JSONValue(from: &reader)
+            case 0x547538148e4a39a0:  // new_value
+                self.newValue = try reader.readNull() ? nil : JSONValue(from: &reader)
+            case 0x1ce98c232fc63509:  // old_value
+                self.oldValue = try reader.readNull() ? nil : JSONValue(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _key else { throw JSONDecodingError(.missingField("key", in: "AuditLogChange"), offset: __start) }
-        self.init(key: _key, newValue: _newValue, oldValue: _oldValue)
+        self.key = _key
     }
 }
 
@@ -2763,21 +2942,21 @@ public struct Ban: Sendable, Hashable, Codable, JSONReadable {
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
         let __start = reader.offset
-        var _reason: String? = nil
         var _user: User? = nil
+        self.reason = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x3bb9b554b120ebf9:  // reason
-                _reason = try reader.readNull() ? nil : String(from: &reader)
-            case 0x7d52e740861ce454:  // user
+            case 0x37a3d4642d397f19:  // reason
+                self.reason = try reader.readNull() ? nil : String(from: &reader)
+            case 0x800c27e1c5fbe805:  // user
                 _user = try User(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _user else { throw JSONDecodingError(.missingField("user", in: "Ban"), offset: __start) }
-        self.init(reason: _reason, user: _user)
+        self._user = Indirect(_user)
     }
 }
 
@@ -2928,56 +3107,70 @@ public struct Invite: Sendable, Hashable, Codable, JSONReadable {
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
         let __start = reader.offset
-        var _type: Int = 0
         var _code: String? = nil
-        var _guild: Guild? = nil
-        var _channel: Channel? = nil
-        var _inviter: User? = nil
-        var _targetType: Int? = nil
-        var _targetUser: User? = nil
-        var _targetApplication: Application? = nil
-        var _approximatePresenceCount: Int? = nil
-        var _approximateMemberCount: Int? = nil
-        var _expiresAt: Timestamp? = nil
-        var _guildScheduledEvent: GuildScheduledEvent? = nil
-        var _flags: Int? = nil
-        var _roles: [Role]? = nil
+        self.type = 0
+        self._guild = nil
+        self._channel = nil
+        self._inviter = nil
+        self.targetType = nil
+        self._targetUser = nil
+        self._targetApplication = nil
+        self.approximatePresenceCount = nil
+        self.approximateMemberCount = nil
+        self.expiresAt = nil
+        self._guildScheduledEvent = nil
+        self.flags = nil
+        self.roles = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xd11ab2a7d7e83f46:  // type
-                if try !reader.readNull() { _type = try Int(from: &reader) } else { _type = 0 }
-            case 0x01bf4f9629dea5dc:  // code
+            switch (__key &* 0x5d5bca4696b343b3) &>> 58 {
+            case 60:  // type
+                guard __key == 0xd3d3f347824fa9ee else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.type = try Int(from: &reader) } else { self.type = 0 }
+            case 24:  // code
+                guard __key == 0xff060ef522be138f else { try reader.skipValue(); continue }
                 _code = try String(from: &reader)
-            case 0xb7bc92d57c023a9e:  // guild
-                _guild = try reader.readNull() ? nil : Guild(from: &reader)
-            case 0x35f1b4bd80c39ec0:  // channel
-                _channel = try reader.readNull() ? nil : Channel(from: &reader)
-            case 0x11c6d1bebbcbc1c1:  // inviter
-                _inviter = try reader.readNull() ? nil : User(from: &reader)
-            case 0xc7ff2586f7929e79:  // target_type
-                _targetType = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xff27b2772239c08a:  // target_user
-                _targetUser = try reader.readNull() ? nil : User(from: &reader)
-            case 0x22d63283fcac2336:  // target_application
-                _targetApplication = try reader.readNull() ? nil : Application(from: &reader)
-            case 0x7bd13b805c62fac7:  // approximate_presence_count
-                _approximatePresenceCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xfb1cece9055cf654:  // approximate_member_count
-                _approximateMemberCount = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xa52128c945a1fc78:  // expires_at
-                _expiresAt = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0x492da47260f07473:  // guild_scheduled_event
-                _guildScheduledEvent = try reader.readNull() ? nil : GuildScheduledEvent(from: &reader)
-            case 0x0d426db091e8dbce:  // flags
-                _flags = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x50934107bc325c7d:  // roles
-                _roles = try reader.readNull() ? nil : [Role](from: &reader)
+            case 46:  // guild
+                guard __key == 0xbb24239e9236cbd1 else { try reader.skipValue(); continue }
+                self._guild = try reader.readNull() ? nil : Indirect(Guild(from: &reader))
+            case 57:  // channel
+                guard __key == 0x328a23f56557c98c else { try reader.skipValue(); continue }
+                self._channel = try reader.readNull() ? nil : Indirect(Channel(from: &reader))
+            case 54:  // inviter
+                guard __key == 0x11188196867a1cdd else { try reader.skipValue(); continue }
+                self._inviter = try reader.readNull() ? nil : Indirect(User(from: &reader))
+            case 28:  // target_type
+                guard __key == 0xa34c79c3860fa5f1 else { try reader.skipValue(); continue }
+                self.targetType = try reader.readNull() ? nil : Int(from: &reader)
+            case 61:  // target_user
+                guard __key == 0xe38249bb8ffc17db else { try reader.skipValue(); continue }
+                self._targetUser = try reader.readNull() ? nil : Indirect(User(from: &reader))
+            case 53:  // target_application
+                guard __key == 0x7875a38d8a3fa00a else { try reader.skipValue(); continue }
+                self._targetApplication = try reader.readNull() ? nil : Indirect(Application(from: &reader))
+            case 16:  // approximate_presence_count
+                guard __key == 0x1b2fe9b4bf45648e else { try reader.skipValue(); continue }
+                self.approximatePresenceCount = try reader.readNull() ? nil : Int(from: &reader)
+            case 59:  // approximate_member_count
+                guard __key == 0xc1259091bfb69cdd else { try reader.skipValue(); continue }
+                self.approximateMemberCount = try reader.readNull() ? nil : Int(from: &reader)
+            case 17:  // expires_at
+                guard __key == 0x52690186d8db24a2 else { try reader.skipValue(); continue }
+                self.expiresAt = try reader.readNull() ? nil : Timestamp(from: &reader)
+            case 55:  // guild_scheduled_event
+                guard __key == 0xd9559782d0b46ba3 else { try reader.skipValue(); continue }
+                self._guildScheduledEvent = try reader.readNull() ? nil : Indirect(GuildScheduledEvent(from: &reader))
+            case 15:  // flags
+                guard __key == 0x0f4d5e28dbe74e3a else { try reader.skipValue(); continue }
+                self.flags = try reader.readNull() ? nil : Int(from: &reader)
+            case 13:  // roles
+                guard __key == 0x4d2bb03fc2676d41 else { try reader.skipValue(); continue }
+                self.roles = try reader.readNull() ? nil : [Role](from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _code else { throw JSONDecodingError(.missingField("code", in: "Invite"), offset: __start) }
-        self.init(type: _type, code: _code, guild: _guild, channel: _channel, inviter: _inviter, targetType: _targetType, targetUser: _targetUser, targetApplication: _targetApplication, approximatePresenceCount: _approximatePresenceCount, approximateMemberCount: _approximateMemberCount, expiresAt: _expiresAt, guildScheduledEvent: _guildScheduledEvent, flags: _flags, roles: _roles)
+        self.code = _code
     }
 }

@@ -345,136 +345,177 @@ public struct Message: Sendable, Hashable, Codable, JSONReadable {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _channelID: Snowflake? = nil
-        var _author: User? = nil
-        var _content: String = ""
-        var _timestamp: Timestamp? = nil
-        var _editedTimestamp: Timestamp? = nil
-        var _tts: Bool = false
-        var _mentionEveryone: Bool = false
-        var _mentions: [User] = []
-        var _mentionRoles: [Snowflake] = []
-        var _mentionChannels: [ChannelMention]? = nil
-        var _attachments: [Attachment] = []
-        var _embeds: [Embed] = []
-        var _reactions: [Reaction]? = nil
-        var _nonce: JSONValue? = nil
-        var _pinned: Bool = false
-        var _webhookID: Snowflake? = nil
-        var _type: MessageType = MessageType.default
-        var _activity: MessageActivity? = nil
-        var _application: Application? = nil
-        var _applicationID: Snowflake? = nil
-        var _flags: MessageFlags? = nil
-        var _messageReference: MessageReference? = nil
-        var _messageSnapshots: [MessageSnapshot]? = nil
-        var _referencedMessage: Message? = nil
-        var _interactionMetadata: MessageInteractionMetadata? = nil
-        var _interaction: MessageInteraction? = nil
-        var _thread: Channel? = nil
-        var _components: [Component]? = nil
-        var _stickerItems: [StickerItem]? = nil
-        var _stickers: [Sticker]? = nil
-        var _position: Int? = nil
-        var _roleSubscriptionData: RoleSubscriptionData? = nil
-        var _resolved: JSONValue? = nil
-        var _poll: Poll? = nil
-        var _call: MessageCall? = nil
-        var _guildID: Snowflake? = nil
-        var _member: GuildMember? = nil
-        var _channelType: ChannelType? = nil
-        var _sharedClientTheme: JSONValue? = nil
+        self._author = nil
+        self.content = ""
+        self.timestamp = nil
+        self.editedTimestamp = nil
+        self.tts = false
+        self.mentionEveryone = false
+        self.mentions = []
+        self.mentionRoles = []
+        self.mentionChannels = nil
+        self.attachments = []
+        self.embeds = []
+        self.reactions = nil
+        self.nonce = nil
+        self.pinned = false
+        self.webhookID = nil
+        self.type = MessageType.default
+        self.activity = nil
+        self._application = nil
+        self.applicationID = nil
+        self.flags = nil
+        self.messageReference = nil
+        self.messageSnapshots = nil
+        self._referencedMessage = nil
+        self._interactionMetadata = nil
+        self._interaction = nil
+        self._thread = nil
+        self.components = nil
+        self.stickerItems = nil
+        self.stickers = nil
+        self.position = nil
+        self.roleSubscriptionData = nil
+        self.resolved = nil
+        self._poll = nil
+        self.call = nil
+        self.guildID = nil
+        self._member = nil
+        self.channelType = nil
+        self.sharedClientTheme = nil
         try reader.enterModel()
         defer { reader.leaveModel() }
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xfe437b40c5d3ffa6:  // id
+            switch (__key &* 0x3ed08d59cb3f4727) &>> 56 {
+            case 230:  // id
+                guard __key == 0xffa01b909f4570de else { try reader.skipValue(); continue }
                 _id = try Snowflake(from: &reader)
-            case 0xf184b984d6464fe9:  // channel_id
+            case 56:  // channel_id
+                guard __key == 0x84f059c6c1a78c36 else { try reader.skipValue(); continue }
                 _channelID = try Snowflake(from: &reader)
-            case 0x66c8923c50797a76:  // author
-                _author = try reader.readNull() ? nil : User(from: &reader)
-            case 0xc97e1d2d71744050:  // content
-                if try !reader.readNull() { _content = try String(from: &reader) } else { _content = "" }
-            case 0xb15f8852b140d2e1:  // timestamp
-                _timestamp = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0x3e7c9c408f60cfc9:  // edited_timestamp
-                _editedTimestamp = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0x48fffe1edb34b064:  // tts
-                if try !reader.readNull() { _tts = try Bool(from: &reader) } else { _tts = false }
-            case 0x538d614a6879fff1:  // mention_everyone
-                if try !reader.readNull() { _mentionEveryone = try Bool(from: &reader) } else { _mentionEveryone = false }
-            case 0x9b5a1649575b88f9:  // mentions
-                if try !reader.readNull() { _mentions = try [User](from: &reader) } else { _mentions = [] }
-            case 0x8ab1c760f954b7ba:  // mention_roles
-                if try !reader.readNull() { _mentionRoles = try [Snowflake](from: &reader) } else { _mentionRoles = [] }
-            case 0x55dc4d978d04aa7a:  // mention_channels
-                _mentionChannels = try reader.readNull() ? nil : [ChannelMention](from: &reader)
-            case 0xaaca81d35a280b65:  // attachments
-                if try !reader.readNull() { _attachments = try [Attachment](from: &reader) } else { _attachments = [] }
-            case 0x8491b8ed61413b93:  // embeds
-                if try !reader.readNull() { _embeds = try [Embed](from: &reader) } else { _embeds = [] }
-            case 0x8935ac0a05d9d744:  // reactions
-                _reactions = try reader.readNull() ? nil : [Reaction](from: &reader)
-            case 0x3db1337e5fd3b098:  // nonce
-                _nonce = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0xeda6fe86dbd0bac1:  // pinned
-                if try !reader.readNull() { _pinned = try Bool(from: &reader) } else { _pinned = false }
-            case 0x3c8489c1bf0d09d4:  // webhook_id
-                _webhookID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xd11ab2a7d7e83f46:  // type
-                if try !reader.readNull() { _type = try MessageType(from: &reader) } else { _type = MessageType.default }
-            case 0xca2dd0e9c30ed6a5:  // activity
-                _activity = try reader.readNull() ? nil : MessageActivity(from: &reader)
-            case 0x6b477df7fed96912:  // application
-                _application = try reader.readNull() ? nil : Application(from: &reader)
-            case 0x39b5e605fecfcd8e:  // application_id
-                _applicationID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x0d426db091e8dbce:  // flags
-                _flags = try reader.readNull() ? nil : MessageFlags(from: &reader)
-            case 0x6e68cae830aceef9:  // message_reference
-                _messageReference = try reader.readNull() ? nil : MessageReference(from: &reader)
-            case 0x1e90f2fe41f13b77:  // message_snapshots
-                _messageSnapshots = try reader.readNull() ? nil : [MessageSnapshot](from: &reader)
-            case 0x3cacc1845dfecbe7:  // referenced_message
-                _referencedMessage = try reader.readNull() ? nil : Message(from: &reader)
-            case 0x0d2a4d23ca9e84ed:  // interaction_metadata
-                _interactionMetadata = try reader.readNull() ? nil : MessageInteractionMetadata(from: &reader)
-            case 0x604ddfb04b7e11fd:  // interaction
-                _interaction = try reader.readNull() ? nil : MessageInteraction(from: &reader)
-            case 0x381e3f66f35d951d:  // thread
-                _thread = try reader.readNull() ? nil : Channel(from: &reader)
-            case 0x962348c174a3653b:  // components
-                _components = try reader.readNull() ? nil : [Component](from: &reader)
-            case 0x8133533c99459c53:  // sticker_items
-                _stickerItems = try reader.readNull() ? nil : [StickerItem](from: &reader)
-            case 0xb2e80875e1c7e063:  // stickers
-                _stickers = try reader.readNull() ? nil : [Sticker](from: &reader)
-            case 0x7814a7dc26918d95:  // position
-                _position = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xfd167181010efc0f:  // role_subscription_data
-                _roleSubscriptionData = try reader.readNull() ? nil : RoleSubscriptionData(from: &reader)
-            case 0x1b98af3777e5bed4:  // resolved
-                _resolved = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0xa715e0b9c35e7014:  // poll
-                _poll = try reader.readNull() ? nil : Poll(from: &reader)
-            case 0xcc60fd55b219111f:  // call
-                _call = try reader.readNull() ? nil : MessageCall(from: &reader)
-            case 0x18462b5d8bf965ef:  // guild_id
-                _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x4cc54a9b9bd31b7d:  // member
-                _member = try reader.readNull() ? nil : GuildMember(from: &reader)
-            case 0xef6efd5ffe8d09e8:  // channel_type
-                _channelType = try reader.readNull() ? nil : ChannelType(from: &reader)
-            case 0xb553fd1fe937252f:  // shared_client_theme
-                _sharedClientTheme = try reader.readNull() ? nil : JSONValue(from: &reader)
+            case 133:  // author
+                guard __key == 0x656bf1ec7436f00e else { try reader.skipValue(); continue }
+                self._author = try reader.readNull() ? nil : Indirect(User(from: &reader))
+            case 33:  // content
+                guard __key == 0xc6168c659ca0911c else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.content = try String(from: &reader) } else { self.content = "" }
+            case 177:  // timestamp
+                guard __key == 0xabf9286757148337 else { try reader.skipValue(); continue }
+                self.timestamp = try reader.readNull() ? nil : Timestamp(from: &reader)
+            case 140:  // edited_timestamp
+                guard __key == 0xf619e3a39d92a8cc else { try reader.skipValue(); continue }
+                self.editedTimestamp = try reader.readNull() ? nil : Timestamp(from: &reader)
+            case 131:  // tts
+                guard __key == 0x49ae4e46efdb8fe8 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.tts = try Bool(from: &reader) } else { self.tts = false }
+            case 43:  // mention_everyone
+                guard __key == 0x8aa1f46959de0e9d else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.mentionEveryone = try Bool(from: &reader) } else { self.mentionEveryone = false }
+            case 205:  // mentions
+                guard __key == 0x95e79509a3499019 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.mentions = try [User](from: &reader) } else { self.mentions = [] }
+            case 95:  // mention_roles
+                guard __key == 0x2bed2578711b8332 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.mentionRoles = try [Snowflake](from: &reader) } else { self.mentionRoles = [] }
+            case 100:  // mention_channels
+                guard __key == 0xed1ebd78b099f622 else { try reader.skipValue(); continue }
+                self.mentionChannels = try reader.readNull() ? nil : [ChannelMention](from: &reader)
+            case 0:  // attachments
+                guard __key == 0x1f327d6030b5c025 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.attachments = try [Attachment](from: &reader) } else { self.attachments = [] }
+            case 59:  // embeds
+                guard __key == 0x88a799dedd68af68 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.embeds = try [Embed](from: &reader) } else { self.embeds = [] }
+            case 112:  // reactions
+                guard __key == 0x518b66b76a207129 else { try reader.skipValue(); continue }
+                self.reactions = try reader.readNull() ? nil : [Reaction](from: &reader)
+            case 251:  // nonce
+                guard __key == 0x3fbc23f6a5ddfe8c else { try reader.skipValue(); continue }
+                self.nonce = try reader.readNull() ? nil : JSONValue(from: &reader)
+            case 45:  // pinned
+                guard __key == 0xec4a5e36fd6b03d1 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.pinned = try Bool(from: &reader) } else { self.pinned = false }
+            case 19:  // webhook_id
+                guard __key == 0x4a00cac04521baa5 else { try reader.skipValue(); continue }
+                self.webhookID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 132:  // type
+                guard __key == 0xd3d3f347824fa9ee else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.type = try MessageType(from: &reader) } else { self.type = MessageType.default }
+            case 189:  // activity
+                guard __key == 0xcfa0522951d6cdc5 else { try reader.skipValue(); continue }
+                self.activity = try reader.readNull() ? nil : MessageActivity(from: &reader)
+            case 42:  // application
+                guard __key == 0x5bf41278fc28e82e else { try reader.skipValue(); continue }
+                self._application = try reader.readNull() ? nil : Indirect(Application(from: &reader))
+            case 198:  // application_id
+                guard __key == 0xc49f68978c4392c4 else { try reader.skipValue(); continue }
+                self.applicationID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 208:  // flags
+                guard __key == 0x0f4d5e28dbe74e3a else { try reader.skipValue(); continue }
+                self.flags = try reader.readNull() ? nil : MessageFlags(from: &reader)
+            case 109:  // message_reference
+                guard __key == 0x80b25db6c87a11f7 else { try reader.skipValue(); continue }
+                self.messageReference = try reader.readNull() ? nil : MessageReference(from: &reader)
+            case 69:  // message_snapshots
+                guard __key == 0xb2753af7d3186d4e else { try reader.skipValue(); continue }
+                self.messageSnapshots = try reader.readNull() ? nil : [MessageSnapshot](from: &reader)
+            case 149:  // referenced_message
+                guard __key == 0xa634f4aadce1a1d8 else { try reader.skipValue(); continue }
+                self._referencedMessage = try reader.readNull() ? nil : Indirect(Message(from: &reader))
+            case 17:  // interaction_metadata
+                guard __key == 0xfa946b204100c7fd else { try reader.skipValue(); continue }
+                self._interactionMetadata = try reader.readNull() ? nil : Indirect(MessageInteractionMetadata(from: &reader))
+            case 24:  // interaction
+                guard __key == 0xa789e702a5aeb93a else { try reader.skipValue(); continue }
+                self._interaction = try reader.readNull() ? nil : Indirect(MessageInteraction(from: &reader))
+            case 217:  // thread
+                guard __key == 0x3c34205707767dfc else { try reader.skipValue(); continue }
+                self._thread = try reader.readNull() ? nil : Indirect(Channel(from: &reader))
+            case 63:  // components
+                guard __key == 0xa3d69dfd27e5607a else { try reader.skipValue(); continue }
+                self.components = try reader.readNull() ? nil : [Component](from: &reader)
+            case 210:  // sticker_items
+                guard __key == 0x908e01717b59fe36 else { try reader.skipValue(); continue }
+                self.stickerItems = try reader.readNull() ? nil : [StickerItem](from: &reader)
+            case 171:  // stickers
+                guard __key == 0xb85a89b550d90813 else { try reader.skipValue(); continue }
+                self.stickers = try reader.readNull() ? nil : [Sticker](from: &reader)
+            case 239:  // position
+                guard __key == 0x7d87291c8e5feaf5 else { try reader.skipValue(); continue }
+                self.position = try reader.readNull() ? nil : Int(from: &reader)
+            case 235:  // role_subscription_data
+                guard __key == 0xe6a477363fe5eec6 else { try reader.skipValue(); continue }
+                self.roleSubscriptionData = try reader.readNull() ? nil : RoleSubscriptionData(from: &reader)
+            case 86:  // resolved
+                guard __key == 0x210b307820db9b0b else { try reader.skipValue(); continue }
+                self.resolved = try reader.readNull() ? nil : JSONValue(from: &reader)
+            case 108:  // poll
+                guard __key == 0xa45ca019bdfd63fc else { try reader.skipValue(); continue }
+                self._poll = try reader.readNull() ? nil : Indirect(Poll(from: &reader))
+            case 47:  // call
+                guard __key == 0xc9a7bcb5fa77a3cf else { try reader.skipValue(); continue }
+                self.call = try reader.readNull() ? nil : MessageCall(from: &reader)
+            case 255:  // guild_id
+                guard __key == 0x1db8ac9e34aa44dc else { try reader.skipValue(); continue }
+                self.guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 241:  // member
+                guard __key == 0x50db2b8c17ce2e92 else { try reader.skipValue(); continue }
+                self._member = try reader.readNull() ? nil : Indirect(GuildMember(from: &reader))
+            case 180:  // channel_type
+                guard __key == 0xecfc378697c307b9 else { try reader.skipValue(); continue }
+                self.channelType = try reader.readNull() ? nil : ChannelType(from: &reader)
+            case 194:  // shared_client_theme
+                guard __key == 0x97b67529c9d9c2c5 else { try reader.skipValue(); continue }
+                self.sharedClientTheme = try reader.readNull() ? nil : JSONValue(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _id else { throw JSONDecodingError(.missingField("id", in: "Message"), offset: __start) }
+        self.id = _id
         guard let _channelID else { throw JSONDecodingError(.missingField("channel_id", in: "Message"), offset: __start) }
-        self.init(id: _id, channelID: _channelID, author: _author, content: _content, timestamp: _timestamp, editedTimestamp: _editedTimestamp, tts: _tts, mentionEveryone: _mentionEveryone, mentions: _mentions, mentionRoles: _mentionRoles, mentionChannels: _mentionChannels, attachments: _attachments, embeds: _embeds, reactions: _reactions, nonce: _nonce, pinned: _pinned, webhookID: _webhookID, type: _type, activity: _activity, application: _application, applicationID: _applicationID, flags: _flags, messageReference: _messageReference, messageSnapshots: _messageSnapshots, referencedMessage: _referencedMessage, interactionMetadata: _interactionMetadata, interaction: _interaction, thread: _thread, components: _components, stickerItems: _stickerItems, stickers: _stickers, position: _position, roleSubscriptionData: _roleSubscriptionData, resolved: _resolved, poll: _poll, call: _call, guildID: _guildID, member: _member, channelType: _channelType, sharedClientTheme: _sharedClientTheme)
+        self.channelID = _channelID
     }
 }
 
@@ -839,72 +880,93 @@ public struct Attachment: Sendable, Hashable, Codable, JSONReadable {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _filename: String? = nil
-        var _title: String? = nil
-        var _description: String? = nil
-        var _contentType: String? = nil
-        var _size: Int = 0
         var _url: String? = nil
-        var _proxyURL: String = ""
-        var _height: Int? = nil
-        var _width: Int? = nil
-        var _placeholder: String? = nil
-        var _placeholderVersion: Int? = nil
-        var _ephemeral: Bool? = nil
-        var _durationSecs: Double? = nil
-        var _waveform: String? = nil
-        var _flags: AttachmentFlags? = nil
-        var _clipParticipants: [User]? = nil
-        var _clipCreatedAt: Timestamp? = nil
-        var _application: Application? = nil
+        self.title = nil
+        self.description = nil
+        self.contentType = nil
+        self.size = 0
+        self.proxyURL = ""
+        self.height = nil
+        self.width = nil
+        self.placeholder = nil
+        self.placeholderVersion = nil
+        self.ephemeral = nil
+        self.durationSecs = nil
+        self.waveform = nil
+        self.flags = nil
+        self.clipParticipants = nil
+        self.clipCreatedAt = nil
+        self._application = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xfe437b40c5d3ffa6:  // id
+            switch (__key &* 0x0bf2b716f9915475) &>> 57 {
+            case 26:  // id
+                guard __key == 0xffa01b909f4570de else { try reader.skipValue(); continue }
                 _id = try Snowflake(from: &reader)
-            case 0x3ef29661fbe7e11e:  // filename
+            case 21:  // filename
+                guard __key == 0x446517a21e0c06bd else { try reader.skipValue(); continue }
                 _filename = try String(from: &reader)
-            case 0x375b20283dc6f13c:  // title
-                _title = try reader.readNull() ? nil : String(from: &reader)
-            case 0x59b5c1d4e9c94dfd:  // description
-                _description = try reader.readNull() ? nil : String(from: &reader)
-            case 0xa3bc8d3702e8ad50:  // content_type
-                _contentType = try reader.readNull() ? nil : String(from: &reader)
-            case 0x0fb3dc9d180f6be7:  // size
-                if try !reader.readNull() { _size = try Int(from: &reader) } else { _size = 0 }
-            case 0x256a202d2a5c896a:  // url
+            case 87:  // title
+                guard __key == 0x396610a07bfb3a08 else { try reader.skipValue(); continue }
+                self.title = try reader.readNull() ? nil : String(from: &reader)
+            case 120:  // description
+                guard __key == 0xb5c07a2ca7ad64c5 else { try reader.skipValue(); continue }
+                self.description = try reader.readNull() ? nil : String(from: &reader)
+            case 89:  // content_type
+                guard __key == 0x67f14b32c7b09fdd else { try reader.skipValue(); continue }
+                self.contentType = try reader.readNull() ? nil : String(from: &reader)
+            case 2:  // size
+                guard __key == 0x0cfa9bfcc1e87156 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.size = try Int(from: &reader) } else { self.size = 0 }
+            case 29:  // url
+                guard __key == 0x277510a560431246 else { try reader.skipValue(); continue }
                 _url = try String(from: &reader)
-            case 0x15bea84ac4d2564f:  // proxy_url
-                if try !reader.readNull() { _proxyURL = try String(from: &reader) } else { _proxyURL = "" }
-            case 0xd03a672e0adbcc51:  // height
-                _height = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x45b9a121d877d65a:  // width
-                _width = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xd4057cbbf45d8b77:  // placeholder
-                _placeholder = try reader.readNull() ? nil : String(from: &reader)
-            case 0xf2408937cff8afa7:  // placeholder_version
-                _placeholderVersion = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xce6f5306c49eccd7:  // ephemeral
-                _ephemeral = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xcbdc9f8ffdfff3f6:  // duration_secs
-                _durationSecs = try reader.readNull() ? nil : Double(from: &reader)
-            case 0xbf54da37773f5fd5:  // waveform
-                _waveform = try reader.readNull() ? nil : String(from: &reader)
-            case 0x0d426db091e8dbce:  // flags
-                _flags = try reader.readNull() ? nil : AttachmentFlags(from: &reader)
-            case 0x043fb18153fa1ffa:  // clip_participants
-                _clipParticipants = try reader.readNull() ? nil : [User](from: &reader)
-            case 0xfd5d47dee163055e:  // clip_created_at
-                _clipCreatedAt = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0x6b477df7fed96912:  // application
-                _application = try reader.readNull() ? nil : Application(from: &reader)
+            case 97:  // proxy_url
+                guard __key == 0x9f533271b948775b else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.proxyURL = try String(from: &reader) } else { self.proxyURL = "" }
+            case 90:  // height
+                guard __key == 0xceddc6de7b5103c1 else { try reader.skipValue(); continue }
+                self.height = try reader.readNull() ? nil : Int(from: &reader)
+            case 48:  // width
+                guard __key == 0x492131e9b2038696 else { try reader.skipValue(); continue }
+                self.width = try reader.readNull() ? nil : Int(from: &reader)
+            case 15:  // placeholder
+                guard __key == 0xd6eda40fac5e384e else { try reader.skipValue(); continue }
+                self.placeholder = try reader.readNull() ? nil : String(from: &reader)
+            case 108:  // placeholder_version
+                guard __key == 0x77694934e68acb7e else { try reader.skipValue(); continue }
+                self.placeholderVersion = try reader.readNull() ? nil : Int(from: &reader)
+            case 35:  // ephemeral
+                guard __key == 0x2e3e7b10196fdedc else { try reader.skipValue(); continue }
+                self.ephemeral = try reader.readNull() ? nil : Bool(from: &reader)
+            case 23:  // duration_secs
+                guard __key == 0x6a17b6b29c731a1e else { try reader.skipValue(); continue }
+                self.durationSecs = try reader.readNull() ? nil : Double(from: &reader)
+            case 47:  // waveform
+                guard __key == 0xc4c75b789978440a else { try reader.skipValue(); continue }
+                self.waveform = try reader.readNull() ? nil : String(from: &reader)
+            case 17:  // flags
+                guard __key == 0x0f4d5e28dbe74e3a else { try reader.skipValue(); continue }
+                self.flags = try reader.readNull() ? nil : AttachmentFlags(from: &reader)
+            case 71:  // clip_participants
+                guard __key == 0xd8df9b934ec94d1a else { try reader.skipValue(); continue }
+                self.clipParticipants = try reader.readNull() ? nil : [User](from: &reader)
+            case 116:  // clip_created_at
+                guard __key == 0x9e9a645c8a856029 else { try reader.skipValue(); continue }
+                self.clipCreatedAt = try reader.readNull() ? nil : Timestamp(from: &reader)
+            case 79:  // application
+                guard __key == 0x5bf41278fc28e82e else { try reader.skipValue(); continue }
+                self._application = try reader.readNull() ? nil : Indirect(Application(from: &reader))
             default:
                 try reader.skipValue()
             }
         }
         guard let _id else { throw JSONDecodingError(.missingField("id", in: "Attachment"), offset: __start) }
+        self.id = _id
         guard let _filename else { throw JSONDecodingError(.missingField("filename", in: "Attachment"), offset: __start) }
+        self.filename = _filename
         guard let _url else { throw JSONDecodingError(.missingField("url", in: "Attachment"), offset: __start) }
-        self.init(id: _id, filename: _filename, title: _title, description: _description, contentType: _contentType, size: _size, url: _url, proxyURL: _proxyURL, height: _height, width: _width, placeholder: _placeholder, placeholderVersion: _placeholderVersion, ephemeral: _ephemeral, durationSecs: _durationSecs, waveform: _waveform, flags: _flags, clipParticipants: _clipParticipants, clipCreatedAt: _clipCreatedAt, application: _application)
+        self.url = _url
     }
 }
 
@@ -1081,56 +1143,69 @@ public struct Embed: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        var _title: String? = nil
-        var _type: String? = nil
-        var _description: String? = nil
-        var _url: String? = nil
-        var _timestamp: Timestamp? = nil
-        var _color: Int? = nil
-        var _footer: EmbedFooter? = nil
-        var _image: EmbedMedia? = nil
-        var _thumbnail: EmbedMedia? = nil
-        var _video: EmbedMedia? = nil
-        var _provider: EmbedProvider? = nil
-        var _author: EmbedAuthor? = nil
-        var _fields: [EmbedField]? = nil
-        var _flags: Int? = nil
+        self.title = nil
+        self.type = nil
+        self.description = nil
+        self.url = nil
+        self.timestamp = nil
+        self.color = nil
+        self.footer = nil
+        self._image = nil
+        self._thumbnail = nil
+        self._video = nil
+        self.provider = nil
+        self.author = nil
+        self.fields = nil
+        self.flags = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0x375b20283dc6f13c:  // title
-                _title = try reader.readNull() ? nil : String(from: &reader)
-            case 0xd11ab2a7d7e83f46:  // type
-                _type = try reader.readNull() ? nil : String(from: &reader)
-            case 0x59b5c1d4e9c94dfd:  // description
-                _description = try reader.readNull() ? nil : String(from: &reader)
-            case 0x256a202d2a5c896a:  // url
-                _url = try reader.readNull() ? nil : String(from: &reader)
-            case 0xb15f8852b140d2e1:  // timestamp
-                _timestamp = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0xc31023ab6e5f54bc:  // color
-                _color = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xda672de2204abd53:  // footer
-                _footer = try reader.readNull() ? nil : EmbedFooter(from: &reader)
-            case 0x0ceb3b8fb6d3126a:  // image
-                _image = try reader.readNull() ? nil : EmbedMedia(from: &reader)
-            case 0x012d03923fba0a18:  // thumbnail
-                _thumbnail = try reader.readNull() ? nil : EmbedMedia(from: &reader)
-            case 0x8ffbb48a3c835e24:  // video
-                _video = try reader.readNull() ? nil : EmbedMedia(from: &reader)
-            case 0xcb129ccb82d3b582:  // provider
-                _provider = try reader.readNull() ? nil : EmbedProvider(from: &reader)
-            case 0x66c8923c50797a76:  // author
-                _author = try reader.readNull() ? nil : EmbedAuthor(from: &reader)
-            case 0xb3698f483e20a5f9:  // fields
-                _fields = try reader.readNull() ? nil : [EmbedField](from: &reader)
-            case 0x0d426db091e8dbce:  // flags
-                _flags = try reader.readNull() ? nil : Int(from: &reader)
+            switch (__key &* 0x0bf2b716f9915475) &>> 58 {
+            case 43:  // title
+                guard __key == 0x396610a07bfb3a08 else { try reader.skipValue(); continue }
+                self.title = try reader.readNull() ? nil : String(from: &reader)
+            case 45:  // type
+                guard __key == 0xd3d3f347824fa9ee else { try reader.skipValue(); continue }
+                self.type = try reader.readNull() ? nil : String(from: &reader)
+            case 60:  // description
+                guard __key == 0xb5c07a2ca7ad64c5 else { try reader.skipValue(); continue }
+                self.description = try reader.readNull() ? nil : String(from: &reader)
+            case 14:  // url
+                guard __key == 0x277510a560431246 else { try reader.skipValue(); continue }
+                self.url = try reader.readNull() ? nil : String(from: &reader)
+            case 19:  // timestamp
+                guard __key == 0xabf9286757148337 else { try reader.skipValue(); continue }
+                self.timestamp = try reader.readNull() ? nil : Timestamp(from: &reader)
+            case 28:  // color
+                guard __key == 0xc1053333b4552e48 else { try reader.skipValue(); continue }
+                self.color = try reader.readNull() ? nil : Int(from: &reader)
+            case 9:  // footer
+                guard __key == 0xdbc3ce33c441b922 else { try reader.skipValue(); continue }
+                self.footer = try reader.readNull() ? nil : EmbedFooter(from: &reader)
+            case 32:  // image
+                guard __key == 0x0ae04b1788d89b5e else { try reader.skipValue(); continue }
+                self._image = try reader.readNull() ? nil : Indirect(EmbedMedia(from: &reader))
+            case 52:  // thumbnail
+                guard __key == 0x2a9b825e127b12b4 else { try reader.skipValue(); continue }
+                self._thumbnail = try reader.readNull() ? nil : Indirect(EmbedMedia(from: &reader))
+            case 39:  // video
+                guard __key == 0x9206a502797ee140 else { try reader.skipValue(); continue }
+                self._video = try reader.readNull() ? nil : Indirect(EmbedMedia(from: &reader))
+            case 56:  // provider
+                guard __key == 0xd0851e0b0f91dce2 else { try reader.skipValue(); continue }
+                self.provider = try reader.readNull() ? nil : EmbedProvider(from: &reader)
+            case 36:  // author
+                guard __key == 0x656bf1ec7436f00e else { try reader.skipValue(); continue }
+                self.author = try reader.readNull() ? nil : EmbedAuthor(from: &reader)
+            case 6:  // fields
+                guard __key == 0xb4c62f9806583e89 else { try reader.skipValue(); continue }
+                self.fields = try reader.readNull() ? nil : [EmbedField](from: &reader)
+            case 8:  // flags
+                guard __key == 0x0f4d5e28dbe74e3a else { try reader.skipValue(); continue }
+                self.flags = try reader.readNull() ? nil : Int(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
-        self.init(title: _title, type: _type, description: _description, url: _url, timestamp: _timestamp, color: _color, footer: _footer, image: _image, thumbnail: _thumbnail, video: _video, provider: _provider, author: _author, fields: _fields, flags: _flags)
     }
 }
 
@@ -1181,23 +1256,23 @@ public struct EmbedFooter: Sendable, Hashable, Codable, JSONReadable {
     public init(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _text: String? = nil
-        var _iconURL: String? = nil
-        var _proxyIconURL: String? = nil
+        self.iconURL = nil
+        self.proxyIconURL = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x0d30234541bab2a4:  // text
+            case 0x0fe963e598dd3d4c:  // text
                 _text = try String(from: &reader)
-            case 0x50fdeb798d8c749d:  // icon_url
-                _iconURL = try reader.readNull() ? nil : String(from: &reader)
-            case 0xef40370d36f09cf0:  // proxy_icon_url
-                _proxyIconURL = try reader.readNull() ? nil : String(from: &reader)
+            case 0x4b8b6a3903956c7d:  // icon_url
+                self.iconURL = try reader.readNull() ? nil : String(from: &reader)
+            case 0x6090690efd4c8dbc:  // proxy_icon_url
+                self.proxyIconURL = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _text else { throw JSONDecodingError(.missingField("text", in: "EmbedFooter"), offset: __start) }
-        self.init(text: _text, iconURL: _iconURL, proxyIconURL: _proxyIconURL)
+        self.text = _text
     }
 }
 
@@ -1288,41 +1363,49 @@ public struct EmbedMedia: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        var _url: String? = nil
-        var _proxyURL: String? = nil
-        var _height: Int? = nil
-        var _width: Int? = nil
-        var _contentType: String? = nil
-        var _placeholder: String? = nil
-        var _placeholderVersion: Int? = nil
-        var _description: String? = nil
-        var _flags: Int? = nil
+        self.url = nil
+        self.proxyURL = nil
+        self.height = nil
+        self.width = nil
+        self.contentType = nil
+        self.placeholder = nil
+        self.placeholderVersion = nil
+        self.description = nil
+        self.flags = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0x256a202d2a5c896a:  // url
-                _url = try reader.readNull() ? nil : String(from: &reader)
-            case 0x15bea84ac4d2564f:  // proxy_url
-                _proxyURL = try reader.readNull() ? nil : String(from: &reader)
-            case 0xd03a672e0adbcc51:  // height
-                _height = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x45b9a121d877d65a:  // width
-                _width = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xa3bc8d3702e8ad50:  // content_type
-                _contentType = try reader.readNull() ? nil : String(from: &reader)
-            case 0xd4057cbbf45d8b77:  // placeholder
-                _placeholder = try reader.readNull() ? nil : String(from: &reader)
-            case 0xf2408937cff8afa7:  // placeholder_version
-                _placeholderVersion = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x59b5c1d4e9c94dfd:  // description
-                _description = try reader.readNull() ? nil : String(from: &reader)
-            case 0x0d426db091e8dbce:  // flags
-                _flags = try reader.readNull() ? nil : Int(from: &reader)
+            switch (__key &* 0x09f1fd9d03f0a9b5) &>> 58 {
+            case 45:  // url
+                guard __key == 0x277510a560431246 else { try reader.skipValue(); continue }
+                self.url = try reader.readNull() ? nil : String(from: &reader)
+            case 0:  // proxy_url
+                guard __key == 0x9f533271b948775b else { try reader.skipValue(); continue }
+                self.proxyURL = try reader.readNull() ? nil : String(from: &reader)
+            case 46:  // height
+                guard __key == 0xceddc6de7b5103c1 else { try reader.skipValue(); continue }
+                self.height = try reader.readNull() ? nil : Int(from: &reader)
+            case 49:  // width
+                guard __key == 0x492131e9b2038696 else { try reader.skipValue(); continue }
+                self.width = try reader.readNull() ? nil : Int(from: &reader)
+            case 10:  // content_type
+                guard __key == 0x67f14b32c7b09fdd else { try reader.skipValue(); continue }
+                self.contentType = try reader.readNull() ? nil : String(from: &reader)
+            case 25:  // placeholder
+                guard __key == 0xd6eda40fac5e384e else { try reader.skipValue(); continue }
+                self.placeholder = try reader.readNull() ? nil : String(from: &reader)
+            case 47:  // placeholder_version
+                guard __key == 0x77694934e68acb7e else { try reader.skipValue(); continue }
+                self.placeholderVersion = try reader.readNull() ? nil : Int(from: &reader)
+            case 39:  // description
+                guard __key == 0xb5c07a2ca7ad64c5 else { try reader.skipValue(); continue }
+                self.description = try reader.readNull() ? nil : String(from: &reader)
+            case 50:  // flags
+                guard __key == 0x0f4d5e28dbe74e3a else { try reader.skipValue(); continue }
+                self.flags = try reader.readNull() ? nil : Int(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
-        self.init(url: _url, proxyURL: _proxyURL, height: _height, width: _width, contentType: _contentType, placeholder: _placeholder, placeholderVersion: _placeholderVersion, description: _description, flags: _flags)
     }
 }
 
@@ -1364,20 +1447,19 @@ public struct EmbedProvider: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        var _name: String? = nil
-        var _url: String? = nil
+        self.name = nil
+        self.url = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x5adc2f7be9433dc8:  // name
-                _name = try reader.readNull() ? nil : String(from: &reader)
-            case 0x256a202d2a5c896a:  // url
-                _url = try reader.readNull() ? nil : String(from: &reader)
+            case 0x5d95701ba3ddaf60:  // name
+                self.name = try reader.readNull() ? nil : String(from: &reader)
+            case 0x277510a560431246:  // url
+                self.url = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
-        self.init(name: _name, url: _url)
     }
 }
 
@@ -1435,26 +1517,26 @@ public struct EmbedAuthor: Sendable, Hashable, Codable, JSONReadable {
     public init(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _name: String? = nil
-        var _url: String? = nil
-        var _iconURL: String? = nil
-        var _proxyIconURL: String? = nil
+        self.url = nil
+        self.iconURL = nil
+        self.proxyIconURL = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x5adc2f7be9433dc8:  // name
+            case 0x5d95701ba3ddaf60:  // name
                 _name = try String(from: &reader)
-            case 0x256a202d2a5c896a:  // url
-                _url = try reader.readNull() ? nil : String(from: &reader)
-            case 0x50fdeb798d8c749d:  // icon_url
-                _iconURL = try reader.readNull() ? nil : String(from: &reader)
-            case 0xef40370d36f09cf0:  // proxy_icon_url
-                _proxyIconURL = try reader.readNull() ? nil : String(from: &reader)
+            case 0x277510a560431246:  // url
+                self.url = try reader.readNull() ? nil : String(from: &reader)
+            case 0x4b8b6a3903956c7d:  // icon_url
+                self.iconURL = try reader.readNull() ? nil : String(from: &reader)
+            case 0x6090690efd4c8dbc:  // proxy_icon_url
+                self.proxyIconURL = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _name else { throw JSONDecodingError(.missingField("name", in: "EmbedAuthor"), offset: __start) }
-        self.init(name: _name, url: _url, iconURL: _iconURL, proxyIconURL: _proxyIconURL)
+        self.name = _name
     }
 }
 
@@ -1506,23 +1588,24 @@ public struct EmbedField: Sendable, Hashable, Codable, JSONReadable {
         let __start = reader.offset
         var _name: String? = nil
         var _value: String? = nil
-        var _inline: Bool? = nil
+        self.inline = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x5adc2f7be9433dc8:  // name
+            case 0x5d95701ba3ddaf60:  // name
                 _name = try String(from: &reader)
-            case 0xafe6fd4a8691afe4:  // value
+            case 0xb1f1edc2d0874180:  // value
                 _value = try String(from: &reader)
-            case 0x88083c8e2b11bf3c:  // inline
-                _inline = try reader.readNull() ? nil : Bool(from: &reader)
+            case 0x86ab9c3efb6f0174:  // inline
+                self.inline = try reader.readNull() ? nil : Bool(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _name else { throw JSONDecodingError(.missingField("name", in: "EmbedField"), offset: __start) }
+        self.name = _name
         guard let _value else { throw JSONDecodingError(.missingField("value", in: "EmbedField"), offset: __start) }
-        self.init(name: _name, value: _value, inline: _inline)
+        self.value = _value
     }
 }
 
@@ -1597,33 +1680,33 @@ public struct Reaction: Sendable, Hashable, Codable, JSONReadable {
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
         let __start = reader.offset
-        var _count: Int = 0
-        var _countDetails: ReactionCountDetails? = nil
-        var _me: Bool = false
-        var _meBurst: Bool = false
         var _emoji: Emoji? = nil
-        var _burstColors: [String] = []
+        self.count = 0
+        self.countDetails = nil
+        self.me = false
+        self.meBurst = false
+        self.burstColors = []
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xa1bec02d9beab73a:  // count
-                if try !reader.readNull() { _count = try Int(from: &reader) } else { _count = 0 }
-            case 0xcc01e8320cf163c9:  // count_details
-                _countDetails = try reader.readNull() ? nil : ReactionCountDetails(from: &reader)
-            case 0x52ac93cd896b8d7f:  // me
-                if try !reader.readNull() { _me = try Bool(from: &reader) } else { _me = false }
-            case 0x262f2ff8d3d1b148:  // me_burst
-                if try !reader.readNull() { _meBurst = try Bool(from: &reader) } else { _meBurst = false }
-            case 0x48ca51ec19d9a75d:  // emoji
+            case 0x9fb3cfb59de6d2ce:  // count
+                if try !reader.readNull() { self.count = try Int(from: &reader) } else { self.count = 0 }
+            case 0x52cb60b09b2a804e:  // count_details
+                self.countDetails = try reader.readNull() ? nil : ReactionCountDetails(from: &reader)
+            case 0x5409341e55153104:  // me
+                if try !reader.readNull() { self.me = try Bool(from: &reader) } else { self.me = false }
+            case 0x20bcaeb84017aba8:  // me_burst
+                if try !reader.readNull() { self.meBurst = try Bool(from: &reader) } else { self.meBurst = false }
+            case 0x4c31e2b4e259d401:  // emoji
                 _emoji = try Emoji(from: &reader)
-            case 0x352080250314abc2:  // burst_colors
-                if try !reader.readNull() { _burstColors = try [String](from: &reader) } else { _burstColors = [] }
+            case 0xe47a1d1fbdfa2c78:  // burst_colors
+                if try !reader.readNull() { self.burstColors = try [String](from: &reader) } else { self.burstColors = [] }
             default:
                 try reader.skipValue()
             }
         }
         guard let _emoji else { throw JSONDecodingError(.missingField("emoji", in: "Reaction"), offset: __start) }
-        self.init(count: _count, countDetails: _countDetails, me: _me, meBurst: _meBurst, emoji: _emoji, burstColors: _burstColors)
+        self._emoji = Indirect(_emoji)
     }
 }
 
@@ -1665,20 +1748,19 @@ public struct ReactionCountDetails: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        var _burst: Int = 0
-        var _normal: Int = 0
+        self.burst = 0
+        self.normal = 0
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x6b0477f971e79fb3:  // burst
-                if try !reader.readNull() { _burst = try Int(from: &reader) } else { _burst = 0 }
-            case 0x6ba26fa118b298b8:  // normal
-                if try !reader.readNull() { _normal = try Int(from: &reader) } else { _normal = 0 }
+            case 0x679ce730da134f7e:  // burst
+                if try !reader.readNull() { self.burst = try Int(from: &reader) } else { self.burst = 0 }
+            case 0x6cff0ff1f49ad288:  // normal
+                if try !reader.readNull() { self.normal = try Int(from: &reader) } else { self.normal = 0 }
             default:
                 try reader.skipValue()
             }
         }
-        self.init(burst: _burst, normal: _normal)
     }
 }
 
@@ -1741,29 +1823,28 @@ public struct MessageReference: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        var _type: MessageReferenceType? = nil
-        var _messageID: Snowflake? = nil
-        var _channelID: Snowflake? = nil
-        var _guildID: Snowflake? = nil
-        var _failIfNotExists: Bool? = nil
+        self.type = nil
+        self.messageID = nil
+        self.channelID = nil
+        self.guildID = nil
+        self.failIfNotExists = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xd11ab2a7d7e83f46:  // type
-                _type = try reader.readNull() ? nil : MessageReferenceType(from: &reader)
-            case 0x92c59cb325931323:  // message_id
-                _messageID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xf184b984d6464fe9:  // channel_id
-                _channelID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x18462b5d8bf965ef:  // guild_id
-                _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xda5c280e61d8a421:  // fail_if_not_exists
-                _failIfNotExists = try reader.readNull() ? nil : Bool(from: &reader)
+            case 0xd3d3f347824fa9ee:  // type
+                self.type = try reader.readNull() ? nil : MessageReferenceType(from: &reader)
+            case 0x8cb72a01e40d7a1c:  // message_id
+                self.messageID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 0x84f059c6c1a78c36:  // channel_id
+                self.channelID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 0x1db8ac9e34aa44dc:  // guild_id
+                self.guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 0x24c1b6a42206483d:  // fail_if_not_exists
+                self.failIfNotExists = try reader.readNull() ? nil : Bool(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
-        self.init(type: _type, messageID: _messageID, channelID: _channelID, guildID: _guildID, failIfNotExists: _failIfNotExists)
     }
 }
 
@@ -1832,14 +1913,14 @@ public struct MessageSnapshot: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xd03effeaddeb2159:  // message
+            case 0xd5033102457c341d:  // message
                 _message = try JSONValue(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _message else { throw JSONDecodingError(.missingField("message", in: "MessageSnapshot"), offset: __start) }
-        self.init(message: _message)
+        self.message = _message
     }
 }
 
@@ -1883,20 +1964,20 @@ public struct MessageActivity: Sendable, Hashable, Codable, JSONReadable {
     public init(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _type: Int? = nil
-        var _partyID: String? = nil
+        self.partyID = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xd11ab2a7d7e83f46:  // type
+            case 0xd3d3f347824fa9ee:  // type
                 _type = try Int(from: &reader)
-            case 0x4d77f456174fd81f:  // party_id
-                _partyID = try reader.readNull() ? nil : String(from: &reader)
+            case 0x52ea7596bd61b07f:  // party_id
+                self.partyID = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _type else { throw JSONDecodingError(.missingField("type", in: "MessageActivity"), offset: __start) }
-        self.init(type: _type, partyID: _partyID)
+        self.type = _type
     }
 }
 
@@ -1998,41 +2079,51 @@ public struct MessageInteractionMetadata: Sendable, Hashable, Codable, JSONReada
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _type: InteractionType? = nil
-        var _user: User? = nil
-        var _authorizingIntegrationOwners: JSONValue? = nil
-        var _originalResponseMessageID: Snowflake? = nil
-        var _targetUser: User? = nil
-        var _targetMessageID: Snowflake? = nil
-        var _interactedMessageID: Snowflake? = nil
-        var _triggeringInteractionMetadata: JSONValue? = nil
+        self._user = nil
+        self.authorizingIntegrationOwners = nil
+        self.originalResponseMessageID = nil
+        self._targetUser = nil
+        self.targetMessageID = nil
+        self.interactedMessageID = nil
+        self.triggeringInteractionMetadata = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xfe437b40c5d3ffa6:  // id
+            switch (__key &* 0x553274161bbf8475) &>> 58 {
+            case 7:  // id
+                guard __key == 0xffa01b909f4570de else { try reader.skipValue(); continue }
                 _id = try Snowflake(from: &reader)
-            case 0xd11ab2a7d7e83f46:  // type
+            case 42:  // type
+                guard __key == 0xd3d3f347824fa9ee else { try reader.skipValue(); continue }
                 _type = try InteractionType(from: &reader)
-            case 0x7d52e740861ce454:  // user
-                _user = try reader.readNull() ? nil : User(from: &reader)
-            case 0x10560e4cc2abd3de:  // authorizing_integration_owners
-                _authorizingIntegrationOwners = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0xedfc80ed705c65fc:  // original_response_message_id
-                _originalResponseMessageID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xff27b2772239c08a:  // target_user
-                _targetUser = try reader.readNull() ? nil : User(from: &reader)
-            case 0x18b88a82a6282181:  // target_message_id
-                _targetMessageID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x8783353dc01cbfdb:  // interacted_message_id
-                _interactedMessageID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x810ff64f1e9beafe:  // triggering_interaction_metadata
-                _triggeringInteractionMetadata = try reader.readNull() ? nil : JSONValue(from: &reader)
+            case 31:  // user
+                guard __key == 0x800c27e1c5fbe805 else { try reader.skipValue(); continue }
+                self._user = try reader.readNull() ? nil : Indirect(User(from: &reader))
+            case 5:  // authorizing_integration_owners
+                guard __key == 0x53a087c8445336e6 else { try reader.skipValue(); continue }
+                self.authorizingIntegrationOwners = try reader.readNull() ? nil : JSONValue(from: &reader)
+            case 37:  // original_response_message_id
+                guard __key == 0x02a3d894ce57fffa else { try reader.skipValue(); continue }
+                self.originalResponseMessageID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 59:  // target_user
+                guard __key == 0xe38249bb8ffc17db else { try reader.skipValue(); continue }
+                self._targetUser = try reader.readNull() ? nil : Indirect(User(from: &reader))
+            case 61:  // target_message_id
+                guard __key == 0x6a70c290852ccf9e else { try reader.skipValue(); continue }
+                self.targetMessageID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 18:  // interacted_message_id
+                guard __key == 0xfe14eea011e29b39 else { try reader.skipValue(); continue }
+                self.interactedMessageID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 16:  // triggering_interaction_metadata
+                guard __key == 0x436414694a4e1523 else { try reader.skipValue(); continue }
+                self.triggeringInteractionMetadata = try reader.readNull() ? nil : JSONValue(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _id else { throw JSONDecodingError(.missingField("id", in: "MessageInteractionMetadata"), offset: __start) }
+        self.id = _id
         guard let _type else { throw JSONDecodingError(.missingField("type", in: "MessageInteractionMetadata"), offset: __start) }
-        self.init(id: _id, type: _type, user: _user, authorizingIntegrationOwners: _authorizingIntegrationOwners, originalResponseMessageID: _originalResponseMessageID, targetUser: _targetUser, targetMessageID: _targetMessageID, interactedMessageID: _interactedMessageID, triggeringInteractionMetadata: _triggeringInteractionMetadata)
+        self.type = _type
     }
 }
 
@@ -2108,29 +2199,32 @@ public struct MessageInteraction: Sendable, Hashable, Codable, JSONReadable {
         var _type: InteractionType? = nil
         var _name: String? = nil
         var _user: User? = nil
-        var _member: GuildMember? = nil
+        self._member = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xfe437b40c5d3ffa6:  // id
+            case 0xffa01b909f4570de:  // id
                 _id = try Snowflake(from: &reader)
-            case 0xd11ab2a7d7e83f46:  // type
+            case 0xd3d3f347824fa9ee:  // type
                 _type = try InteractionType(from: &reader)
-            case 0x5adc2f7be9433dc8:  // name
+            case 0x5d95701ba3ddaf60:  // name
                 _name = try String(from: &reader)
-            case 0x7d52e740861ce454:  // user
+            case 0x800c27e1c5fbe805:  // user
                 _user = try User(from: &reader)
-            case 0x4cc54a9b9bd31b7d:  // member
-                _member = try reader.readNull() ? nil : GuildMember(from: &reader)
+            case 0x50db2b8c17ce2e92:  // member
+                self._member = try reader.readNull() ? nil : Indirect(GuildMember(from: &reader))
             default:
                 try reader.skipValue()
             }
         }
         guard let _id else { throw JSONDecodingError(.missingField("id", in: "MessageInteraction"), offset: __start) }
+        self.id = _id
         guard let _type else { throw JSONDecodingError(.missingField("type", in: "MessageInteraction"), offset: __start) }
+        self.type = _type
         guard let _name else { throw JSONDecodingError(.missingField("name", in: "MessageInteraction"), offset: __start) }
+        self.name = _name
         guard let _user else { throw JSONDecodingError(.missingField("user", in: "MessageInteraction"), offset: __start) }
-        self.init(id: _id, type: _type, name: _name, user: _user, member: _member)
+        self._user = Indirect(_user)
     }
 }
 
@@ -2172,20 +2266,19 @@ public struct MessageCall: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        var _participants: [Snowflake] = []
-        var _endedTimestamp: Timestamp? = nil
+        self.participants = []
+        self.endedTimestamp = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x1036de595e406ed3:  // participants
-                if try !reader.readNull() { _participants = try [Snowflake](from: &reader) } else { _participants = [] }
-            case 0x91ecceed08491164:  // ended_timestamp
-                _endedTimestamp = try reader.readNull() ? nil : Timestamp(from: &reader)
+            case 0x040bba04b4eb5326:  // participants
+                if try !reader.readNull() { self.participants = try [Snowflake](from: &reader) } else { self.participants = [] }
+            case 0x835f6f294a7447bb:  // ended_timestamp
+                self.endedTimestamp = try reader.readNull() ? nil : Timestamp(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
-        self.init(participants: _participants, endedTimestamp: _endedTimestamp)
     }
 }
 
@@ -2249,23 +2342,26 @@ public struct RoleSubscriptionData: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xa449ea96395b988a:  // role_subscription_listing_id
+            case 0xfbafe0da595f10ca:  // role_subscription_listing_id
                 _roleSubscriptionListingID = try Snowflake(from: &reader)
-            case 0x030af9d4392261d0:  // tier_name
+            case 0x233fe52972daab72:  // tier_name
                 _tierName = try String(from: &reader)
-            case 0x269b992079982611:  // total_months_subscribed
+            case 0x6638115afef64650:  // total_months_subscribed
                 _totalMonthsSubscribed = try Int(from: &reader)
-            case 0xacaddd3a6536e6ff:  // is_renewal
+            case 0x31af3c887bd7961a:  // is_renewal
                 _isRenewal = try Bool(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _roleSubscriptionListingID else { throw JSONDecodingError(.missingField("role_subscription_listing_id", in: "RoleSubscriptionData"), offset: __start) }
+        self.roleSubscriptionListingID = _roleSubscriptionListingID
         guard let _tierName else { throw JSONDecodingError(.missingField("tier_name", in: "RoleSubscriptionData"), offset: __start) }
+        self.tierName = _tierName
         guard let _totalMonthsSubscribed else { throw JSONDecodingError(.missingField("total_months_subscribed", in: "RoleSubscriptionData"), offset: __start) }
+        self.totalMonthsSubscribed = _totalMonthsSubscribed
         guard let _isRenewal else { throw JSONDecodingError(.missingField("is_renewal", in: "RoleSubscriptionData"), offset: __start) }
-        self.init(roleSubscriptionListingID: _roleSubscriptionListingID, tierName: _tierName, totalMonthsSubscribed: _totalMonthsSubscribed, isRenewal: _isRenewal)
+        self.isRenewal = _isRenewal
     }
 }
 
@@ -2341,32 +2437,32 @@ public struct Poll: Sendable, Hashable, Codable, JSONReadable {
     public init(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _question: PollMedia? = nil
-        var _answers: [PollAnswer] = []
-        var _expiry: Timestamp? = nil
-        var _allowMultiselect: Bool = false
-        var _layoutType: Int = 1
-        var _results: PollResults? = nil
+        self.answers = []
+        self.expiry = nil
+        self.allowMultiselect = false
+        self.layoutType = 1
+        self.results = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xfa2febe76d82709b:  // question
+            case 0xffa26d28d2a35834:  // question
                 _question = try PollMedia(from: &reader)
-            case 0xe593804e876a2a59:  // answers
-                if try !reader.readNull() { _answers = try [PollAnswer](from: &reader) } else { _answers = [] }
-            case 0x54993347148d2939:  // expiry
-                _expiry = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0xbceb6beb6c0502ce:  // allow_multiselect
-                if try !reader.readNull() { _allowMultiselect = try Bool(from: &reader) } else { _allowMultiselect = false }
-            case 0x3c553c31bfd9e358:  // layout_type
-                if try !reader.readNull() { _layoutType = try Int(from: &reader) } else { _layoutType = 1 }
-            case 0x0befc643bd9617a3:  // results
-                _results = try reader.readNull() ? nil : PollResults(from: &reader)
+            case 0xe4e53026b4aa06c5:  // answers
+                if try !reader.readNull() { self.answers = try [PollAnswer](from: &reader) } else { self.answers = [] }
+            case 0x58af1437e8bdd981:  // expiry
+                self.expiry = try reader.readNull() ? nil : Timestamp(from: &reader)
+            case 0x229e3df67e2be19d:  // allow_multiselect
+                if try !reader.readNull() { self.allowMultiselect = try Bool(from: &reader) } else { self.allowMultiselect = false }
+            case 0x7cdf0c76bec5ad58:  // layout_type
+                if try !reader.readNull() { self.layoutType = try Int(from: &reader) } else { self.layoutType = 1 }
+            case 0x072b952b34fb3e57:  // results
+                self.results = try reader.readNull() ? nil : PollResults(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _question else { throw JSONDecodingError(.missingField("question", in: "Poll"), offset: __start) }
-        self.init(question: _question, answers: _answers, expiry: _expiry, allowMultiselect: _allowMultiselect, layoutType: _layoutType, results: _results)
+        self._question = Indirect(_question)
     }
 }
 
@@ -2412,20 +2508,19 @@ public struct PollMedia: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        var _text: String? = nil
-        var _emoji: Emoji? = nil
+        self.text = nil
+        self._emoji = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x0d30234541bab2a4:  // text
-                _text = try reader.readNull() ? nil : String(from: &reader)
-            case 0x48ca51ec19d9a75d:  // emoji
-                _emoji = try reader.readNull() ? nil : Emoji(from: &reader)
+            case 0x0fe963e598dd3d4c:  // text
+                self.text = try reader.readNull() ? nil : String(from: &reader)
+            case 0x4c31e2b4e259d401:  // emoji
+                self._emoji = try reader.readNull() ? nil : Indirect(Emoji(from: &reader))
             default:
                 try reader.skipValue()
             }
         }
-        self.init(text: _text, emoji: _emoji)
     }
 }
 
@@ -2473,17 +2568,18 @@ public struct PollAnswer: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x36a4b367fe4fcea7:  // answer_id
+            case 0x79b8f584587cef63:  // answer_id
                 _answerID = try Int(from: &reader)
-            case 0x094ec7c2e5a14b5d:  // poll_media
+            case 0xbe4d77d1196c0ef9:  // poll_media
                 _pollMedia = try PollMedia(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _answerID else { throw JSONDecodingError(.missingField("answer_id", in: "PollAnswer"), offset: __start) }
+        self.answerID = _answerID
         guard let _pollMedia else { throw JSONDecodingError(.missingField("poll_media", in: "PollAnswer"), offset: __start) }
-        self.init(answerID: _answerID, pollMedia: _pollMedia)
+        self.pollMedia = _pollMedia
     }
 }
 
@@ -2525,20 +2621,19 @@ public struct PollResults: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        var _isFinalized: Bool = false
-        var _answerCounts: [PollAnswerCount] = []
+        self.isFinalized = false
+        self.answerCounts = []
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xd1880c4d1b218a04:  // is_finalized
-                if try !reader.readNull() { _isFinalized = try Bool(from: &reader) } else { _isFinalized = false }
-            case 0x728249059182e52e:  // answer_counts
-                if try !reader.readNull() { _answerCounts = try [PollAnswerCount](from: &reader) } else { _answerCounts = [] }
+            case 0x29c892f189791903:  // is_finalized
+                if try !reader.readNull() { self.isFinalized = try Bool(from: &reader) } else { self.isFinalized = false }
+            case 0x2004ca98eaccf71c:  // answer_counts
+                if try !reader.readNull() { self.answerCounts = try [PollAnswerCount](from: &reader) } else { self.answerCounts = [] }
             default:
                 try reader.skipValue()
             }
         }
-        self.init(isFinalized: _isFinalized, answerCounts: _answerCounts)
     }
 }
 
@@ -2590,23 +2685,24 @@ public struct PollAnswerCount: Sendable, Hashable, Codable, JSONReadable {
         let __start = reader.offset
         var _id: Int? = nil
         var _count: Int? = nil
-        var _meVoted: Bool = false
+        self.meVoted = false
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xfe437b40c5d3ffa6:  // id
+            case 0xffa01b909f4570de:  // id
                 _id = try Int(from: &reader)
-            case 0xa1bec02d9beab73a:  // count
+            case 0x9fb3cfb59de6d2ce:  // count
                 _count = try Int(from: &reader)
-            case 0xbb4b9afa4ab5044a:  // me_voted
-                if try !reader.readNull() { _meVoted = try Bool(from: &reader) } else { _meVoted = false }
+            case 0xb5d919bae9721caa:  // me_voted
+                if try !reader.readNull() { self.meVoted = try Bool(from: &reader) } else { self.meVoted = false }
             default:
                 try reader.skipValue()
             }
         }
         guard let _id else { throw JSONDecodingError(.missingField("id", in: "PollAnswerCount"), offset: __start) }
+        self.id = _id
         guard let _count else { throw JSONDecodingError(.missingField("count", in: "PollAnswerCount"), offset: __start) }
-        self.init(id: _id, count: _count, meVoted: _meVoted)
+        self.count = _count
     }
 }
 
@@ -2874,112 +2970,144 @@ public struct Component: Sendable, Hashable, Codable, JSONReadable {
     public init(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _type: ComponentType? = nil
-        var _id: Int? = nil
-        var _customID: String? = nil
-        var _style: Int? = nil
-        var _label: String? = nil
-        var _emoji: Emoji? = nil
-        var _url: String? = nil
-        var _skuID: Snowflake? = nil
-        var _disabled: Bool? = nil
-        var _options: [SelectOption]? = nil
-        var _channelTypes: [ChannelType]? = nil
-        var _placeholder: String? = nil
-        var _defaultValues: JSONValue? = nil
-        var _minValues: Int? = nil
-        var _maxValues: Int? = nil
-        var _minLength: Int? = nil
-        var _maxLength: Int? = nil
-        var _required: Bool? = nil
-        var _value: String? = nil
-        var _values: [String]? = nil
-        var _components: [Component]? = nil
-        var _component: Component? = nil
-        var _accessory: Component? = nil
-        var _content: String? = nil
-        var _media: JSONValue? = nil
-        var _description: String? = nil
-        var _spoiler: Bool? = nil
-        var _items: JSONValue? = nil
-        var _file: JSONValue? = nil
-        var _divider: Bool? = nil
-        var _spacing: Int? = nil
-        var _accentColor: Int? = nil
+        self.id = nil
+        self.customID = nil
+        self.style = nil
+        self.label = nil
+        self._emoji = nil
+        self.url = nil
+        self.skuID = nil
+        self.disabled = nil
+        self.options = nil
+        self.channelTypes = nil
+        self.placeholder = nil
+        self.defaultValues = nil
+        self.minValues = nil
+        self.maxValues = nil
+        self.minLength = nil
+        self.maxLength = nil
+        self.required = nil
+        self.value = nil
+        self.values = nil
+        self.components = nil
+        self._component = nil
+        self._accessory = nil
+        self.content = nil
+        self.media = nil
+        self.description = nil
+        self.spoiler = nil
+        self.items = nil
+        self.file = nil
+        self.divider = nil
+        self.spacing = nil
+        self.accentColor = nil
         try reader.enterModel()
         defer { reader.leaveModel() }
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xd11ab2a7d7e83f46:  // type
+            switch (__key &* 0x09f1fd9d03f0a9b5) &>> 57 {
+            case 75:  // type
+                guard __key == 0xd3d3f347824fa9ee else { try reader.skipValue(); continue }
                 _type = try ComponentType(from: &reader)
-            case 0xfe437b40c5d3ffa6:  // id
-                _id = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xd559373941bd844b:  // custom_id
-                _customID = try reader.readNull() ? nil : String(from: &reader)
-            case 0x83d446953b869dd2:  // style
-                _style = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x021a73b57a711ff9:  // label
-                _label = try reader.readNull() ? nil : String(from: &reader)
-            case 0x48ca51ec19d9a75d:  // emoji
-                _emoji = try reader.readNull() ? nil : Emoji(from: &reader)
-            case 0x256a202d2a5c896a:  // url
-                _url = try reader.readNull() ? nil : String(from: &reader)
-            case 0xa5bd108253932762:  // sku_id
-                _skuID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x2e52f672bff3ab97:  // disabled
-                _disabled = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xa56feebe386ab2a7:  // options
-                _options = try reader.readNull() ? nil : [SelectOption](from: &reader)
-            case 0x6ea03e703d3a8d4b:  // channel_types
-                _channelTypes = try reader.readNull() ? nil : [ChannelType](from: &reader)
-            case 0xd4057cbbf45d8b77:  // placeholder
-                _placeholder = try reader.readNull() ? nil : String(from: &reader)
-            case 0xab1e421dfd393a18:  // default_values
-                _defaultValues = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0xe0bfffbde4f1c6d2:  // min_values
-                _minValues = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x839796bdf238b36a:  // max_values
-                _maxValues = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x75b0925079dfd2ac:  // min_length
-                _minLength = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xb330ae0a0ddd69ce:  // max_length
-                _maxLength = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x72d99494cace8577:  // required
-                _required = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xafe6fd4a8691afe4:  // value
-                _value = try reader.readNull() ? nil : String(from: &reader)
-            case 0x98886a72a4a9af93:  // values
-                _values = try reader.readNull() ? nil : [String](from: &reader)
-            case 0x962348c174a3653b:  // components
-                _components = try reader.readNull() ? nil : [Component](from: &reader)
-            case 0x322c20d7c6738cf6:  // component
-                _component = try reader.readNull() ? nil : Component(from: &reader)
-            case 0xb11ba875645168c3:  // accessory
-                _accessory = try reader.readNull() ? nil : Component(from: &reader)
-            case 0xc97e1d2d71744050:  // content
-                _content = try reader.readNull() ? nil : String(from: &reader)
-            case 0x4207a40d6a5c6114:  // media
-                _media = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0x59b5c1d4e9c94dfd:  // description
-                _description = try reader.readNull() ? nil : String(from: &reader)
-            case 0xd7a1f9f830050c55:  // spoiler
-                _spoiler = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x2d8871d730f08532:  // items
-                _items = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0x22f803fc2d4747b7:  // file
-                _file = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0xdf96b71fd7910061:  // divider
-                _divider = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xc4a4ca46c6d63feb:  // spacing
-                _spacing = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x50fa13aefe0350e6:  // accent_color
-                _accentColor = try reader.readNull() ? nil : Int(from: &reader)
+            case 42:  // id
+                guard __key == 0xffa01b909f4570de else { try reader.skipValue(); continue }
+                self.id = try reader.readNull() ? nil : Int(from: &reader)
+            case 56:  // custom_id
+                guard __key == 0x86c9590c018ca7d9 else { try reader.skipValue(); continue }
+                self.customID = try reader.readNull() ? nil : String(from: &reader)
+            case 29:  // style
+                guard __key == 0x81c9561d019ad7b6 else { try reader.skipValue(); continue }
+                self.style = try reader.readNull() ? nil : Int(from: &reader)
+            case 112:  // label
+                guard __key == 0x0425642db44fa1cd else { try reader.skipValue(); continue }
+                self.label = try reader.readNull() ? nil : String(from: &reader)
+            case 85:  // emoji
+                guard __key == 0x4c31e2b4e259d401 else { try reader.skipValue(); continue }
+                self._emoji = try reader.readNull() ? nil : Indirect(Emoji(from: &reader))
+            case 90:  // url
+                guard __key == 0x277510a560431246 else { try reader.skipValue(); continue }
+                self.url = try reader.readNull() ? nil : String(from: &reader)
+            case 66:  // sku_id
+                guard __key == 0xa1a72f922788ab3a else { try reader.skipValue(); continue }
+                self.skuID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 49:  // disabled
+                guard __key == 0x33c577b3153180c6 else { try reader.skipValue(); continue }
+                self.disabled = try reader.readNull() ? nil : Bool(from: &reader)
+            case 58:  // options
+                guard __key == 0xa77adf36727e6a83 else { try reader.skipValue(); continue }
+                self.options = try reader.readNull() ? nil : [SelectOption](from: &reader)
+            case 63:  // channel_types
+                guard __key == 0x04e42aa37fdb1a9d else { try reader.skipValue(); continue }
+                self.channelTypes = try reader.readNull() ? nil : [ChannelType](from: &reader)
+            case 51:  // placeholder
+                guard __key == 0xd6eda40fac5e384e else { try reader.skipValue(); continue }
+                self.placeholder = try reader.readNull() ? nil : String(from: &reader)
+            case 93:  // default_values
+                guard __key == 0x5b15ab3683caa7f6 else { try reader.skipValue(); continue }
+                self.defaultValues = try reader.readNull() ? nil : JSONValue(from: &reader)
+            case 30:  // min_values
+                guard __key == 0x4dd0990fffb97813 else { try reader.skipValue(); continue }
+                self.minValues = try reader.readNull() ? nil : Int(from: &reader)
+            case 115:  // max_values
+                guard __key == 0x5af8b458b2c82f8f else { try reader.skipValue(); continue }
+                self.maxValues = try reader.readNull() ? nil : Int(from: &reader)
+            case 101:  // min_length
+                guard __key == 0xd2bb4ba456de3947 else { try reader.skipValue(); continue }
+                self.minLength = try reader.readNull() ? nil : Int(from: &reader)
+            case 106:  // max_length
+                guard __key == 0x659d1e6fa9190e7b else { try reader.skipValue(); continue }
+                self.maxLength = try reader.readNull() ? nil : Int(from: &reader)
+            case 57:  // required
+                guard __key == 0x784c15d53526bea6 else { try reader.skipValue(); continue }
+                self.required = try reader.readNull() ? nil : Bool(from: &reader)
+            case 54:  // value
+                guard __key == 0xb1f1edc2d0874180 else { try reader.skipValue(); continue }
+                self.value = try reader.readNull() ? nil : String(from: &reader)
+            case 14:  // values
+                guard __key == 0x99e50ac2f893a683 else { try reader.skipValue(); continue }
+                self.values = try reader.readNull() ? nil : [String](from: &reader)
+            case 111:  // components
+                guard __key == 0xa3d69dfd27e5607a else { try reader.skipValue(); continue }
+                self.components = try reader.readNull() ? nil : [Component](from: &reader)
+            case 114:  // component
+                guard __key == 0xc9c4950a159ef38e else { try reader.skipValue(); continue }
+                self._component = try reader.readNull() ? nil : Indirect(Component(from: &reader))
+            case 53:  // accessory
+                guard __key == 0xadf654ed10c1a626 else { try reader.skipValue(); continue }
+                self._accessory = try reader.readNull() ? nil : Indirect(Component(from: &reader))
+            case 10:  // content
+                guard __key == 0xc6168c659ca0911c else { try reader.skipValue(); continue }
+                self.content = try reader.readNull() ? nil : String(from: &reader)
+            case 38:  // media
+                guard __key == 0x456f34d5c0df31c8 else { try reader.skipValue(); continue }
+                self.media = try reader.readNull() ? nil : JSONValue(from: &reader)
+            case 78:  // description
+                guard __key == 0xb5c07a2ca7ad64c5 else { try reader.skipValue(); continue }
+                self.description = try reader.readNull() ? nil : String(from: &reader)
+            case 45:  // spoiler
+                guard __key == 0xd43a69305e6adc99 else { try reader.skipValue(); continue }
+                self.spoiler = try reader.readNull() ? nil : Bool(from: &reader)
+            case 98:  // items
+                guard __key == 0x2b7d815ece041a17 else { try reader.skipValue(); continue }
+                self.items = try reader.readNull() ? nil : JSONValue(from: &reader)
+            case 77:  // file
+                guard __key == 0x25b1449c7fd8558f else { try reader.skipValue(); continue }
+                self.file = try reader.readNull() ? nil : JSONValue(from: &reader)
+            case 25:  // divider
+                guard __key == 0xe2fe47e787a5b09d else { try reader.skipValue(); continue }
+                self.divider = try reader.readNull() ? nil : Bool(from: &reader)
+            case 126:  // spacing
+                guard __key == 0xc13d397d64238cd4 else { try reader.skipValue(); continue }
+                self.spacing = try reader.readNull() ? nil : Int(from: &reader)
+            case 8:  // accent_color
+                guard __key == 0x39d075347dfc1937 else { try reader.skipValue(); continue }
+                self.accentColor = try reader.readNull() ? nil : Int(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _type else { throw JSONDecodingError(.missingField("type", in: "Component"), offset: __start) }
-        self.init(type: _type, id: _id, customID: _customID, style: _style, label: _label, emoji: _emoji, url: _url, skuID: _skuID, disabled: _disabled, options: _options, channelTypes: _channelTypes, placeholder: _placeholder, defaultValues: _defaultValues, minValues: _minValues, maxValues: _maxValues, minLength: _minLength, maxLength: _maxLength, required: _required, value: _value, values: _values, components: _components, component: _component, accessory: _accessory, content: _content, media: _media, description: _description, spoiler: _spoiler, items: _items, file: _file, divider: _divider, spacing: _spacing, accentColor: _accentColor)
+        self.type = _type
     }
 }
 
@@ -3123,28 +3251,29 @@ public struct SelectOption: Sendable, Hashable, Codable, JSONReadable {
         let __start = reader.offset
         var _label: String? = nil
         var _value: String? = nil
-        var _description: String? = nil
-        var _emoji: Emoji? = nil
-        var _default: Bool? = nil
+        self.description = nil
+        self._emoji = nil
+        self.default = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x021a73b57a711ff9:  // label
+            case 0x0425642db44fa1cd:  // label
                 _label = try String(from: &reader)
-            case 0xafe6fd4a8691afe4:  // value
+            case 0xb1f1edc2d0874180:  // value
                 _value = try String(from: &reader)
-            case 0x59b5c1d4e9c94dfd:  // description
-                _description = try reader.readNull() ? nil : String(from: &reader)
-            case 0x48ca51ec19d9a75d:  // emoji
-                _emoji = try reader.readNull() ? nil : Emoji(from: &reader)
-            case 0xb51ff9444c75123a:  // default
-                _default = try reader.readNull() ? nil : Bool(from: &reader)
+            case 0xb5c07a2ca7ad64c5:  // description
+                self.description = try reader.readNull() ? nil : String(from: &reader)
+            case 0x4c31e2b4e259d401:  // emoji
+                self._emoji = try reader.readNull() ? nil : Indirect(Emoji(from: &reader))
+            case 0xb8878a0dee38a177:  // default
+                self.default = try reader.readNull() ? nil : Bool(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _label else { throw JSONDecodingError(.missingField("label", in: "SelectOption"), offset: __start) }
+        self.label = _label
         guard let _value else { throw JSONDecodingError(.missingField("value", in: "SelectOption"), offset: __start) }
-        self.init(label: _label, value: _value, description: _description, emoji: _emoji, default: _default)
+        self.value = _value
     }
 }

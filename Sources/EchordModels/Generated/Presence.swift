@@ -65,29 +65,29 @@ public struct Presence: Sendable, Hashable, Codable, JSONReadable {
     public init(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _user: PresenceUser? = nil
-        var _guildID: Snowflake? = nil
-        var _status: PresenceStatus = PresenceStatus.offline
-        var _activities: [Activity] = []
-        var _clientStatus: ClientStatus? = nil
+        self.guildID = nil
+        self.status = PresenceStatus.offline
+        self.activities = []
+        self.clientStatus = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x7d52e740861ce454:  // user
+            case 0x800c27e1c5fbe805:  // user
                 _user = try PresenceUser(from: &reader)
-            case 0x18462b5d8bf965ef:  // guild_id
-                _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x5a4f702b7ba544cb:  // status
-                if try !reader.readNull() { _status = try PresenceStatus(from: &reader) } else { _status = PresenceStatus.offline }
-            case 0xf38c06cba1fe8354:  // activities
-                if try !reader.readNull() { _activities = try [Activity](from: &reader) } else { _activities = [] }
-            case 0x34ac19f484a50505:  // client_status
-                _clientStatus = try reader.readNull() ? nil : ClientStatus(from: &reader)
+            case 0x1db8ac9e34aa44dc:  // guild_id
+                self.guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 0x56398f3ae7d20e92:  // status
+                if try !reader.readNull() { self.status = try PresenceStatus(from: &reader) } else { self.status = PresenceStatus.offline }
+            case 0xc17899be7e7a153c:  // activities
+                if try !reader.readNull() { self.activities = try [Activity](from: &reader) } else { self.activities = [] }
+            case 0x0b129cdbaf731fca:  // client_status
+                self.clientStatus = try reader.readNull() ? nil : ClientStatus(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _user else { throw JSONDecodingError(.missingField("user", in: "Presence"), offset: __start) }
-        self.init(user: _user, guildID: _guildID, status: _status, activities: _activities, clientStatus: _clientStatus)
+        self.user = _user
     }
 }
 
@@ -159,32 +159,32 @@ public struct PresenceUser: Sendable, Hashable, Codable, JSONReadable {
     public init(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _id: Snowflake? = nil
-        var _username: String? = nil
-        var _globalName: String? = nil
-        var _avatar: String? = nil
-        var _discriminator: String? = nil
-        var _bot: Bool? = nil
+        self.username = nil
+        self.globalName = nil
+        self.avatar = nil
+        self.discriminator = nil
+        self.bot = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xfe437b40c5d3ffa6:  // id
+            case 0xffa01b909f4570de:  // id
                 _id = try Snowflake(from: &reader)
-            case 0x994d79a629e94fee:  // username
-                _username = try reader.readNull() ? nil : String(from: &reader)
-            case 0x209a61de5d4c498b:  // global_name
-                _globalName = try reader.readNull() ? nil : String(from: &reader)
-            case 0x66fce3d01bfb569a:  // avatar
-                _avatar = try reader.readNull() ? nil : String(from: &reader)
-            case 0xb381254162b06d4b:  // discriminator
-                _discriminator = try reader.readNull() ? nil : String(from: &reader)
-            case 0x2e84452b9e5946cf:  // bot
-                _bot = try reader.readNull() ? nil : Bool(from: &reader)
+            case 0x9ebffae7db48350f:  // username
+                self.username = try reader.readNull() ? nil : String(from: &reader)
+            case 0xfe6811f43f3c8ae9:  // global_name
+                self.globalName = try reader.readNull() ? nil : String(from: &reader)
+            case 0x65a0438032128d62:  // avatar
+                self.avatar = try reader.readNull() ? nil : String(from: &reader)
+            case 0xa878699c614a4703:  // discriminator
+                self.discriminator = try reader.readNull() ? nil : String(from: &reader)
+            case 0x2c7954b354a4fefb:  // bot
+                self.bot = try reader.readNull() ? nil : Bool(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _id else { throw JSONDecodingError(.missingField("id", in: "PresenceUser"), offset: __start) }
-        self.init(id: _id, username: _username, globalName: _globalName, avatar: _avatar, discriminator: _discriminator, bot: _bot)
+        self.id = _id
     }
 }
 
@@ -247,29 +247,28 @@ public struct ClientStatus: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        var _desktop: PresenceStatus? = nil
-        var _mobile: PresenceStatus? = nil
-        var _web: PresenceStatus? = nil
-        var _embedded: PresenceStatus? = nil
-        var _vr: PresenceStatus? = nil
+        self.desktop = nil
+        self.mobile = nil
+        self.web = nil
+        self.embedded = nil
+        self.vr = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xa9e808eab43be394:  // desktop
-                _desktop = try reader.readNull() ? nil : PresenceStatus(from: &reader)
-            case 0x5c0394ec9b95170a:  // mobile
-                _mobile = try reader.readNull() ? nil : PresenceStatus(from: &reader)
-            case 0x0904e25af236bcf7:  // web
-                _web = try reader.readNull() ? nil : PresenceStatus(from: &reader)
-            case 0x62474f9da23cd285:  // embedded
-                _embedded = try reader.readNull() ? nil : PresenceStatus(from: &reader)
-            case 0xe1242085e07baf28:  // vr
-                _vr = try reader.readNull() ? nil : PresenceStatus(from: &reader)
+            case 0xad4f99b2d667b2c8:  // desktop
+                self.desktop = try reader.readNull() ? nil : PresenceStatus(from: &reader)
+            case 0x601975dd578c42c3:  // mobile
+                self.mobile = try reader.readNull() ? nil : PresenceStatus(from: &reader)
+            case 0x08569232e0d1794b:  // web
+                self.web = try reader.readNull() ? nil : PresenceStatus(from: &reader)
+            case 0x67b9d0de3276e666:  // embedded
+                self.embedded = try reader.readNull() ? nil : PresenceStatus(from: &reader)
+            case 0xdfc7803403cd2971:  // vr
+                self.vr = try reader.readNull() ? nil : PresenceStatus(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
-        self.init(desktop: _desktop, mobile: _mobile, web: _web, embedded: _embedded, vr: _vr)
     }
 }
 
@@ -456,68 +455,87 @@ public struct Activity: Sendable, Hashable, Codable, JSONReadable {
         let __start = reader.offset
         var _name: String? = nil
         var _type: ActivityType? = nil
-        var _url: String? = nil
-        var _createdAt: Int? = nil
-        var _timestamps: ActivityTimestamps? = nil
-        var _applicationID: Snowflake? = nil
-        var _statusDisplayType: Int? = nil
-        var _details: String? = nil
-        var _detailsURL: String? = nil
-        var _state: String? = nil
-        var _stateURL: String? = nil
-        var _emoji: ActivityEmoji? = nil
-        var _party: ActivityParty? = nil
-        var _assets: ActivityAssets? = nil
-        var _secrets: ActivitySecrets? = nil
-        var _instance: Bool? = nil
-        var _flags: ActivityFlags? = nil
-        var _buttons: JSONValue? = nil
+        self.url = nil
+        self.createdAt = nil
+        self.timestamps = nil
+        self.applicationID = nil
+        self.statusDisplayType = nil
+        self.details = nil
+        self.detailsURL = nil
+        self.state = nil
+        self.stateURL = nil
+        self.emoji = nil
+        self.party = nil
+        self.assets = nil
+        self.secrets = nil
+        self.instance = nil
+        self.flags = nil
+        self.buttons = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0x5adc2f7be9433dc8:  // name
+            switch (__key &* 0x09f1fd9d03f0a9b5) &>> 57 {
+            case 38:  // name
+                guard __key == 0x5d95701ba3ddaf60 else { try reader.skipValue(); continue }
                 _name = try String(from: &reader)
-            case 0xd11ab2a7d7e83f46:  // type
+            case 75:  // type
+                guard __key == 0xd3d3f347824fa9ee else { try reader.skipValue(); continue }
                 _type = try ActivityType(from: &reader)
-            case 0x256a202d2a5c896a:  // url
-                _url = try reader.readNull() ? nil : String(from: &reader)
-            case 0x26a36b0160f6c75b:  // created_at
-                _createdAt = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x1c9a50deb948110e:  // timestamps
-                _timestamps = try reader.readNull() ? nil : ActivityTimestamps(from: &reader)
-            case 0x39b5e605fecfcd8e:  // application_id
-                _applicationID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x3b8351f5f77a71f5:  // status_display_type
-                _statusDisplayType = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x5471dc7c8ba53702:  // details
-                _details = try reader.readNull() ? nil : String(from: &reader)
-            case 0x3c86eae6c0944e79:  // details_url
-                _detailsURL = try reader.readNull() ? nil : String(from: &reader)
-            case 0x45aa2f82ac40f4c5:  // state
-                _state = try reader.readNull() ? nil : String(from: &reader)
-            case 0x698d86c402155ccd:  // state_url
-                _stateURL = try reader.readNull() ? nil : String(from: &reader)
-            case 0x48ca51ec19d9a75d:  // emoji
-                _emoji = try reader.readNull() ? nil : ActivityEmoji(from: &reader)
-            case 0xf3bd7d5fbf5d78bf:  // party
-                _party = try reader.readNull() ? nil : ActivityParty(from: &reader)
-            case 0xbbe93f91651489db:  // assets
-                _assets = try reader.readNull() ? nil : ActivityAssets(from: &reader)
-            case 0x12e17b042f1e25a9:  // secrets
-                _secrets = try reader.readNull() ? nil : ActivitySecrets(from: &reader)
-            case 0xffc09998488faf7c:  // instance
-                _instance = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x0d426db091e8dbce:  // flags
-                _flags = try reader.readNull() ? nil : ActivityFlags(from: &reader)
-            case 0x7207cbf2b2010542:  // buttons
-                _buttons = try reader.readNull() ? nil : JSONValue(from: &reader)
+            case 90:  // url
+                guard __key == 0x277510a560431246 else { try reader.skipValue(); continue }
+                self.url = try reader.readNull() ? nil : String(from: &reader)
+            case 102:  // created_at
+                guard __key == 0xf1c7061eb16888d4 else { try reader.skipValue(); continue }
+                self.createdAt = try reader.readNull() ? nil : Int(from: &reader)
+            case 44:  // timestamps
+                guard __key == 0x27fc2a5a9e680809 else { try reader.skipValue(); continue }
+                self.timestamps = try reader.readNull() ? nil : ActivityTimestamps(from: &reader)
+            case 120:  // application_id
+                guard __key == 0xc49f68978c4392c4 else { try reader.skipValue(); continue }
+                self.applicationID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 115:  // status_display_type
+                guard __key == 0x72e8e8f0570c5f11 else { try reader.skipValue(); continue }
+                self.statusDisplayType = try reader.readNull() ? nil : Int(from: &reader)
+            case 37:  // details
+                guard __key == 0x57d96d456af0463f else { try reader.skipValue(); continue }
+                self.details = try reader.readNull() ? nil : String(from: &reader)
+            case 3:  // details_url
+                guard __key == 0x106db1fdc72d4c5f else { try reader.skipValue(); continue }
+                self.detailsURL = try reader.readNull() ? nil : String(from: &reader)
+            case 45:  // state
+                guard __key == 0x439f3f0af274bea1 else { try reader.skipValue(); continue }
+                self.state = try reader.readNull() ? nil : String(from: &reader)
+            case 113:  // state_url
+                guard __key == 0xf25ae348a9629669 else { try reader.skipValue(); continue }
+                self.stateURL = try reader.readNull() ? nil : String(from: &reader)
+            case 85:  // emoji
+                guard __key == 0x4c31e2b4e259d401 else { try reader.skipValue(); continue }
+                self.emoji = try reader.readNull() ? nil : ActivityEmoji(from: &reader)
+            case 42:  // party
+                guard __key == 0xf055ec961fde2972 else { try reader.skipValue(); continue }
+                self.party = try reader.readNull() ? nil : ActivityParty(from: &reader)
+            case 31:  // assets
+                guard __key == 0xba8c9f41032450a3 else { try reader.skipValue(); continue }
+                self.assets = try reader.readNull() ? nil : ActivityAssets(from: &reader)
+            case 84:  // secrets
+                guard __key == 0x0f79ea3befd2f492 else { try reader.skipValue(); continue }
+                self.secrets = try reader.readNull() ? nil : ActivitySecrets(from: &reader)
+            case 105:  // instance
+                guard __key == 0xfa4e1858dbb5851c else { try reader.skipValue(); continue }
+                self.instance = try reader.readNull() ? nil : Bool(from: &reader)
+            case 100:  // flags
+                guard __key == 0x0f4d5e28dbe74e3a else { try reader.skipValue(); continue }
+                self.flags = try reader.readNull() ? nil : ActivityFlags(from: &reader)
+            case 62:  // buttons
+                guard __key == 0x6d439ada501e3296 else { try reader.skipValue(); continue }
+                self.buttons = try reader.readNull() ? nil : JSONValue(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _name else { throw JSONDecodingError(.missingField("name", in: "Activity"), offset: __start) }
+        self.name = _name
         guard let _type else { throw JSONDecodingError(.missingField("type", in: "Activity"), offset: __start) }
-        self.init(name: _name, type: _type, url: _url, createdAt: _createdAt, timestamps: _timestamps, applicationID: _applicationID, statusDisplayType: _statusDisplayType, details: _details, detailsURL: _detailsURL, state: _state, stateURL: _stateURL, emoji: _emoji, party: _party, assets: _assets, secrets: _secrets, instance: _instance, flags: _flags, buttons: _buttons)
+        self.type = _type
     }
 }
 
@@ -651,20 +669,19 @@ public struct ActivityTimestamps: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        var _start: Int? = nil
-        var _end: Int? = nil
+        self.start = nil
+        self.end = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x0d819a998e6b41de:  // start
-                _start = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xe003e80d4129421a:  // end
-                _end = try reader.readNull() ? nil : Int(from: &reader)
+            case 0x0b76aa21409d2b8a:  // start
+                self.start = try reader.readNull() ? nil : Int(from: &reader)
+            case 0xe20ed8853b24db36:  // end
+                self.end = try reader.readNull() ? nil : Int(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
-        self.init(start: _start, end: _end)
     }
 }
 
@@ -715,23 +732,23 @@ public struct ActivityEmoji: Sendable, Hashable, Codable, JSONReadable {
     public init(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _name: String? = nil
-        var _id: Snowflake? = nil
-        var _animated: Bool? = nil
+        self.id = nil
+        self.animated = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x5adc2f7be9433dc8:  // name
+            case 0x5d95701ba3ddaf60:  // name
                 _name = try String(from: &reader)
-            case 0xfe437b40c5d3ffa6:  // id
-                _id = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x872307d7247e9a9b:  // animated
-                _animated = try reader.readNull() ? nil : Bool(from: &reader)
+            case 0xffa01b909f4570de:  // id
+                self.id = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 0x8c958918b424bff4:  // animated
+                self.animated = try reader.readNull() ? nil : Bool(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _name else { throw JSONDecodingError(.missingField("name", in: "ActivityEmoji"), offset: __start) }
-        self.init(name: _name, id: _id, animated: _animated)
+        self.name = _name
     }
 }
 
@@ -773,20 +790,19 @@ public struct ActivityParty: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        var _id: String? = nil
-        var _size: [Int]? = nil
+        self.id = nil
+        self.size = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xfe437b40c5d3ffa6:  // id
-                _id = try reader.readNull() ? nil : String(from: &reader)
-            case 0x0fb3dc9d180f6be7:  // size
-                _size = try reader.readNull() ? nil : [Int](from: &reader)
+            case 0xffa01b909f4570de:  // id
+                self.id = try reader.readNull() ? nil : String(from: &reader)
+            case 0x0cfa9bfcc1e87156:  // size
+                self.size = try reader.readNull() ? nil : [Int](from: &reader)
             default:
                 try reader.skipValue()
             }
         }
-        self.init(id: _id, size: _size)
     }
 }
 
@@ -863,35 +879,34 @@ public struct ActivityAssets: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        var _largeImage: String? = nil
-        var _largeText: String? = nil
-        var _largeURL: String? = nil
-        var _smallImage: String? = nil
-        var _smallText: String? = nil
-        var _smallURL: String? = nil
-        var _inviteCoverImage: String? = nil
+        self.largeImage = nil
+        self.largeText = nil
+        self.largeURL = nil
+        self.smallImage = nil
+        self.smallText = nil
+        self.smallURL = nil
+        self.inviteCoverImage = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xfe72377faca156b0:  // large_image
-                _largeImage = try reader.readNull() ? nil : String(from: &reader)
-            case 0x4ed881085438b9e3:  // large_text
-                _largeText = try reader.readNull() ? nil : String(from: &reader)
-            case 0x513d08777a1961cb:  // large_url
-                _largeURL = try reader.readNull() ? nil : String(from: &reader)
-            case 0xc350c25bf6f94882:  // small_image
-                _smallImage = try reader.readNull() ? nil : String(from: &reader)
-            case 0x9d7ee72177212084:  // small_text
-                _smallText = try reader.readNull() ? nil : String(from: &reader)
-            case 0x3324025f5758aa1d:  // small_url
-                _smallURL = try reader.readNull() ? nil : String(from: &reader)
-            case 0x04655e668974f82c:  // invite_cover_image
-                _inviteCoverImage = try reader.readNull() ? nil : String(from: &reader)
+            case 0x6286caee421a4902:  // large_image
+                self.largeImage = try reader.readNull() ? nil : String(from: &reader)
+            case 0x82035770124fa428:  // large_text
+                self.largeText = try reader.readNull() ? nil : String(from: &reader)
+            case 0xfe205b95c977e62a:  // large_url
+                self.largeURL = try reader.readNull() ? nil : String(from: &reader)
+            case 0x86fbc9d2b9c84ef4:  // small_image
+                self.smallImage = try reader.readNull() ? nil : String(from: &reader)
+            case 0x73e144128cf4d280:  // small_text
+                self.smallText = try reader.readNull() ? nil : String(from: &reader)
+            case 0xe32b5d831210dd76:  // small_url
+                self.smallURL = try reader.readNull() ? nil : String(from: &reader)
+            case 0x9c97897d1f963260:  // invite_cover_image
+                self.inviteCoverImage = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
-        self.init(largeImage: _largeImage, largeText: _largeText, largeURL: _largeURL, smallImage: _smallImage, smallText: _smallText, smallURL: _smallURL, inviteCoverImage: _inviteCoverImage)
     }
 }
 
@@ -940,22 +955,21 @@ public struct ActivitySecrets: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        var _join: String? = nil
-        var _spectate: String? = nil
-        var _match: String? = nil
+        self.join = nil
+        self.spectate = nil
+        self.match = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xd5ff498deb6b94f2:  // join
-                _join = try reader.readNull() ? nil : String(from: &reader)
-            case 0x5b4d942c19b2883a:  // spectate
-                _spectate = try reader.readNull() ? nil : String(from: &reader)
-            case 0x187f00cd0121f9d4:  // match
-                _match = try reader.readNull() ? nil : String(from: &reader)
+            case 0xd34608ec20ad185b:  // join
+                self.join = try reader.readNull() ? nil : String(from: &reader)
+            case 0x60c0156cb892a0ca:  // spectate
+                self.spectate = try reader.readNull() ? nil : String(from: &reader)
+            case 0x1be691956d55a888:  // match
+                self.match = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
-        self.init(join: _join, spectate: _spectate, match: _match)
     }
 }

@@ -172,76 +172,96 @@ public struct User: Sendable, Hashable, Codable, JSONReadable {
     public init(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _id: Snowflake? = nil
-        var _username: String = ""
-        var _discriminator: String = "0"
-        var _globalName: String? = nil
-        var _avatar: String? = nil
-        var _bot: Bool? = nil
-        var _system: Bool? = nil
-        var _mfaEnabled: Bool? = nil
-        var _banner: String? = nil
-        var _accentColor: Int? = nil
-        var _locale: String? = nil
-        var _verified: Bool? = nil
-        var _email: String? = nil
-        var _flags: UserFlags? = nil
-        var _premiumType: PremiumType? = nil
-        var _publicFlags: UserFlags? = nil
-        var _avatarDecorationData: AvatarDecorationData? = nil
-        var _collectibles: Collectibles? = nil
-        var _primaryGuild: PrimaryGuild? = nil
-        var _member: GuildMember? = nil
+        self.username = ""
+        self.discriminator = "0"
+        self.globalName = nil
+        self.avatar = nil
+        self.bot = nil
+        self.system = nil
+        self.mfaEnabled = nil
+        self.banner = nil
+        self.accentColor = nil
+        self.locale = nil
+        self.verified = nil
+        self.email = nil
+        self.flags = nil
+        self.premiumType = nil
+        self.publicFlags = nil
+        self.avatarDecorationData = nil
+        self.collectibles = nil
+        self.primaryGuild = nil
+        self._member = nil
         try reader.enterModel()
         defer { reader.leaveModel() }
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xfe437b40c5d3ffa6:  // id
+            switch (__key &* 0x553274161bbf8475) &>> 57 {
+            case 14:  // id
+                guard __key == 0xffa01b909f4570de else { try reader.skipValue(); continue }
                 _id = try Snowflake(from: &reader)
-            case 0x994d79a629e94fee:  // username
-                if try !reader.readNull() { _username = try String(from: &reader) } else { _username = "" }
-            case 0xb381254162b06d4b:  // discriminator
-                if try !reader.readNull() { _discriminator = try String(from: &reader) } else { _discriminator = "0" }
-            case 0x209a61de5d4c498b:  // global_name
-                _globalName = try reader.readNull() ? nil : String(from: &reader)
-            case 0x66fce3d01bfb569a:  // avatar
-                _avatar = try reader.readNull() ? nil : String(from: &reader)
-            case 0x2e84452b9e5946cf:  // bot
-                _bot = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x2fe7b1e0fb9e7c00:  // system
-                _system = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xdb3ae8cf11cdf88e:  // mfa_enabled
-                _mfaEnabled = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x6db6f1bfb03caec2:  // banner
-                _banner = try reader.readNull() ? nil : String(from: &reader)
-            case 0x50fa13aefe0350e6:  // accent_color
-                _accentColor = try reader.readNull() ? nil : Int(from: &reader)
-            case 0xca97de80632ece33:  // locale
-                _locale = try reader.readNull() ? nil : String(from: &reader)
-            case 0x18ee50d0e0b78e7f:  // verified
-                _verified = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xe272f77b889301ca:  // email
-                _email = try reader.readNull() ? nil : String(from: &reader)
-            case 0x0d426db091e8dbce:  // flags
-                _flags = try reader.readNull() ? nil : UserFlags(from: &reader)
-            case 0x42d852aa5040fa81:  // premium_type
-                _premiumType = try reader.readNull() ? nil : PremiumType(from: &reader)
-            case 0xa6d5e1bd8f1ac9cd:  // public_flags
-                _publicFlags = try reader.readNull() ? nil : UserFlags(from: &reader)
-            case 0x2f8567b5d2dd4aaf:  // avatar_decoration_data
-                _avatarDecorationData = try reader.readNull() ? nil : AvatarDecorationData(from: &reader)
-            case 0xbcea130436505eca:  // collectibles
-                _collectibles = try reader.readNull() ? nil : Collectibles(from: &reader)
-            case 0xa2ccc22f9e93cd53:  // primary_guild
-                _primaryGuild = try reader.readNull() ? nil : PrimaryGuild(from: &reader)
-            case 0x4cc54a9b9bd31b7d:  // member
-                _member = try reader.readNull() ? nil : GuildMember(from: &reader)
+            case 13:  // username
+                guard __key == 0x9ebffae7db48350f else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.username = try String(from: &reader) } else { self.username = "" }
+            case 32:  // discriminator
+                guard __key == 0xa878699c614a4703 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.discriminator = try String(from: &reader) } else { self.discriminator = "0" }
+            case 57:  // global_name
+                guard __key == 0xfe6811f43f3c8ae9 else { try reader.skipValue(); continue }
+                self.globalName = try reader.readNull() ? nil : String(from: &reader)
+            case 105:  // avatar
+                guard __key == 0x65a0438032128d62 else { try reader.skipValue(); continue }
+                self.avatar = try reader.readNull() ? nil : String(from: &reader)
+            case 22:  // bot
+                guard __key == 0x2c7954b354a4fefb else { try reader.skipValue(); continue }
+                self.bot = try reader.readNull() ? nil : Bool(from: &reader)
+            case 53:  // system
+                guard __key == 0x2bd1d0f04faaca58 else { try reader.skipValue(); continue }
+                self.system = try reader.readNull() ? nil : Bool(from: &reader)
+            case 123:  // mfa_enabled
+                guard __key == 0x84fd48cccdb35b5d else { try reader.skipValue(); continue }
+                self.mfaEnabled = try reader.readNull() ? nil : Bool(from: &reader)
+            case 51:  // banner
+                guard __key == 0x69a110cf042abc82 else { try reader.skipValue(); continue }
+                self.banner = try reader.readNull() ? nil : String(from: &reader)
+            case 17:  // accent_color
+                guard __key == 0x39d075347dfc1937 else { try reader.skipValue(); continue }
+                self.accentColor = try reader.readNull() ? nil : Int(from: &reader)
+            case 23:  // locale
+                guard __key == 0xceadbf71d71a7c92 else { try reader.skipValue(); continue }
+                self.locale = try reader.readNull() ? nil : String(from: &reader)
+            case 98:  // verified
+                guard __key == 0x1e60d21193cdaa5e else { try reader.skipValue(); continue }
+                self.verified = try reader.readNull() ? nil : Bool(from: &reader)
+            case 87:  // email
+                guard __key == 0xe5da88432decbef6 else { try reader.skipValue(); continue }
+                self.email = try reader.readNull() ? nil : String(from: &reader)
+            case 88:  // flags
+                guard __key == 0x0f4d5e28dbe74e3a else { try reader.skipValue(); continue }
+                self.flags = try reader.readNull() ? nil : UserFlags(from: &reader)
+            case 109:  // premium_type
+                guard __key == 0x3e72214f22047664 else { try reader.skipValue(); continue }
+                self.premiumType = try reader.readNull() ? nil : PremiumType(from: &reader)
+            case 39:  // public_flags
+                guard __key == 0x82ac62a963fec4b1 else { try reader.skipValue(); continue }
+                self.publicFlags = try reader.readNull() ? nil : UserFlags(from: &reader)
+            case 70:  // avatar_decoration_data
+                guard __key == 0xe989327b61612b7a else { try reader.skipValue(); continue }
+                self.avatarDecorationData = try reader.readNull() ? nil : AvatarDecorationData(from: &reader)
+            case 65:  // collectibles
+                guard __key == 0xb201a6c57272bd2b else { try reader.skipValue(); continue }
+                self.collectibles = try reader.readNull() ? nil : Collectibles(from: &reader)
+            case 101:  // primary_guild
+                guard __key == 0x432ca1112d472bc5 else { try reader.skipValue(); continue }
+                self.primaryGuild = try reader.readNull() ? nil : PrimaryGuild(from: &reader)
+            case 34:  // member
+                guard __key == 0x50db2b8c17ce2e92 else { try reader.skipValue(); continue }
+                self._member = try reader.readNull() ? nil : Indirect(GuildMember(from: &reader))
             default:
                 try reader.skipValue()
             }
         }
         guard let _id else { throw JSONDecodingError(.missingField("id", in: "User"), offset: __start) }
-        self.init(id: _id, username: _username, discriminator: _discriminator, globalName: _globalName, avatar: _avatar, bot: _bot, system: _system, mfaEnabled: _mfaEnabled, banner: _banner, accentColor: _accentColor, locale: _locale, verified: _verified, email: _email, flags: _flags, premiumType: _premiumType, publicFlags: _publicFlags, avatarDecorationData: _avatarDecorationData, collectibles: _collectibles, primaryGuild: _primaryGuild, member: _member)
+        self.id = _id
     }
 }
 
@@ -285,20 +305,20 @@ public struct AvatarDecorationData: Sendable, Hashable, Codable, JSONReadable {
     public init(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _asset: String? = nil
-        var _skuID: Snowflake? = nil
+        self.skuID = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xd4a472b9250c5bc4:  // asset
+            case 0xd29982416b314da0:  // asset
                 _asset = try String(from: &reader)
-            case 0xa5bd108253932762:  // sku_id
-                _skuID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 0xa1a72f922788ab3a:  // sku_id
+                self.skuID = try reader.readNull() ? nil : Snowflake(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _asset else { throw JSONDecodingError(.missingField("asset", in: "AvatarDecorationData"), offset: __start) }
-        self.init(asset: _asset, skuID: _skuID)
+        self.asset = _asset
     }
 }
 
@@ -333,17 +353,16 @@ public struct Collectibles: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        var _nameplate: Nameplate? = nil
+        self.nameplate = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xcfcc9c04c423d87b:  // nameplate
-                _nameplate = try reader.readNull() ? nil : Nameplate(from: &reader)
+            case 0x63833c21ab9b6bd5:  // nameplate
+                self.nameplate = try reader.readNull() ? nil : Nameplate(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
-        self.init(nameplate: _nameplate)
     }
 }
 
@@ -399,26 +418,25 @@ public struct Nameplate: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        var _skuID: Snowflake? = nil
-        var _asset: String? = nil
-        var _label: String? = nil
-        var _palette: String? = nil
+        self.skuID = nil
+        self.asset = nil
+        self.label = nil
+        self.palette = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xa5bd108253932762:  // sku_id
-                _skuID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xd4a472b9250c5bc4:  // asset
-                _asset = try reader.readNull() ? nil : String(from: &reader)
-            case 0x021a73b57a711ff9:  // label
-                _label = try reader.readNull() ? nil : String(from: &reader)
-            case 0x0baadab44f8bc5ce:  // palette
-                _palette = try reader.readNull() ? nil : String(from: &reader)
+            case 0xa1a72f922788ab3a:  // sku_id
+                self.skuID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 0xd29982416b314da0:  // asset
+                self.asset = try reader.readNull() ? nil : String(from: &reader)
+            case 0x0425642db44fa1cd:  // label
+                self.label = try reader.readNull() ? nil : String(from: &reader)
+            case 0x099fea3c05be2fda:  // palette
+                self.palette = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
-        self.init(skuID: _skuID, asset: _asset, label: _label, palette: _palette)
     }
 }
 
@@ -474,26 +492,25 @@ public struct PrimaryGuild: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        var _identityGuildID: Snowflake? = nil
-        var _identityEnabled: Bool? = nil
-        var _tag: String? = nil
-        var _badge: String? = nil
+        self.identityGuildID = nil
+        self.identityEnabled = nil
+        self.tag = nil
+        self.badge = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x241dc3a121e14a00:  // identity_guild_id
-                _identityGuildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xb2fb9ceb17cbc657:  // identity_enabled
-                _identityEnabled = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xbe4d949340f18be9:  // tag
-                _tag = try reader.readNull() ? nil : String(from: &reader)
-            case 0xf57553c81094bf82:  // badge
-                _badge = try reader.readNull() ? nil : String(from: &reader)
+            case 0x4d233ad5d14a4b48:  // identity_guild_id
+                self.identityGuildID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 0xdfd9767454d38b5d:  // identity_enabled
+                self.identityEnabled = try reader.readNull() ? nil : Bool(from: &reader)
+            case 0xbefbe4bcaf9d7612:  // tag
+                self.tag = try reader.readNull() ? nil : String(from: &reader)
+            case 0xf20dc3007a806f4e:  // badge
+                self.badge = try reader.readNull() ? nil : String(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
-        self.init(identityGuildID: _identityGuildID, identityEnabled: _identityEnabled, tag: _tag, badge: _badge)
     }
 }
 
@@ -736,61 +753,75 @@ public struct GuildMember: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        var _user: User? = nil
-        var _nick: String? = nil
-        var _avatar: String? = nil
-        var _banner: String? = nil
-        var _roles: [Snowflake] = []
-        var _joinedAt: Timestamp? = nil
-        var _premiumSince: Timestamp? = nil
-        var _deaf: Bool? = nil
-        var _mute: Bool? = nil
-        var _flags: GuildMemberFlags? = nil
-        var _pending: Bool? = nil
-        var _permissions: Permissions? = nil
-        var _communicationDisabledUntil: Timestamp? = nil
-        var _avatarDecorationData: AvatarDecorationData? = nil
-        var _collectibles: Collectibles? = nil
+        self._user = nil
+        self.nick = nil
+        self.avatar = nil
+        self.banner = nil
+        self.roles = []
+        self.joinedAt = nil
+        self.premiumSince = nil
+        self.deaf = nil
+        self.mute = nil
+        self.flags = nil
+        self.pending = nil
+        self.permissions = nil
+        self.communicationDisabledUntil = nil
+        self.avatarDecorationData = nil
+        self.collectibles = nil
         try reader.enterModel()
         defer { reader.leaveModel() }
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0x7d52e740861ce454:  // user
-                _user = try reader.readNull() ? nil : User(from: &reader)
-            case 0x1d7d496f4fafe3dc:  // nick
-                _nick = try reader.readNull() ? nil : String(from: &reader)
-            case 0x66fce3d01bfb569a:  // avatar
-                _avatar = try reader.readNull() ? nil : String(from: &reader)
-            case 0x6db6f1bfb03caec2:  // banner
-                _banner = try reader.readNull() ? nil : String(from: &reader)
-            case 0x50934107bc325c7d:  // roles
-                if try !reader.readNull() { _roles = try [Snowflake](from: &reader) } else { _roles = [] }
-            case 0xd9a661547ea8028a:  // joined_at
-                _joinedAt = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0xcc53352ba8562b4a:  // premium_since
-                _premiumSince = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0x025e51207c160f91:  // deaf
-                _deaf = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xc79094182499fc54:  // mute
-                _mute = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x0d426db091e8dbce:  // flags
-                _flags = try reader.readNull() ? nil : GuildMemberFlags(from: &reader)
-            case 0x430f9e47e25c753d:  // pending
-                _pending = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0xb2b51a682b706db7:  // permissions
-                _permissions = try reader.readNull() ? nil : Permissions(from: &reader)
-            case 0xa56572832bb378df:  // communication_disabled_until
-                _communicationDisabledUntil = try reader.readNull() ? nil : Timestamp(from: &reader)
-            case 0x2f8567b5d2dd4aaf:  // avatar_decoration_data
-                _avatarDecorationData = try reader.readNull() ? nil : AvatarDecorationData(from: &reader)
-            case 0xbcea130436505eca:  // collectibles
-                _collectibles = try reader.readNull() ? nil : Collectibles(from: &reader)
+            switch (__key &* 0x296cd0f2c21d7f91) &>> 58 {
+            case 43:  // user
+                guard __key == 0x800c27e1c5fbe805 else { try reader.skipValue(); continue }
+                self._user = try reader.readNull() ? nil : Indirect(User(from: &reader))
+            case 15:  // nick
+                guard __key == 0x20368a0fbd4afd74 else { try reader.skipValue(); continue }
+                self.nick = try reader.readNull() ? nil : String(from: &reader)
+            case 39:  // avatar
+                guard __key == 0x65a0438032128d62 else { try reader.skipValue(); continue }
+                self.avatar = try reader.readNull() ? nil : String(from: &reader)
+            case 33:  // banner
+                guard __key == 0x69a110cf042abc82 else { try reader.skipValue(); continue }
+                self.banner = try reader.readNull() ? nil : String(from: &reader)
+            case 62:  // roles
+                guard __key == 0x4d2bb03fc2676d41 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.roles = try [Snowflake](from: &reader) } else { self.roles = [] }
+            case 11:  // joined_at
+                guard __key == 0x2ce50e4570f5bbe8 else { try reader.skipValue(); continue }
+                self.joinedAt = try reader.readNull() ? nil : Timestamp(from: &reader)
+            case 25:  // premium_since
+                guard __key == 0xc495f64d52b8e5b4 else { try reader.skipValue(); continue }
+                self.premiumSince = try reader.readNull() ? nil : Timestamp(from: &reader)
+            case 57:  // deaf
+                guard __key == 0x051791c0cde5bab9 else { try reader.skipValue(); continue }
+                self.deaf = try reader.readNull() ? nil : Bool(from: &reader)
+            case 60:  // mute
+                guard __key == 0xca49d4b9e7fae1a5 else { try reader.skipValue(); continue }
+                self.mute = try reader.readNull() ? nil : Bool(from: &reader)
+            case 50:  // flags
+                guard __key == 0x0f4d5e28dbe74e3a else { try reader.skipValue(); continue }
+                self.flags = try reader.readNull() ? nil : GuildMemberFlags(from: &reader)
+            case 4:  // pending
+                guard __key == 0x4104adcf28503c29 else { try reader.skipValue(); continue }
+                self.pending = try reader.readNull() ? nil : Bool(from: &reader)
+            case 23:  // permissions
+                guard __key == 0x4f7bc94a55890340 else { try reader.skipValue(); continue }
+                self.permissions = try reader.readNull() ? nil : Permissions(from: &reader)
+            case 0:  // communication_disabled_until
+                guard __key == 0xd080de9babb12842 else { try reader.skipValue(); continue }
+                self.communicationDisabledUntil = try reader.readNull() ? nil : Timestamp(from: &reader)
+            case 28:  // avatar_decoration_data
+                guard __key == 0xe989327b61612b7a else { try reader.skipValue(); continue }
+                self.avatarDecorationData = try reader.readNull() ? nil : AvatarDecorationData(from: &reader)
+            case 17:  // collectibles
+                guard __key == 0xb201a6c57272bd2b else { try reader.skipValue(); continue }
+                self.collectibles = try reader.readNull() ? nil : Collectibles(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
-        self.init(user: _user, nick: _nick, avatar: _avatar, banner: _banner, roles: _roles, joinedAt: _joinedAt, premiumSince: _premiumSince, deaf: _deaf, mute: _mute, flags: _flags, pending: _pending, permissions: _permissions, communicationDisabledUntil: _communicationDisabledUntil, avatarDecorationData: _avatarDecorationData, collectibles: _collectibles)
     }
 }
 
@@ -966,53 +997,67 @@ public struct Role: Sendable, Hashable, Codable, JSONReadable {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _name: String? = nil
-        var _color: Int = 0
-        var _colors: RoleColors? = nil
-        var _hoist: Bool = false
-        var _icon: String? = nil
-        var _unicodeEmoji: String? = nil
-        var _position: Int = 0
-        var _permissions: Permissions = []
-        var _managed: Bool = false
-        var _mentionable: Bool = false
-        var _tags: RoleTags? = nil
-        var _flags: RoleFlags? = nil
+        self.color = 0
+        self.colors = nil
+        self.hoist = false
+        self.icon = nil
+        self.unicodeEmoji = nil
+        self.position = 0
+        self.permissions = []
+        self.managed = false
+        self.mentionable = false
+        self.tags = nil
+        self.flags = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xfe437b40c5d3ffa6:  // id
+            switch (__key &* 0x5d5bca4696b343b3) &>> 58 {
+            case 49:  // id
+                guard __key == 0xffa01b909f4570de else { try reader.skipValue(); continue }
                 _id = try Snowflake(from: &reader)
-            case 0x5adc2f7be9433dc8:  // name
+            case 4:  // name
+                guard __key == 0x5d95701ba3ddaf60 else { try reader.skipValue(); continue }
                 _name = try String(from: &reader)
-            case 0xc31023ab6e5f54bc:  // color
-                if try !reader.readNull() { _color = try Int(from: &reader) } else { _color = 0 }
-            case 0xad0e31234840e193:  // colors
-                _colors = try reader.readNull() ? nil : RoleColors(from: &reader)
-            case 0x2b168e495e82b951:  // hoist
-                if try !reader.readNull() { _hoist = try Bool(from: &reader) } else { _hoist = false }
-            case 0x0bf833d0993fe0c8:  // icon
-                _icon = try reader.readNull() ? nil : String(from: &reader)
-            case 0x05acd71c9e55a96e:  // unicode_emoji
-                _unicodeEmoji = try reader.readNull() ? nil : String(from: &reader)
-            case 0x7814a7dc26918d95:  // position
-                if try !reader.readNull() { _position = try Int(from: &reader) } else { _position = 0 }
-            case 0xb2b51a682b706db7:  // permissions
-                if try !reader.readNull() { _permissions = try Permissions(from: &reader) } else { _permissions = [] }
-            case 0x4aac9e4f0b948cfc:  // managed
-                if try !reader.readNull() { _managed = try Bool(from: &reader) } else { _managed = false }
-            case 0x35c1e53bcdae2a6f:  // mentionable
-                if try !reader.readNull() { _mentionable = try Bool(from: &reader) } else { _mentionable = false }
-            case 0xbca535db1319f03a:  // tags
-                _tags = try reader.readNull() ? nil : RoleTags(from: &reader)
-            case 0x0d426db091e8dbce:  // flags
-                _flags = try reader.readNull() ? nil : RoleFlags(from: &reader)
+            case 35:  // color
+                guard __key == 0xc1053333b4552e48 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.color = try Int(from: &reader) } else { self.color = 0 }
+            case 47:  // colors
+                guard __key == 0xa8f85033dda84d4b else { try reader.skipValue(); continue }
+                self.colors = try reader.readNull() ? nil : RoleColors(from: &reader)
+            case 10:  // hoist
+                guard __key == 0x27aefd813f910a9d else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.hoist = try Bool(from: &reader) } else { self.hoist = false }
+            case 58:  // icon
+                guard __key == 0x093ef3304120f578 else { try reader.skipValue(); continue }
+                self.icon = try reader.readNull() ? nil : String(from: &reader)
+            case 23:  // unicode_emoji
+                guard __key == 0x92a7c3520192c30d else { try reader.skipValue(); continue }
+                self.unicodeEmoji = try reader.readNull() ? nil : String(from: &reader)
+            case 48:  // position
+                guard __key == 0x7d87291c8e5feaf5 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.position = try Int(from: &reader) } else { self.position = 0 }
+            case 11:  // permissions
+                guard __key == 0x4f7bc94a55890340 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.permissions = try Permissions(from: &reader) } else { self.permissions = [] }
+            case 37:  // managed
+                guard __key == 0x4f70cf678c91f678 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.managed = try Bool(from: &reader) } else { self.managed = false }
+            case 18:  // mentionable
+                guard __key == 0x402fc615bc6bca09 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.mentionable = try Bool(from: &reader) } else { self.mentionable = false }
+            case 3:  // tags
+                guard __key == 0xbf5e767b4538e4d2 else { try reader.skipValue(); continue }
+                self.tags = try reader.readNull() ? nil : RoleTags(from: &reader)
+            case 15:  // flags
+                guard __key == 0x0f4d5e28dbe74e3a else { try reader.skipValue(); continue }
+                self.flags = try reader.readNull() ? nil : RoleFlags(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _id else { throw JSONDecodingError(.missingField("id", in: "Role"), offset: __start) }
+        self.id = _id
         guard let _name else { throw JSONDecodingError(.missingField("name", in: "Role"), offset: __start) }
-        self.init(id: _id, name: _name, color: _color, colors: _colors, hoist: _hoist, icon: _icon, unicodeEmoji: _unicodeEmoji, position: _position, permissions: _permissions, managed: _managed, mentionable: _mentionable, tags: _tags, flags: _flags)
+        self.name = _name
     }
 }
 
@@ -1061,23 +1106,22 @@ public struct RoleColors: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        var _primaryColor: Int = 0
-        var _secondaryColor: Int? = nil
-        var _tertiaryColor: Int? = nil
+        self.primaryColor = 0
+        self.secondaryColor = nil
+        self.tertiaryColor = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0x93fc2abc0cddf4f4:  // primary_color
-                if try !reader.readNull() { _primaryColor = try Int(from: &reader) } else { _primaryColor = 0 }
-            case 0x92974b830e765b82:  // secondary_color
-                _secondaryColor = try reader.readNull() ? nil : Int(from: &reader)
-            case 0x70a395a241bfa44e:  // tertiary_color
-                _tertiaryColor = try reader.readNull() ? nil : Int(from: &reader)
+            case 0xc8383b4026166ee8:  // primary_color
+                if try !reader.readNull() { self.primaryColor = try Int(from: &reader) } else { self.primaryColor = 0 }
+            case 0x6cdd811c62c4f32d:  // secondary_color
+                self.secondaryColor = try reader.readNull() ? nil : Int(from: &reader)
+            case 0xfff0fe7bae84c8f2:  // tertiary_color
+                self.tertiaryColor = try reader.readNull() ? nil : Int(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
-        self.init(primaryColor: _primaryColor, secondaryColor: _secondaryColor, tertiaryColor: _tertiaryColor)
     }
 }
 
@@ -1147,32 +1191,31 @@ public struct RoleTags: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        var _botID: Snowflake? = nil
-        var _integrationID: Snowflake? = nil
-        var _premiumSubscriber: JSONValue? = nil
-        var _subscriptionListingID: Snowflake? = nil
-        var _availableForPurchase: JSONValue? = nil
-        var _guildConnections: JSONValue? = nil
+        self.botID = nil
+        self.integrationID = nil
+        self.premiumSubscriber = nil
+        self.subscriptionListingID = nil
+        self.availableForPurchase = nil
+        self.guildConnections = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xa39270ce764e2db3:  // bot_id
-                _botID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x1a54998311cd74ce:  // integration_id
-                _integrationID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xac31c5cb96669ce5:  // premium_subscriber
-                _premiumSubscriber = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0x08830d08d7a7279f:  // subscription_listing_id
-                _subscriptionListingID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0xc79db47ac99a3090:  // available_for_purchase
-                _availableForPurchase = try reader.readNull() ? nil : JSONValue(from: &reader)
-            case 0xbf44ba3f2b854920:  // guild_connections
-                _guildConnections = try reader.readNull() ? nil : JSONValue(from: &reader)
+            case 0x9f7c8fdefaa12593:  // bot_id
+                self.botID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 0x56214e9a96721c30:  // integration_id
+                self.integrationID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 0xa275aa5a5567bcaf:  // premium_subscriber
+                self.premiumSubscriber = try reader.readNull() ? nil : JSONValue(from: &reader)
+            case 0xc9e019c41841d471:  // subscription_listing_id
+                self.subscriptionListingID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 0x7b57c09737c71eb8:  // available_for_purchase
+                self.availableForPurchase = try reader.readNull() ? nil : JSONValue(from: &reader)
+            case 0x612cbff62547b31c:  // guild_connections
+                self.guildConnections = try reader.readNull() ? nil : JSONValue(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
-        self.init(botID: _botID, integrationID: _integrationID, premiumSubscriber: _premiumSubscriber, subscriptionListingID: _subscriptionListingID, availableForPurchase: _availableForPurchase, guildConnections: _guildConnections)
     }
 }
 
@@ -1287,38 +1330,45 @@ public struct Emoji: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        var _id: Snowflake? = nil
-        var _name: String? = nil
-        var _roles: [Snowflake]? = nil
-        var _user: User? = nil
-        var _requireColons: Bool? = nil
-        var _managed: Bool? = nil
-        var _animated: Bool? = nil
-        var _available: Bool? = nil
+        self.id = nil
+        self.name = nil
+        self.roles = nil
+        self._user = nil
+        self.requireColons = nil
+        self.managed = nil
+        self.animated = nil
+        self.available = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xfe437b40c5d3ffa6:  // id
-                _id = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x5adc2f7be9433dc8:  // name
-                _name = try reader.readNull() ? nil : String(from: &reader)
-            case 0x50934107bc325c7d:  // roles
-                _roles = try reader.readNull() ? nil : [Snowflake](from: &reader)
-            case 0x7d52e740861ce454:  // user
-                _user = try reader.readNull() ? nil : User(from: &reader)
-            case 0xbf844083d47d7914:  // require_colons
-                _requireColons = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x4aac9e4f0b948cfc:  // managed
-                _managed = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x872307d7247e9a9b:  // animated
-                _animated = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x4572ac4656a681cb:  // available
-                _available = try reader.readNull() ? nil : Bool(from: &reader)
+            switch (__key &* 0x553274161bbf8475) &>> 59 {
+            case 3:  // id
+                guard __key == 0xffa01b909f4570de else { try reader.skipValue(); continue }
+                self.id = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 1:  // name
+                guard __key == 0x5d95701ba3ddaf60 else { try reader.skipValue(); continue }
+                self.name = try reader.readNull() ? nil : String(from: &reader)
+            case 16:  // roles
+                guard __key == 0x4d2bb03fc2676d41 else { try reader.skipValue(); continue }
+                self.roles = try reader.readNull() ? nil : [Snowflake](from: &reader)
+            case 15:  // user
+                guard __key == 0x800c27e1c5fbe805 else { try reader.skipValue(); continue }
+                self._user = try reader.readNull() ? nil : Indirect(User(from: &reader))
+            case 17:  // require_colons
+                guard __key == 0x7744c4b2e2f3d995 else { try reader.skipValue(); continue }
+                self.requireColons = try reader.readNull() ? nil : Bool(from: &reader)
+            case 10:  // managed
+                guard __key == 0x4f70cf678c91f678 else { try reader.skipValue(); continue }
+                self.managed = try reader.readNull() ? nil : Bool(from: &reader)
+            case 28:  // animated
+                guard __key == 0x8c958918b424bff4 else { try reader.skipValue(); continue }
+                self.animated = try reader.readNull() ? nil : Bool(from: &reader)
+            case 5:  // available
+                guard __key == 0x72078a78a16d78ca else { try reader.skipValue(); continue }
+                self.available = try reader.readNull() ? nil : Bool(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
-        self.init(id: _id, name: _name, roles: _roles, user: _user, requireColons: _requireColons, managed: _managed, animated: _animated, available: _available)
     }
 }
 
@@ -1429,49 +1479,62 @@ public struct Sticker: Sendable, Hashable, Codable, JSONReadable {
     public init(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _id: Snowflake? = nil
-        var _packID: Snowflake? = nil
         var _name: String? = nil
-        var _description: String? = nil
-        var _tags: String = ""
-        var _type: StickerType? = nil
         var _formatType: StickerFormatType? = nil
-        var _available: Bool? = nil
-        var _guildID: Snowflake? = nil
-        var _user: User? = nil
-        var _sortValue: Int? = nil
+        self.packID = nil
+        self.description = nil
+        self.tags = ""
+        self.type = nil
+        self.available = nil
+        self.guildID = nil
+        self._user = nil
+        self.sortValue = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
-            switch __key {
-            case 0xfe437b40c5d3ffa6:  // id
+            switch (__key &* 0x09f1fd9d03f0a9b5) &>> 58 {
+            case 21:  // id
+                guard __key == 0xffa01b909f4570de else { try reader.skipValue(); continue }
                 _id = try Snowflake(from: &reader)
-            case 0xc670c86ddaf8d717:  // pack_id
-                _packID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x5adc2f7be9433dc8:  // name
+            case 34:  // pack_id
+                guard __key == 0xc465d7f420ed1212 else { try reader.skipValue(); continue }
+                self.packID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 19:  // name
+                guard __key == 0x5d95701ba3ddaf60 else { try reader.skipValue(); continue }
                 _name = try String(from: &reader)
-            case 0x59b5c1d4e9c94dfd:  // description
-                _description = try reader.readNull() ? nil : String(from: &reader)
-            case 0xbca535db1319f03a:  // tags
-                if try !reader.readNull() { _tags = try String(from: &reader) } else { _tags = "" }
-            case 0xd11ab2a7d7e83f46:  // type
-                _type = try reader.readNull() ? nil : StickerType(from: &reader)
-            case 0x46fd722d764f8b45:  // format_type
+            case 39:  // description
+                guard __key == 0xb5c07a2ca7ad64c5 else { try reader.skipValue(); continue }
+                self.description = try reader.readNull() ? nil : String(from: &reader)
+            case 42:  // tags
+                guard __key == 0xbf5e767b4538e4d2 else { try reader.skipValue(); continue }
+                if try !reader.readNull() { self.tags = try String(from: &reader) } else { self.tags = "" }
+            case 37:  // type
+                guard __key == 0xd3d3f347824fa9ee else { try reader.skipValue(); continue }
+                self.type = try reader.readNull() ? nil : StickerType(from: &reader)
+            case 15:  // format_type
+                guard __key == 0x434905f12bc66a56 else { try reader.skipValue(); continue }
                 _formatType = try StickerFormatType(from: &reader)
-            case 0x4572ac4656a681cb:  // available
-                _available = try reader.readNull() ? nil : Bool(from: &reader)
-            case 0x18462b5d8bf965ef:  // guild_id
-                _guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
-            case 0x7d52e740861ce454:  // user
-                _user = try reader.readNull() ? nil : User(from: &reader)
-            case 0xe09bf3e50ad9c8b3:  // sort_value
-                _sortValue = try reader.readNull() ? nil : Int(from: &reader)
+            case 53:  // available
+                guard __key == 0x72078a78a16d78ca else { try reader.skipValue(); continue }
+                self.available = try reader.readNull() ? nil : Bool(from: &reader)
+            case 47:  // guild_id
+                guard __key == 0x1db8ac9e34aa44dc else { try reader.skipValue(); continue }
+                self.guildID = try reader.readNull() ? nil : Snowflake(from: &reader)
+            case 36:  // user
+                guard __key == 0x800c27e1c5fbe805 else { try reader.skipValue(); continue }
+                self._user = try reader.readNull() ? nil : Indirect(User(from: &reader))
+            case 48:  // sort_value
+                guard __key == 0x11e10edd0c010e0b else { try reader.skipValue(); continue }
+                self.sortValue = try reader.readNull() ? nil : Int(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _id else { throw JSONDecodingError(.missingField("id", in: "Sticker"), offset: __start) }
+        self.id = _id
         guard let _name else { throw JSONDecodingError(.missingField("name", in: "Sticker"), offset: __start) }
+        self.name = _name
         guard let _formatType else { throw JSONDecodingError(.missingField("format_type", in: "Sticker"), offset: __start) }
-        self.init(id: _id, packID: _packID, name: _name, description: _description, tags: _tags, type: _type, formatType: _formatType, available: _available, guildID: _guildID, user: _user, sortValue: _sortValue)
+        self.formatType = _formatType
     }
 }
 
@@ -1527,20 +1590,22 @@ public struct StickerItem: Sendable, Hashable, Codable, JSONReadable {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
-            case 0xfe437b40c5d3ffa6:  // id
+            case 0xffa01b909f4570de:  // id
                 _id = try Snowflake(from: &reader)
-            case 0x5adc2f7be9433dc8:  // name
+            case 0x5d95701ba3ddaf60:  // name
                 _name = try String(from: &reader)
-            case 0x46fd722d764f8b45:  // format_type
+            case 0x434905f12bc66a56:  // format_type
                 _formatType = try StickerFormatType(from: &reader)
             default:
                 try reader.skipValue()
             }
         }
         guard let _id else { throw JSONDecodingError(.missingField("id", in: "StickerItem"), offset: __start) }
+        self.id = _id
         guard let _name else { throw JSONDecodingError(.missingField("name", in: "StickerItem"), offset: __start) }
+        self.name = _name
         guard let _formatType else { throw JSONDecodingError(.missingField("format_type", in: "StickerItem"), offset: __start) }
-        self.init(id: _id, name: _name, formatType: _formatType)
+        self.formatType = _formatType
     }
 }
 

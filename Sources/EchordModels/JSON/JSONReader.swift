@@ -61,7 +61,8 @@ public struct JSONReader {
     mutating func skipWhitespace() {
         while offset < count {
             let byte = base[offset]
-            guard byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 else { return }
+            // Most bytes are above the space: one comparison for them.
+            guard byte <= 0x20, byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 else { return }
             offset += 1
         }
     }
@@ -114,24 +115,66 @@ public struct JSONReader {
     ///
     /// The hash is ``keyHash(_:)`` of the key's bytes as written (an escape sequence is hashed as
     /// its bytes, so a key spelled with escapes matches no model key).
+    @inline(__always)
     public mutating func nextKey(_ cursor: inout Cursor) throws -> UInt64? {
-        guard try advance(&cursor, closing: UInt8(ascii: "}"), "',' or '}'") else { return nil }
-        guard try peek() == UInt8(ascii: "\"") else { throw mismatch("a key") }
+        // Minified JSON, the usual case: `,"` (or the first key's `"`) right at the offset.
+        var quoteConsumed = false
+        if count - offset >= 2 {
+            let byte = base[offset]
+            if byte == UInt8(ascii: ","), !cursor.first, base[offset + 1] == UInt8(ascii: "\"") {
+                offset += 2
+                quoteConsumed = true
+            } else if byte == UInt8(ascii: "\""), cursor.first {
+                cursor.first = false
+                offset += 1
+                quoteConsumed = true
+            }
+        }
+        if !quoteConsumed {
+            guard try advance(&cursor, closing: UInt8(ascii: "}"), "',' or '}'") else { return nil }
+            guard try peek() == UInt8(ascii: "\"") else { throw mismatch("a key") }
+            offset += 1
+        }
+        return try keyAfterQuote()
+    }
+
+    /// The hash of the key whose opening quote was just consumed, its `:` consumed too.
+    @inline(__always)
+    private mutating func keyAfterQuote() throws -> UInt64 {
+        let hash = try keyBody()
         offset += 1
+        if offset < count, base[offset] == UInt8(ascii: ":") {
+            offset += 1
+        } else {
+            try expect(UInt8(ascii: ":"), "':'")
+        }
+        return hash
+    }
+
+    /// Hashes the key whose body starts at the offset and moves to its closing quote: the key is
+    /// looked at and hashed eight bytes at a time in one pass (the first flagged byte of a word is
+    /// exact); a key with a backslash, or at the end of the bytes, takes the byte-wise way.
+    @inline(__always)
+    private mutating func keyBody() throws -> UInt64 {
         let start = offset
-        // Find the closing quote eight bytes at a time; the first flagged byte of a word is exact.
         let ones: UInt64 = 0x0101_0101_0101_0101
+        var hash = Self.keyHashSeed
         while count - offset >= 8 {
             let word = UInt64(littleEndian: UnsafeRawPointer(base + offset).loadUnaligned(as: UInt64.self))
             let quote = word ^ (ones &* 0x22)
             let backslash = word ^ (ones &* 0x5C)
             let found = (((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash)) & (ones &* 0x80)
             if found != 0 {
-                offset += found.trailingZeroBitCount >> 3
-                break
+                let before = found.trailingZeroBitCount >> 3
+                guard base[offset + before] == UInt8(ascii: "\"") else { break }
+                if before > 0 { hash = Self.mixKeyWord(hash, word & ((1 &<< UInt64(before &* 8)) &- 1)) }
+                offset += before
+                return Self.finishKeyHash(hash, length: offset - start)
             }
+            hash = Self.mixKeyWord(hash, word)
             offset += 8
         }
+        offset = start
         while true {
             guard offset < count else { throw JSONDecodingError(.unexpectedEnd, offset: offset) }
             let b = base[offset]
@@ -143,32 +186,40 @@ public struct JSONReader {
                 offset += 1
             }
         }
-        let hash = Self.keyHash(base + start, length: offset - start, readable: count - start)
-        offset += 1
-        try expect(UInt8(ascii: ":"), "':'")
-        return hash
+        return Self.keyHash(base + start, length: offset - start, readable: count - start)
     }
 
     /// The hash ``nextKey(_:)`` returns for a key whose UTF-8 bytes (as written) are `key`.
     ///
-    /// The key is hashed eight bytes at a time (little-endian words, the last one zero-padded)
-    /// from a seed that holds its length; `scripts/generate-models.py` computes the same values.
+    /// The key is hashed eight bytes at a time (little-endian words, the last one zero-padded),
+    /// then its length is mixed in; `scripts/generate-models.py` computes the same values.
     public static func keyHash(_ key: String) -> UInt64 {
         var key = key
         return key.withUTF8 { bytes in
-            guard let start = bytes.baseAddress, bytes.count > 0 else { return keyHashSeed }
+            guard let start = bytes.baseAddress, bytes.count > 0 else { return finishKeyHash(keyHashSeed, length: 0) }
             return keyHash(start, length: bytes.count, readable: bytes.count)
         }
     }
 
-    /// The hash of the empty key, and with a key's length the start of every other.
+    /// Where every key's hash starts.
     static let keyHashSeed: UInt64 = 0x9E37_79B9_7F4A_7C15
+
+    @inline(__always)
+    static func mixKeyWord(_ hash: UInt64, _ word: UInt64) -> UInt64 {
+        let mixed = (hash ^ word) &* 0xFF51_AFD7_ED55_8CCD
+        return mixed ^ (mixed &>> 32)
+    }
+
+    @inline(__always)
+    static func finishKeyHash(_ hash: UInt64, length: Int) -> UInt64 {
+        hash ^ UInt64(length)
+    }
 
     /// ``keyHash(_:)`` of the `length` bytes at `start`, of which `readable` (at least `length`)
     /// may be read.
     @inline(__always)
     static func keyHash(_ start: UnsafePointer<UInt8>, length: Int, readable: Int) -> UInt64 {
-        var hash = keyHashSeed ^ UInt64(length)
+        var hash = keyHashSeed
         var index = 0
         while index < length {
             let remaining = length - index
@@ -180,11 +231,10 @@ public struct JSONReader {
                 word = 0
                 for byte in 0..<min(remaining, 8) { word |= UInt64(start[index + byte]) &<< UInt64(byte &* 8) }
             }
-            hash = (hash ^ word) &* 0xFF51_AFD7_ED55_8CCD
-            hash ^= hash &>> 32
+            hash = mixKeyWord(hash, word)
             index += 8
         }
-        return hash
+        return finishKeyHash(hash, length: length)
     }
 
     /// Consumes `[`.
@@ -227,6 +277,7 @@ public struct JSONReader {
     // MARK: Scalars
 
     /// Consumes `null` and returns true when it is next; otherwise consumes nothing.
+    @inline(__always)
     public mutating func readNull() throws -> Bool {
         guard try peek() == UInt8(ascii: "n") else { return false }
         try literal("null")
@@ -350,136 +401,6 @@ public struct JSONReader {
         }
         guard index < count, let found = memchr(base + index, Int32(UInt8(ascii: "\"")), count - index) else { return nil }
         return UnsafePointer<UInt8>(found.assumingMemoryBound(to: UInt8.self)) - base
-    }
-
-    /// Reads a snowflake: a string of decimal digits, or (leniently, as Discord sometimes echoes
-    /// them) a non-negative integer.
-    public mutating func readSnowflakeValue() throws -> UInt64 {
-        let byte = try peek()
-        if byte == UInt8(ascii: "\"") {
-            offset += 1
-            let start = offset
-            let value = try readDigits(reportingOverflowAt: start)
-            guard offset > start, offset < count, base[offset] == UInt8(ascii: "\"") else {
-                throw JSONDecodingError(.invalidValue("a snowflake"), offset: start)
-            }
-            offset += 1
-            return value
-        }
-        guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { throw mismatch("a snowflake") }
-        return try readUInt64()
-    }
-
-    /// Reads the decimal digits at the offset (none: 0) into a `UInt64`; throws
-    /// `numberOutOfRange` at `start` when they do not fit.
-    @inline(__always)
-    mutating func readDigits(reportingOverflowAt start: Int) throws -> UInt64 {
-        var value: UInt64 = 0
-        // Nineteen digits always fit (10^19 - 1 < 2^64): no overflow check for those.
-        let unchecked = min(count, offset + 19)
-        while offset < unchecked {
-            let digit = base[offset] &- UInt8(ascii: "0")
-            guard digit < 10 else { return value }
-            value = value &* 10 &+ UInt64(digit)
-            offset += 1
-        }
-        while offset < count {
-            let digit = base[offset] &- UInt8(ascii: "0")
-            guard digit < 10 else { break }
-            let (times10, o1) = value.multipliedReportingOverflow(by: 10)
-            let (sum, o2) = times10.addingReportingOverflow(UInt64(digit))
-            guard !o1, !o2 else { throw JSONDecodingError(.numberOutOfRange, offset: start) }
-            value = sum
-            offset += 1
-        }
-        return value
-    }
-
-    /// Reads a non-negative integer that fits 64 bits.
-    public mutating func readUInt64() throws -> UInt64 {
-        let start = offset
-        let value = try readInteger()
-        guard !value.negative else { throw JSONDecodingError(.numberOutOfRange, offset: start) }
-        return value.magnitude
-    }
-
-    /// Reads an integer that fits `Int`. A number with a fraction or exponent is accepted when its
-    /// value is a whole number in range, as `JSONDecoder` does.
-    public mutating func readInt() throws -> Int {
-        let start = offset
-        let value = try readInteger()
-        if value.negative {
-            guard value.magnitude <= UInt64(Int.max) + 1 else { throw JSONDecodingError(.numberOutOfRange, offset: start) }
-            return value.magnitude == UInt64(Int.max) + 1 ? Int.min : -Int(value.magnitude)
-        }
-        guard value.magnitude <= UInt64(Int.max) else { throw JSONDecodingError(.numberOutOfRange, offset: start) }
-        return Int(value.magnitude)
-    }
-
-    mutating func readInteger() throws -> (negative: Bool, magnitude: UInt64) {
-        var byte = try peek()
-        let start = offset
-        let negative = byte == UInt8(ascii: "-")
-        if negative {
-            offset += 1
-            guard offset < count else { throw JSONDecodingError(.unexpectedEnd, offset: offset) }
-            byte = base[offset]
-        }
-        guard byte &- UInt8(ascii: "0") < 10 else { offset = start; throw mismatch("a number") }
-        let value = try readDigits(reportingOverflowAt: start)
-        if offset < count, base[offset] == UInt8(ascii: ".") || base[offset] | 0x20 == UInt8(ascii: "e") {
-            offset = start
-            let double = try readDouble()
-            guard let whole = Int64(exactly: double) else { throw JSONDecodingError(.numberOutOfRange, offset: start) }
-            return (whole < 0, whole.magnitude)
-        }
-        return (negative, value)
-    }
-
-    /// Reads a number as a `Double`.
-    public mutating func readDouble() throws -> Double {
-        let byte = try peek()
-        guard byte == UInt8(ascii: "-") || byte &- UInt8(ascii: "0") < 10 else { throw mismatch("a number") }
-        let start = offset
-        var simple = true
-        while offset < count {
-            let b = base[offset]
-            if b &- UInt8(ascii: "0") < 10 || b == UInt8(ascii: "-") {
-                offset += 1
-            } else if b == UInt8(ascii: ".") || b | 0x20 == UInt8(ascii: "e") || b == UInt8(ascii: "+") {
-                simple = false
-                offset += 1
-            } else {
-                break
-            }
-        }
-        let length = offset - start
-        if simple && length < 16 {
-            var value: Int64 = 0
-            var index = start
-            let negative = base[index] == UInt8(ascii: "-")
-            if negative { index += 1 }
-            guard index < offset else { throw JSONDecodingError(.invalidJSON, offset: start) }
-            while index < offset {
-                let digit = base[index] &- UInt8(ascii: "0")
-                guard digit < 10 else { throw JSONDecodingError(.invalidJSON, offset: start) }
-                value = value * 10 + Int64(digit)
-                index += 1
-            }
-            return Double(negative ? -value : value)
-        }
-        guard length < 64 else { throw JSONDecodingError(.invalidJSON, offset: start) }
-        return try withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { buffer in
-            let text = buffer.baseAddress!
-            UnsafeMutableRawPointer(text).copyMemory(from: base + start, byteCount: length)
-            text[length] = 0
-            var end: UnsafeMutablePointer<CChar>? = nil
-            let value = strtod(text, &end)
-            guard let end, end - text == length, value.isFinite else {
-                throw JSONDecodingError(.invalidJSON, offset: start)
-            }
-            return value
-        }
     }
 
     // MARK: Skipping and capturing
