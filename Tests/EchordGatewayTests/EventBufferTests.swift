@@ -1,4 +1,5 @@
 @_spi(EchordInternals) @testable import EchordGateway
+import NIOConcurrencyHelpers
 import Testing
 
 @Suite("EventBuffer")
@@ -89,4 +90,59 @@ struct EventBufferTests {
         #expect(first == 1)
         #expect(second == 2)
     }
+
+    @Test("the consumer takes a batch of at most half the capacity; batched and buffered events never pass the capacity; order is kept")
+    func batches() async throws {
+        let buffer = EventBuffer(capacity: 4)
+        for sequence in 1...4 { #expect(buffer.offer(dispatch(sequence)) {} == .accepted) }
+        #expect(buffer.offer(dispatch(5)) {} == .full)
+        var batch: [GatewayDispatch] = []
+        #expect(buffer.takeBatch(into: &batch))
+        #expect(batch.map(\.sequence) == [1, 2])
+        // Two buffered and two in the consumer's hands: still full.
+        #expect(buffer.offer(dispatch(5)) {} == .full)
+        batch.removeAll()
+        // Asking again means the batch was handed out: its room is free, the producer is told.
+        let roomAvailable = LockedCount()
+        #expect(buffer.offer(dispatch(5)) { roomAvailable.increment() } == .full)
+        #expect(buffer.takeBatch(into: &batch))
+        #expect(batch.map(\.sequence) == [3, 4])
+        #expect(roomAvailable.value == 1)
+        #expect(buffer.offer(dispatch(5)) {} == .accepted)
+        #expect(buffer.offer(dispatch(6)) {} == .accepted)
+        #expect(buffer.offer(dispatch(7)) {} == .full)
+        batch.removeAll()
+        #expect(buffer.takeBatch(into: &batch))
+        #expect(batch.map(\.sequence) == [5, 6])
+        batch.removeAll()
+        #expect(!buffer.takeBatch(into: &batch))
+        #expect(batch.isEmpty)
+    }
+
+    @Test("a shard's event stream hands out every event once and in order, across batches, waits and a finish")
+    func streamAcrossBatches() async throws {
+        let buffer = EventBuffer(capacity: 8)
+        let consumer = Task {
+            var received: [Int] = []
+            for await dispatch in ShardEvents(buffer: buffer) { received.append(dispatch.sequence ?? -1) }
+            return received
+        }
+        var sequence = 0
+        for burst in [1, 7, 3, 8, 2] {
+            for _ in 0..<burst {
+                sequence += 1
+                await buffer.push(dispatch(sequence))
+            }
+            if burst.isMultiple(of: 2) { try await waitForWaitingConsumer(buffer) }
+        }
+        buffer.finish()
+        #expect(await consumer.value == Array(1...sequence))
+    }
+}
+
+/// A count the buffer's room callback can bump from any thread.
+private final class LockedCount: Sendable {
+    private let count = NIOLockedValueBox(0)
+    func increment() { count.withLockedValue { $0 += 1 } }
+    var value: Int { count.withLockedValue { $0 } }
 }

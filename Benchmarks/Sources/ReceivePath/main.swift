@@ -9,7 +9,7 @@
 //       envelope scan, sequence gate, subscription check, event buffer, the read's sequence report),
 //       the shard's main loop taking the reports, and a consumer reading `dispatch.event`;
 //   (b) Echord's inflater alone on the same ByteBuffers;
-//   (c) a bare z_stream loop (inflate with Z_SYNC_FLUSH into one reused buffer) on the same bytes;
+//   (c) a bare z_stream loop (inflate with Z_SYNC_FLUSH into one reused buffer) on the same ByteBuffers;
 //   and, for reference, the typed decode alone (envelope scan + `GatewayEvent`) on the inflated messages.
 //
 //   swift build -c release --package-path Benchmarks --product ReceivePath
@@ -191,9 +191,10 @@ func zlibStreamFrames(_ messages: [[UInt8]]) -> [[UInt8]] {
 let messages = realisticMessages(count: messageCount, fixtures: fixtures)
 let frames = zlibStreamFrames(messages)
 let allocator = ByteBufferAllocator()
-let buffers = frames.map { allocator.buffer(bytes: $0) }
-// The frames as NIO's WebSocket decoder hands them over, one socket read at a time.
-let reads = ReceivePathHarness.reads(of: buffers)
+// The frames as NIO's WebSocket decoder hands them over, one socket read at a time (the frames of a
+// read are slices of its buffer); (b) and (c) read the same buffers.
+let reads = ReceivePathHarness.reads(of: frames.map { allocator.buffer(bytes: $0) })
+let buffers = reads.flatMap { $0.map(\.data) }
 let totalBytes = messages.reduce(0) { $0 + $1.count }
 let wireBytes = frames.reduce(0) { $0 + $1.count }
 let creates = messages.filter { $0.starts(with: Array(#"{"t":"MESSAGE_CREATE""#.utf8)) }.count
@@ -239,9 +240,9 @@ func bareInflate() -> Int {
     let output = UnsafeMutablePointer<UInt8>.allocate(capacity: 1 << 20)
     defer { output.deallocate() }
     var sum = 0
-    for frame in frames {
-        frame.withUnsafeBufferPointer { input in
-            stream.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress)
+    for buffer in buffers {
+        buffer.withUnsafeReadableBytes { input in
+            stream.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: UInt8.self))
             stream.pointee.avail_in = uInt(input.count)
             stream.pointee.next_out = output
             stream.pointee.avail_out = 1 << 20

@@ -42,6 +42,7 @@ public protocol GatewayInflater: AnyObject {
 @_spi(EchordInternals)
 extension GatewayInflater {
     /// Feeds a frame's readable bytes as NIO delivered them, without copying them first.
+    @inlinable
     public func feed(_ buffer: ByteBuffer) throws -> [UInt8]? {
         try buffer.withUnsafeReadableBytes { try feed($0) }
     }
@@ -98,8 +99,10 @@ public final class UncompressedMessages: GatewayInflater {
 /// between messages (an idle shard holds only its decompression context).
 ///
 /// Safe to mark Sendable by hand: an instance is only ever reached through ``current``, the
-/// thread-specific variable of the thread that created it, and is used by that thread only within
-/// one synchronous call (no suspension point between taking it and copying the message out). The
+/// thread-specific variable of the thread that created it, or through an inflater's cache of it
+/// that is used only when `pthread_self()` is that thread (a thread that ended can pass its id to
+/// a new one, but never while it still runs), and it is used by that thread only within one
+/// synchronous call (no suspension point between taking it and copying the message out). The
 /// Sendable conformance exists only because NIO's `ThreadSpecificVariable` needs it to be a global.
 final class InflateScratch: @unchecked Sendable {
     /// Its size between messages; a larger message grows it for that message only.
@@ -146,7 +149,9 @@ final class InflateScratch: @unchecked Sendable {
     /// Copies the first `count` bytes out into a message of its own.
     func takeMessage(count: Int) -> [UInt8] {
         [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            if count > 0 { UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: memory[0..<count])) }
+            if count > 0, let target = buffer.baseAddress, let source = memory.baseAddress {
+                UnsafeMutableRawPointer(target).copyMemory(from: source, byteCount: count)
+            }
             initialized = count
         }
     }

@@ -17,7 +17,9 @@ final class EventBuffer: Sendable {
         var items: [Element] = []
         var head = 0
         var finished = false
-        var consumer: CheckedContinuation<Element?, Never>?
+        /// Events the consumer took in a batch (``takeBatch(into:)``) and may not have handed out yet.
+        var lent = 0
+        var consumer: UnsafeContinuation<Element?, Never>?
         var producers: [Producer] = []
         var count: Int { items.count - head }
     }
@@ -25,7 +27,7 @@ final class EventBuffer: Sendable {
     /// A producer waiting for room: a task in ``push(_:)``, or a channel handler's callback
     /// (``offer(_:deferringWake:onRoom:)``).
     private enum Producer {
-        case task(CheckedContinuation<Void, Never>)
+        case task(UnsafeContinuation<Void, Never>)
         case callback(@Sendable () -> Void)
 
         func wake() {
@@ -46,7 +48,7 @@ final class EventBuffer: Sendable {
         case finished
     }
 
-    private enum PushStep { case delivered(CheckedContinuation<Element?, Never>?), wait, finished }
+    private enum PushStep { case delivered(UnsafeContinuation<Element?, Never>?), wait, finished }
     private enum NextStep { case item(Element, Producer?), end, wait }
 
     let capacity: Int
@@ -69,9 +71,9 @@ final class EventBuffer: Sendable {
             case .finished: return false
             case .accepted: return true
             case .full:
-                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
                     let resumeNow = state.withLockedValue { state -> Bool in
-                        if state.finished || state.count < capacity { return true }
+                        if state.finished || state.count + state.lent < capacity { return true }
                         state.producers.append(.task(continuation))
                         return false
                     }
@@ -103,7 +105,7 @@ final class EventBuffer: Sendable {
                 state.consumer = nil
                 return .delivered(consumer)
             }
-            if state.count < capacity {
+            if state.count + state.lent < capacity {
                 state.items.append(element)
                 return .delivered(nil)
             }
@@ -125,7 +127,7 @@ final class EventBuffer: Sendable {
 
     /// Hands a waiting consumer the oldest buffered event (offered with `deferringWake`).
     func wakeConsumer() {
-        let woken: (CheckedContinuation<Element?, Never>, Element, Producer?)? = state.withLockedValue { state in
+        let woken: (UnsafeContinuation<Element?, Never>, Element, Producer?)? = state.withLockedValue { state in
             guard let consumer = state.consumer, state.count > 0 else { return nil }
             state.consumer = nil
             let (item, producer) = Self.take(&state)
@@ -140,6 +142,13 @@ final class EventBuffer: Sendable {
     private static func take(_ state: inout State) -> (Element, Producer?) {
         let item = state.items[state.head]
         state.head += 1
+        compact(&state)
+        let producer = state.producers.isEmpty ? nil : state.producers.removeFirst()
+        return (item, producer)
+    }
+
+    /// Lets taken events go: all of them once drained, the taken front once it is most of the array.
+    private static func compact(_ state: inout State) {
         if state.head == state.items.count {
             // Drained: release the delivered events (they hold whole messages).
             state.items.removeAll(keepingCapacity: state.items.count <= 64)
@@ -148,8 +157,6 @@ final class EventBuffer: Sendable {
             state.items.removeFirst(state.head)
             state.head = 0
         }
-        let producer = state.producers.isEmpty ? nil : state.producers.removeFirst()
-        return (item, producer)
     }
 
     /// Ends the stream: the consumer gets what is buffered, then nil; waiting producers return.
@@ -166,19 +173,37 @@ final class EventBuffer: Sendable {
         producers.forEach { $0.wake() }
     }
 
-    /// The oldest buffered event, taken without waiting; nil when none is buffered. The consumer's
-    /// fast path: most events are buffered when it asks (it is woken once per read), and this
-    /// takes them without an `async` call.
-    func takeBuffered() -> Element? {
-        var producer: Producer?
-        let item: Element? = state.withLockedValue { state in
-            guard state.count > 0 else { return nil }
-            let (item, waiting) = Self.take(&state)
-            producer = waiting
-            return item
+    /// Moves the oldest buffered events, at most half the capacity, into `batch` (empty when called)
+    /// in one step; false when none is buffered. The consumer's fast path: most events are buffered
+    /// when it asks (it is woken once per read), and it takes a read's worth under one lock, without
+    /// an `async` call.
+    ///
+    /// Events of the batch count against the capacity until the consumer asks again (then it has
+    /// handed them all out): buffered and batched events together never pass it, and the other
+    /// half stays free for the producers while the consumer works through a batch. Producers waiting
+    /// for room are woken when the consumer comes back.
+    func takeBatch(into batch: inout [Element]) -> Bool {
+        let (taken, producers): (Bool, [Producer]) = state.withLockedValue { state in
+            state.lent = 0
+            let count = state.count
+            if count > 0 {
+                let size = min(count, max(1, capacity / 2))
+                if state.head == 0 && size == state.items.count {
+                    swap(&state.items, &batch)  // the consumer's emptied array becomes the buffer's
+                } else {
+                    batch.append(contentsOf: state.items[state.head..<(state.head + size)])
+                    state.head += size
+                    Self.compact(&state)
+                }
+                state.lent = size
+            }
+            // Room opens only as the previous batch is given back (lent reset above).
+            guard count < capacity, !state.producers.isEmpty else { return (count > 0, []) }
+            defer { state.producers.removeAll() }
+            return (count > 0, state.producers)
         }
-        producer?.wake()
-        return item
+        producers.forEach { $0.wake() }
+        return taken
     }
 
     /// The next event, or nil once finished and drained (or when the consumer's task is cancelled).
@@ -194,7 +219,7 @@ final class EventBuffer: Sendable {
             return item
         }
         return await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Element?, Never>) in
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<Element?, Never>) in
                 let step: NextStep = state.withLockedValue { state in
                     if state.count > 0 {
                         let (item, producer) = Self.take(&state)
@@ -218,7 +243,7 @@ final class EventBuffer: Sendable {
                 }
             }
         } onCancel: {
-            let consumer = state.withLockedValue { state -> CheckedContinuation<Element?, Never>? in
+            let consumer = state.withLockedValue { state -> UnsafeContinuation<Element?, Never>? in
                 defer { state.consumer = nil }
                 return state.consumer
             }

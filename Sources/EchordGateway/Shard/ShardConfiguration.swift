@@ -37,7 +37,8 @@ public struct ShardConfiguration: Sendable {
     /// The cap on one decompressed message: a larger one is a decompression bomb and ends the
     /// connection with a typed error (the shard then resumes).
     public var maxDecompressedMessageSize: Int = 64 << 20
-    /// Events buffered for the consumer before the shard stops reading its socket (see ``Shard/events``).
+    /// Events buffered for the consumer before the shard stops reading its socket (see ``Shard/events``),
+    /// counting those the consumer's iterator has taken in a batch (at most half of them) and not yet handed out.
     public var eventBufferCapacity: Int = 4096
     /// How long a command issued while the shard is not ready waits for READY or RESUMED before it
     /// fails with ``GatewayCommandError/notConnected(waited:)``.

@@ -59,25 +59,32 @@ public struct ReceivePathHarness: Sendable {
     }
 
     /// Binary frames with these payloads, cut into reads as a gateway socket reads them: as many
-    /// frames per read as fit in the most bytes it reads at once (at least one).
+    /// frames per read as fit in the most bytes it reads at once (at least one). As NIO's WebSocket
+    /// decoder hands them over, the frames of one read are slices of that read's one buffer.
     public static func reads(of frames: [ByteBuffer]) -> [[WebSocketFrame]] {
         let readSize = GatewayTransport.receiveReadLimit
-        var reads: [[WebSocketFrame]] = []
-        var current: [WebSocketFrame] = []
+        var groups: [[ByteBuffer]] = []
+        var current: [ByteBuffer] = []
         var size = 0
         for data in frames {
             // A server's frame header: 2 bytes, 4 from 126 bytes of payload, 10 from 64 KiB.
             let wire = data.readableBytes + (data.readableBytes < 126 ? 2 : data.readableBytes < 1 << 16 ? 4 : 10)
             if !current.isEmpty && size + wire > readSize {
-                reads.append(current)
+                groups.append(current)
                 current = []
                 size = 0
             }
-            current.append(WebSocketFrame(fin: true, opcode: .binary, data: data))
+            current.append(data)
             size += wire
         }
-        if !current.isEmpty { reads.append(current) }
-        return reads
+        if !current.isEmpty { groups.append(current) }
+        return groups.map { group in
+            var read = ByteBufferAllocator().buffer(capacity: group.reduce(0) { $0 + $1.readableBytes })
+            for data in group { read.writeImmutableBuffer(data) }
+            return group.map { data in
+                WebSocketFrame(fin: true, opcode: .binary, data: read.readSlice(length: data.readableBytes)!)
+            }
+        }
     }
 
     /// A main loop whose machine is READY on its first connection.

@@ -280,25 +280,34 @@ public struct JSONReader {
     @inline(__always)
     public mutating func readNull() throws -> Bool {
         guard try peek() == UInt8(ascii: "n") else { return false }
-        try literal("null")
+        try literal4(0x6C6C_756E)  // "null"
         return true
     }
 
     /// Reads `true` or `false`.
     public mutating func readBool() throws -> Bool {
         switch try peek() {
-        case UInt8(ascii: "t"): try literal("true"); return true
-        case UInt8(ascii: "f"): try literal("false"); return false
+        case UInt8(ascii: "t"):
+            try literal4(0x6575_7274)  // "true"
+            return true
+        case UInt8(ascii: "f"):
+            try literal4(0x6573_6C61, after: 1)  // "false": `f` (seen), then "alse"
+            return false
         default: throw mismatch("a Boolean")
         }
     }
 
-    mutating func literal(_ word: StaticString) throws {
-        let length = word.utf8CodeUnitCount
-        guard count - offset >= length, memcmp(base + offset, word.utf8Start, length) == 0 else {
+    /// Reads four bytes that must be `word` (little-endian: the first byte in the low bits),
+    /// compared in one load rather than a call to `memcmp`.
+    /// With `skip`, the four bytes start that many bytes on (bytes already checked).
+    @inline(__always)
+    private mutating func literal4(_ word: UInt32, after skip: Int = 0) throws {
+        guard count - offset >= 4 + skip,
+            UnsafeRawPointer(base + offset + skip).loadUnaligned(as: UInt32.self) == UInt32(littleEndian: word)
+        else {
             throw JSONDecodingError(.invalidJSON, offset: offset)
         }
-        offset += length
+        offset += 4 + skip
     }
 
     /// Reads a string.
@@ -430,9 +439,8 @@ public struct JSONReader {
                 }
             }
             throw JSONDecodingError(.unexpectedEnd, offset: start)
-        case UInt8(ascii: "t"): try literal("true")
-        case UInt8(ascii: "f"): try literal("false")
-        case UInt8(ascii: "n"): try literal("null")
+        case UInt8(ascii: "t"), UInt8(ascii: "f"): _ = try readBool()
+        case UInt8(ascii: "n"): try literal4(0x6C6C_756E)  // "null"
         default: _ = try readDouble()
         }
     }
@@ -456,7 +464,9 @@ public struct JSONReader {
             while try nextElement(&cursor) { elements.append(try readValue()) }
             return .array(elements)
         case UInt8(ascii: "t"), UInt8(ascii: "f"): return .bool(try readBool())
-        case UInt8(ascii: "n"): try literal("null"); return .null
+        case UInt8(ascii: "n"):
+            try literal4(0x6C6C_756E)  // "null"
+            return .null
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try readDouble())
         default: throw JSONDecodingError(.invalidJSON, offset: offset)
         }
