@@ -266,6 +266,22 @@ def recursive_types(decls):
     return out
 
 
+def placeholder(field, decls):
+    """A value a required field holds until it is read (nil when its type has none)."""
+    if field.indirect:
+        return None
+    simple = {"Snowflake": "Snowflake(rawValue: 0)", "String": '""', "Int": "0", "Bool": "false", "Double": "0",
+              "Timestamp": "Timestamp(microsecondsSince1970: 0)"}
+    if field.type in simple:
+        return simple[field.type]
+    decl = decls.get(field.type)
+    if decl is not None and decl.kind == "intenum":
+        return f"{field.type}(rawValue: 0)"
+    if decl is not None and decl.kind == "stringenum":
+        return f'{field.type}(rawValue: "")'
+    return None
+
+
 def gen_type(decl, decls, recursive=frozenset()):
     fields = fields_of(decl, decls)
     names = [f.name for f in fields]
@@ -357,17 +373,28 @@ def gen_type(decl, decls, recursive=frozenset()):
             fn = "encodeIfPresent" if f.optional else "encode"
             o.append(f"        try container.{fn}({ident(f.name)}, forKey: .{ident(f.name)})\n")
     o.append("    }\n")
-    # JSONReadable: fields with a value when absent are read straight into `self` (no copy of
-    # the whole value at the end); required ones into locals, checked after the loop.
+    # JSONReadable: fields with a value when absent are read straight into `self`; required ones
+    # into locals, checked after the loop. When every required field has a placeholder, `self`
+    # starts as the memberwise value and a mutating method reads into it: an initializer that
+    # fills `self` field by field and can throw copies the whole value out at its end (every
+    # reference retained, then released), and this one copies only the blank value.
     o.append("\n    /// Reads the value (the fast path).\n")
     o.append("    public init(from reader: inout JSONReader) throws {\n")
     required = [f for f in fields if not f.optional and f.default is None]
+    holders = [placeholder(f, decls) for f in required]
+    in_place = all(h is not None for h in holders)
+    if in_place:
+        args = ", ".join(f"{ident(f.name)}: {h}" for f, h in zip(required, holders))
+        o.append(f"        self.init({args})\n")
+        o.append("        try self.readFields(from: &reader)\n    }\n\n")
+        o.append("    /// Reads the members into `self`, which holds the defaults and placeholders.\n")
+        o.append("    private mutating func readFields(from reader: inout JSONReader) throws {\n")
     if required:
         o.append("        let __start = reader.offset\n")
     for f in required:
         o.append(f"        var _{f.name}: {f.type}? = nil\n")
     for f in fields:
-        if f in required:
+        if f in required or in_place:
             continue
         target = f"self._{f.name}" if f.indirect else f"self.{f.name}"
         value = "nil" if f.optional else (f"Indirect({f.default})" if f.indirect else f.default)

@@ -92,13 +92,16 @@ final class EventBuffer: Sendable {
     /// ``wakeConsumer()`` once it has offered a read's worth, so a burst costs the consumer one
     /// wake-up (one thread hand-over), not one per event.
     func offer(_ element: Element, deferringWake: Bool = false, onRoom: @escaping @Sendable () -> Void) -> Offer {
-        deliver(element, deferringWake: deferringWake, waitingWhenFull: .callback(onRoom))
+        deliver(element, deferringWake: deferringWake, waitingWhenFull: Producer.callback(onRoom))
     }
 
     /// The one delivery step of ``push(_:)`` and ``offer(_:deferringWake:onRoom:)``: hands `element`
     /// to the waiting consumer (unless `deferringWake`), or buffers it while there is room; when the
-    /// buffer is full, registers `producer` (if any) to be woken once there is room, under the same lock.
-    private func deliver(_ element: Element, deferringWake: Bool = false, waitingWhenFull producer: Producer?) -> Offer {
+    /// buffer is full, registers `producer` (if any) to be woken once there is room, under the same lock
+    /// (it is made only then: an event that fits costs no reference to the producer).
+    private func deliver(
+        _ element: Element, deferringWake: Bool = false, waitingWhenFull producer: @autoclosure () -> Producer?
+    ) -> Offer {
         let step: PushStep = state.withLockedValue { state in
             if state.finished { return .finished }
             if !deferringWake, state.count == 0, let consumer = state.consumer {
@@ -109,7 +112,7 @@ final class EventBuffer: Sendable {
                 state.items.append(element)
                 return .delivered(nil)
             }
-            if let producer { state.producers.append(producer) }
+            if let producer = producer() { state.producers.append(producer) }
             return .wait
         }
         switch step {

@@ -260,7 +260,7 @@ final class ShardChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 return .failed
             }
         }
-        if logger.logLevel <= .trace {
+        if shard.logger.logLevel <= .trace {  // read in place: the `logger` property copies the handler
             logger.trace("<- \(inbound.summary.escapedForLog())",
                          metadata: ["payload": "\(String(decoding: message.prefix(2048), as: UTF8.self).escapedForLog(limit: 2048))"])
         }

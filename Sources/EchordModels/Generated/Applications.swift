@@ -269,39 +269,12 @@ public struct Application: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        self.id = nil
-        self.name = nil
-        self.icon = nil
-        self.description = nil
-        self.botPublic = nil
-        self.botRequireCodeGrant = nil
-        self._bot = nil
-        self._owner = nil
-        self.verifyKey = nil
-        self.team = nil
-        self.guildID = nil
-        self.primarySkuID = nil
-        self.slug = nil
-        self.coverImage = nil
-        self.flags = nil
-        self.approximateGuildCount = nil
-        self.tags = nil
-        self.installParams = nil
-        self.integrationTypesConfig = nil
-        self.customInstallURL = nil
-        self.rpcOrigins = nil
-        self.termsOfServiceURL = nil
-        self.privacyPolicyURL = nil
-        self.redirectUris = nil
-        self.interactionsEndpointURL = nil
-        self.roleConnectionsVerificationURL = nil
-        self.eventWebhooksURL = nil
-        self.eventWebhooksStatus = nil
-        self.eventWebhooksTypes = nil
-        self.approximateUserInstallCount = nil
-        self.approximateUserAuthorizationCount = nil
-        self._guild = nil
-        self.flagsNew = nil
+        self.init()
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch (__key &* 0x5d5bca4696b343b3) &>> 56 {
@@ -653,27 +626,17 @@ public struct Interaction: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(id: Snowflake(rawValue: 0), applicationID: Snowflake(rawValue: 0), type: InteractionType(rawValue: 0), token: "")
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _applicationID: Snowflake? = nil
         var _type: InteractionType? = nil
         var _token: String? = nil
-        self._data = nil
-        self._guild = nil
-        self.guildID = nil
-        self._channel = nil
-        self.channelID = nil
-        self._member = nil
-        self._user = nil
-        self.version = 1
-        self._message = nil
-        self.appPermissions = nil
-        self.locale = nil
-        self.guildLocale = nil
-        self.entitlements = []
-        self.authorizingIntegrationOwners = nil
-        self.context = nil
-        self.attachmentSizeLimit = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch (__key &* 0x5d5bca4696b343b3) &>> 57 {
@@ -891,17 +854,12 @@ public struct InteractionData: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        self.id = nil
-        self.name = nil
-        self.type = nil
-        self.resolved = nil
-        self.options = nil
-        self.guildID = nil
-        self.targetID = nil
-        self.customID = nil
-        self.componentType = nil
-        self.values = nil
-        self.components = nil
+        self.init()
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch (__key &* 0x5d5bca4696b343b3) &>> 58 {
@@ -1004,12 +962,15 @@ public struct ApplicationCommandInteractionDataOption: Sendable, Hashable, Codab
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(name: "", type: 0)
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _name: String? = nil
         var _type: Int? = nil
-        self.value = nil
-        self.options = nil
-        self.focused = nil
         try reader.enterModel()
         defer { reader.leaveModel() }
         var __cursor = try reader.beginObject()
@@ -1130,17 +1091,17 @@ public struct Entitlement: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(id: Snowflake(rawValue: 0), skuID: Snowflake(rawValue: 0), applicationID: Snowflake(rawValue: 0), type: 0)
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _skuID: Snowflake? = nil
         var _applicationID: Snowflake? = nil
         var _type: Int? = nil
-        self.userID = nil
-        self.deleted = false
-        self.startsAt = nil
-        self.endsAt = nil
-        self.guildID = nil
-        self.consumed = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch (__key &* 0x09f1fd9d03f0a9b5) &>> 58 {
@@ -1283,17 +1244,18 @@ public struct Subscription: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(id: Snowflake(rawValue: 0), userID: Snowflake(rawValue: 0), currentPeriodStart: Timestamp(microsecondsSince1970: 0), currentPeriodEnd: Timestamp(microsecondsSince1970: 0), status: 0)
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _userID: Snowflake? = nil
         var _currentPeriodStart: Timestamp? = nil
         var _currentPeriodEnd: Timestamp? = nil
         var _status: Int? = nil
-        self.skuIDs = []
-        self.entitlementIDs = []
-        self.renewalSkuIDs = nil
-        self.canceledAt = nil
-        self.country = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch (__key &* 0x09f1fd9d03f0a9b5) &>> 58 {
@@ -1445,6 +1407,12 @@ public struct AutoModerationRule: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(id: Snowflake(rawValue: 0), guildID: Snowflake(rawValue: 0), name: "", creatorID: Snowflake(rawValue: 0), eventType: 0, triggerType: AutoModerationTriggerType(rawValue: 0))
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _guildID: Snowflake? = nil
@@ -1452,11 +1420,6 @@ public struct AutoModerationRule: Sendable, Hashable, Codable, JSONReadable {
         var _creatorID: Snowflake? = nil
         var _eventType: Int? = nil
         var _triggerType: AutoModerationTriggerType? = nil
-        self.triggerMetadata = nil
-        self.actions = []
-        self.enabled = false
-        self.exemptRoles = []
-        self.exemptChannels = []
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch (__key &* 0x0bf2b716f9915475) &>> 58 {
@@ -1616,12 +1579,12 @@ public struct AutoModerationTriggerMetadata: Sendable, Hashable, Codable, JSONRe
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        self.keywordFilter = nil
-        self.regexPatterns = nil
-        self.presets = nil
-        self.allowList = nil
-        self.mentionTotalLimit = nil
-        self.mentionRaidProtectionEnabled = nil
+        self.init()
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -1682,9 +1645,14 @@ public struct AutoModerationAction: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(type: 0)
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _type: Int? = nil
-        self.metadata = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -1746,9 +1714,12 @@ public struct AutoModerationActionMetadata: Sendable, Hashable, Codable, JSONRea
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        self.channelID = nil
-        self.durationSeconds = nil
-        self.customMessage = nil
+        self.init()
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -1817,11 +1788,16 @@ public struct GuildApplicationCommandPermissions: Sendable, Hashable, Codable, J
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(id: Snowflake(rawValue: 0), applicationID: Snowflake(rawValue: 0), guildID: Snowflake(rawValue: 0))
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _applicationID: Snowflake? = nil
         var _guildID: Snowflake? = nil
-        self.permissions = []
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -1891,6 +1867,12 @@ public struct ApplicationCommandPermission: Sendable, Hashable, Codable, JSONRea
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(id: Snowflake(rawValue: 0), type: 0, permission: false)
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _type: Int? = nil

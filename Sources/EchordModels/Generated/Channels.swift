@@ -312,47 +312,15 @@ public struct Channel: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(id: Snowflake(rawValue: 0), type: ChannelType(rawValue: 0))
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _type: ChannelType? = nil
-        self.guildID = nil
-        self.position = nil
-        self.permissionOverwrites = nil
-        self.name = nil
-        self.topic = nil
-        self.nsfw = nil
-        self.lastMessageID = nil
-        self.bitrate = nil
-        self.userLimit = nil
-        self.rateLimitPerUser = nil
-        self.recipients = nil
-        self.icon = nil
-        self.ownerID = nil
-        self.applicationID = nil
-        self.managed = nil
-        self.parentID = nil
-        self.lastPinTimestamp = nil
-        self.rtcRegion = nil
-        self.videoQualityMode = nil
-        self.messageCount = nil
-        self.memberCount = nil
-        self.threadMetadata = nil
-        self._member = nil
-        self.defaultAutoArchiveDuration = nil
-        self.permissions = nil
-        self.flags = nil
-        self.totalMessageSent = nil
-        self.availableTags = nil
-        self.appliedTags = nil
-        self.defaultReactionEmoji = nil
-        self.defaultThreadRateLimitPerUser = nil
-        self.defaultSortOrder = nil
-        self.defaultForumLayout = nil
-        self.newlyCreated = nil
-        self.appPermissions = nil
-        self.status = nil
-        self.voiceStartTime = nil
-        self.version = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch (__key &* 0x70d29b6c7d22528d) &>> 56 {
@@ -724,11 +692,15 @@ public struct PermissionOverwrite: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(id: Snowflake(rawValue: 0), type: PermissionOverwriteType(rawValue: 0))
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _type: PermissionOverwriteType? = nil
-        self.allow = []
-        self.deny = []
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -846,12 +818,12 @@ public struct ThreadMetadata: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        self.archived = false
-        self.autoArchiveDuration = 0
-        self.archiveTimestamp = nil
-        self.locked = false
-        self.invitable = nil
-        self.createTimestamp = nil
+        self.init()
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -944,12 +916,12 @@ public struct ThreadMember: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        self.id = nil
-        self.userID = nil
-        self.joinTimestamp = nil
-        self.flags = 0
-        self._member = nil
-        self.guildID = nil
+        self.init()
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -1031,12 +1003,15 @@ public struct ForumTag: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(id: Snowflake(rawValue: 0), name: "")
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _name: String? = nil
-        self.moderated = false
-        self.emojiID = nil
-        self.emojiName = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -1099,8 +1074,12 @@ public struct DefaultReaction: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        self.emojiID = nil
-        self.emojiName = nil
+        self.init()
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -1167,6 +1146,12 @@ public struct ChannelMention: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(id: Snowflake(rawValue: 0), guildID: Snowflake(rawValue: 0), type: ChannelType(rawValue: 0), name: "")
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _guildID: Snowflake? = nil

@@ -145,6 +145,12 @@ public struct Resumed: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init()
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             _ = __key
@@ -260,8 +266,12 @@ public struct RateLimitedMetadata: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        self.guildID = nil
-        self.nonce = nil
+        self.init()
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -321,10 +331,14 @@ public struct ChannelPinsUpdate: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(channelID: Snowflake(rawValue: 0))
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _channelID: Snowflake? = nil
-        self.guildID = nil
-        self.lastPinTimestamp = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -381,9 +395,14 @@ public struct ChannelInfo: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(guildID: Snowflake(rawValue: 0))
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _guildID: Snowflake? = nil
-        self.channels = []
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -445,10 +464,14 @@ public struct ChannelInfoEntry: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(id: Snowflake(rawValue: 0))
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _id: Snowflake? = nil
-        self.status = nil
-        self.voiceStartTime = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -512,10 +535,15 @@ public struct VoiceChannelStatusUpdate: Sendable, Hashable, Codable, JSONReadabl
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(id: Snowflake(rawValue: 0), guildID: Snowflake(rawValue: 0))
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _guildID: Snowflake? = nil
-        self.status = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -581,10 +609,15 @@ public struct VoiceChannelStartTimeUpdate: Sendable, Hashable, Codable, JSONRead
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(id: Snowflake(rawValue: 0), guildID: Snowflake(rawValue: 0))
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _guildID: Snowflake? = nil
-        self.voiceStartTime = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -657,11 +690,14 @@ public struct ThreadListSync: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(guildID: Snowflake(rawValue: 0))
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _guildID: Snowflake? = nil
-        self.channelIDs = nil
-        self.threads = []
-        self.members = []
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -741,12 +777,16 @@ public struct ThreadMembersUpdate: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(id: Snowflake(rawValue: 0), guildID: Snowflake(rawValue: 0), memberCount: 0)
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _guildID: Snowflake? = nil
         var _memberCount: Int? = nil
-        self.addedMembers = nil
-        self.removedMemberIDs = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -874,9 +914,14 @@ public struct GuildEmojisUpdate: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(guildID: Snowflake(rawValue: 0))
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _guildID: Snowflake? = nil
-        self.emojis = []
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -931,9 +976,14 @@ public struct GuildStickersUpdate: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(guildID: Snowflake(rawValue: 0))
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _guildID: Snowflake? = nil
-        self.stickers = []
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -981,6 +1031,12 @@ public struct GuildIntegrationsUpdate: Sendable, Hashable, Codable, JSONReadable
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(guildID: Snowflake(rawValue: 0))
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _guildID: Snowflake? = nil
         var __cursor = try reader.beginObject()
@@ -1137,23 +1193,14 @@ public struct GuildMemberEvent: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(guildID: Snowflake(rawValue: 0))
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _guildID: Snowflake? = nil
-        self._user = nil
-        self.nick = nil
-        self.avatar = nil
-        self.banner = nil
-        self.roles = []
-        self.joinedAt = nil
-        self.premiumSince = nil
-        self.deaf = nil
-        self.mute = nil
-        self.flags = nil
-        self.pending = nil
-        self.permissions = nil
-        self.communicationDisabledUntil = nil
-        self.avatarDecorationData = nil
-        self.collectibles = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch (__key &* 0x296cd0f2c21d7f91) &>> 58 {
@@ -1350,14 +1397,16 @@ public struct GuildMembersChunk: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(guildID: Snowflake(rawValue: 0), chunkIndex: 0, chunkCount: 0)
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _guildID: Snowflake? = nil
         var _chunkIndex: Int? = nil
         var _chunkCount: Int? = nil
-        self.members = []
-        self.notFound = nil
-        self.presences = nil
-        self.nonce = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -1489,6 +1538,12 @@ public struct GuildRoleDelete: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(guildID: Snowflake(rawValue: 0), roleID: Snowflake(rawValue: 0))
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _guildID: Snowflake? = nil
         var _roleID: Snowflake? = nil
@@ -1555,6 +1610,12 @@ public struct GuildScheduledEventUser: Sendable, Hashable, Codable, JSONReadable
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(guildScheduledEventID: Snowflake(rawValue: 0), userID: Snowflake(rawValue: 0), guildID: Snowflake(rawValue: 0))
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _guildScheduledEventID: Snowflake? = nil
         var _userID: Snowflake? = nil
@@ -1619,6 +1680,12 @@ public struct GuildSoundboardSoundDelete: Sendable, Hashable, Codable, JSONReada
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(soundID: Snowflake(rawValue: 0), guildID: Snowflake(rawValue: 0))
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _soundID: Snowflake? = nil
         var _guildID: Snowflake? = nil
@@ -1678,9 +1745,14 @@ public struct SoundboardSounds: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(guildID: Snowflake(rawValue: 0))
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _guildID: Snowflake? = nil
-        self.soundboardSounds = []
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -1742,10 +1814,15 @@ public struct IntegrationDelete: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(id: Snowflake(rawValue: 0), guildID: Snowflake(rawValue: 0))
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _guildID: Snowflake? = nil
-        self.applicationID = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -1900,21 +1977,16 @@ public struct InviteCreate: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(channelID: Snowflake(rawValue: 0), code: "", createdAt: Timestamp(microsecondsSince1970: 0))
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _channelID: Snowflake? = nil
         var _code: String? = nil
         var _createdAt: Timestamp? = nil
-        self.guildID = nil
-        self._inviter = nil
-        self.maxAge = 0
-        self.maxUses = 0
-        self.targetType = nil
-        self._targetUser = nil
-        self._targetApplication = nil
-        self.temporary = false
-        self.uses = 0
-        self.expiresAt = nil
-        self.roleIDs = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch (__key &* 0x5d5bca4696b343b3) &>> 58 {
@@ -2018,10 +2090,15 @@ public struct InviteDelete: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(channelID: Snowflake(rawValue: 0), code: "")
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _channelID: Snowflake? = nil
         var _code: String? = nil
-        self.guildID = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -2087,10 +2164,15 @@ public struct MessageDelete: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(id: Snowflake(rawValue: 0), channelID: Snowflake(rawValue: 0))
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _channelID: Snowflake? = nil
-        self.guildID = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -2156,10 +2238,14 @@ public struct MessageDeleteBulk: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(channelID: Snowflake(rawValue: 0))
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _channelID: Snowflake? = nil
-        self.ids = []
-        self.guildID = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -2384,10 +2470,15 @@ public struct MessageReactionRemoveAll: Sendable, Hashable, Codable, JSONReadabl
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(channelID: Snowflake(rawValue: 0), messageID: Snowflake(rawValue: 0))
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _channelID: Snowflake? = nil
         var _messageID: Snowflake? = nil
-        self.guildID = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -2552,12 +2643,17 @@ public struct MessagePollVote: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(userID: Snowflake(rawValue: 0), channelID: Snowflake(rawValue: 0), messageID: Snowflake(rawValue: 0), answerID: 0)
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _userID: Snowflake? = nil
         var _channelID: Snowflake? = nil
         var _messageID: Snowflake? = nil
         var _answerID: Int? = nil
-        self.guildID = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -2649,12 +2745,16 @@ public struct TypingStart: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(channelID: Snowflake(rawValue: 0), userID: Snowflake(rawValue: 0), timestamp: 0)
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _channelID: Snowflake? = nil
         var _userID: Snowflake? = nil
         var _timestamp: Int? = nil
-        self.guildID = nil
-        self._member = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -2726,10 +2826,15 @@ public struct VoiceServerUpdate: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(token: "", guildID: Snowflake(rawValue: 0))
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _token: String? = nil
         var _guildID: Snowflake? = nil
-        self.endpoint = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -2834,15 +2939,16 @@ public struct VoiceChannelEffectSend: Sendable, Hashable, Codable, JSONReadable 
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(channelID: Snowflake(rawValue: 0), guildID: Snowflake(rawValue: 0), userID: Snowflake(rawValue: 0))
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _channelID: Snowflake? = nil
         var _guildID: Snowflake? = nil
         var _userID: Snowflake? = nil
-        self._emoji = nil
-        self.animationType = nil
-        self.animationID = nil
-        self.soundID = nil
-        self.soundVolume = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch (__key &* 0x5d5bca4696b343b3) &>> 59 {
@@ -2921,6 +3027,12 @@ public struct WebhooksUpdate: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(guildID: Snowflake(rawValue: 0), channelID: Snowflake(rawValue: 0))
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _guildID: Snowflake? = nil
         var _channelID: Snowflake? = nil

@@ -334,51 +334,15 @@ public struct Guild: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(id: Snowflake(rawValue: 0), name: "")
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _name: String? = nil
-        self.icon = nil
-        self.iconHash = nil
-        self.splash = nil
-        self.discoverySplash = nil
-        self.owner = nil
-        self.ownerID = nil
-        self.permissions = nil
-        self.region = nil
-        self.afkChannelID = nil
-        self.afkTimeout = 0
-        self.widgetEnabled = nil
-        self.widgetChannelID = nil
-        self.verificationLevel = VerificationLevel.none
-        self.defaultMessageNotifications = 0
-        self.explicitContentFilter = 0
-        self.roles = []
-        self.emojis = []
-        self.features = []
-        self.mfaLevel = 0
-        self.applicationID = nil
-        self.systemChannelID = nil
-        self.systemChannelFlags = []
-        self.rulesChannelID = nil
-        self.maxPresences = nil
-        self.maxMembers = nil
-        self.vanityURLCode = nil
-        self.description = nil
-        self.banner = nil
-        self.premiumTier = 0
-        self.premiumSubscriptionCount = nil
-        self.preferredLocale = "en-US"
-        self.publicUpdatesChannelID = nil
-        self.maxVideoChannelUsers = nil
-        self.maxStageVideoChannelUsers = nil
-        self.approximateMemberCount = nil
-        self.approximatePresenceCount = nil
-        self.welcomeScreen = nil
-        self.nsfwLevel = 0
-        self.stickers = nil
-        self.premiumProgressBarEnabled = false
-        self.safetyAlertsChannelID = nil
-        self.incidentsData = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch (__key &* 0x80b40f48d1170615) &>> 56 {
@@ -941,63 +905,15 @@ public struct GuildCreate: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(id: Snowflake(rawValue: 0), name: "")
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _name: String? = nil
-        self.icon = nil
-        self.iconHash = nil
-        self.splash = nil
-        self.discoverySplash = nil
-        self.owner = nil
-        self.ownerID = nil
-        self.permissions = nil
-        self.region = nil
-        self.afkChannelID = nil
-        self.afkTimeout = 0
-        self.widgetEnabled = nil
-        self.widgetChannelID = nil
-        self.verificationLevel = VerificationLevel.none
-        self.defaultMessageNotifications = 0
-        self.explicitContentFilter = 0
-        self.roles = []
-        self.emojis = []
-        self.features = []
-        self.mfaLevel = 0
-        self.applicationID = nil
-        self.systemChannelID = nil
-        self.systemChannelFlags = []
-        self.rulesChannelID = nil
-        self.maxPresences = nil
-        self.maxMembers = nil
-        self.vanityURLCode = nil
-        self.description = nil
-        self.banner = nil
-        self.premiumTier = 0
-        self.premiumSubscriptionCount = nil
-        self.preferredLocale = "en-US"
-        self.publicUpdatesChannelID = nil
-        self.maxVideoChannelUsers = nil
-        self.maxStageVideoChannelUsers = nil
-        self.approximateMemberCount = nil
-        self.approximatePresenceCount = nil
-        self.welcomeScreen = nil
-        self.nsfwLevel = 0
-        self.stickers = nil
-        self.premiumProgressBarEnabled = false
-        self.safetyAlertsChannelID = nil
-        self.incidentsData = nil
-        self.joinedAt = nil
-        self.large = false
-        self.unavailable = nil
-        self.memberCount = 0
-        self.voiceStates = []
-        self.members = []
-        self.channels = []
-        self.threads = []
-        self.presences = []
-        self.stageInstances = []
-        self.guildScheduledEvents = []
-        self.soundboardSounds = []
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch (__key &* 0x18ca7e4bfa52d78d) &>> 56 {
@@ -1218,9 +1134,14 @@ public struct UnavailableGuild: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(id: Snowflake(rawValue: 0))
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _id: Snowflake? = nil
-        self.unavailable = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -1436,20 +1357,15 @@ public struct VoiceState: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(userID: Snowflake(rawValue: 0), sessionID: "")
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _userID: Snowflake? = nil
         var _sessionID: String? = nil
-        self.guildID = nil
-        self.channelID = nil
-        self._member = nil
-        self.deaf = false
-        self.mute = false
-        self.selfDeaf = false
-        self.selfMute = false
-        self.selfStream = nil
-        self.selfVideo = false
-        self.suppress = false
-        self.requestToSpeakTimestamp = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch (__key &* 0x70d29b6c7d22528d) &>> 58 {
@@ -1576,14 +1492,17 @@ public struct StageInstance: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(id: Snowflake(rawValue: 0), guildID: Snowflake(rawValue: 0), channelID: Snowflake(rawValue: 0), topic: "")
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _guildID: Snowflake? = nil
         var _channelID: Snowflake? = nil
         var _topic: String? = nil
-        self.privacyLevel = 2
-        self.discoverableDisabled = nil
-        self.guildScheduledEventID = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -1763,6 +1682,12 @@ public struct GuildScheduledEvent: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(id: Snowflake(rawValue: 0), guildID: Snowflake(rawValue: 0), name: "", scheduledStartTime: Timestamp(microsecondsSince1970: 0), status: GuildScheduledEventStatus(rawValue: 0), entityType: GuildScheduledEventEntityType(rawValue: 0))
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _guildID: Snowflake? = nil
@@ -1770,17 +1695,6 @@ public struct GuildScheduledEvent: Sendable, Hashable, Codable, JSONReadable {
         var _scheduledStartTime: Timestamp? = nil
         var _status: GuildScheduledEventStatus? = nil
         var _entityType: GuildScheduledEventEntityType? = nil
-        self.channelID = nil
-        self.creatorID = nil
-        self.description = nil
-        self.scheduledEndTime = nil
-        self.privacyLevel = 2
-        self.entityID = nil
-        self.entityMetadata = nil
-        self._creator = nil
-        self.userCount = nil
-        self.image = nil
-        self.recurrenceRule = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch (__key &* 0x09f1fd9d03f0a9b5) &>> 57 {
@@ -1952,7 +1866,12 @@ public struct GuildScheduledEventEntityMetadata: Sendable, Hashable, Codable, JS
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        self.location = nil
+        self.init()
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -2049,15 +1968,15 @@ public struct SoundboardSound: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(name: "", soundID: Snowflake(rawValue: 0))
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _name: String? = nil
         var _soundID: Snowflake? = nil
-        self.volume = 1
-        self.emojiID = nil
-        self.emojiName = nil
-        self.guildID = nil
-        self.available = true
-        self._user = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch (__key &* 0x09f1fd9d03f0a9b5) &>> 59 {
@@ -2247,24 +2166,16 @@ public struct Integration: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(id: Snowflake(rawValue: 0), name: "", type: "")
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _name: String? = nil
         var _type: String? = nil
-        self.enabled = false
-        self.syncing = nil
-        self.roleID = nil
-        self.enableEmoticons = nil
-        self.expireBehavior = nil
-        self.expireGracePeriod = nil
-        self._user = nil
-        self.account = nil
-        self.syncedAt = nil
-        self.subscriberCount = nil
-        self.revoked = nil
-        self._application = nil
-        self.scopes = nil
-        self.guildID = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch (__key &* 0x5d5bca4696b343b3) &>> 57 {
@@ -2370,6 +2281,12 @@ public struct IntegrationAccount: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(id: "", name: "")
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _id: String? = nil
         var _name: String? = nil
@@ -2454,12 +2371,15 @@ public struct IntegrationApplication: Sendable, Hashable, Codable, JSONReadable 
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(id: Snowflake(rawValue: 0), name: "")
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _name: String? = nil
-        self.icon = nil
-        self.description = ""
-        self._bot = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -2564,15 +2484,15 @@ public struct AuditLogEntry: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(id: Snowflake(rawValue: 0), actionType: AuditLogEvent(rawValue: 0))
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _actionType: AuditLogEvent? = nil
-        self.targetID = nil
-        self.changes = nil
-        self.userID = nil
-        self.options = nil
-        self.reason = nil
-        self.guildID = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch (__key &* 0x553274161bbf8475) &>> 59 {
@@ -2656,10 +2576,14 @@ public struct AuditLogChange: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(key: "")
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _key: String? = nil
-        self.newValue = nil
-        self.oldValue = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -3106,21 +3030,14 @@ public struct Invite: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(code: "")
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _code: String? = nil
-        self.type = 0
-        self._guild = nil
-        self._channel = nil
-        self._inviter = nil
-        self.targetType = nil
-        self._targetUser = nil
-        self._targetApplication = nil
-        self.approximatePresenceCount = nil
-        self.approximateMemberCount = nil
-        self.expiresAt = nil
-        self._guildScheduledEvent = nil
-        self.flags = nil
-        self.roles = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch (__key &* 0x5d5bca4696b343b3) &>> 58 {

@@ -342,47 +342,15 @@ public struct Message: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(id: Snowflake(rawValue: 0), channelID: Snowflake(rawValue: 0))
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _channelID: Snowflake? = nil
-        self._author = nil
-        self.content = ""
-        self.timestamp = nil
-        self.editedTimestamp = nil
-        self.tts = false
-        self.mentionEveryone = false
-        self.mentions = []
-        self.mentionRoles = []
-        self.mentionChannels = nil
-        self.attachments = []
-        self.embeds = []
-        self.reactions = nil
-        self.nonce = nil
-        self.pinned = false
-        self.webhookID = nil
-        self.type = MessageType.default
-        self.activity = nil
-        self._application = nil
-        self.applicationID = nil
-        self.flags = nil
-        self.messageReference = nil
-        self.messageSnapshots = nil
-        self._referencedMessage = nil
-        self._interactionMetadata = nil
-        self._interaction = nil
-        self._thread = nil
-        self.components = nil
-        self.stickerItems = nil
-        self.stickers = nil
-        self.position = nil
-        self.roleSubscriptionData = nil
-        self.resolved = nil
-        self._poll = nil
-        self.call = nil
-        self.guildID = nil
-        self._member = nil
-        self.channelType = nil
-        self.sharedClientTheme = nil
         try reader.enterModel()
         defer { reader.leaveModel() }
         var __cursor = try reader.beginObject()
@@ -877,26 +845,16 @@ public struct Attachment: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(id: Snowflake(rawValue: 0), filename: "", url: "")
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _filename: String? = nil
         var _url: String? = nil
-        self.title = nil
-        self.description = nil
-        self.contentType = nil
-        self.size = 0
-        self.proxyURL = ""
-        self.height = nil
-        self.width = nil
-        self.placeholder = nil
-        self.placeholderVersion = nil
-        self.ephemeral = nil
-        self.durationSecs = nil
-        self.waveform = nil
-        self.flags = nil
-        self.clipParticipants = nil
-        self.clipCreatedAt = nil
-        self._application = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch (__key &* 0x0bf2b716f9915475) &>> 57 {
@@ -1143,20 +1101,12 @@ public struct Embed: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        self.title = nil
-        self.type = nil
-        self.description = nil
-        self.url = nil
-        self.timestamp = nil
-        self.color = nil
-        self.footer = nil
-        self._image = nil
-        self._thumbnail = nil
-        self._video = nil
-        self.provider = nil
-        self.author = nil
-        self.fields = nil
-        self.flags = nil
+        self.init()
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch (__key &* 0x0bf2b716f9915475) &>> 58 {
@@ -1254,10 +1204,14 @@ public struct EmbedFooter: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(text: "")
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _text: String? = nil
-        self.iconURL = nil
-        self.proxyIconURL = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -1363,15 +1317,12 @@ public struct EmbedMedia: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        self.url = nil
-        self.proxyURL = nil
-        self.height = nil
-        self.width = nil
-        self.contentType = nil
-        self.placeholder = nil
-        self.placeholderVersion = nil
-        self.description = nil
-        self.flags = nil
+        self.init()
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch (__key &* 0x09f1fd9d03f0a9b5) &>> 58 {
@@ -1447,8 +1398,12 @@ public struct EmbedProvider: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        self.name = nil
-        self.url = nil
+        self.init()
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -1515,11 +1470,14 @@ public struct EmbedAuthor: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(name: "")
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _name: String? = nil
-        self.url = nil
-        self.iconURL = nil
-        self.proxyIconURL = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -1585,10 +1543,15 @@ public struct EmbedField: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(name: "", value: "")
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _name: String? = nil
         var _value: String? = nil
-        self.inline = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -1748,8 +1711,12 @@ public struct ReactionCountDetails: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        self.burst = 0
-        self.normal = 0
+        self.init()
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -1823,11 +1790,12 @@ public struct MessageReference: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        self.type = nil
-        self.messageID = nil
-        self.channelID = nil
-        self.guildID = nil
-        self.failIfNotExists = nil
+        self.init()
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -1962,9 +1930,14 @@ public struct MessageActivity: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(type: 0)
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _type: Int? = nil
-        self.partyID = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -2076,16 +2049,15 @@ public struct MessageInteractionMetadata: Sendable, Hashable, Codable, JSONReada
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(id: Snowflake(rawValue: 0), type: InteractionType(rawValue: 0))
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _type: InteractionType? = nil
-        self._user = nil
-        self.authorizingIntegrationOwners = nil
-        self.originalResponseMessageID = nil
-        self._targetUser = nil
-        self.targetMessageID = nil
-        self.interactedMessageID = nil
-        self.triggeringInteractionMetadata = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch (__key &* 0x553274161bbf8475) &>> 58 {
@@ -2266,8 +2238,12 @@ public struct MessageCall: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        self.participants = []
-        self.endedTimestamp = nil
+        self.init()
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -2334,6 +2310,12 @@ public struct RoleSubscriptionData: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(roleSubscriptionListingID: Snowflake(rawValue: 0), tierName: "", totalMonthsSubscribed: 0, isRenewal: false)
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _roleSubscriptionListingID: Snowflake? = nil
         var _tierName: String? = nil
@@ -2508,8 +2490,12 @@ public struct PollMedia: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        self.text = nil
-        self._emoji = nil
+        self.init()
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -2621,8 +2607,12 @@ public struct PollResults: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        self.isFinalized = false
-        self.answerCounts = []
+        self.init()
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -2682,10 +2672,15 @@ public struct PollAnswerCount: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(id: 0, count: 0)
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _id: Int? = nil
         var _count: Int? = nil
-        self.meVoted = false
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -2968,39 +2963,14 @@ public struct Component: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(type: ComponentType(rawValue: 0))
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _type: ComponentType? = nil
-        self.id = nil
-        self.customID = nil
-        self.style = nil
-        self.label = nil
-        self._emoji = nil
-        self.url = nil
-        self.skuID = nil
-        self.disabled = nil
-        self.options = nil
-        self.channelTypes = nil
-        self.placeholder = nil
-        self.defaultValues = nil
-        self.minValues = nil
-        self.maxValues = nil
-        self.minLength = nil
-        self.maxLength = nil
-        self.required = nil
-        self.value = nil
-        self.values = nil
-        self.components = nil
-        self._component = nil
-        self._accessory = nil
-        self.content = nil
-        self.media = nil
-        self.description = nil
-        self.spoiler = nil
-        self.items = nil
-        self.file = nil
-        self.divider = nil
-        self.spacing = nil
-        self.accentColor = nil
         try reader.enterModel()
         defer { reader.leaveModel() }
         var __cursor = try reader.beginObject()
@@ -3248,12 +3218,15 @@ public struct SelectOption: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(label: "", value: "")
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _label: String? = nil
         var _value: String? = nil
-        self.description = nil
-        self._emoji = nil
-        self.default = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {

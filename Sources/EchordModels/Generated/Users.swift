@@ -170,27 +170,14 @@ public struct User: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(id: Snowflake(rawValue: 0))
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _id: Snowflake? = nil
-        self.username = ""
-        self.discriminator = "0"
-        self.globalName = nil
-        self.avatar = nil
-        self.bot = nil
-        self.system = nil
-        self.mfaEnabled = nil
-        self.banner = nil
-        self.accentColor = nil
-        self.locale = nil
-        self.verified = nil
-        self.email = nil
-        self.flags = nil
-        self.premiumType = nil
-        self.publicFlags = nil
-        self.avatarDecorationData = nil
-        self.collectibles = nil
-        self.primaryGuild = nil
-        self._member = nil
         try reader.enterModel()
         defer { reader.leaveModel() }
         var __cursor = try reader.beginObject()
@@ -303,9 +290,14 @@ public struct AvatarDecorationData: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(asset: "")
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _asset: String? = nil
-        self.skuID = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -353,7 +345,12 @@ public struct Collectibles: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        self.nameplate = nil
+        self.init()
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -418,10 +415,12 @@ public struct Nameplate: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        self.skuID = nil
-        self.asset = nil
-        self.label = nil
-        self.palette = nil
+        self.init()
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -492,10 +491,12 @@ public struct PrimaryGuild: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        self.identityGuildID = nil
-        self.identityEnabled = nil
-        self.tag = nil
-        self.badge = nil
+        self.init()
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -753,21 +754,12 @@ public struct GuildMember: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        self._user = nil
-        self.nick = nil
-        self.avatar = nil
-        self.banner = nil
-        self.roles = []
-        self.joinedAt = nil
-        self.premiumSince = nil
-        self.deaf = nil
-        self.mute = nil
-        self.flags = nil
-        self.pending = nil
-        self.permissions = nil
-        self.communicationDisabledUntil = nil
-        self.avatarDecorationData = nil
-        self.collectibles = nil
+        self.init()
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         try reader.enterModel()
         defer { reader.leaveModel() }
         var __cursor = try reader.beginObject()
@@ -994,20 +986,15 @@ public struct Role: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(id: Snowflake(rawValue: 0), name: "")
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _name: String? = nil
-        self.color = 0
-        self.colors = nil
-        self.hoist = false
-        self.icon = nil
-        self.unicodeEmoji = nil
-        self.position = 0
-        self.permissions = []
-        self.managed = false
-        self.mentionable = false
-        self.tags = nil
-        self.flags = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch (__key &* 0x5d5bca4696b343b3) &>> 58 {
@@ -1106,9 +1093,12 @@ public struct RoleColors: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        self.primaryColor = 0
-        self.secondaryColor = nil
-        self.tertiaryColor = nil
+        self.init()
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -1191,12 +1181,12 @@ public struct RoleTags: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        self.botID = nil
-        self.integrationID = nil
-        self.premiumSubscriber = nil
-        self.subscriptionListingID = nil
-        self.availableForPurchase = nil
-        self.guildConnections = nil
+        self.init()
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch __key {
@@ -1330,14 +1320,12 @@ public struct Emoji: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
-        self.id = nil
-        self.name = nil
-        self.roles = nil
-        self._user = nil
-        self.requireColons = nil
-        self.managed = nil
-        self.animated = nil
-        self.available = nil
+        self.init()
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch (__key &* 0x553274161bbf8475) &>> 59 {
@@ -1477,18 +1465,16 @@ public struct Sticker: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(id: Snowflake(rawValue: 0), name: "", formatType: StickerFormatType(rawValue: 0))
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _name: String? = nil
         var _formatType: StickerFormatType? = nil
-        self.packID = nil
-        self.description = nil
-        self.tags = ""
-        self.type = nil
-        self.available = nil
-        self.guildID = nil
-        self._user = nil
-        self.sortValue = nil
         var __cursor = try reader.beginObject()
         while let __key = try reader.nextKey(&__cursor) {
             switch (__key &* 0x09f1fd9d03f0a9b5) &>> 58 {
@@ -1583,6 +1569,12 @@ public struct StickerItem: Sendable, Hashable, Codable, JSONReadable {
 
     /// Reads the value (the fast path).
     public init(from reader: inout JSONReader) throws {
+        self.init(id: Snowflake(rawValue: 0), name: "", formatType: StickerFormatType(rawValue: 0))
+        try self.readFields(from: &reader)
+    }
+
+    /// Reads the members into `self`, which holds the defaults and placeholders.
+    private mutating func readFields(from reader: inout JSONReader) throws {
         let __start = reader.offset
         var _id: Snowflake? = nil
         var _name: String? = nil
