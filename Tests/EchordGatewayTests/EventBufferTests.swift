@@ -91,32 +91,59 @@ struct EventBufferTests {
         #expect(second == 2)
     }
 
-    @Test("the consumer takes a batch of at most half the capacity; batched and buffered events never pass the capacity; order is kept")
+    @Test("the consumer takes a batch of at most half the capacity; the batch's events not handed out and the buffered ones never pass the capacity; order is kept")
     func batches() async throws {
         let buffer = EventBuffer(capacity: 4)
         for sequence in 1...4 { #expect(buffer.offer(dispatch(sequence)) {} == .accepted) }
-        #expect(buffer.offer(dispatch(5)) {} == .full)
+        let roomForFive = LockedCount()
+        #expect(buffer.offer(dispatch(5)) { roomForFive.increment() } == .full)
         var batch: [GatewayDispatch] = []
         #expect(buffer.takeBatch(into: &batch))
         #expect(batch.map(\.sequence) == [1, 2])
-        // Two buffered and two in the consumer's hands: still full.
-        #expect(buffer.offer(dispatch(5)) {} == .full)
-        batch.removeAll()
-        // Asking again means the batch was handed out: its room is free, the producer is told.
-        let roomAvailable = LockedCount()
-        #expect(buffer.offer(dispatch(5)) { roomAvailable.increment() } == .full)
-        #expect(buffer.takeBatch(into: &batch))
-        #expect(batch.map(\.sequence) == [3, 4])
-        #expect(roomAvailable.value == 1)
+        // The consumer hands out 1 at once: 2 (in its hands) and 3, 4 (buffered) leave room for one.
+        #expect(roomForFive.value == 1)
         #expect(buffer.offer(dispatch(5)) {} == .accepted)
+        let roomForSix = LockedCount()
+        #expect(buffer.offer(dispatch(6)) { roomForSix.increment() } == .full)
+        // Handing out 2, the batch's last event, gives its room back: the producer is told once.
+        buffer.returnBatch()
+        #expect(roomForSix.value == 1)
         #expect(buffer.offer(dispatch(6)) {} == .accepted)
+        #expect(buffer.offer(dispatch(7)) {} == .full)
+        buffer.returnBatch()  // nothing lent: no room opens
         #expect(buffer.offer(dispatch(7)) {} == .full)
         batch.removeAll()
         #expect(buffer.takeBatch(into: &batch))
+        #expect(batch.map(\.sequence) == [3, 4])
+        #expect(buffer.offer(dispatch(7)) {} == .accepted)
+        #expect(buffer.offer(dispatch(8)) {} == .full)
+        buffer.returnBatch()
+        batch.removeAll()
+        #expect(buffer.takeBatch(into: &batch))
         #expect(batch.map(\.sequence) == [5, 6])
+        buffer.returnBatch()
+        batch.removeAll()
+        #expect(buffer.takeBatch(into: &batch))
+        #expect(batch.map(\.sequence) == [7])  // the only one buffered: a batch of one lends nothing
+        #expect(buffer.offer(dispatch(8)) {} == .accepted)
+        batch.removeAll()
+        #expect(buffer.takeBatch(into: &batch))
+        #expect(batch.map(\.sequence) == [8])
         batch.removeAll()
         #expect(!buffer.takeBatch(into: &batch))
         #expect(batch.isEmpty)
+    }
+
+    @Test("a consumer that stops after a whole batch leaves the whole capacity to the producers")
+    func stallAfterBatch() async throws {
+        let buffer = EventBuffer(capacity: 4)
+        for sequence in 1...2 { #expect(buffer.offer(dispatch(sequence)) {} == .accepted) }
+        var iterator = ShardEvents(buffer: buffer).makeAsyncIterator()
+        #expect(await iterator.next()?.sequence == 1)  // takes the batch [1, 2]
+        #expect(await iterator.next()?.sequence == 2)  // and hands out its last: nothing is lent
+        for sequence in 3...6 { #expect(buffer.offer(dispatch(sequence)) {} == .accepted, "event \(sequence)") }
+        #expect(buffer.offer(dispatch(7)) {} == .full)
+        for sequence in 3...6 { #expect(await iterator.next()?.sequence == sequence) }
     }
 
     @Test("a shard's event stream hands out every event once and in order, across batches, waits and a finish")

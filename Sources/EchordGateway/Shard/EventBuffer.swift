@@ -17,7 +17,8 @@ final class EventBuffer: Sendable {
         var items: [Element] = []
         var head = 0
         var finished = false
-        /// Events the consumer took in a batch (``takeBatch(into:)``) and may not have handed out yet.
+        /// Events of the consumer's batch (``takeBatch(into:)``) after the first, until it hands out
+        /// the last (``returnBatch()``).
         var lent = 0
         var consumer: UnsafeContinuation<Element?, Never>?
         var producers: [Producer] = []
@@ -181,32 +182,45 @@ final class EventBuffer: Sendable {
     /// when it asks (it is woken once per read), and it takes a read's worth under one lock, without
     /// an `async` call.
     ///
-    /// Events of the batch count against the capacity until the consumer asks again (then it has
-    /// handed them all out): buffered and batched events together never pass it, and the other
-    /// half stays free for the producers while the consumer works through a batch. Producers waiting
-    /// for room are woken when the consumer comes back.
+    /// The consumer hands the first event out at once; the others count against the capacity until
+    /// it hands out the last one and calls ``returnBatch()``. Buffered and batched events together
+    /// never pass the capacity, and the other half stays free for the producers while the consumer
+    /// works through a batch.
     func takeBatch(into batch: inout [Element]) -> Bool {
         let (taken, producers): (Bool, [Producer]) = state.withLockedValue { state in
-            state.lent = 0
             let count = state.count
-            if count > 0 {
-                let size = min(count, max(1, capacity / 2))
-                if state.head == 0 && size == state.items.count {
-                    swap(&state.items, &batch)  // the consumer's emptied array becomes the buffer's
-                } else {
-                    batch.append(contentsOf: state.items[state.head..<(state.head + size)])
-                    state.head += size
-                    Self.compact(&state)
-                }
-                state.lent = size
+            guard count > 0 else { return (false, []) }
+            let size = min(count, max(1, capacity / 2))
+            if state.head == 0 && size == state.items.count {
+                swap(&state.items, &batch)  // the consumer's emptied array becomes the buffer's
+            } else {
+                batch.append(contentsOf: state.items[state.head..<(state.head + size)])
+                state.head += size
+                Self.compact(&state)
             }
-            // Room opens only as the previous batch is given back (lent reset above).
-            guard count < capacity, !state.producers.isEmpty else { return (count > 0, []) }
-            defer { state.producers.removeAll() }
-            return (count > 0, state.producers)
+            state.lent = size - 1
+            return (true, producersToWake(&state))
         }
         producers.forEach { $0.wake() }
         return taken
+    }
+
+    /// The consumer has handed out the last event of its batch: the batch's room is free again, and
+    /// producers waiting for room are woken (a consumer that stops after a batch leaves the whole
+    /// capacity to the producers).
+    func returnBatch() {
+        let producers: [Producer] = state.withLockedValue { state in
+            state.lent = 0
+            return producersToWake(&state)
+        }
+        producers.forEach { $0.wake() }
+    }
+
+    /// The waiting producers, removed, when there is room for them; else none.
+    private func producersToWake(_ state: inout State) -> [Producer] {
+        guard !state.producers.isEmpty, state.count + state.lent < capacity else { return [] }
+        defer { state.producers.removeAll() }
+        return state.producers
     }
 
     /// The next event, or nil once finished and drained (or when the consumer's task is cancelled).

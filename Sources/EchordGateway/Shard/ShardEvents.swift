@@ -14,19 +14,26 @@ public struct ShardEvents: AsyncSequence, Sendable {
         init(buffer: EventBuffer) { self.buffer = buffer }
 
         /// The next event: from the batch in hand (inlined into the caller's loop: no call per
-        /// event), else from a new batch or, when none is buffered, once one arrives.
+        /// event), else the batch's last event, a new batch or, when none is buffered, one once it
+        /// arrives.
         @inlinable
         public mutating func next() async -> GatewayDispatch? {
-            if position < batch.count {
+            if position + 1 < batch.count {
                 defer { position += 1 }
                 return batch[position]
             }
             return await nextBatch()
         }
 
-        /// Takes the next batch and hands out its first event; waits when none is buffered.
+        /// Hands out the batch's last event (giving its room back to the shards), or takes the next
+        /// batch and hands out its first event; waits when none is buffered.
         @usableFromInline
         mutating func nextBatch() async -> GatewayDispatch? {
+            if position < batch.count {  // the last event of a batch of two or more
+                position += 1
+                buffer.returnBatch()
+                return batch[position - 1]
+            }
             // The batch is handed out: let its events go (they hold whole messages), keep the storage.
             batch.removeAll(keepingCapacity: batch.count <= 64)
             position = 0
