@@ -33,9 +33,12 @@ struct ClusterHarness {
         configuration.shard.compression = .none
         // The lease is the real time a member has to renew it: a member that cannot within it (a
         // slow or sanitized run) must give up its shards, and a shard taken over before its first
-        // session save is identified again. The tests assert no lease is lost, so the lease grows
-        // with the machine's slowness like the tests' other real-time bounds.
-        configuration.leaseTTL = TestTime.bound(.seconds(2))
+        // session save is identified again. Members wait a third of it after joining before taking
+        // leases, so that members started together see each other. The tests assert no lease is
+        // lost and no shard handed over at the start, so the lease grows with the machine's slowness
+        // like the tests' other real-time bounds; 2 s was not enough while the other suites ran
+        // beside these in one process (a member's renewals and joins waited for a thread).
+        configuration.leaseTTL = TestTime.bound(.seconds(4))
         configuration.identifyInterval = .milliseconds(400)
         configuration.memberID = id
         return configuration
@@ -66,6 +69,9 @@ struct ClusterHarness {
                 state.last[shard] = sequence
             }
         }
+
+        /// The last sequence acknowledged per shard so far.
+        var acknowledged: [Int: Int] { state.withLockedValue { $0.last } }
 
         /// Stops acknowledging; returns the last sequence acknowledged per shard.
         func stop() -> [Int: Int] {
@@ -213,7 +219,14 @@ struct ClusterFailoverTests {
         try await harness.eventually("the leaver's shards resumed") { harness.allReady(members, shards: 6) }
         try await Task.sleep(for: .seconds(1))
         try await harness.simulator.setTraffic(eventsPerSecond: 0)
-        try await Task.sleep(for: .milliseconds(500))
+        // The last dispatches written before the traffic stopped may still be on their way.
+        func allDelivered() async throws -> Bool {
+            let delivered = harness.delivered.withLockedValue { $0 }
+            return try await harness.simulator.sessions().allSatisfy { session in
+                delivered.filter { $0.shard == session.shardID && $0.sequence > 0 }.count >= session.sequence
+            }
+        }
+        try? await harness.eventually("every dispatch delivered", timeout: .seconds(30)) { try await allDelivered() }
         #expect(try await harness.opcodes(2).count == 6, "no new IDENTIFY")
         let delivered = harness.delivered.withLockedValue { $0 }
         for session in try await harness.simulator.sessions() {
