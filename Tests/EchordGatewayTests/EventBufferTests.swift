@@ -146,6 +146,38 @@ struct EventBufferTests {
         for sequence in 3...6 { #expect(await iterator.next()?.sequence == sequence) }
     }
 
+    @Test("an iterator given up in the middle of a batch leaves the rest to the next iterator, in order, within the capacity")
+    func iteratorGivenUp() async throws {
+        let buffer = EventBuffer(capacity: 8)
+        for sequence in 1...4 { #expect(buffer.offer(dispatch(sequence)) {} == .accepted) }
+        do {
+            var iterator = ShardEvents(buffer: buffer).makeAsyncIterator()
+            #expect(await iterator.next()?.sequence == 1)  // takes the batch [1, 2, 3, 4]
+            #expect(await iterator.next()?.sequence == 2)
+            #expect(buffer.count == 0)
+        }  // a `for await` loop left with `break`
+        #expect(buffer.count == 2)
+        for sequence in 5...10 { #expect(buffer.offer(dispatch(sequence)) {} == .accepted, "event \(sequence)") }
+        #expect(buffer.offer(dispatch(11)) {} == .full)
+        var next = ShardEvents(buffer: buffer).makeAsyncIterator()
+        for sequence in 3...10 { #expect(await next.next()?.sequence == sequence) }
+    }
+
+    @Test("events given back while a newer iterator waits reach it")
+    func givenBackToWaitingIterator() async throws {
+        let buffer = EventBuffer(capacity: 8)
+        for sequence in 1...3 { #expect(buffer.offer(dispatch(sequence)) {} == .accepted) }
+        var first: ShardEvents.AsyncIterator? = ShardEvents(buffer: buffer).makeAsyncIterator()
+        #expect(await first?.next()?.sequence == 1)  // takes the batch [1, 2, 3]
+        let second = Task {
+            var iterator = ShardEvents(buffer: buffer).makeAsyncIterator()
+            return [await iterator.next()?.sequence, await iterator.next()?.sequence]
+        }
+        try await waitForWaitingConsumer(buffer)
+        first = nil
+        #expect(await second.value == [2, 3])
+    }
+
     @Test("a shard's event stream hands out every event once and in order, across batches, waits and a finish")
     func streamAcrossBatches() async throws {
         let buffer = EventBuffer(capacity: 8)

@@ -216,6 +216,25 @@ final class EventBuffer: Sendable {
         producers.forEach { $0.wake() }
     }
 
+    /// Events of a batch that its iterator did not hand out (it was given up): back in front of
+    /// the buffer, in order, for the next iterator. They were counted against the capacity as the
+    /// batch's (``takeBatch(into:)``), so they fit.
+    func putBack(_ events: ArraySlice<Element>) {
+        let producers: [Producer] = state.withLockedValue { state in
+            if state.head >= events.count {
+                state.head -= events.count
+                state.items.replaceSubrange(state.head..<(state.head + events.count), with: events)
+            } else {
+                state.items.replaceSubrange(0..<state.head, with: events)
+                state.head = 0
+            }
+            state.lent = 0
+            return producersToWake(&state)
+        }
+        producers.forEach { $0.wake() }
+        wakeConsumer()  // an iterator made before this one was given up may be waiting
+    }
+
     /// The waiting producers, removed, when there is room for them; else none.
     private func producersToWake(_ state: inout State) -> [Producer] {
         guard !state.producers.isEmpty, state.count + state.lent < capacity else { return [] }
